@@ -1,0 +1,138 @@
+// Command grantlog is the Grantlog permission service and its CLI.
+//
+//	grantlog serve [flags]   run the service (embedded NATS + JetStream + Pebble)
+//	grantlog version         print the version
+//
+// Run "grantlog help" or "grantlog serve --help" for details.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `grantlog — an event-sourced permission service.
+
+Usage:
+  grantlog serve [flags]    run the service on this machine
+  grantlog version          print the version
+  grantlog help             show this help
+
+Run "grantlog serve --help" for the service's flags.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "grantlog", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "grantlog: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	fs.StringVar(&cfg.DataDir, "data-dir", envOr("GRANTLOG_DATA_DIR", "grantlog-data"),
+		"directory for the event store, the index and the bootstrap token (env GRANTLOG_DATA_DIR)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", envOr("GRANTLOG_HTTP_ADDR", "127.0.0.1:8080"),
+		"HOST:PORT of the HTTP API; port 0 picks a free port (env GRANTLOG_HTTP_ADDR)")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", envOr("GRANTLOG_NATS_LISTEN", "127.0.0.1:4222"),
+		"HOST:PORT of the embedded NATS server; port 0 picks a free port (env GRANTLOG_NATS_LISTEN)")
+	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
+
+Runs Grantlog on this machine: an embedded NATS server with JetStream holds
+the event log (fsync on every write), a Pebble index under the data directory
+answers checks, and the HTTP API listens on --http-addr.
+
+On first start a bootstrap Super Admin token is written to
+<data-dir>/bootstrap-token (mode 0600). Send it as "Authorization: Bearer
+<token>" on every /v1 call. A restart keeps every role, assignment and token.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "grantlog serve: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "grantlog serve: --log-level %q: use debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
+		return 1
+	}
+	tokenPath, _ := filepath.Abs(filepath.Join(cfg.DataDir, credential.TokenFile))
+	if srv.Bootstrap.Created {
+		fmt.Fprintf(stdout, "Bootstrap Super Admin token written to %s (mode 0600).\n", tokenPath)
+		fmt.Fprintf(stdout, "Use it:  export GRANTLOG_TOKEN=$(cat %s)\n", tokenPath)
+	} else {
+		fmt.Fprintf(stdout, "Using the existing bootstrap credential (token file: %s).\n", tokenPath)
+	}
+	fmt.Fprintf(stdout, "Grantlog %s serving HTTP on http://%s (NATS on %s, data in %s)\n",
+		version, srv.HTTPAddr(), srv.NATSURL(), cfg.DataDir)
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "Grantlog stopped.")
+	return 0
+}

@@ -1,0 +1,16 @@
+// Package command turns role and assignment commands into events appended to
+// the JetStream event stream.
+//
+// Each command is validated, authorized, checked against the current index
+// (role exists, names unique, ...) and appended with per-namespace optimistic
+// concurrency: the append expects the namespace's last revision
+// (Nats-Expected-Last-Subject-Sequence on "<prefix>.<ns>.>") and carries the
+// command id as Nats-Msg-Id, so a retried command is stored once. When
+// another writer got there first, the command re-reads the index at the new
+// head and decides again, so concurrent command nodes never break an
+// invariant. Every result carries the revision of the command's event.
+//
+// A Service is safe for concurrent use. Commands on one namespace are
+// serialized within a Service; commands on different namespaces run in
+// parallel.
+package command

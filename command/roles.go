@@ -1,0 +1,333 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/perm"
+)
+
+// Limits on command input.
+const (
+	MaxRoleNameLen       = 64
+	MaxDescriptionLen    = 1024
+	MaxPermissionsPerCmd = 1000
+	MaxAssignedNS        = 100
+	MaxReasonLen         = 1024
+)
+
+// Meta-permissions guarding role management (seed 001, §1.6).
+const (
+	ResourceRoles = "ADMIN:ROLE"
+)
+
+// CreateRole is the input of Service.CreateRole.
+type CreateRole struct {
+	RoleName    string            `json:"roleName"`
+	AdminRole   bool              `json:"adminRole"`
+	IsWildcard  bool              `json:"isWildcard"`
+	Description string            `json:"description"`
+	Permissions []perm.Permission `json:"permissions"`
+}
+
+// UpdateRole is the input of Service.UpdateRole; nil fields stay as they are.
+type UpdateRole struct {
+	RoleName    *string `json:"roleName"`
+	AdminRole   *bool   `json:"adminRole"`
+	IsWildcard  *bool   `json:"isWildcard"`
+	Description *string `json:"description"`
+}
+
+func validateRoleName(name string) error {
+	if name == "" {
+		return errorf(ErrInvalid, "invalidRoleName", "roleName is required")
+	}
+	if len(name) > MaxRoleNameLen {
+		return errorf(ErrInvalid, "invalidRoleName", "roleName is %d characters; the limit is %d", len(name), MaxRoleNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return errorf(ErrInvalid, "invalidRoleName",
+				"roleName %q has %q at position %d: role names may contain only letters and digits", name, c, i)
+		}
+	}
+	return nil
+}
+
+func validateMeta(m *Meta) error {
+	if len(m.Reason) > MaxReasonLen {
+		return errorf(ErrInvalid, "invalidReason", "reason is %d bytes; the limit is %d", len(m.Reason), MaxReasonLen)
+	}
+	return nil
+}
+
+// validatePermissions canonicalises ps. With allowZeroAction, an action of 0
+// is accepted (removal of a whole resource).
+func validatePermissions(ps []perm.Permission, allowZeroAction bool) ([]events.Permission, error) {
+	if len(ps) > MaxPermissionsPerCmd {
+		return nil, errorf(ErrInvalid, "tooManyPermissions", "%d permissions in one request; the limit is %d", len(ps), MaxPermissionsPerCmd)
+	}
+	out := make([]events.Permission, 0, len(ps))
+	for i, p := range ps {
+		if allowZeroAction && p.Action == 0 {
+			res, err := perm.CanonicalTag(p.Resource)
+			if err != nil {
+				return nil, errorf(ErrInvalid, "invalidPermission", "permissions[%d]: %v", i, err)
+			}
+			out = append(out, events.Permission{Resource: res})
+			continue
+		}
+		vp, err := perm.ValidatePermission(p)
+		if err != nil {
+			return nil, errorf(ErrInvalid, "invalidPermission", "permissions[%d]: %v", i, err)
+		}
+		out = append(out, events.Permission{Resource: vp.Resource, Action: uint8(vp.Action)})
+	}
+	return out, nil
+}
+
+func roleNotFound(id string) error {
+	return errorf(ErrNotFound, "roleNotFound", "role %q does not exist; list roles with GET /v1/roles", id)
+}
+
+func nameTaken(name string, other *index.Role) error {
+	return errorf(ErrConflict, "duplicateRoleName", "a role named %q already exists (roleId %s); choose another name", name, other.ID)
+}
+
+// CreateRole creates a role. It returns the event appended and its revision.
+func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events.RoleCreated, uint64, error) {
+	if err := s.authorize(ctx, &m, ResourceRoles, perm.Create, ""); err != nil {
+		return events.RoleCreated{}, 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return events.RoleCreated{}, 0, err
+	}
+	if err := validateRoleName(in.RoleName); err != nil {
+		return events.RoleCreated{}, 0, err
+	}
+	if len(in.Description) > MaxDescriptionLen {
+		return events.RoleCreated{}, 0, errorf(ErrInvalid, "invalidDescription", "description is %d bytes; the limit is %d", len(in.Description), MaxDescriptionLen)
+	}
+	ps, err := validatePermissions(in.Permissions, false)
+	if err != nil {
+		return events.RoleCreated{}, 0, err
+	}
+	ev := events.RoleCreated{
+		RoleID: uuid.NewString(), RoleName: in.RoleName, AdminRole: in.AdminRole,
+		IsWildcard: in.IsWildcard, Description: in.Description, Permissions: ps,
+	}
+	rev, err := s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+		if other := v.RoleByName(in.RoleName); other != nil {
+			return decision{}, nameTaken(in.RoleName, other)
+		}
+		return decision{events.KindRole, ev.RoleID, ev}, nil
+	})
+	return ev, rev, err
+}
+
+// UpdateRole changes a role's name, flags or description.
+func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in UpdateRole) (uint64, error) {
+	if err := s.authorize(ctx, &m, ResourceRoles, perm.Update, ""); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	if in.RoleName != nil {
+		if err := validateRoleName(*in.RoleName); err != nil {
+			return 0, err
+		}
+	}
+	if in.Description != nil && len(*in.Description) > MaxDescriptionLen {
+		return 0, errorf(ErrInvalid, "invalidDescription", "description is %d bytes; the limit is %d", len(*in.Description), MaxDescriptionLen)
+	}
+	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+		r := v.Role(roleID)
+		if r == nil {
+			return decision{}, roleNotFound(roleID)
+		}
+		ev := events.RoleUpdated{RoleID: r.ID, RoleName: r.Name, AdminRole: r.Admin, IsWildcard: r.Wildcard, Description: r.Description}
+		if in.RoleName != nil {
+			if other := v.RoleByName(*in.RoleName); other != nil && other.ID != r.ID {
+				return decision{}, nameTaken(*in.RoleName, other)
+			}
+			ev.RoleName = *in.RoleName
+		}
+		if in.AdminRole != nil {
+			ev.AdminRole = *in.AdminRole
+		}
+		if in.IsWildcard != nil {
+			ev.IsWildcard = *in.IsWildcard
+		}
+		if in.Description != nil {
+			ev.Description = *in.Description
+		}
+		return decision{events.KindRole, r.ID, ev}, nil
+	})
+}
+
+// PermissionOp says how Service.ChangePermissions changes a role's permissions.
+type PermissionOp int
+
+// Permission operations.
+const (
+	AddPermissions PermissionOp = iota
+	RemovePermissions
+	ReplacePermissions
+)
+
+// ChangePermissions adds, removes or replaces a role's permissions. For
+// RemovePermissions an action of 0 removes the whole resource.
+func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, op PermissionOp, ps []perm.Permission) (uint64, error) {
+	if err := s.authorize(ctx, &m, ResourceRoles, perm.Update, ""); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	eps, err := validatePermissions(ps, op == RemovePermissions)
+	if err != nil {
+		return 0, err
+	}
+	if op != ReplacePermissions && len(eps) == 0 {
+		return 0, errorf(ErrInvalid, "invalidPermission", "permissions must list at least one permission")
+	}
+	var payload events.Payload
+	switch op {
+	case AddPermissions:
+		payload = events.RolePermissionsAdded{RoleID: roleID, Permissions: eps}
+	case RemovePermissions:
+		payload = events.RolePermissionsRemoved{RoleID: roleID, Permissions: eps}
+	case ReplacePermissions:
+		payload = events.RolePermissionsReplaced{RoleID: roleID, Permissions: eps}
+	default:
+		return 0, fmt.Errorf("command: unknown permission op %d", op)
+	}
+	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+		if v.Role(roleID) == nil {
+			return decision{}, roleNotFound(roleID)
+		}
+		return decision{events.KindRole, roleID, payload}, nil
+	})
+}
+
+// DeleteRole deletes a role, ending every assignment of it.
+func (s *Service) DeleteRole(ctx context.Context, m Meta, roleID string) (uint64, error) {
+	if err := s.authorize(ctx, &m, ResourceRoles, perm.Delete, ""); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+		if v.Role(roleID) == nil {
+			return decision{}, roleNotFound(roleID)
+		}
+		return decision{events.KindRole, roleID, events.RoleDeleted{RoleID: roleID}}, nil
+	})
+}
+
+// AssignmentResource is the meta-permission to assign roles in a namespace.
+func AssignmentResource(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:*" }
+
+func validateUserNS(ns, userID string) error {
+	if !events.ValidNamespace(ns) {
+		return errorf(ErrInvalid, "invalidNamespace",
+			"namespace %q is not valid: use 1-64 letters, digits, '-' or '_', starting with a letter or digit", ns)
+	}
+	if !events.ValidID(userID) {
+		return errorf(ErrInvalid, "invalidUserId",
+			"userId %q is not valid: use 1-128 letters, digits, '-' or '_'", userID)
+	}
+	return nil
+}
+
+// AssignRole gives role roleID to user userID, made within namespace ns, for
+// assignedNamespaces (required unless the role is a wildcard role). Assigning
+// a role the user already holds in ns replaces its namespaces.
+func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID string, assignedNamespaces []string) (uint64, error) {
+	if err := validateUserNS(ns, userID); err != nil {
+		return 0, err
+	}
+	if err := s.authorize(ctx, &m, AssignmentResource(ns), perm.Update, ns); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	if len(assignedNamespaces) > MaxAssignedNS {
+		return 0, errorf(ErrInvalid, "invalidAssignedNamespaces", "%d assignedNamespaces; the limit is %d", len(assignedNamespaces), MaxAssignedNS)
+	}
+	nss := make([]string, 0, len(assignedNamespaces))
+	for _, n := range assignedNamespaces {
+		if !events.ValidNamespace(n) {
+			return 0, errorf(ErrInvalid, "invalidAssignedNamespaces",
+				"assignedNamespaces has %q: use 1-64 letters, digits, '-' or '_', starting with a letter or digit", n)
+		}
+		nss = append(nss, n)
+	}
+	slices.Sort(nss)
+	nss = slices.Compact(nss)
+	rev, err := s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+		r := v.Role(roleID)
+		if r == nil {
+			return decision{}, roleNotFound(roleID)
+		}
+		if !r.Wildcard && len(nss) == 0 {
+			return decision{}, errorf(ErrInvalid, "invalidAssignedNamespaces",
+				"role %s (%s) is not a wildcard role: give the namespaces it applies in as assignedNamespaces", r.Name, r.ID)
+		}
+		return decision{events.KindUser, userID, events.UserRoleAssigned{UserID: userID, RoleID: roleID, AssignedNamespaces: nss}}, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// The role lives in the platform namespace, so the append above could
+	// not expect its state. If it was deleted before the assignment landed,
+	// the index ignores the assignment: say so rather than report success.
+	if err := s.checkRoleAlive(ctx, roleID, rev); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+func (s *Service) checkRoleAlive(ctx context.Context, roleID string, rev uint64) error {
+	last, err := s.head.GetLastMsgForSubject(ctx, events.Subject(s.cfg.SubjectPrefix, events.PlatformNamespace, events.KindRole, roleID))
+	if err != nil {
+		return fmt.Errorf("command: read role %s: %w", roleID, err)
+	}
+	if last.Sequence < rev && last.Header.Get(EventTypeHeader) == events.TypeRoleDeleted {
+		return errorf(ErrConflict, "roleDeleted",
+			"role %s was deleted (revision %d) before this assignment was stored (revision %d); the assignment has no effect", roleID, last.Sequence, rev)
+	}
+	return nil
+}
+
+// UnassignRole ends user userID's assignment of role roleID made in ns.
+func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID string) (uint64, error) {
+	if err := validateUserNS(ns, userID); err != nil {
+		return 0, err
+	}
+	if err := s.authorize(ctx, &m, AssignmentResource(ns), perm.Update, ns); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+		for _, a := range v.Assignments(userID) {
+			if a.Namespace == ns && a.RoleID == roleID {
+				return decision{events.KindUser, userID, events.UserRoleUnassigned{UserID: userID, RoleID: roleID}}, nil
+			}
+		}
+		return decision{}, errorf(ErrNotFound, "assignmentNotFound",
+			"user %s has no assignment of role %s in namespace %s", userID, roleID, ns)
+	})
+}
+

@@ -1,0 +1,88 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors of the codec.
+var (
+	// ErrUnknownType is returned when decoding an event whose type no registry entry knows.
+	ErrUnknownType = errors.New("events: unknown event type")
+	// ErrMalformed is returned when an encoded event cannot be parsed.
+	ErrMalformed = errors.New("events: malformed event")
+)
+
+// Actor says who caused an event.
+type Actor struct {
+	// Type is "user", "client", "token" or "system".
+	Type string `json:"type"`
+	// ID identifies the actor within its type.
+	ID string `json:"id"`
+}
+
+// Actor types.
+const (
+	ActorUser   = "user"
+	ActorClient = "client"
+	ActorToken  = "token"
+	ActorSystem = "system"
+)
+
+// Envelope is the versioned wrapper every event is written in. Its JSON field
+// names are part of the public contract.
+type Envelope struct {
+	// EventID is a UUID unique to this event.
+	EventID string `json:"eventId"`
+	// Type is the stable, versioned event type name, e.g. "role.created.v1".
+	Type string `json:"type"`
+	// Namespace is the namespace the event belongs to; PlatformNamespace for
+	// platform-level objects such as roles.
+	Namespace string `json:"namespace"`
+	// AggregateID identifies the object changed (role id, user id, namespace).
+	AggregateID string `json:"aggregateId"`
+	// OccurredAt is when the command was accepted (UTC).
+	OccurredAt time.Time `json:"occurredAt"`
+	// Actor is who issued the command.
+	Actor Actor `json:"actor"`
+	// CommandID identifies the command; it is also the JetStream Nats-Msg-Id,
+	// so a retried command is stored once.
+	CommandID string `json:"commandId"`
+	// CorrelationID ties the event to a request (X-Request-Id) or workflow.
+	CorrelationID string `json:"correlationId,omitempty"`
+	// Reason is the caller's free-text justification, if given.
+	Reason string `json:"reason,omitempty"`
+	// Payload is the type-specific body.
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Event is a decoded event: its envelope, its payload decoded to the newest
+// version of its type, and the revision (stream sequence) it was stored at.
+type Event struct {
+	Envelope
+	// Revision is the JetStream stream sequence of the event; zero until stored.
+	Revision uint64 `json:"revision"`
+	// Data is the decoded payload, one of this package's payload types.
+	Data Payload `json:"-"`
+}
+
+// Payload is implemented by every event payload type. EventType returns the
+// explicit versioned type name the payload is written under.
+type Payload interface {
+	EventType() string
+}
+
+// Encode wraps p in env (setting env.Type and env.Payload) and returns the
+// encoded event.
+func Encode(env Envelope, p Payload) ([]byte, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("events: encode %s payload: %w", p.EventType(), err)
+	}
+	env.Type = p.EventType()
+	env.Payload = raw
+	env.OccurredAt = env.OccurredAt.UTC()
+	return json.Marshal(env)
+}

@@ -1,0 +1,221 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/perm"
+	"github.com/grantlog/grantlog/query"
+)
+
+type createRoleBody struct {
+	command.CreateRole
+	Reason string `json:"reason"`
+}
+
+
+func (a *api) createRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	var body createRoleBody
+	if !decode(w, r, &body) {
+		return
+	}
+	ev, rev, err := a.Commands.CreateRole(r.Context(), meta(r, c, body.Reason), body.CreateRole)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ps := make([]perm.Permission, len(ev.Permissions))
+	for i, p := range ev.Permissions {
+		ps[i] = perm.Permission{Resource: p.Resource, Action: perm.Action(p.Action)}
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"roleId": ev.RoleID, "roleName": ev.RoleName, "adminRole": ev.AdminRole,
+		"isWildcard": ev.IsWildcard, "description": ev.Description, "permissions": ps,
+		"revision": rev,
+	})
+}
+
+type pageResponse[T any] struct {
+	Data     []T    `json:"data"`
+	Paging   paging `json:"paging"`
+	Revision uint64 `json:"revision"`
+}
+
+type paging struct {
+	Next string `json:"next,omitempty"`
+}
+
+func (a *api) listRoles(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	o, ok := readOptions(w, r, c)
+	if !ok {
+		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	p, err := a.Query.ListRoles(r.Context(), o, r.URL.Query().Get("after"), limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageResponse[query.Role]{Data: p.Data, Paging: paging{Next: p.Next}, Revision: p.Revision})
+}
+
+func (a *api) writeRole(w http.ResponseWriter, r *http.Request, c principal.Caller, roleID string, atLeast uint64, status int) {
+	role, _, err := a.Query.GetRole(r.Context(), query.ReadOptions{Caller: c, AtLeastRevision: atLeast}, roleID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, status, role)
+}
+
+func (a *api) getRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	o, ok := readOptions(w, r, c)
+	if !ok {
+		return
+	}
+	a.writeRole(w, r, c, r.PathValue("roleId"), o.AtLeastRevision, http.StatusOK)
+}
+
+type updateRoleBody struct {
+	command.UpdateRole
+	Reason string `json:"reason"`
+}
+
+func (a *api) updateRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	var body updateRoleBody
+	if !decode(w, r, &body) {
+		return
+	}
+	rev, err := a.Commands.UpdateRole(r.Context(), meta(r, c, body.Reason), r.PathValue("roleId"), body.UpdateRole)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeRole(w, r, c, r.PathValue("roleId"), rev, http.StatusOK)
+}
+
+type revisionResponse struct {
+	Revision uint64 `json:"revision"`
+}
+
+func (a *api) deleteRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	rev, err := a.Commands.DeleteRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("roleId"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, revisionResponse{rev})
+}
+
+type permissionsBody struct {
+	Permissions []perm.Permission `json:"permissions"`
+	Reason      string            `json:"reason"`
+}
+
+func (a *api) changePermissions(op command.PermissionOp) func(http.ResponseWriter, *http.Request, principal.Caller) {
+	return func(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+		var body permissionsBody
+		if !decode(w, r, &body) {
+			return
+		}
+		if body.Permissions == nil {
+			writeError(w, r, http.StatusBadRequest, "invalidPermission", `body must have "permissions": [{"resource": "...", "action": 1-15}]`)
+			return
+		}
+		rev, err := a.Commands.ChangePermissions(r.Context(), meta(r, c, body.Reason), r.PathValue("roleId"), op, body.Permissions)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.writeRole(w, r, c, r.PathValue("roleId"), rev, http.StatusOK)
+	}
+}
+
+func (a *api) roleMembers(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	o, ok := readOptions(w, r, c)
+	if !ok {
+		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	p, err := a.Query.RoleMembers(r.Context(), o, r.PathValue("roleId"), r.URL.Query().Get("after"), limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageResponse[any]{Data: anySlice(p.Data), Paging: paging{Next: p.Next}, Revision: p.Revision})
+}
+
+func anySlice[T any](in []T) []any {
+	out := make([]any, len(in))
+	for i := range in {
+		out[i] = in[i]
+	}
+	return out
+}
+
+type assignBody struct {
+	RoleID             string   `json:"roleId"`
+	AssignedNamespaces []string `json:"assignedNamespaces"`
+	Reason             string   `json:"reason"`
+}
+
+func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	var body assignBody
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.RoleID == "" {
+		writeError(w, r, http.StatusBadRequest, "invalidRoleId", `body must name the role: {"roleId": "...", "assignedNamespaces": ["..."]}`)
+		return
+	}
+	rev, err := a.Commands.AssignRole(r.Context(), meta(r, c, body.Reason),
+		r.PathValue("namespace"), r.PathValue("userId"), body.RoleID, body.AssignedNamespaces)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, revisionResponse{rev})
+}
+
+func (a *api) unassignRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	rev, err := a.Commands.UnassignRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")),
+		r.PathValue("namespace"), r.PathValue("userId"), r.PathValue("roleId"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, revisionResponse{rev})
+}
+
+func (a *api) userRoles(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	o, ok := readOptions(w, r, c)
+	if !ok {
+		return
+	}
+	p, err := a.Query.UserRoles(r.Context(), o, r.PathValue("namespace"), r.PathValue("userId"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageResponse[query.UserRole]{Data: p.Data, Revision: p.Revision})
+}
+
+func (a *api) check(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	var req query.CheckRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	res, err := a.Query.CheckAs(r.Context(), c, &req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

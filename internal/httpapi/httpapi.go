@@ -1,0 +1,263 @@
+// Package httpapi serves Grantlog's HTTP/JSON API under /v1, with /healthz
+// and /readyz. Every error is JSON {errorCode, errorMessage}; every command
+// answer carries the revision of its event.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/query"
+)
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = 1 << 20
+
+// Authenticator maps a bearer token to a caller.
+type Authenticator interface {
+	Authenticate(token string) (principal.Caller, bool)
+}
+
+// Config wires the API.
+type Config struct {
+	Commands *command.Service
+	Query    *query.Engine
+	Auth     Authenticator
+	// Ready reports readiness for /readyz, with the applied and head revisions.
+	Ready  func() (ready bool, applied, head uint64)
+	Logger *slog.Logger
+}
+
+type api struct {
+	Config
+}
+
+// New returns the API handler.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &api{cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+
+	v1 := func(pattern string, h func(http.ResponseWriter, *http.Request, principal.Caller)) {
+		mux.HandleFunc(pattern, a.authenticated(h))
+	}
+	v1("POST /v1/roles", a.createRole)
+	v1("GET /v1/roles", a.listRoles)
+	v1("GET /v1/roles/{roleId}", a.getRole)
+	v1("PATCH /v1/roles/{roleId}", a.updateRole)
+	v1("DELETE /v1/roles/{roleId}", a.deleteRole)
+	v1("POST /v1/roles/{roleId}/permissions", a.changePermissions(command.AddPermissions))
+	v1("PUT /v1/roles/{roleId}/permissions", a.changePermissions(command.ReplacePermissions))
+	v1("DELETE /v1/roles/{roleId}/permissions", a.changePermissions(command.RemovePermissions))
+	v1("GET /v1/roles/{roleId}/members", a.roleMembers)
+	v1("POST /v1/namespaces/{namespace}/users/{userId}/roles", a.assignRole)
+	v1("GET /v1/namespaces/{namespace}/users/{userId}/roles", a.userRoles)
+	v1("DELETE /v1/namespaces/{namespace}/users/{userId}/roles/{roleId}", a.unassignRole)
+	v1("POST /v1/check", a.check)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "notFound",
+			fmt.Sprintf("no endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
+	})
+	return a.withRequestID(mux)
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// withRequestID takes X-Request-Id from the request or makes one, and echoes it.
+func (a *api) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+func (a *api) authenticated(h func(http.ResponseWriter, *http.Request, principal.Caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		authz := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(authz, "Bearer ")
+		if !ok || token == "" {
+			writeError(w, r, http.StatusUnauthorized, "unauthorized",
+				"send Authorization: Bearer <token> (the bootstrap token is in the data directory's bootstrap-token file)")
+			return
+		}
+		caller, ok := a.Auth.Authenticate(strings.TrimSpace(token))
+		if !ok {
+			writeError(w, r, http.StatusUnauthorized, "unauthorized", "the bearer token is not valid")
+			return
+		}
+		h(w, r, caller)
+	}
+}
+
+func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+	ready, applied, head := a.Ready()
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ready, "revision": applied, "headAtStart": head})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type errorBody struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorMessage string `json:"errorMessage"`
+	Revision     uint64 `json:"revision,omitempty"`
+	RequestID    string `json:"requestId,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	writeJSON(w, status, errorBody{ErrorCode: code, ErrorMessage: msg, RequestID: requestID(r)})
+}
+
+// fail translates an error of any Grantlog package into its HTTP answer.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ce *command.Error
+		qe *query.Error
+		ae *authz.Error
+	)
+	switch {
+	case errors.As(err, &ae):
+		status := http.StatusForbidden
+		if errors.Is(ae.Kind, authz.ErrUnauthorized) {
+			status = http.StatusUnauthorized
+		}
+		writeError(w, r, status, ae.Code, ae.Message)
+	case errors.As(err, &ce):
+		writeError(w, r, statusOf(ce.Kind), ce.Code, ce.Message)
+	case errors.As(err, &qe):
+		body := errorBody{ErrorCode: qe.Code, ErrorMessage: qe.Message, RequestID: requestID(r)}
+		status := statusOf(qe.Kind)
+		if status == http.StatusServiceUnavailable {
+			body.Revision = qe.Revision
+			w.Header().Set("Retry-After", "1")
+		}
+		writeJSON(w, status, body)
+	case errors.Is(err, context.Canceled):
+		writeError(w, r, 499, "canceled", "the request was canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, r, http.StatusServiceUnavailable, "timeout", "the request timed out; retry it")
+	default:
+		a.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "requestId", requestID(r), "err", err)
+		writeError(w, r, http.StatusInternalServerError, "internal", "internal error; the server log has details under requestId "+requestID(r))
+	}
+}
+
+func statusOf(kind error) int {
+	switch {
+	case errors.Is(kind, command.ErrInvalid), errors.Is(kind, query.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(kind, command.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(kind, command.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(kind, command.ErrNotFound), errors.Is(kind, query.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(kind, command.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(kind, query.ErrNotYet):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// decode reads a JSON body into v strictly: unknown fields, trailing data
+// and oversized bodies are errors. It writes the error answer itself and
+// returns false on failure.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, r, http.StatusRequestEntityTooLarge, "requestTooLarge",
+			fmt.Sprintf("request body exceeds %d bytes; split the request", MaxBodyBytes))
+	case errors.Is(err, io.EOF):
+		writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is empty; send a JSON object")
+	default:
+		writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is not valid JSON for this endpoint: "+err.Error())
+	}
+	return false
+}
+
+// meta builds a command's metadata from the request.
+func meta(r *http.Request, c principal.Caller, reason string) command.Meta {
+	return command.Meta{
+		Caller:        c,
+		CommandID:     r.Header.Get("Idempotency-Key"),
+		CorrelationID: requestID(r),
+		Reason:        reason,
+	}
+}
+
+// readOptions parses common read parameters.
+func readOptions(w http.ResponseWriter, r *http.Request, c principal.Caller) (query.ReadOptions, bool) {
+	o := query.ReadOptions{Caller: c}
+	if s := r.URL.Query().Get("atLeastRevision"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, "invalidRevision", "atLeastRevision must be a non-negative integer")
+			return o, false
+		}
+		o.AtLeastRevision = n
+	}
+	return o, true
+}
+
+func limitParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > query.MaxLimit {
+		writeError(w, r, http.StatusBadRequest, "invalidLimit", fmt.Sprintf("limit must be an integer from 1 to %d", query.MaxLimit))
+		return 0, false
+	}
+	return n, true
+}

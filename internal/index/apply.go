@@ -1,0 +1,248 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/perm"
+)
+
+func toPerm(ps []events.Permission) []perm.Permission {
+	out := make([]perm.Permission, len(ps))
+	for i, p := range ps {
+		out[i] = perm.Permission{Resource: p.Resource, Action: perm.Action(p.Action)}
+	}
+	return out
+}
+
+func setJSON(b *pebble.Batch, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("index: encode %q: %w", k, err)
+	}
+	if err := b.Set(k, raw, nil); err != nil {
+		return fmt.Errorf("index: batch set: %w", err)
+	}
+	return nil
+}
+
+// applyOne folds one event into the state and the batch. It returns an error
+// only for storage failures.
+func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
+	st := &s.mu.st
+	info := st.ns[ev.Namespace]
+	if info == nil {
+		info = &NamespaceInfo{Name: ev.Namespace}
+		st.ns[ev.Namespace] = info
+	}
+	info.LastRevision = ev.Revision
+
+	var err error
+	switch p := ev.Data.(type) {
+	case events.RoleCreated:
+		err = s.roleCreated(b, ev, p)
+	case events.RoleUpdated:
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) {
+			delete(st.roleNames, strings.ToLower(r.Name))
+			if other := st.roleNames[strings.ToLower(p.RoleName)]; other != nil && other != r {
+				s.skip(ev, "role name already taken")
+				st.roleNames[strings.ToLower(r.Name)] = r
+				return
+			}
+			r.Name, r.Admin, r.Wildcard, r.Description = p.RoleName, p.AdminRole, p.IsWildcard, p.Description
+			st.roleNames[strings.ToLower(r.Name)] = r
+		})
+	case events.RolePermissionsAdded:
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) {
+			r.setPermissions(AddPermissions(r.Permissions, toPerm(p.Permissions)))
+		})
+	case events.RolePermissionsRemoved:
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) {
+			r.setPermissions(RemovePermissions(r.Permissions, toPerm(p.Permissions)))
+		})
+	case events.RolePermissionsReplaced:
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) { r.setPermissions(toPerm(p.Permissions)) })
+	case events.RoleDeleted:
+		err = s.roleDeleted(b, ev, p.RoleID)
+	case events.UserRoleAssigned:
+		err = s.assigned(b, ev, p)
+	case events.UserRoleUnassigned:
+		err = s.unassign(b, ev.Namespace, p.UserID, p.RoleID)
+	case events.NamespaceCreated:
+		info.Explicit, info.Parent, info.DefaultRoles = true, p.Parent, p.DefaultRoles
+	case events.NamespaceDeleted:
+		err = s.namespaceDeleted(b, ev.Namespace)
+		info.Explicit, info.Parent, info.DefaultRoles = false, "", nil
+	default:
+		s.skip(ev, "event type not indexed")
+	}
+	if err != nil {
+		return err
+	}
+	return setJSON(b, nsInfoKey(ev.Namespace), info)
+}
+
+func (s *Store) skip(ev *events.Event, why string) {
+	s.log.Warn("index: event changes nothing", "revision", ev.Revision, "type", ev.Type,
+		"namespace", ev.Namespace, "aggregate", ev.AggregateID, "why", why)
+}
+
+func (s *Store) roleCreated(b *pebble.Batch, ev *events.Event, p events.RoleCreated) error {
+	st := &s.mu.st
+	if st.roles[p.RoleID] != nil {
+		s.skip(ev, "role already exists")
+		return nil
+	}
+	if st.roleNames[strings.ToLower(p.RoleName)] != nil {
+		s.skip(ev, "role name already taken")
+		return nil
+	}
+	r := &Role{
+		ID: p.RoleID, Name: p.RoleName, Admin: p.AdminRole, Wildcard: p.IsWildcard,
+		Description: p.Description, CreatedAt: ev.OccurredAt, UpdatedAt: ev.OccurredAt,
+		Revision: ev.Revision,
+	}
+	r.setPermissions(toPerm(p.Permissions))
+	st.roles[r.ID] = r
+	st.roleNames[strings.ToLower(r.Name)] = r
+	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
+}
+
+func (s *Store) withRole(b *pebble.Batch, ev *events.Event, roleID string, fn func(*Role)) error {
+	r := s.mu.st.roles[roleID]
+	if r == nil {
+		s.skip(ev, "unknown role")
+		return nil
+	}
+	fn(r)
+	r.UpdatedAt, r.Revision = ev.OccurredAt, ev.Revision
+	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
+}
+
+func (s *Store) roleDeleted(b *pebble.Batch, ev *events.Event, roleID string) error {
+	st := &s.mu.st
+	r := st.roles[roleID]
+	if r == nil {
+		s.skip(ev, "unknown role")
+		return nil
+	}
+	// End every assignment of the role: walk the reverse index of each
+	// namespace (an indexed batch sees this batch's own writes).
+	for ns := range st.ns {
+		var users []string
+		lower := memberPrefix(ns, roleID)
+		iter, err := b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+		if err != nil {
+			return fmt.Errorf("index: members of %s: %w", roleID, err)
+		}
+		for iter.First(); iter.Valid(); iter.Next() {
+			users = append(users, string(iter.Key()[len(lower):]))
+		}
+		if err := iter.Close(); err != nil {
+			return fmt.Errorf("index: members of %s: %w", roleID, err)
+		}
+		for _, u := range users {
+			if err := s.unassign(b, ns, u, roleID); err != nil {
+				return err
+			}
+		}
+	}
+	delete(st.roles, roleID)
+	delete(st.roleNames, strings.ToLower(r.Name))
+	if err := b.Delete(roleKey(events.PlatformNamespace, roleID), nil); err != nil {
+		return fmt.Errorf("index: batch delete: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAssigned) error {
+	st := &s.mu.st
+	r := st.roles[p.RoleID]
+	if r == nil {
+		s.skip(ev, "assignment of unknown role")
+		return nil
+	}
+	a := &Assignment{
+		Namespace: ev.Namespace, UserID: p.UserID, RoleID: p.RoleID,
+		AssignedNamespaces: p.AssignedNamespaces, AssignedAt: ev.OccurredAt,
+		Revision: ev.Revision, role: r,
+	}
+	list := st.users[p.UserID]
+	replaced := false
+	for i, old := range list {
+		if old.Namespace == a.Namespace && old.RoleID == a.RoleID {
+			// Copy on write: readers never see a slice change under them.
+			nl := append([]*Assignment(nil), list...)
+			nl[i] = a
+			st.users[p.UserID] = nl
+			replaced = true
+			break
+		}
+	}
+	if !replaced {
+		st.users[p.UserID] = append(append(make([]*Assignment, 0, len(list)+1), list...), a)
+	}
+	if err := setJSON(b, assignmentKey(a.Namespace, a.UserID, a.RoleID), assignmentRecord{
+		AssignedNamespaces: a.AssignedNamespaces, AssignedAt: a.AssignedAt, Revision: a.Revision,
+	}); err != nil {
+		return err
+	}
+	if err := b.Set(memberKey(a.Namespace, a.RoleID, a.UserID), nil, nil); err != nil {
+		return fmt.Errorf("index: batch set: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) unassign(b *pebble.Batch, ns, userID, roleID string) error {
+	st := &s.mu.st
+	list := st.users[userID]
+	for i, a := range list {
+		if a.Namespace == ns && a.RoleID == roleID {
+			nl := make([]*Assignment, 0, len(list)-1)
+			nl = append(append(nl, list[:i]...), list[i+1:]...)
+			if len(nl) == 0 {
+				delete(st.users, userID)
+			} else {
+				st.users[userID] = nl
+			}
+			break
+		}
+	}
+	if err := b.Delete(assignmentKey(ns, userID, roleID), nil); err != nil {
+		return fmt.Errorf("index: batch delete: %w", err)
+	}
+	if err := b.Delete(memberKey(ns, roleID, userID), nil); err != nil {
+		return fmt.Errorf("index: batch delete: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) namespaceDeleted(b *pebble.Batch, ns string) error {
+	lower := kindPrefix(ns, kindAssignment)
+	iter, err := b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		return fmt.Errorf("index: assignments of %s: %w", ns, err)
+	}
+	var keys []parsedKey
+	for iter.First(); iter.Valid(); iter.Next() {
+		pk, err := parseKey(iter.Key())
+		if err != nil {
+			_ = iter.Close()
+			return err
+		}
+		keys = append(keys, pk)
+	}
+	if err := iter.Close(); err != nil {
+		return fmt.Errorf("index: assignments of %s: %w", ns, err)
+	}
+	for _, pk := range keys {
+		if err := s.unassign(b, ns, pk.a, pk.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package index
+
+import (
+	"bytes"
+	"errors"
+)
+
+const layoutVersion = "1"
+
+var (
+	keyApplied      = []byte("\x00meta/applied")
+	keyLayout       = []byte("\x00meta/layout")
+	keyPebbleFormat = []byte("\x00meta/pebble-format")
+)
+
+// Key kinds inside a namespace prefix.
+const (
+	kindInfo       = 'i'
+	kindRole       = 'r'
+	kindAssignment = 'a'
+	kindMember     = 'm'
+)
+
+var errBadKey = errors.New("index: malformed key")
+
+func nsPrefix(ns string) []byte {
+	b := make([]byte, 0, len(ns)+3)
+	b = append(b, 'n', '/')
+	b = append(b, ns...)
+	return append(b, '/')
+}
+
+func nsInfoKey(ns string) []byte { return append(nsPrefix(ns), kindInfo) }
+
+func kindPrefix(ns string, kind byte) []byte { return append(nsPrefix(ns), kind, '/') }
+
+func roleKey(ns, roleID string) []byte { return append(kindPrefix(ns, kindRole), roleID...) }
+
+func assignmentPrefix(ns, userID string) []byte {
+	return append(append(kindPrefix(ns, kindAssignment), userID...), '/')
+}
+
+func assignmentKey(ns, userID, roleID string) []byte {
+	return append(assignmentPrefix(ns, userID), roleID...)
+}
+
+func memberPrefix(ns, roleID string) []byte {
+	return append(append(kindPrefix(ns, kindMember), roleID...), '/')
+}
+
+func memberKey(ns, roleID, userID string) []byte {
+	return append(memberPrefix(ns, roleID), userID...)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// parsedKey is a decoded namespace key.
+type parsedKey struct {
+	ns   string
+	kind byte
+	a, b string // kind-specific parts: role: a=roleId; assignment: a=userId b=roleId; member: a=roleId b=userId
+}
+
+// parseKey decodes a key of the n/ space.
+func parseKey(k []byte) (parsedKey, error) {
+	if !bytes.HasPrefix(k, []byte("n/")) {
+		return parsedKey{}, errBadKey
+	}
+	rest := k[2:]
+	i := bytes.IndexByte(rest, '/')
+	if i <= 0 || i+1 >= len(rest) {
+		return parsedKey{}, errBadKey
+	}
+	pk := parsedKey{ns: string(rest[:i]), kind: rest[i+1]}
+	rest = rest[i+2:]
+	switch pk.kind {
+	case kindInfo:
+		if len(rest) != 0 {
+			return parsedKey{}, errBadKey
+		}
+		return pk, nil
+	case kindRole:
+		if len(rest) < 2 || rest[0] != '/' || bytes.IndexByte(rest[1:], '/') >= 0 {
+			return parsedKey{}, errBadKey
+		}
+		pk.a = string(rest[1:])
+		return pk, nil
+	case kindAssignment, kindMember:
+		if len(rest) < 2 || rest[0] != '/' {
+			return parsedKey{}, errBadKey
+		}
+		rest = rest[1:]
+		j := bytes.IndexByte(rest, '/')
+		if j <= 0 || j+1 >= len(rest) || bytes.IndexByte(rest[j+1:], '/') >= 0 {
+			return parsedKey{}, errBadKey
+		}
+		pk.a, pk.b = string(rest[:j]), string(rest[j+1:])
+		return pk, nil
+	}
+	return parsedKey{}, errBadKey
+}

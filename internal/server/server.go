@@ -1,0 +1,222 @@
+// Package server assembles a single-machine Grantlog: embedded NATS with
+// JetStream, the event stream, the Pebble index and its projector, the
+// command service, the query engine and the HTTP API.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/httpapi"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/projector"
+	"github.com/grantlog/grantlog/query"
+)
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	// DataDir holds the JetStream store, the index and the bootstrap
+	// credential. Required.
+	DataDir string
+	// HTTPAddr is the API's HOST:PORT (port 0: any free port); default "127.0.0.1:8080".
+	HTTPAddr string
+	// NATSListen is the embedded NATS server's HOST:PORT (port 0: any free
+	// port); default "127.0.0.1:4222".
+	NATSListen string
+	// ApplyWait bounds how long a command waits for its event to be applied
+	// locally before answering; default 5s.
+	ApplyWait time.Duration
+	// MaxWait bounds how long a read with atLeastRevision waits; default 5s.
+	MaxWait time.Duration
+	// ShutdownTimeout bounds graceful shutdown of the HTTP server; default 10s.
+	ShutdownTimeout time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory is required (--data-dir or GRANTLOG_DATA_DIR)"))
+	}
+	for name, addr := range map[string]string{"http address": c.HTTPAddr, "nats listen address": c.NATSListen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want HOST:PORT, e.g. 127.0.0.1:8080 (%w)", name, addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) setDefaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.NATSListen == "" {
+		c.NATSListen = "127.0.0.1:4222"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server is a running single-machine Grantlog.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	nats      *eventlog.Embedded
+	js        jetstream.JetStream
+	store     *index.Store
+	proj      *projector.Projector
+	Commands  *command.Service
+	Query     *query.Engine
+	Bootstrap *credential.Bootstrap
+	httpLn    net.Listener
+	http      *http.Server
+}
+
+// New starts the embedded NATS server, ensures the stream, opens the index
+// and binds the HTTP listener. Call Run to serve, or Close to give up.
+func New(ctx context.Context, cfg Config) (s *Server, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s = &Server{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Bootstrap, err = credential.LoadOrCreate(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.nats, err = eventlog.StartEmbedded(eventlog.EmbeddedConfig{
+		DataDir: cfg.DataDir, Listen: cfg.NATSListen, SyncAlways: true,
+	}); err != nil {
+		return nil, err
+	}
+	if s.js, err = jetstream.New(s.nats.Conn); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	stream, err := eventlog.EnsureStream(ctx, s.js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	if err != nil {
+		return nil, err
+	}
+	if s.store, err = index.Open(index.Options{Dir: filepath.Join(cfg.DataDir, "index"), Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	s.proj = projector.New(projector.Config{
+		Stream: eventlog.DefaultStream, Logger: cfg.Logger,
+		Progress: func(applied, head uint64) {
+			cfg.Logger.Info("catching up", "applied", applied, "head", head)
+		},
+	}, s.js, s.store)
+	// The authorizer asks an unguarded engine (it only uses Allows); the
+	// engine the API serves is guarded by the authorizer.
+	authorizer := authz.New(query.New(query.Config{}, s.store, nil))
+	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
+	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait}, s.js, stream, s.store, authorizer)
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
+	}
+	s.http = &http.Server{
+		Handler: httpapi.New(httpapi.Config{
+			Commands: s.Commands, Query: s.Query, Auth: s.Bootstrap, Logger: cfg.Logger,
+			Ready: func() (bool, uint64, uint64) { return s.proj.Ready(), s.store.Applied(), s.proj.Head() },
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return s, nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// NATSURL is the embedded NATS server's client URL.
+func (s *Server) NATSURL() string { return s.nats.ClientURL() }
+
+// Store returns the index.
+func (s *Server) Store() *index.Store { return s.store }
+
+// Ready reports whether the index has caught up with the stream.
+func (s *Server) Ready() bool { return s.proj.Ready() }
+
+// JetStream returns the service's JetStream context.
+func (s *Server) JetStream() jetstream.JetStream { return s.js }
+
+// Run serves until ctx ends, then shuts down gracefully and closes
+// everything. It returns the first error of a component that failed.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.proj.Run(gctx); err != nil {
+			return fmt.Errorf("projector: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := s.http.Shutdown(sctx); err != nil {
+			return fmt.Errorf("http shutdown: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// Close releases everything New acquired. It is idempotent.
+func (s *Server) Close() {
+	if s.http != nil {
+		_ = s.http.Close()
+		s.http = nil
+	} else if s.httpLn != nil {
+		_ = s.httpLn.Close()
+	}
+	s.httpLn = nil
+	if s.nats != nil {
+		s.nats.Close()
+		s.nats = nil
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Error("closing index", "err", err)
+		}
+		s.store = nil
+	}
+}

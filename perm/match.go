@@ -1,0 +1,255 @@
+package perm
+
+import (
+	"strconv"
+	"strings"
+)
+
+// gseg is one compiled grant segment.
+type gseg struct {
+	kind segKind
+	lit  string // the literal, for kindLiteral
+	// afterNS is set when the previous grant segment is the literal NAMESPACE:
+	// the studio rule then applies to this segment's (bound) value.
+	afterNS bool
+}
+
+// Grant is a compiled granted permission, ready for allocation-free matching
+// with [Grant.Covers]. The zero Grant covers nothing. A Grant is immutable and
+// safe for concurrent use.
+type Grant struct {
+	perm Permission
+	segs []gseg
+	// nsCount is the number of {namespace} segments.
+	nsCount int
+	// starTail is the smallest k such that segs[k:] are all "*" (rule 4).
+	starTail int
+	// deeper is rule 3: the grant may cover longer required tags.
+	deeper bool
+}
+
+// CompileGrant validates p like [ValidatePermission] and compiles it.
+func CompileGrant(p Permission) (Grant, error) {
+	p, err := ValidatePermission(p)
+	if err != nil {
+		return Grant{}, err
+	}
+	parts := strings.Split(p.Resource, ":")
+	g := Grant{perm: p, segs: make([]gseg, len(parts))}
+	for i, part := range parts {
+		s := gseg{afterNS: i > 0 && g.segs[i-1].kind == kindLiteral && g.segs[i-1].lit == "NAMESPACE"}
+		switch part {
+		case "*":
+			s.kind = kindStar
+		case PlaceholderNamespace:
+			s.kind = kindNamespace
+			g.nsCount++
+		case PlaceholderUserID:
+			s.kind = kindUserID
+		default:
+			s.kind, s.lit = kindLiteral, part
+		}
+		g.segs[i] = s
+	}
+	n := len(g.segs)
+	g.starTail = n
+	for g.starTail > 0 && g.segs[g.starTail-1].kind == kindStar {
+		g.starTail--
+	}
+	g.deeper = g.segs[n-1].kind == kindStar
+	if n >= 2 {
+		if prev := g.segs[n-2]; prev.kind == kindLiteral && (prev.lit == "NAMESPACE" || prev.lit == "USER") {
+			g.deeper = false
+		}
+	}
+	return g, nil
+}
+
+// Permission returns the canonical permission the grant was compiled from.
+func (g *Grant) Permission() Permission { return g.perm }
+
+// Action returns the granted action.
+func (g *Grant) Action() Action { return g.perm.Action }
+
+// Binding says how a grant's placeholders are bound at check time.
+type Binding struct {
+	// UserID is the value {userId} binds to. If empty, a {userId} segment
+	// matches nothing.
+	UserID string
+	// Namespaces are the values {namespace} binds to, each in turn: an
+	// assignment's namespaces, or the single context namespace for a wildcard
+	// role or a client's own permissions. If empty, a {namespace} segment
+	// matches nothing.
+	Namespaces []string
+}
+
+// Covers reports whether g, with its placeholders bound by b, covers r: both
+// the resource (see the package documentation) and the action. A nil b binds
+// nothing. Covers does not allocate.
+func (g *Grant) Covers(r *Required, b *Binding) bool {
+	return g.perm.Action.Allows(r.action) && g.CoversResource(r, b)
+}
+
+// CoversResource is [Grant.Covers] ignoring actions.
+func (g *Grant) CoversResource(r *Required, b *Binding) bool {
+	n, m := len(g.segs), r.n
+	switch {
+	case n == 0 || m == 0:
+		return false
+	case n < m && !g.deeper: // rule 3
+		return false
+	case n > m && g.starTail > m: // rule 4
+		return false
+	}
+	var uid string
+	var nss []string
+	if b != nil {
+		uid, nss = b.UserID, b.Namespaces
+	}
+	k := min(n, m)
+	if g.nsCount <= 1 {
+		// Each position binds independently: one pass, trying every
+		// namespace at the (at most one) {namespace} position.
+		return g.matchPrefix(r, k, uid, nss)
+	}
+	// Several {namespace} segments must all bind to the same namespace.
+	for i := range nss {
+		if g.matchPrefix(r, k, uid, nss[i:i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPrefix applies rule 1 to the first k segments, binding {namespace} to
+// any of nss at each position.
+func (g *Grant) matchPrefix(r *Required, k int, uid string, nss []string) bool {
+	for i := 0; i < k; i++ {
+		s, req := &g.segs[i], r.segs[i]
+		switch s.kind {
+		case kindStar:
+		case kindLiteral:
+			if !segMatch(s.lit, req, s.afterNS) {
+				return false
+			}
+		case kindUserID:
+			if !segMatch(uid, req, s.afterNS) {
+				return false
+			}
+		case kindNamespace:
+			ok := false
+			for _, ns := range nss {
+				if segMatch(ns, req, s.afterNS) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// segMatch compares a granted (or bound) value with a required segment,
+// applying the studio rule when the grant segment follows the literal
+// NAMESPACE. An empty value matches nothing.
+func segMatch(val, req string, afterNS bool) bool {
+	if val == "" {
+		return false
+	}
+	return val == req ||
+		afterNS && val[len(val)-1] == '-' && strings.HasPrefix(req, val)
+}
+
+// Required is a concrete required resource and action, parsed once per check
+// by [ParseRequired]. It holds substrings of its inputs in a fixed array and
+// so does not allocate. The zero Required is covered by nothing.
+type Required struct {
+	segs   [MaxSegments]string
+	n      int
+	action Action
+}
+
+// RequiredBinding gives the values placeholders in a required tag bind to.
+type RequiredBinding struct {
+	Namespace string // value for {namespace}
+	UserID    string // value for {userId}
+}
+
+// ParseRequired validates resource like [CanonicalTag] and action (1..15,
+// else an error wrapping ErrInvalidAction), and binds placeholders in the
+// resource: {namespace} to b.Namespace and {userId} to b.UserID. A
+// placeholder whose value is empty, or whose value is not a literal segment
+// (letters, digits, '_', '-', '.'), gives a *TagError. A "*" in resource is
+// kept and matched as a literal. ParseRequired does not allocate unless it
+// fails.
+func ParseRequired(resource string, action Action, b RequiredBinding) (Required, error) {
+	var r Required
+	if err := r.parse(resource, b); err != nil {
+		return Required{}, err
+	}
+	if !action.Valid() {
+		return Required{}, actionError(action)
+	}
+	r.action = action
+	return r, nil
+}
+
+func (r *Required) parse(s string, b RequiredBinding) error {
+	if err := checkWhole(s); err != nil {
+		return err
+	}
+	for start := 0; ; {
+		end := strings.IndexByte(s[start:], ':')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+		}
+		if r.n == MaxSegments {
+			return tooManySegments(s, start)
+		}
+		kind, err := classify(s, start, end)
+		if err != nil {
+			return err
+		}
+		seg := s[start:end]
+		switch kind {
+		case kindNamespace:
+			if seg, err = bindValue(s, start, PlaceholderNamespace, "namespace", b.Namespace); err != nil {
+				return err
+			}
+		case kindUserID:
+			if seg, err = bindValue(s, start, PlaceholderUserID, "user id", b.UserID); err != nil {
+				return err
+			}
+		}
+		r.segs[r.n] = seg
+		r.n++
+		if end == len(s) {
+			return nil
+		}
+		start = end + 1
+	}
+}
+
+func bindValue(tag string, pos int, placeholder, what, val string) (string, *TagError) {
+	if val == "" {
+		return "", tagErr(tag, pos, "placeholder "+placeholder+at(pos)+" cannot be bound (the check has no "+what+"; pass one or use a concrete value)")
+	}
+	for i := 0; i < len(val); i++ {
+		if !isLiteralByte(val[i]) {
+			return "", tagErr(tag, pos, "placeholder "+placeholder+at(pos)+" cannot be bound to "+strconv.Quote(val)+
+				" (a "+what+" may contain only letters, digits, '_', '-' and '.')")
+		}
+	}
+	return val, nil
+}
+
+// Action returns the required action.
+func (r *Required) Action() Action { return r.action }
+
+// String returns the bound required tag. It allocates.
+func (r *Required) String() string { return strings.Join(r.segs[:r.n], ":") }
