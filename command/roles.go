@@ -330,4 +330,3 @@ func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID s
 			"user %s has no assignment of role %s in namespace %s", userID, roleID, ns)
 	})
 }
-

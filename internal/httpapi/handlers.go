@@ -14,7 +14,6 @@ type createRoleBody struct {
 	Reason string `json:"reason"`
 }
 
-
 func (a *api) createRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	var body createRoleBody
 	if !decode(w, r, &body) {
