@@ -181,6 +181,10 @@ func check(v index.View, userID, ns string, r *perm.Required) (*index.Assignment
 		b := perm.Binding{UserID: userID, Namespaces: a.AssignedNamespaces}
 		if role.Wildcard {
 			b.Namespaces = ctxNS[:]
+		} else if len(b.Namespaces) == 0 {
+			// A non-wildcard role applies only in its assigned namespaces;
+			// an assignment made while the role was a wildcard role has none.
+			continue
 		}
 		for i := range role.Grants {
 			if role.Grants[i].Covers(r, &b) {

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -184,7 +185,12 @@ func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAss
 		}
 	}
 	if !replaced {
-		st.users[p.UserID] = append(append(make([]*Assignment, 0, len(list)+1), list...), a)
+		// Keep the list in assignmentLess order, the order load gives it, so
+		// a reopened store answers exactly as the one that applied the events.
+		i := sort.Search(len(list), func(i int) bool { return assignmentLess(a, list[i]) })
+		nl := make([]*Assignment, 0, len(list)+1)
+		nl = append(append(append(nl, list[:i]...), a), list[i:]...)
+		st.users[p.UserID] = nl
 	}
 	if err := setJSON(b, assignmentKey(a.Namespace, a.UserID, a.RoleID), assignmentRecord{
 		AssignedNamespaces: a.AssignedNamespaces, AssignedAt: a.AssignedAt, Revision: a.Revision,
@@ -195,6 +201,14 @@ func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAss
 		return fmt.Errorf("index: batch set: %w", err)
 	}
 	return nil
+}
+
+// assignmentLess orders one user's assignments: by namespace, then role id.
+func assignmentLess(x, y *Assignment) bool {
+	if x.Namespace != y.Namespace {
+		return x.Namespace < y.Namespace
+	}
+	return x.RoleID < y.RoleID
 }
 
 func (s *Store) unassign(b *pebble.Batch, ns, userID, roleID string) error {

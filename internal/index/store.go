@@ -209,6 +209,10 @@ func (s *Store) load() error {
 		}
 		st.users[a.UserID] = append(st.users[a.UserID], a)
 	}
+	// Key order is not assignmentLess order ("n/foo-bar/" sorts before "n/foo/").
+	for _, list := range st.users {
+		sort.Slice(list, func(i, j int) bool { return assignmentLess(list[i], list[j]) })
+	}
 	s.mu.st = st
 	return nil
 }
@@ -302,8 +306,8 @@ func (v View) Roles() []*Role {
 	return out
 }
 
-// Assignments returns the user's assignments across all namespaces. The
-// slice must not be modified.
+// Assignments returns the user's assignments across all namespaces, sorted
+// by namespace, then role id. The slice must not be modified.
 func (v View) Assignments(userID string) []*Assignment { return v.s.mu.st.users[userID] }
 
 // Namespace returns what the index knows of ns.
@@ -317,7 +321,8 @@ func (v View) Namespace(ns string) (NamespaceInfo, bool) {
 
 // Members lists the holders of role roleID in namespace order, then user id
 // order, starting after cursor (a value returned as next, or "" to start),
-// at most limit of them. next is "" when the list is complete.
+// at most limit of them (every one when limit <= 0). next is "" when the
+// list is complete.
 func (v View) Members(roleID, cursor string, limit int) (members []Member, next string, err error) {
 	namespaces := make([]string, 0, len(v.s.mu.st.ns))
 	for ns := range v.s.mu.st.ns {
@@ -339,7 +344,7 @@ func (v View) Members(roleID, cursor string, limit int) (members []Member, next 
 			return nil, "", fmt.Errorf("index: members: %w", err)
 		}
 		for iter.First(); iter.Valid(); iter.Next() {
-			if len(members) == limit {
+			if limit > 0 && len(members) == limit {
 				last := members[len(members)-1]
 				_ = iter.Close()
 				return members, last.Namespace + "/" + last.UserID, nil

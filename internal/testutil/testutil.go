@@ -1,0 +1,121 @@
+// Package testutil starts real Grantlog parts for tests: an embedded NATS
+// server with JetStream on a temporary directory, the event stream, and
+// nodes (index + projector + command service + query engine) on it.
+package testutil
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/projector"
+	"github.com/grantlog/grantlog/query"
+)
+
+// Quiet is a logger that discards everything.
+var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// Log is an embedded NATS server with the event stream.
+type Log struct {
+	Embedded *eventlog.Embedded
+	JS       jetstream.JetStream
+	Stream   jetstream.Stream
+}
+
+// StartLog starts an embedded server (fsync on, no TCP listener) storing in
+// dir, and ensures the event stream. It stops at test cleanup.
+func StartLog(t testing.TB, dir string) *Log {
+	t.Helper()
+	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true, SyncAlways: true})
+	require.NoError(t, err)
+	t.Cleanup(e.Close)
+	js, err := jetstream.New(e.Conn)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	require.NoError(t, err)
+	return &Log{Embedded: e, JS: js, Stream: s}
+}
+
+// Node is one Grantlog node on a Log: its own index, projector, command
+// service and query engine.
+type Node struct {
+	Store    *index.Store
+	Proj     *projector.Projector
+	Commands *command.Service
+	Query    *query.Engine
+
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// StartNode opens an index in dir and runs a projector on it until Stop or
+// test cleanup.
+func StartNode(t testing.TB, l *Log, dir string) *Node {
+	t.Helper()
+	st, err := index.Open(index.Options{Dir: filepath.Join(dir, "index"), Logger: Quiet, CacheSize: 8 << 20, MemTableSize: 8 << 20})
+	require.NoError(t, err)
+	n := &Node{Store: st, done: make(chan error, 1)}
+	n.Proj = projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: Quiet}, l.JS, st)
+	az := authz.New(query.New(query.Config{}, st, nil))
+	n.Query = query.New(query.Config{MaxWait: 2 * time.Second}, st, az)
+	n.Commands = command.New(command.Config{ApplyWait: 5 * time.Second}, l.JS, l.Stream, st, az)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { n.done <- n.Proj.Run(ctx) }()
+	t.Cleanup(func() { require.NoError(t, n.Stop()) })
+	return n
+}
+
+// Stop stops the projector and closes the index. It is idempotent.
+func (n *Node) Stop() error {
+	var err error
+	n.once.Do(func() {
+		n.cancel()
+		err = <-n.done
+		if cerr := n.Store.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// Root is command metadata of the bootstrap Super Admin.
+func Root() command.Meta { return command.Meta{Caller: principal.Bootstrap()} }
+
+// RootRead is read options of the bootstrap Super Admin.
+func RootRead() query.ReadOptions { return query.ReadOptions{Caller: principal.Bootstrap()} }
+
+// Dump returns the index's namespace-keyed contents as key → value.
+func Dump(t testing.TB, st *index.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, st.Export("", func(k, v []byte) error {
+		out[string(k)] = string(v)
+		return nil
+	}))
+	return out
+}
+
+// WaitApplied waits up to 10s for st to apply rev.
+func WaitApplied(t testing.TB, st *index.Store, rev uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, st.WaitApplied(ctx, rev), "index stuck at revision %d, want %d", st.Applied(), rev)
+}
