@@ -162,6 +162,10 @@ func (p *Projector) run(ctx context.Context) error {
 		}
 		ev, err := p.decode(msg, seq)
 		if err != nil {
+			// Apply what came before the event this binary cannot read.
+			if aerr := p.index.Apply(batch); aerr != nil {
+				return fmt.Errorf("%w: %w", errIndex, aerr)
+			}
 			return err
 		}
 		batch = append(batch, ev)

@@ -39,7 +39,14 @@ type Log struct {
 // dir, and ensures the event stream. It stops at test cleanup.
 func StartLog(t testing.TB, dir string) *Log {
 	t.Helper()
-	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true, SyncAlways: true})
+	return StartLogWith(t, dir, true)
+}
+
+// StartLogWith is StartLog with fsync on every write switched by syncAlways
+// (benchmarks that only need a stream to read may switch it off).
+func StartLogWith(t testing.TB, dir string, syncAlways bool) *Log {
+	t.Helper()
+	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true, SyncAlways: syncAlways})
 	require.NoError(t, err)
 	t.Cleanup(e.Close)
 	js, err := jetstream.New(e.Conn)
@@ -93,6 +100,34 @@ func (n *Node) Stop() error {
 		}
 	})
 	return err
+}
+
+// Publish appends evs to the stream as a command node would (without
+// concurrency expectations), asynchronously, and waits for every ack.
+func (l *Log) Publish(t testing.TB, evs []events.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for i := 0; i < len(evs); i += 1000 {
+		var futures []jetstream.PubAckFuture
+		for _, ev := range evs[i:min(i+1000, len(evs))] {
+			data, err := events.Encode(ev.Envelope, ev.Data)
+			require.NoError(t, err)
+			subj := events.Subject(events.DefaultSubjectPrefix, ev.Namespace, "x", ev.AggregateID)
+			f, err := l.JS.PublishAsync(subj, data)
+			require.NoError(t, err)
+			futures = append(futures, f)
+		}
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				require.NoError(t, err)
+			case <-ctx.Done():
+				require.NoError(t, ctx.Err())
+			}
+		}
+	}
 }
 
 // Root is command metadata of the bootstrap Super Admin.
