@@ -47,26 +47,31 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 	case events.RoleCreated:
 		err = s.roleCreated(b, ev, p)
 	case events.RoleUpdated:
-		err = s.withRole(b, ev, p.RoleID, func(r *Role) {
-			delete(st.roleNames, strings.ToLower(r.Name))
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
 			if other := st.roleNames[strings.ToLower(p.RoleName)]; other != nil && other != r {
 				s.skip(ev, "role name already taken")
-				st.roleNames[strings.ToLower(r.Name)] = r
-				return
+				return false
 			}
+			delete(st.roleNames, strings.ToLower(r.Name))
 			r.Name, r.Admin, r.Wildcard, r.Description = p.RoleName, p.AdminRole, p.IsWildcard, p.Description
 			st.roleNames[strings.ToLower(r.Name)] = r
+			return true
 		})
 	case events.RolePermissionsAdded:
-		err = s.withRole(b, ev, p.RoleID, func(r *Role) {
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
 			r.setPermissions(AddPermissions(r.Permissions, toPerm(p.Permissions)))
+			return true
 		})
 	case events.RolePermissionsRemoved:
-		err = s.withRole(b, ev, p.RoleID, func(r *Role) {
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
 			r.setPermissions(RemovePermissions(r.Permissions, toPerm(p.Permissions)))
+			return true
 		})
 	case events.RolePermissionsReplaced:
-		err = s.withRole(b, ev, p.RoleID, func(r *Role) { r.setPermissions(toPerm(p.Permissions)) })
+		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
+			r.setPermissions(toPerm(p.Permissions))
+			return true
+		})
 	case events.RoleDeleted:
 		err = s.roleDeleted(b, ev, p.RoleID)
 	case events.UserRoleAssigned:
@@ -113,13 +118,16 @@ func (s *Store) roleCreated(b *pebble.Batch, ev *events.Event, p events.RoleCrea
 	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
 }
 
-func (s *Store) withRole(b *pebble.Batch, ev *events.Event, roleID string, fn func(*Role)) error {
+// withRole applies fn to the role and stores it when fn reports a change.
+func (s *Store) withRole(b *pebble.Batch, ev *events.Event, roleID string, fn func(*Role) bool) error {
 	r := s.mu.st.roles[roleID]
 	if r == nil {
 		s.skip(ev, "unknown role")
 		return nil
 	}
-	fn(r)
+	if !fn(r) {
+		return nil
+	}
 	r.UpdatedAt, r.Revision = ev.OccurredAt, ev.Revision
 	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
 }
