@@ -215,14 +215,12 @@ func explain(v index.View, req *CheckRequest, r *perm.Required) *Explanation {
 		AssignmentNamespace: a.Namespace, AssignedNamespaces: a.AssignedNamespaces,
 		Permission: g.Permission(), AssignedAtRevision: a.Revision,
 	}}
-	var where string
+	where := "in namespaces " + strings.Join(a.AssignedNamespaces, ", ")
 	if role.Wildcard {
 		where = "in every namespace ({namespace} = " + req.Namespace + ")"
-	} else {
-		where = "in " + strings.Join(a.AssignedNamespaces, ", ")
 	}
-	ex.Summary = "allowed: role " + role.Name + " (assigned in " + a.Namespace + ", " + where + ") grants " +
-		g.Permission().Resource + " with action " + g.Action().String()
+	ex.Summary = "allowed: role " + role.Name + ", assigned to " + req.Subject.ID + " in namespace " + a.Namespace +
+		" to apply " + where + ", grants " + g.Permission().Resource + " with action " + g.Action().String()
 	return ex
 }
 

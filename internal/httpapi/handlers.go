@@ -24,15 +24,7 @@ func (a *api) createRole(w http.ResponseWriter, r *http.Request, c principal.Cal
 		a.fail(w, r, err)
 		return
 	}
-	ps := make([]perm.Permission, len(ev.Permissions))
-	for i, p := range ev.Permissions {
-		ps[i] = perm.Permission{Resource: p.Resource, Action: perm.Action(p.Action)}
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"roleId": ev.RoleID, "roleName": ev.RoleName, "adminRole": ev.AdminRole,
-		"isWildcard": ev.IsWildcard, "description": ev.Description, "permissions": ps,
-		"revision": rev,
-	})
+	a.writeRole(w, r, c, ev.RoleID, rev, http.StatusCreated)
 }
 
 type pageResponse[T any] struct {
