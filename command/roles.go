@@ -139,6 +139,9 @@ func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in Upda
 	if err := validateMeta(&m); err != nil {
 		return 0, err
 	}
+	if in.RoleName == nil && in.AdminRole == nil && in.IsWildcard == nil && in.Description == nil {
+		return 0, errorf(ErrInvalid, "emptyUpdate", "nothing to update: give roleName, adminRole, isWildcard or description")
+	}
 	if in.RoleName != nil {
 		if err := validateRoleName(*in.RoleName); err != nil {
 			return 0, err

@@ -169,6 +169,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"action as string", "PUT", "/v1/roles/" + roleID + "/permissions", `{"permissions":[{"resource":"X","action":"15"}]}`, 400, "malformedJson"},
 		{"no permissions field", "POST", "/v1/roles/" + roleID + "/permissions", `{}`, 400, "invalidPermission"},
 		{"unknown role", "PATCH", "/v1/roles/nope", map[string]any{"description": "x"}, 404, "roleNotFound"},
+		{"empty update", "PATCH", "/v1/roles/" + roleID, map[string]any{}, 400, "emptyUpdate"},
 		{"unknown role delete", "DELETE", "/v1/roles/nope", nil, 404, "roleNotFound"},
 		{"unknown role get", "GET", "/v1/roles/nope", nil, 404, "roleNotFound"},
 		{"assign unknown role", "POST", "/v1/namespaces/foo/users/u1/roles", map[string]any{"roleId": "nope", "assignedNamespaces": []string{"foo"}}, 404, "roleNotFound"},
