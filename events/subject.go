@@ -2,13 +2,13 @@ package events
 
 import "strings"
 
-// Subject layout of the event stream (a public contract):
+// DefaultSubjectPrefix starts every event subject. The subject layout of the
+// event stream is a public contract:
 //
 //	<prefix>.<namespace>.<aggregateKind>.<aggregateId>
 //
-// with prefix DefaultSubjectPrefix unless configured. Namespace comes first so
-// a namespace can be consumed, filtered and concurrency-checked on its own
-// (NamespaceFilter).
+// Namespace comes first so a namespace can be consumed, filtered and
+// concurrency-checked on its own (NamespaceFilter).
 const DefaultSubjectPrefix = "grantlog.ev"
 
 // Aggregate kinds used in subjects.

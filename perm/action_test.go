@@ -2,7 +2,6 @@ package perm_test
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,7 +46,7 @@ func TestActionString(t *testing.T) {
 	} {
 		assert.Equal(t, want, a.String(), "action %d", uint8(a))
 	}
-	assert.Equal(t, perm.Action(15), perm.CRUD)
+	assert.Equal(t, perm.CRUD, perm.Action(15))
 }
 
 func TestPermissionJSON(t *testing.T) {
@@ -83,5 +82,5 @@ func TestValidatePermission(t *testing.T) {
 	_, err = perm.ValidatePermission(perm.Permission{Resource: "A::B", Action: 0})
 	require.ErrorIs(t, err, perm.ErrInvalidTag)
 	require.ErrorIs(t, err, perm.ErrInvalidAction)
-	assert.True(t, errors.As(err, &te))
+	assert.ErrorAs(t, err, &te)
 }

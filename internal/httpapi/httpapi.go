@@ -100,8 +100,8 @@ func requestID(r *http.Request) string {
 
 func (a *api) authenticated(h func(http.ResponseWriter, *http.Request, principal.Caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		authz := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(authz, "Bearer ")
+		header := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(header, "Bearer ")
 		if !ok || token == "" {
 			writeError(w, r, http.StatusUnauthorized, "unauthorized",
 				"send Authorization: Bearer <token> (the bootstrap token is in the data directory's bootstrap-token file)")

@@ -93,8 +93,8 @@ func TestPrefixEnd(t *testing.T) {
 	// Property: k has prefix p exactly when p <= k < prefixEnd(p).
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte{0, 1, 'a', 'b', 0xfe, 0xff}
-	randBytes := func(max int) []byte {
-		b := make([]byte, rng.IntN(max+1))
+	randBytes := func(maxLen int) []byte {
+		b := make([]byte, rng.IntN(maxLen+1))
 		for i := range b {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
 		}
