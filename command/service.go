@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -65,7 +66,7 @@ type Config struct {
 	// default 5s. A command whose wait times out still succeeded.
 	ApplyWait time.Duration
 	// MaxAttempts bounds appends of one command that lose the optimistic
-	// concurrency race; default 20.
+	// concurrency race; default 50.
 	MaxAttempts int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -79,7 +80,7 @@ func (c *Config) setDefaults() {
 		c.ApplyWait = 5 * time.Second
 	}
 	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 20
+		c.MaxAttempts = 50
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -213,6 +214,13 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("command: index did not reach revision %d: %w", last.Sequence, err)
+		}
+		// Jittered backoff: a node whose index lags behind a busy writer
+		// would otherwise lose every race to it.
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))):
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
 	}
 }
