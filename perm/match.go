@@ -26,6 +26,8 @@ type Grant struct {
 	starTail int
 	// deeper is rule 3: the grant may cover longer required tags.
 	deeper bool
+	// cond holds the compiled conditions; nil for a plain permission.
+	cond *condition
 }
 
 // CompileGrant validates p like [ValidatePermission] and compiles it.
@@ -35,7 +37,7 @@ func CompileGrant(p Permission) (Grant, error) {
 		return Grant{}, err
 	}
 	parts := strings.Split(p.Resource, ":")
-	g := Grant{perm: p, segs: make([]gseg, len(parts))}
+	g := Grant{perm: p, segs: make([]gseg, len(parts)), cond: compileCondition(&p)}
 	for i, part := range parts {
 		s := gseg{afterNS: i > 0 && g.segs[i-1].kind == kindLiteral && g.segs[i-1].lit == "NAMESPACE"}
 		switch part {
@@ -85,9 +87,10 @@ type Binding struct {
 
 // Covers reports whether g, with its placeholders bound by b, covers r: both
 // the resource (see the package documentation) and the action. A nil b binds
-// nothing. Covers does not allocate.
+// nothing. Covers does not allocate. A conditional grant (constraints,
+// validity window, schedule) covers nothing through Covers: use Allows.
 func (g *Grant) Covers(r *Required, b *Binding) bool {
-	return g.perm.Action.Allows(r.action) && g.CoversResource(r, b)
+	return g.cond == nil && g.perm.Action.Allows(r.action) && g.CoversResource(r, b)
 }
 
 // CoversResource is [Grant.Covers] ignoring actions.
@@ -122,34 +125,42 @@ func (g *Grant) CoversResource(r *Required, b *Binding) bool {
 }
 
 // matchPrefix applies rule 1 to the first k segments, binding {namespace} to
-// any of nss at each position.
+// any of nss at each position. A required namespace segment with a parent
+// studio (see RequiredBinding.Parent) also matches as that parent.
 func (g *Grant) matchPrefix(r *Required, k int, uid string, nss []string) bool {
 	for i := 0; i < k; i++ {
-		s, req := &g.segs[i], r.segs[i]
-		switch s.kind {
-		case kindStar:
-		case kindLiteral:
-			if !segMatch(s.lit, req, s.afterNS) {
-				return false
-			}
-		case kindUserID:
-			if !segMatch(uid, req, s.afterNS) {
-				return false
-			}
-		case kindNamespace:
-			ok := false
-			for _, ns := range nss {
-				if segMatch(ns, req, s.afterNS) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				return false
-			}
+		s := &g.segs[i]
+		if s.kind == kindStar {
+			continue
+		}
+		if g.segOK(s, r.segs[i], uid, nss) {
+			continue
+		}
+		if r.nalt == 0 {
+			return false
+		}
+		if alt := r.alt(i); alt == "" || !g.segOK(s, alt, uid, nss) {
+			return false
 		}
 	}
 	return true
+}
+
+// segOK matches one non-star grant segment against a required value.
+func (g *Grant) segOK(s *gseg, req, uid string, nss []string) bool {
+	switch s.kind {
+	case kindLiteral:
+		return segMatch(s.lit, req, s.afterNS)
+	case kindUserID:
+		return segMatch(uid, req, s.afterNS)
+	case kindNamespace:
+		for _, ns := range nss {
+			if segMatch(ns, req, s.afterNS) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // segMatch compares a granted (or bound) value with a required segment,
@@ -170,12 +181,38 @@ type Required struct {
 	segs   [MaxSegments]string
 	n      int
 	action Action
+	// Parent namespaces of namespace segments (RequiredBinding.Parent).
+	alts   [maxAlts]string
+	altPos [maxAlts]int8
+	nalt   int8
+}
+
+// maxAlts bounds how many namespace segments of one required tag get their
+// parent looked up.
+const maxAlts = 4
+
+func (r *Required) alt(i int) string {
+	for j := int8(0); j < r.nalt; j++ {
+		if int(r.altPos[j]) == i {
+			return r.alts[j]
+		}
+	}
+	return ""
 }
 
 // RequiredBinding gives the values placeholders in a required tag bind to.
 type RequiredBinding struct {
 	Namespace string // value for {namespace}
 	UserID    string // value for {userId}
+	// Parent, when set, returns the parent studio of a namespace ("" for
+	// none). Each namespace segment of the required tag (the one after a
+	// literal NAMESPACE) then also matches as its parent: a grant on a
+	// studio covers its games.
+	Parent func(ns string) string
+	// Unbound keeps placeholders in the required tag as they are, so that
+	// only a grant "*" covers them. It asks whether a grant set holds a
+	// permission template in every namespace or for every user.
+	Unbound bool
 }
 
 // ParseRequired validates resource like [CanonicalTag] and action (1..15,
@@ -216,17 +253,24 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 			return err
 		}
 		seg := s[start:end]
-		switch kind {
-		case kindNamespace:
+		switch {
+		case b.Unbound:
+		case kind == kindNamespace:
 			if seg, err = bindValue(s, start, PlaceholderNamespace, "namespace", b.Namespace); err != nil {
 				return err
 			}
-		case kindUserID:
+		case kind == kindUserID:
 			if seg, err = bindValue(s, start, PlaceholderUserID, "user id", b.UserID); err != nil {
 				return err
 			}
 		}
 		r.segs[r.n] = seg
+		if b.Parent != nil && r.n > 0 && r.segs[r.n-1] == "NAMESPACE" && r.nalt < maxAlts && seg != "*" {
+			if p := b.Parent(seg); p != "" {
+				r.alts[r.nalt], r.altPos[r.nalt] = p, int8(r.n)
+				r.nalt++
+			}
+		}
 		r.n++
 		if end == len(s) {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -23,9 +24,19 @@ const (
 
 // Permission is a resource tag and an action, in the JSON shape used
 // everywhere: {"resource": "NAMESPACE:{namespace}:CLIENT", "action": 15}.
+// The optional fields narrow it (see conditions.go): Constraints on request
+// attributes (Vast.ai), a validity window (NotBefore/NotAfter) and an
+// AccelByte-style schedule (SchedCron / SchedRange windows during which
+// SchedAction applies instead of Action).
 type Permission struct {
-	Resource string `json:"resource"`
-	Action   Action `json:"action"`
+	Resource    string      `json:"resource"`
+	Action      Action      `json:"action"`
+	Constraints Constraints `json:"constraints,omitempty"`
+	NotBefore   *time.Time  `json:"notBefore,omitempty"`
+	NotAfter    *time.Time  `json:"notAfter,omitempty"`
+	SchedAction Action      `json:"schedAction,omitempty"`
+	SchedCron   string      `json:"schedCron,omitempty"`
+	SchedRange  []time.Time `json:"schedRange,omitempty"`
 }
 
 // ErrInvalidTag is wrapped by every *TagError.
@@ -196,6 +207,16 @@ func CanonicalTag(s string) (string, error) {
 // action is outside 1..15 it wraps ErrInvalidAction; if both are wrong it
 // wraps both.
 func ValidatePermission(p Permission) (Permission, error) {
+	return validatePermission(p, false)
+}
+
+// ValidateTemplate is ValidatePermission for a permission template whose
+// constraints may hold params ("$1", "$2", ...) to be filled by FillParams.
+func ValidateTemplate(p Permission) (Permission, error) {
+	return validatePermission(p, true)
+}
+
+func validatePermission(p Permission, allowParams bool) (Permission, error) {
 	res, resErr := CanonicalTag(p.Resource)
 	var actErr error
 	if !p.Action.Valid() {
@@ -209,5 +230,10 @@ func ValidatePermission(p Permission) (Permission, error) {
 	case actErr != nil:
 		return Permission{}, actErr
 	}
-	return Permission{Resource: res, Action: p.Action}, nil
+	out := p
+	out.Resource = res
+	if err := out.validateConditions(allowParams); err != nil {
+		return Permission{}, err
+	}
+	return out, nil
 }
