@@ -79,6 +79,32 @@ func samples() map[string]goldenSample {
 			Namespace: "studio1-game1", Parent: "studio1-", DefaultRoles: []string{roleID},
 		}},
 		{goldenEnvelope("studio1-game1", "studio1-game1"), events.NamespaceDeleted{Namespace: "studio1-game1"}},
+		{goldenEnvelope("game1", "client-1"), events.ClientCreated{
+			ClientID: "client-1", ClientName: "matchmaker", SecretHash: strings.Repeat("ab", 32),
+			Permissions: perms, Roles: []string{roleID},
+		}},
+		{goldenEnvelope("game1", "client-1"), events.ClientUpdated{
+			ClientID: "client-1", ClientName: "matchmaker-eu", Permissions: perms[:1],
+		}},
+		{goldenEnvelope("game1", "client-1"), events.ClientDeleted{ClientID: "client-1"}},
+		{goldenEnvelope("game1", "token-1"), events.TokenIssued{
+			TokenID: "token-1", Name: "ci-deployer", Owner: events.Actor{Type: "user", ID: "user-888"},
+			Issuer: events.Actor{Type: "user", ID: "user-888"}, Scopes: []string{"builds:read"},
+			Permissions: []events.Permission{
+				{Resource: "NAMESPACE:{namespace}:BUILD", Action: 2},
+				{Resource: "NAMESPACE:{namespace}:USER:{userId}:INSTANCE:LOGS", Action: 2,
+					Constraints: []byte(`{"id":{"gte":100,"lte":200}}`),
+					NotAfter:    &goldenNotAfter, SchedAction: 0, SchedCron: "* 9-17 * * MON-FRI"},
+			},
+			SecretHash: strings.Repeat("cd", 32), ExpiresAt: &goldenNotAfter,
+		}},
+		{goldenEnvelope("game1", "token-1"), events.TokenRevoked{TokenID: "token-1"}},
+		plat(events.ScopeDefined{Name: "builds:read-write", Description: "View, create, and delete builds.",
+			Permissions: []events.Permission{{Resource: "NAMESPACE:{namespace}:BUILD", Action: 15}}, Includes: []string{"builds:read"}}),
+		plat(events.ScopeDeleted{Name: "builds:read-write"}),
+		plat(events.EndpointRegistered{Service: "hathora", Name: "GetBuilds", Method: "GET", Path: "/builds/v3/{appId}/list",
+			Resource: "NAMESPACE:{namespace}:BUILD", Action: 2}),
+		plat(events.EndpointDeleted{Service: "hathora", Name: "GetBuilds"}),
 	}
 	out := make(map[string]goldenSample, len(list))
 	for _, s := range list {
@@ -86,6 +112,8 @@ func samples() map[string]goldenSample {
 	}
 	return out
 }
+
+var goldenNotAfter = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func goldenPath(typ string) string { return filepath.Join(goldenDir, typ+".json") }
 

@@ -36,6 +36,15 @@ func NewRegistry() *Registry {
 		TypeUserRoleUnassigned:      decoderOf[UserRoleUnassigned](),
 		TypeNamespaceCreated:        decoderOf[NamespaceCreated](),
 		TypeNamespaceDeleted:        decoderOf[NamespaceDeleted](),
+		TypeClientCreated:           decoderOf[ClientCreated](),
+		TypeClientUpdated:           decoderOf[ClientUpdated](),
+		TypeClientDeleted:           decoderOf[ClientDeleted](),
+		TypeTokenIssued:             decoderOf[TokenIssued](),
+		TypeTokenRevoked:            decoderOf[TokenRevoked](),
+		TypeScopeDefined:            decoderOf[ScopeDefined](),
+		TypeScopeDeleted:            decoderOf[ScopeDeleted](),
+		TypeEndpointRegistered:      decoderOf[EndpointRegistered](),
+		TypeEndpointDeleted:         decoderOf[EndpointDeleted](),
 	}}
 }
 

@@ -16,6 +16,10 @@ const (
 	KindRole      = "role"
 	KindUser      = "user"
 	KindNamespace = "ns"
+	KindClient    = "client"
+	KindToken     = "token"
+	KindScope     = "scope"
+	KindEndpoint  = "endpoint"
 )
 
 // Subject returns the subject an event about aggregate (kind, id) in

@@ -1,15 +1,28 @@
 package events
 
+import (
+	"encoding/json"
+	"time"
+)
+
 // PlatformNamespace is the reserved namespace segment under which
 // platform-level objects (roles) are written. User namespaces can never take
 // this name: it starts with an underscore, which namespace names may not.
 const PlatformNamespace = "_platform"
 
 // Permission is a resource tag with its CRUD action bitmask, as carried in
-// events. Resource is always in canonical form.
+// events. Resource is always in canonical form. The optional fields are the
+// permission's conditions (constraints on request attributes, a validity
+// window, a schedule); their meaning is defined by package perm.
 type Permission struct {
-	Resource string `json:"resource"`
-	Action   uint8  `json:"action"`
+	Resource    string          `json:"resource"`
+	Action      uint8           `json:"action"`
+	Constraints json.RawMessage `json:"constraints,omitempty"`
+	NotBefore   *time.Time      `json:"notBefore,omitempty"`
+	NotAfter    *time.Time      `json:"notAfter,omitempty"`
+	SchedAction uint8           `json:"schedAction,omitempty"`
+	SchedCron   string          `json:"schedCron,omitempty"`
+	SchedRange  []time.Time     `json:"schedRange,omitempty"`
 }
 
 // Event type names. These strings are a public contract: never change one,
@@ -25,6 +38,15 @@ const (
 	TypeUserRoleUnassigned      = "user.role_unassigned.v1"
 	TypeNamespaceCreated        = "namespace.created.v1"
 	TypeNamespaceDeleted        = "namespace.deleted.v1"
+	TypeClientCreated           = "client.created.v1"
+	TypeClientUpdated           = "client.updated.v1"
+	TypeClientDeleted           = "client.deleted.v1"
+	TypeTokenIssued             = "token.issued.v1"
+	TypeTokenRevoked            = "token.revoked.v1"
+	TypeScopeDefined            = "scope.defined.v1"
+	TypeScopeDeleted            = "scope.deleted.v1"
+	TypeEndpointRegistered      = "endpoint.registered.v1"
+	TypeEndpointDeleted         = "endpoint.deleted.v1"
 )
 
 // RoleCreated records a new role. Namespace: PlatformNamespace; aggregate: RoleID.
@@ -99,6 +121,10 @@ type UserRoleAssigned struct {
 	UserID             string   `json:"userId"`
 	RoleID             string   `json:"roleId"`
 	AssignedNamespaces []string `json:"assignedNamespaces"`
+	// NotBefore and NotAfter, when set, bound when the assignment is in
+	// force: from NotBefore (inclusive) until NotAfter (exclusive).
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	NotAfter  *time.Time `json:"notAfter,omitempty"`
 }
 
 // EventType implements Payload.
@@ -131,3 +157,106 @@ type NamespaceDeleted struct {
 
 // EventType implements Payload.
 func (NamespaceDeleted) EventType() string { return TypeNamespaceDeleted }
+
+// ClientCreated records a new IAM client in the event's namespace. The
+// secret is never in the event: only its SHA-256 hash (hex).
+type ClientCreated struct {
+	ClientID    string       `json:"clientId"`
+	ClientName  string       `json:"clientName"`
+	SecretHash  string       `json:"secretHash"`
+	Permissions []Permission `json:"permissions"`
+	Roles       []string     `json:"roles,omitempty"`
+}
+
+// EventType implements Payload.
+func (ClientCreated) EventType() string { return TypeClientCreated }
+
+// ClientUpdated records a client's new name, permissions and roles (all
+// fields carry the values after the update).
+type ClientUpdated struct {
+	ClientID    string       `json:"clientId"`
+	ClientName  string       `json:"clientName"`
+	Permissions []Permission `json:"permissions"`
+	Roles       []string     `json:"roles,omitempty"`
+}
+
+// EventType implements Payload.
+func (ClientUpdated) EventType() string { return TypeClientUpdated }
+
+// ClientDeleted records a client's deletion.
+type ClientDeleted struct {
+	ClientID string `json:"clientId"`
+}
+
+// EventType implements Payload.
+func (ClientDeleted) EventType() string { return TypeClientDeleted }
+
+// TokenIssued records a token (API key) issued in the event's namespace to
+// Owner. Permissions are final (scopes expanded, params filled) and never
+// change; the secret is never in the event, only its SHA-256 hash (hex).
+type TokenIssued struct {
+	TokenID     string       `json:"tokenId"`
+	Name        string       `json:"name"`
+	Owner       Actor        `json:"owner"`
+	Issuer      Actor        `json:"issuer"`
+	Scopes      []string     `json:"scopes,omitempty"`
+	Permissions []Permission `json:"permissions"`
+	SecretHash  string       `json:"secretHash"`
+	NotBefore   *time.Time   `json:"notBefore,omitempty"`
+	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+}
+
+// EventType implements Payload.
+func (TokenIssued) EventType() string { return TypeTokenIssued }
+
+// TokenRevoked records a token's revocation.
+type TokenRevoked struct {
+	TokenID string `json:"tokenId"`
+}
+
+// EventType implements Payload.
+func (TokenRevoked) EventType() string { return TypeTokenRevoked }
+
+// ScopeDefined records a named permission bundle (created or replaced).
+// Includes names other scopes whose permissions it also grants.
+type ScopeDefined struct {
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Permissions []Permission `json:"permissions"`
+	Includes    []string     `json:"includes,omitempty"`
+}
+
+// EventType implements Payload.
+func (ScopeDefined) EventType() string { return TypeScopeDefined }
+
+// ScopeDeleted records a scope's deletion. Tokens issued with it keep their
+// permissions (they were expanded at issue).
+type ScopeDeleted struct {
+	Name string `json:"name"`
+}
+
+// EventType implements Payload.
+func (ScopeDeleted) EventType() string { return TypeScopeDeleted }
+
+// EndpointRegistered records which permission an endpoint of a service
+// requires (created or replaced).
+type EndpointRegistered struct {
+	Service  string `json:"service"`
+	Name     string `json:"name"`
+	Method   string `json:"method,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Resource string `json:"resource"`
+	Action   uint8  `json:"action"`
+}
+
+// EventType implements Payload.
+func (EndpointRegistered) EventType() string { return TypeEndpointRegistered }
+
+// EndpointDeleted records an endpoint's removal from the catalog.
+type EndpointDeleted struct {
+	Service string `json:"service"`
+	Name    string `json:"name"`
+}
+
+// EventType implements Payload.
+func (EndpointDeleted) EventType() string { return TypeEndpointDeleted }

@@ -9,16 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/perm"
 )
-
-func toPerm(ps []events.Permission) []perm.Permission {
-	out := make([]perm.Permission, len(ps))
-	for i, p := range ps {
-		out[i] = perm.Permission{Resource: p.Resource, Action: perm.Action(p.Action)}
-	}
-	return out
-}
 
 func setJSON(b *pebble.Batch, k []byte, v any) error {
 	raw, err := json.Marshal(v)
@@ -59,17 +50,17 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 		})
 	case events.RolePermissionsAdded:
 		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
-			r.setPermissions(AddPermissions(r.Permissions, toPerm(p.Permissions)))
+			r.setPermissions(AddPermissions(r.Permissions, FromEvent(p.Permissions)))
 			return true
 		})
 	case events.RolePermissionsRemoved:
 		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
-			r.setPermissions(RemovePermissions(r.Permissions, toPerm(p.Permissions)))
+			r.setPermissions(RemovePermissions(r.Permissions, FromEvent(p.Permissions)))
 			return true
 		})
 	case events.RolePermissionsReplaced:
 		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
-			r.setPermissions(toPerm(p.Permissions))
+			r.setPermissions(FromEvent(p.Permissions))
 			return true
 		})
 	case events.RoleDeleted:
@@ -82,7 +73,14 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 		info.Explicit, info.Parent, info.DefaultRoles = true, p.Parent, p.DefaultRoles
 	case events.NamespaceDeleted:
 		err = s.namespaceDeleted(b, ev.Namespace)
+		if err == nil {
+			err = s.deleteNamespacePrincipals(b, ev.Namespace)
+		}
 		info.Explicit, info.Parent, info.DefaultRoles = false, "", nil
+	case events.ClientCreated, events.ClientUpdated, events.ClientDeleted,
+		events.TokenIssued, events.TokenRevoked,
+		events.ScopeDefined, events.ScopeDeleted, events.EndpointRegistered, events.EndpointDeleted:
+		err = s.applyPrincipal(b, ev)
 	default:
 		s.skip(ev, "event type not indexed")
 	}
@@ -112,7 +110,7 @@ func (s *Store) roleCreated(b *pebble.Batch, ev *events.Event, p events.RoleCrea
 		Description: p.Description, CreatedAt: ev.OccurredAt, UpdatedAt: ev.OccurredAt,
 		Revision: ev.Revision,
 	}
-	r.setPermissions(toPerm(p.Permissions))
+	r.setPermissions(FromEvent(p.Permissions))
 	st.roles[r.ID] = r
 	st.roleNames[strings.ToLower(r.Name)] = r
 	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
@@ -178,6 +176,7 @@ func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAss
 	a := &Assignment{
 		Namespace: ev.Namespace, UserID: p.UserID, RoleID: p.RoleID,
 		AssignedNamespaces: p.AssignedNamespaces, AssignedAt: ev.OccurredAt,
+		NotBefore: fromOpt(p.NotBefore), NotAfter: fromOpt(p.NotAfter),
 		Revision: ev.Revision, role: r,
 	}
 	list := st.users[p.UserID]
@@ -202,6 +201,7 @@ func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAss
 	}
 	if err := setJSON(b, assignmentKey(a.Namespace, a.UserID, a.RoleID), assignmentRecord{
 		AssignedNamespaces: a.AssignedNamespaces, AssignedAt: a.AssignedAt, Revision: a.Revision,
+		NotBefore: optTime(a.NotBefore), NotAfter: optTime(a.NotAfter),
 	}); err != nil {
 		return err
 	}

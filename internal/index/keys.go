@@ -3,6 +3,8 @@ package index
 import (
 	"bytes"
 	"errors"
+
+	"github.com/grantlog/grantlog/events"
 )
 
 const layoutVersion = "1"
@@ -19,6 +21,10 @@ const (
 	kindRole       = 'r'
 	kindAssignment = 'a'
 	kindMember     = 'm'
+	kindClient     = 'c'
+	kindToken      = 't'
+	kindScope      = 's'
+	kindEndpoint   = 'e'
 )
 
 var errBadKey = errors.New("index: malformed key")
@@ -35,6 +41,18 @@ func nsInfoKey(ns string) []byte { return append(nsPrefix(ns), kindInfo) }
 func kindPrefix(ns string, kind byte) []byte { return append(nsPrefix(ns), kind, '/') }
 
 func roleKey(ns, roleID string) []byte { return append(kindPrefix(ns, kindRole), roleID...) }
+
+func clientKey(ns, id string) []byte { return append(kindPrefix(ns, kindClient), id...) }
+
+func tokenKey(ns, id string) []byte { return append(kindPrefix(ns, kindToken), id...) }
+
+func scopeKey(name string) []byte {
+	return append(kindPrefix(events.PlatformNamespace, kindScope), name...)
+}
+
+func endpointKey(service, name string) []byte {
+	return append(append(append(kindPrefix(events.PlatformNamespace, kindEndpoint), service...), '/'), name...)
+}
 
 func assignmentPrefix(ns, userID string) []byte {
 	return append(append(kindPrefix(ns, kindAssignment), userID...), '/')
@@ -68,7 +86,7 @@ func prefixEnd(p []byte) []byte {
 type parsedKey struct {
 	ns   string
 	kind byte
-	a, b string // kind-specific parts: role: a=roleId; assignment: a=userId b=roleId; member: a=roleId b=userId
+	a, b string // kind-specific parts: role, client, token, scope: a=id or name; assignment: a=userId b=roleId; member: a=roleId b=userId; endpoint: a=service b=name
 }
 
 // parseKey decodes a key of the n/ space.
@@ -89,13 +107,13 @@ func parseKey(k []byte) (parsedKey, error) {
 			return parsedKey{}, errBadKey
 		}
 		return pk, nil
-	case kindRole:
+	case kindRole, kindClient, kindToken, kindScope:
 		if len(rest) < 2 || rest[0] != '/' || bytes.IndexByte(rest[1:], '/') >= 0 {
 			return parsedKey{}, errBadKey
 		}
 		pk.a = string(rest[1:])
 		return pk, nil
-	case kindAssignment, kindMember:
+	case kindAssignment, kindMember, kindEndpoint:
 		if len(rest) < 2 || rest[0] != '/' {
 			return parsedKey{}, errBadKey
 		}

@@ -30,9 +30,17 @@ type Assignment struct {
 	UserID             string
 	RoleID             string
 	AssignedNamespaces []string
-	AssignedAt         time.Time
-	Revision           uint64
-	role               *Role
+	// NotBefore and NotAfter bound when the assignment is in force (zero: unbounded).
+	NotBefore  time.Time
+	NotAfter   time.Time
+	AssignedAt time.Time
+	Revision   uint64
+	role       *Role
+}
+
+// InForce reports whether the assignment applies at now.
+func (a *Assignment) InForce(now time.Time) bool {
+	return (a.NotBefore.IsZero() || !now.Before(a.NotBefore)) && (a.NotAfter.IsZero() || now.Before(a.NotAfter))
 }
 
 // Role returns the assigned role.
@@ -68,9 +76,25 @@ type roleRecord struct {
 }
 
 type assignmentRecord struct {
-	AssignedNamespaces []string  `json:"assignedNamespaces"`
-	AssignedAt         time.Time `json:"assignedAt"`
-	Revision           uint64    `json:"revision"`
+	AssignedNamespaces []string   `json:"assignedNamespaces"`
+	NotBefore          *time.Time `json:"notBefore,omitempty"`
+	NotAfter           *time.Time `json:"notAfter,omitempty"`
+	AssignedAt         time.Time  `json:"assignedAt"`
+	Revision           uint64     `json:"revision"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func fromOpt(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 func (r *Role) record() roleRecord {
@@ -91,40 +115,32 @@ func roleFromRecord(rec roleRecord) *Role {
 	return r
 }
 
-// setPermissions stores ps (canonicalised, merged by resource, sorted) and
-// compiles them. Permissions that fail to compile are dropped: commands
-// validate every permission, so this only guards against a corrupt log.
+// setPermissions stores ps (canonicalised, merged, sorted) and compiles them.
 func (r *Role) setPermissions(ps []perm.Permission) {
-	r.Permissions = normalize(ps)
-	r.Grants = make([]perm.Grant, 0, len(r.Permissions))
-	kept := r.Permissions[:0]
-	for _, p := range r.Permissions {
-		g, err := perm.CompileGrant(p)
-		if err != nil {
-			continue
-		}
-		kept = append(kept, p)
-		r.Grants = append(r.Grants, g)
-	}
-	r.Permissions = kept
+	r.Permissions, r.Grants = compileAll(normalize(ps))
 }
 
-// normalize merges permissions by canonical resource (OR of actions) and sorts
-// them by resource. Invalid permissions are dropped.
+// normalize merges permissions that differ only in their actions (OR of
+// actions; for plain permissions, those with the same canonical resource)
+// and sorts them by resource. Invalid permissions are dropped.
 func normalize(ps []perm.Permission) []perm.Permission {
-	byRes := make(map[string]perm.Action, len(ps))
+	byKey := make(map[string]int, len(ps))
+	out := make([]perm.Permission, 0, len(ps))
 	for _, p := range ps {
 		vp, err := perm.ValidatePermission(p)
 		if err != nil {
 			continue
 		}
-		byRes[vp.Resource] |= vp.Action
+		k := vp.Key()
+		if i, ok := byKey[k]; ok {
+			out[i].Action |= vp.Action
+			out[i].SchedAction |= vp.SchedAction
+			continue
+		}
+		byKey[k] = len(out)
+		out = append(out, vp)
 	}
-	out := make([]perm.Permission, 0, len(byRes))
-	for res, act := range byRes {
-		out = append(out, perm.Permission{Resource: res, Action: act})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Resource < out[j].Resource })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out
 }
 
@@ -134,8 +150,8 @@ func AddPermissions(have, add []perm.Permission) []perm.Permission {
 }
 
 // RemovePermissions returns have without rm: an rm entry with action 0
-// removes its resource, otherwise it clears those action bits (dropping the
-// resource when none is left).
+// removes its resource (every permission on it), otherwise it clears those
+// action bits (dropping a permission when none is left).
 func RemovePermissions(have, rm []perm.Permission) []perm.Permission {
 	drop := make(map[string]perm.Action, len(rm))
 	for _, p := range rm {

@@ -85,6 +85,11 @@ type state struct {
 	roleNames map[string]*Role // by lower-cased name
 	users     map[string][]*Assignment
 	ns        map[string]*NamespaceInfo
+	clients   map[string]*Client
+	tokens    map[string]*Token
+	tokenHash map[string]*Token // by secret hash
+	scopes    map[string]*Scope
+	endpoints map[string]*Endpoint // by service + "/" + name
 }
 
 func newState() state {
@@ -93,6 +98,11 @@ func newState() state {
 		roleNames: map[string]*Role{},
 		users:     map[string][]*Assignment{},
 		ns:        map[string]*NamespaceInfo{},
+		clients:   map[string]*Client{},
+		tokens:    map[string]*Token{},
+		tokenHash: map[string]*Token{},
+		scopes:    map[string]*Scope{},
+		endpoints: map[string]*Endpoint{},
 	}
 }
 
@@ -196,7 +206,12 @@ func (s *Store) load() error {
 			assignments = append(assignments, &Assignment{
 				Namespace: pk.ns, UserID: pk.a, RoleID: pk.b,
 				AssignedNamespaces: rec.AssignedNamespaces, AssignedAt: rec.AssignedAt, Revision: rec.Revision,
+				NotBefore: fromOpt(rec.NotBefore), NotAfter: fromOpt(rec.NotAfter),
 			})
+		case kindClient, kindToken, kindScope, kindEndpoint:
+			if err := st.loadPrincipal(pk, iter.Value()); err != nil {
+				return fmt.Errorf("index: load %q: %w", iter.Key(), err)
+			}
 		}
 	}
 	if err := iter.Error(); err != nil {

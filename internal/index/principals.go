@@ -1,0 +1,346 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/perm"
+)
+
+// Client is an IAM client: a machine identity in a namespace holding
+// permissions directly (and optionally roles).
+type Client struct {
+	ID          string
+	Namespace   string
+	Name        string
+	SecretHash  string
+	Permissions []perm.Permission
+	Grants      []perm.Grant
+	Roles       []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Revision    uint64
+}
+
+// Token is an API key issued in a namespace to an owner.
+type Token struct {
+	ID          string
+	Namespace   string
+	Name        string
+	Owner       events.Actor
+	Issuer      events.Actor
+	Scopes      []string
+	Permissions []perm.Permission
+	Grants      []perm.Grant
+	SecretHash  string
+	NotBefore   time.Time
+	ExpiresAt   time.Time
+	IssuedAt    time.Time
+	Revision    uint64
+}
+
+// Valid reports whether the token may be used at now (revoked tokens are
+// not in the index at all).
+func (t *Token) Valid(now time.Time) bool {
+	return (t.NotBefore.IsZero() || !now.Before(t.NotBefore)) && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+}
+
+// Scope is a named permission bundle.
+type Scope struct {
+	Name        string
+	Description string
+	Permissions []perm.Permission
+	Includes    []string
+	Revision    uint64
+}
+
+// Endpoint is a catalog entry: the permission an endpoint requires.
+type Endpoint struct {
+	Service, Name, Method, Path, Resource string
+	Action                                perm.Action
+	Revision                              uint64
+}
+
+// Records as stored in Pebble: the event payload plus what the index adds.
+type clientRecord struct {
+	events.ClientCreated
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Revision  uint64    `json:"revision"`
+}
+
+type tokenRecord struct {
+	events.TokenIssued
+	IssuedAt time.Time `json:"issuedAt"`
+	Revision uint64    `json:"revision"`
+}
+
+type scopeRecord struct {
+	events.ScopeDefined
+	Revision uint64 `json:"revision"`
+}
+
+type endpointRecord struct {
+	events.EndpointRegistered
+	Revision uint64 `json:"revision"`
+}
+
+func clientFrom(ns string, rec clientRecord) *Client {
+	c := &Client{
+		ID: rec.ClientID, Namespace: ns, Name: rec.ClientName, SecretHash: rec.SecretHash, Roles: rec.Roles,
+		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Revision: rec.Revision,
+	}
+	c.Permissions, c.Grants = compileAll(normalize(FromEvent(rec.Permissions)))
+	return c
+}
+
+func (c *Client) record() clientRecord {
+	return clientRecord{
+		ClientCreated: events.ClientCreated{
+			ClientID: c.ID, ClientName: c.Name, SecretHash: c.SecretHash,
+			Permissions: ToEvent(c.Permissions), Roles: c.Roles,
+		},
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Revision: c.Revision,
+	}
+}
+
+func tokenFrom(ns string, rec tokenRecord) *Token {
+	t := &Token{
+		ID: rec.TokenID, Namespace: ns, Name: rec.Name, Owner: rec.Owner, Issuer: rec.Issuer,
+		Scopes: rec.Scopes, SecretHash: rec.SecretHash, NotBefore: fromOpt(rec.NotBefore),
+		ExpiresAt: fromOpt(rec.ExpiresAt), IssuedAt: rec.IssuedAt, Revision: rec.Revision,
+	}
+	// Token permissions are kept as issued (not merged): they are immutable.
+	t.Permissions, t.Grants = compileAll(FromEvent(rec.Permissions))
+	return t
+}
+
+func (st *state) loadPrincipal(pk parsedKey, raw []byte) error {
+	switch pk.kind {
+	case kindClient:
+		var rec clientRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		st.clients[rec.ClientID] = clientFrom(pk.ns, rec)
+	case kindToken:
+		var rec tokenRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		t := tokenFrom(pk.ns, rec)
+		st.tokens[t.ID] = t
+		st.tokenHash[t.SecretHash] = t
+	case kindScope:
+		var rec scopeRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		st.scopes[rec.Name] = &Scope{Name: rec.Name, Description: rec.Description,
+			Permissions: FromEvent(rec.Permissions), Includes: rec.Includes, Revision: rec.Revision}
+	case kindEndpoint:
+		var rec endpointRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		st.endpoints[rec.Service+"/"+rec.Name] = endpointFrom(rec)
+	}
+	return nil
+}
+
+func endpointFrom(rec endpointRecord) *Endpoint {
+	return &Endpoint{Service: rec.Service, Name: rec.Name, Method: rec.Method, Path: rec.Path,
+		Resource: rec.Resource, Action: perm.Action(rec.Action), Revision: rec.Revision}
+}
+
+func (s *Store) applyPrincipal(b *pebble.Batch, ev *events.Event) error {
+	st := &s.mu.st
+	del := func(k []byte) error {
+		if err := b.Delete(k, nil); err != nil {
+			return fmt.Errorf("index: batch delete: %w", err)
+		}
+		return nil
+	}
+	switch p := ev.Data.(type) {
+	case events.ClientCreated:
+		if st.clients[p.ClientID] != nil {
+			s.skip(ev, "client already exists")
+			return nil
+		}
+		c := clientFrom(ev.Namespace, clientRecord{ClientCreated: p, CreatedAt: ev.OccurredAt, UpdatedAt: ev.OccurredAt, Revision: ev.Revision})
+		st.clients[c.ID] = c
+		return setJSON(b, clientKey(c.Namespace, c.ID), c.record())
+	case events.ClientUpdated:
+		c := st.clients[p.ClientID]
+		if c == nil || c.Namespace != ev.Namespace {
+			s.skip(ev, "unknown client")
+			return nil
+		}
+		c.Name, c.Roles = p.ClientName, p.Roles
+		c.Permissions, c.Grants = compileAll(normalize(FromEvent(p.Permissions)))
+		c.UpdatedAt, c.Revision = ev.OccurredAt, ev.Revision
+		return setJSON(b, clientKey(c.Namespace, c.ID), c.record())
+	case events.ClientDeleted:
+		c := st.clients[p.ClientID]
+		if c == nil || c.Namespace != ev.Namespace {
+			s.skip(ev, "unknown client")
+			return nil
+		}
+		delete(st.clients, c.ID)
+		return del(clientKey(c.Namespace, c.ID))
+	case events.TokenIssued:
+		if st.tokens[p.TokenID] != nil || st.tokenHash[p.SecretHash] != nil {
+			s.skip(ev, "token already exists")
+			return nil
+		}
+		t := tokenFrom(ev.Namespace, tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
+		st.tokens[t.ID] = t
+		st.tokenHash[t.SecretHash] = t
+		return setJSON(b, tokenKey(t.Namespace, t.ID), tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
+	case events.TokenRevoked:
+		t := st.tokens[p.TokenID]
+		if t == nil || t.Namespace != ev.Namespace {
+			s.skip(ev, "unknown token")
+			return nil
+		}
+		delete(st.tokens, t.ID)
+		delete(st.tokenHash, t.SecretHash)
+		return del(tokenKey(t.Namespace, t.ID))
+	case events.ScopeDefined:
+		st.scopes[p.Name] = &Scope{Name: p.Name, Description: p.Description,
+			Permissions: FromEvent(p.Permissions), Includes: p.Includes, Revision: ev.Revision}
+		return setJSON(b, scopeKey(p.Name), scopeRecord{ScopeDefined: p, Revision: ev.Revision})
+	case events.ScopeDeleted:
+		delete(st.scopes, p.Name)
+		return del(scopeKey(p.Name))
+	case events.EndpointRegistered:
+		rec := endpointRecord{EndpointRegistered: p, Revision: ev.Revision}
+		st.endpoints[p.Service+"/"+p.Name] = endpointFrom(rec)
+		return setJSON(b, endpointKey(p.Service, p.Name), rec)
+	case events.EndpointDeleted:
+		delete(st.endpoints, p.Service+"/"+p.Name)
+		return del(endpointKey(p.Service, p.Name))
+	}
+	return nil
+}
+
+// deleteNamespacePrincipals ends the clients and tokens of ns.
+func (s *Store) deleteNamespacePrincipals(b *pebble.Batch, ns string) error {
+	st := &s.mu.st
+	for id, c := range st.clients {
+		if c.Namespace == ns {
+			delete(st.clients, id)
+			if err := b.Delete(clientKey(ns, id), nil); err != nil {
+				return fmt.Errorf("index: batch delete: %w", err)
+			}
+		}
+	}
+	for id, t := range st.tokens {
+		if t.Namespace == ns {
+			delete(st.tokens, id)
+			delete(st.tokenHash, t.SecretHash)
+			if err := b.Delete(tokenKey(ns, id), nil); err != nil {
+				return fmt.Errorf("index: batch delete: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Client returns the client with id, or nil.
+func (v View) Client(id string) *Client { return v.s.mu.st.clients[id] }
+
+// Clients returns the clients of ns sorted by name, then id.
+func (v View) Clients(ns string) []*Client {
+	var out []*Client
+	for _, c := range v.s.mu.st.clients {
+		if c.Namespace == ns {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Token returns the token with id, or nil.
+func (v View) Token(id string) *Token { return v.s.mu.st.tokens[id] }
+
+// TokenByHash returns the token whose secret hashes to hash (hex SHA-256), or nil.
+func (v View) TokenByHash(hash string) *Token { return v.s.mu.st.tokenHash[hash] }
+
+// Tokens returns the tokens of ns sorted by issue revision.
+func (v View) Tokens(ns string) []*Token {
+	var out []*Token
+	for _, t := range v.s.mu.st.tokens {
+		if t.Namespace == ns {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out
+}
+
+// Scope returns the scope named name, or nil.
+func (v View) Scope(name string) *Scope { return v.s.mu.st.scopes[name] }
+
+// Scopes returns every scope sorted by name.
+func (v View) Scopes() []*Scope {
+	out := make([]*Scope, 0, len(v.s.mu.st.scopes))
+	for _, sc := range v.s.mu.st.scopes {
+		out = append(out, sc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Endpoint returns the catalog entry of service's endpoint name, or nil.
+func (v View) Endpoint(service, name string) *Endpoint {
+	return v.s.mu.st.endpoints[service+"/"+name]
+}
+
+// Endpoints returns every catalog entry sorted by service and name.
+func (v View) Endpoints() []*Endpoint {
+	out := make([]*Endpoint, 0, len(v.s.mu.st.endpoints))
+	for _, e := range v.s.mu.st.endpoints {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Parent returns the parent studio of namespace ns, or "".
+func (v View) Parent(ns string) string {
+	if info := v.s.mu.st.ns[ns]; info != nil {
+		return info.Parent
+	}
+	return ""
+}
+
+// Namespaces returns the namespaces the index knows (explicit or used), sorted,
+// without the platform namespace.
+func (v View) Namespaces() []NamespaceInfo {
+	out := make([]NamespaceInfo, 0, len(v.s.mu.st.ns))
+	for name, info := range v.s.mu.st.ns {
+		if name == events.PlatformNamespace {
+			continue
+		}
+		out = append(out, *info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
