@@ -348,6 +348,11 @@ func cronMatches(s cron.Schedule, t time.Time) bool {
 	return s.Next(m.Add(-time.Second)).Equal(m)
 }
 
+// actionAt is action at an instant given in Unix nanoseconds.
+func (c *condition) actionAt(granted Action, nanos int64) Action {
+	return c.action(granted, time.Unix(0, nanos).UTC())
+}
+
 // action returns the action in force at now (0 outside the validity window).
 func (c *condition) action(granted Action, now time.Time) Action {
 	if !c.notBefore.IsZero() && now.Before(c.notBefore) {
@@ -470,7 +475,9 @@ func (g *Grant) Allows(r *Required, b *Binding, c *Context) bool {
 	if g.cond == nil {
 		return g.Covers(r, b)
 	}
-	if !g.cond.action(g.perm.Action, c.Now).Allows(r.action) {
+	// Pass the instant as nanoseconds: the time.Time's location pointer
+	// would otherwise make the whole Context escape through the cron call.
+	if !g.cond.actionAt(g.perm.Action, c.Now.UnixNano()).Allows(r.action) {
 		return false
 	}
 	if len(g.cond.attrs) > 0 {

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +22,9 @@ type Authorizer interface {
 type Config struct {
 	// MaxWait bounds how long a request with AtLeastRevision waits; default 5s.
 	MaxWait time.Duration
+	// Now is the clock checks are evaluated at (validity windows, schedules,
+	// token expiry); default time.Now.
+	Now func() time.Time
 }
 
 // Engine answers checks and reads. It is safe for concurrent use.
@@ -38,58 +40,10 @@ func New(cfg Config, store *index.Store, authz Authorizer) *Engine {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 5 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Engine{cfg: cfg, store: store, authz: authz}
-}
-
-// Subject is who a check is about.
-type Subject struct {
-	// Type is "user" (clients and tokens come with a later release).
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
-
-// CheckRequest asks whether Subject may do Action on Resource, signed into
-// Namespace.
-type CheckRequest struct {
-	Subject   Subject     `json:"subject"`
-	Namespace string      `json:"namespace"`
-	Resource  string      `json:"resource"`
-	Action    perm.Action `json:"action"`
-	// AtLeastRevision, when set, makes the check wait (bounded) until the
-	// index has applied this revision.
-	AtLeastRevision uint64 `json:"atLeastRevision,omitempty"`
-	// Explain asks for the explanation of the answer.
-	Explain bool `json:"explain,omitempty"`
-}
-
-// CheckResult is a check's answer.
-type CheckResult struct {
-	Allowed     bool         `json:"allowed"`
-	Revision    uint64       `json:"revision"`
-	Explanation *Explanation `json:"explanation,omitempty"`
-}
-
-// Explanation says why a check was answered as it was.
-type Explanation struct {
-	// Required is the required permission after binding placeholders.
-	Required perm.Permission `json:"required"`
-	// Grants lists what allowed it (the first match), empty when denied.
-	Grants []GrantReason `json:"grants,omitempty"`
-	// Considered is how many of the subject's assignments were looked at.
-	Considered int `json:"consideredAssignments"`
-	// Summary says it in words.
-	Summary string `json:"summary"`
-}
-
-// GrantReason names the role, assignment and permission that granted a check.
-type GrantReason struct {
-	RoleID              string          `json:"roleId"`
-	RoleName            string          `json:"roleName"`
-	IsWildcard          bool            `json:"isWildcard"`
-	AssignmentNamespace string          `json:"assignmentNamespace"`
-	AssignedNamespaces  []string        `json:"assignedNamespaces,omitempty"`
-	Permission          perm.Permission `json:"permission"`
-	AssignedAtRevision  uint64          `json:"assignedAtRevision"`
 }
 
 // WaitFor waits, bounded by the engine's MaxWait, until the index has
@@ -111,117 +65,6 @@ func (e *Engine) WaitFor(ctx context.Context, rev uint64) error {
 		return qe
 	}
 	return nil
-}
-
-func validateCheck(req *CheckRequest) error {
-	if req.Subject.Type != events.ActorUser {
-		return errorf(ErrInvalid, "invalidSubject", "subject.type %q is not supported: use \"user\"", req.Subject.Type)
-	}
-	if !events.ValidID(req.Subject.ID) {
-		return errorf(ErrInvalid, "invalidSubject", "subject.id %q is not valid: use 1-128 letters, digits, '-' or '_'", req.Subject.ID)
-	}
-	if !events.ValidNamespace(req.Namespace) {
-		return errorf(ErrInvalid, "invalidNamespace",
-			"namespace %q is not valid: give the namespace the subject is signed into (1-64 letters, digits, '-' or '_')", req.Namespace)
-	}
-	return nil
-}
-
-// Check answers req. Placeholders in the required resource are bound too:
-// {namespace} to req.Namespace and {userId} to the subject's id.
-func (e *Engine) Check(ctx context.Context, req *CheckRequest) (CheckResult, error) {
-	if err := validateCheck(req); err != nil {
-		return CheckResult{}, err
-	}
-	r, err := perm.ParseRequired(req.Resource, req.Action, perm.RequiredBinding{Namespace: req.Namespace, UserID: req.Subject.ID})
-	if err != nil {
-		code := "invalidResource"
-		if errors.Is(err, perm.ErrInvalidAction) {
-			code = "invalidAction"
-		}
-		return CheckResult{}, &Error{Kind: ErrInvalid, Code: code, Message: err.Error()}
-	}
-	if err := e.WaitFor(ctx, req.AtLeastRevision); err != nil {
-		return CheckResult{}, err
-	}
-	v := e.store.Acquire()
-	defer v.Release()
-	res := CheckResult{Revision: v.Revision()}
-	if !req.Explain {
-		a, _ := check(v, req.Subject.ID, req.Namespace, &r)
-		res.Allowed = a != nil
-		return res, nil
-	}
-	res.Explanation = explain(v, req, &r)
-	res.Allowed = len(res.Explanation.Grants) > 0
-	return res, nil
-}
-
-// CheckResource is the meta-permission a caller needs to ask checks about
-// subjects signed into a namespace ({namespace} binds to the check's namespace).
-const CheckResource = "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK"
-
-// CheckAs is Check on behalf of caller, who must hold CheckResource Read in
-// the check's namespace.
-func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *CheckRequest) (CheckResult, error) {
-	if err := validateCheck(req); err != nil {
-		return CheckResult{}, err
-	}
-	if err := e.authorize(ctx, ReadOptions{Caller: caller}, CheckResource, perm.Read, req.Namespace); err != nil {
-		return CheckResult{}, err
-	}
-	return e.Check(ctx, req)
-}
-
-// check returns the first assignment and grant covering r, or nils.
-func check(v index.View, userID, ns string, r *perm.Required) (*index.Assignment, *perm.Grant) {
-	ctxNS := [1]string{ns}
-	for _, a := range v.Assignments(userID) {
-		role := a.Role()
-		b := perm.Binding{UserID: userID, Namespaces: a.AssignedNamespaces}
-		if role.Wildcard {
-			b.Namespaces = ctxNS[:]
-		} else if len(b.Namespaces) == 0 {
-			// A non-wildcard role applies only in its assigned namespaces;
-			// an assignment made while the role was a wildcard role has none.
-			continue
-		}
-		for i := range role.Grants {
-			if role.Grants[i].Covers(r, &b) {
-				return a, &role.Grants[i]
-			}
-		}
-	}
-	return nil, nil
-}
-
-func explain(v index.View, req *CheckRequest, r *perm.Required) *Explanation {
-	ex := &Explanation{
-		Required:   perm.Permission{Resource: r.String(), Action: r.Action()},
-		Considered: len(v.Assignments(req.Subject.ID)),
-	}
-	a, g := check(v, req.Subject.ID, req.Namespace, r)
-	if a == nil {
-		if ex.Considered == 0 {
-			ex.Summary = "denied: user " + req.Subject.ID + " has no roles"
-		} else {
-			ex.Summary = "denied: no permission of the user's roles covers " + ex.Required.Resource + " with action " + r.Action().String()
-		}
-		return ex
-	}
-	role := a.Role()
-	ex.Grants = []GrantReason{{
-		RoleID: role.ID, RoleName: role.Name, IsWildcard: role.Wildcard,
-		AssignmentNamespace: a.Namespace, AssignedNamespaces: a.AssignedNamespaces,
-		Permission: g.Permission(), AssignedAtRevision: a.Revision,
-	}}
-	where := "in namespaces " + strings.Join(a.AssignedNamespaces, ", ")
-	if role.Wildcard {
-		where = "in every namespace ({namespace} = " + req.Namespace + ")"
-	}
-	ex.Summary = "allowed: role " + role.Name + ", assigned to " + req.Subject.ID + " in namespace " + a.Namespace +
-		" to apply " + where + ", grants " + g.Permission().Resource + " with action " + g.Action().String()
-	return ex
 }
 
 // Role is a role as reads return it.
@@ -398,21 +241,6 @@ func (e *Engine) RoleMembers(ctx context.Context, o ReadOptions, roleID, cursor 
 		ms = []index.Member{}
 	}
 	return Page[index.Member]{Data: ms, Next: next, Revision: v.Revision()}, nil
-}
-
-// Allows reports whether user userID, signed into namespace ns, holds
-// resource with action. It is the authorization primitive for the service's
-// own API: it does not validate ns (platform operations pass "") and binds
-// {namespace} in resource to ns.
-func (e *Engine) Allows(userID, ns, resource string, action perm.Action) (bool, uint64, error) {
-	r, err := perm.ParseRequired(resource, action, perm.RequiredBinding{Namespace: ns, UserID: userID})
-	if err != nil {
-		return false, 0, err
-	}
-	v := e.store.Acquire()
-	defer v.Release()
-	a, _ := check(v, userID, ns, &r)
-	return a != nil, v.Revision(), nil
 }
 
 // Revision returns the index's applied revision.

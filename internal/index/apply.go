@@ -71,12 +71,18 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 		err = s.unassign(b, ev.Namespace, p.UserID, p.RoleID)
 	case events.NamespaceCreated:
 		info.Explicit, info.Parent, info.DefaultRoles = true, p.Parent, p.DefaultRoles
+		if p.Parent != "" {
+			st.parents[ev.Namespace] = p.Parent
+		} else {
+			delete(st.parents, ev.Namespace)
+		}
 	case events.NamespaceDeleted:
 		err = s.namespaceDeleted(b, ev.Namespace)
 		if err == nil {
 			err = s.deleteNamespacePrincipals(b, ev.Namespace)
 		}
 		info.Explicit, info.Parent, info.DefaultRoles = false, "", nil
+		delete(st.parents, ev.Namespace)
 	case events.ClientCreated, events.ClientUpdated, events.ClientDeleted,
 		events.TokenIssued, events.TokenRevoked,
 		events.ScopeDefined, events.ScopeDeleted, events.EndpointRegistered, events.EndpointDeleted:

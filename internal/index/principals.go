@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -42,6 +43,7 @@ type Token struct {
 	ExpiresAt   time.Time
 	IssuedAt    time.Time
 	Revision    uint64
+	hash        [32]byte
 }
 
 // Valid reports whether the token may be used at now (revoked tokens are
@@ -115,6 +117,7 @@ func tokenFrom(ns string, rec tokenRecord) *Token {
 		Scopes: rec.Scopes, SecretHash: rec.SecretHash, NotBefore: fromOpt(rec.NotBefore),
 		ExpiresAt: fromOpt(rec.ExpiresAt), IssuedAt: rec.IssuedAt, Revision: rec.Revision,
 	}
+	_, _ = hex.Decode(t.hash[:], []byte(rec.SecretHash))
 	// Token permissions are kept as issued (not merged): they are immutable.
 	t.Permissions, t.Grants = compileAll(FromEvent(rec.Permissions))
 	return t
@@ -135,7 +138,7 @@ func (st *state) loadPrincipal(pk parsedKey, raw []byte) error {
 		}
 		t := tokenFrom(pk.ns, rec)
 		st.tokens[t.ID] = t
-		st.tokenHash[t.SecretHash] = t
+		st.tokenHash[t.hash] = t
 	case kindScope:
 		var rec scopeRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -194,13 +197,13 @@ func (s *Store) applyPrincipal(b *pebble.Batch, ev *events.Event) error {
 		delete(st.clients, c.ID)
 		return del(clientKey(c.Namespace, c.ID))
 	case events.TokenIssued:
-		if st.tokens[p.TokenID] != nil || st.tokenHash[p.SecretHash] != nil {
+		t := tokenFrom(ev.Namespace, tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
+		if st.tokens[p.TokenID] != nil || st.tokenHash[t.hash] != nil {
 			s.skip(ev, "token already exists")
 			return nil
 		}
-		t := tokenFrom(ev.Namespace, tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
 		st.tokens[t.ID] = t
-		st.tokenHash[t.SecretHash] = t
+		st.tokenHash[t.hash] = t
 		return setJSON(b, tokenKey(t.Namespace, t.ID), tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
 	case events.TokenRevoked:
 		t := st.tokens[p.TokenID]
@@ -209,7 +212,7 @@ func (s *Store) applyPrincipal(b *pebble.Batch, ev *events.Event) error {
 			return nil
 		}
 		delete(st.tokens, t.ID)
-		delete(st.tokenHash, t.SecretHash)
+		delete(st.tokenHash, t.hash)
 		return del(tokenKey(t.Namespace, t.ID))
 	case events.ScopeDefined:
 		st.scopes[p.Name] = &Scope{Name: p.Name, Description: p.Description,
@@ -243,7 +246,7 @@ func (s *Store) deleteNamespacePrincipals(b *pebble.Batch, ns string) error {
 	for id, t := range st.tokens {
 		if t.Namespace == ns {
 			delete(st.tokens, id)
-			delete(st.tokenHash, t.SecretHash)
+			delete(st.tokenHash, t.hash)
 			if err := b.Delete(tokenKey(ns, id), nil); err != nil {
 				return fmt.Errorf("index: batch delete: %w", err)
 			}
@@ -275,8 +278,8 @@ func (v View) Clients(ns string) []*Client {
 // Token returns the token with id, or nil.
 func (v View) Token(id string) *Token { return v.s.mu.st.tokens[id] }
 
-// TokenByHash returns the token whose secret hashes to hash (hex SHA-256), or nil.
-func (v View) TokenByHash(hash string) *Token { return v.s.mu.st.tokenHash[hash] }
+// TokenByHash returns the token whose secret's SHA-256 is hash, or nil.
+func (v View) TokenByHash(hash [32]byte) *Token { return v.s.mu.st.tokenHash[hash] }
 
 // Tokens returns the tokens of ns sorted by issue revision.
 func (v View) Tokens(ns string) []*Token {
@@ -324,12 +327,10 @@ func (v View) Endpoints() []*Endpoint {
 }
 
 // Parent returns the parent studio of namespace ns, or "".
-func (v View) Parent(ns string) string {
-	if info := v.s.mu.st.ns[ns]; info != nil {
-		return info.Parent
-	}
-	return ""
-}
+func (v View) Parent(ns string) string { return v.s.mu.st.parents[ns] }
+
+// HasParents reports whether any namespace has a parent studio.
+func (v View) HasParents() bool { return len(v.s.mu.st.parents) > 0 }
 
 // Namespaces returns the namespaces the index knows (explicit or used), sorted,
 // without the platform namespace.

@@ -87,9 +87,10 @@ type state struct {
 	ns        map[string]*NamespaceInfo
 	clients   map[string]*Client
 	tokens    map[string]*Token
-	tokenHash map[string]*Token // by secret hash
+	tokenHash map[[32]byte]*Token // by SHA-256 of the secret
 	scopes    map[string]*Scope
 	endpoints map[string]*Endpoint // by service + "/" + name
+	parents   map[string]string    // namespace → parent studio, for those with one
 }
 
 func newState() state {
@@ -100,9 +101,10 @@ func newState() state {
 		ns:        map[string]*NamespaceInfo{},
 		clients:   map[string]*Client{},
 		tokens:    map[string]*Token{},
-		tokenHash: map[string]*Token{},
+		tokenHash: map[[32]byte]*Token{},
 		scopes:    map[string]*Scope{},
 		endpoints: map[string]*Endpoint{},
+		parents:   map[string]string{},
 	}
 }
 
@@ -190,6 +192,9 @@ func (s *Store) load() error {
 				return fmt.Errorf("index: load namespace %s: %w", pk.ns, err)
 			}
 			st.ns[pk.ns] = &info
+			if info.Parent != "" {
+				st.parents[pk.ns] = info.Parent
+			}
 		case kindRole:
 			var rec roleRecord
 			if err := json.Unmarshal(iter.Value(), &rec); err != nil {
