@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/metaperm"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -19,11 +21,6 @@ const (
 	MaxPermissionsPerCmd = 1000
 	MaxAssignedNS        = 100
 	MaxReasonLen         = 1024
-)
-
-// Meta-permissions guarding role management (seed 001, §1.6).
-const (
-	ResourceRoles = "ADMIN:ROLE"
 )
 
 // CreateRole is the input of Service.CreateRole.
@@ -73,23 +70,23 @@ func validatePermissions(ps []perm.Permission, allowZeroAction bool) ([]events.P
 	if len(ps) > MaxPermissionsPerCmd {
 		return nil, errorf(ErrInvalid, "tooManyPermissions", "%d permissions in one request; the limit is %d", len(ps), MaxPermissionsPerCmd)
 	}
-	out := make([]events.Permission, 0, len(ps))
+	out := make([]perm.Permission, 0, len(ps))
 	for i, p := range ps {
 		if allowZeroAction && p.Action == 0 {
 			res, err := perm.CanonicalTag(p.Resource)
 			if err != nil {
 				return nil, errorf(ErrInvalid, "invalidPermission", "permissions[%d]: %v", i, err)
 			}
-			out = append(out, events.Permission{Resource: res})
+			out = append(out, perm.Permission{Resource: res})
 			continue
 		}
 		vp, err := perm.ValidatePermission(p)
 		if err != nil {
 			return nil, errorf(ErrInvalid, "invalidPermission", "permissions[%d]: %v", i, err)
 		}
-		out = append(out, events.Permission{Resource: vp.Resource, Action: uint8(vp.Action)})
+		out = append(out, vp)
 	}
-	return out, nil
+	return index.ToEvent(out), nil
 }
 
 func roleNotFound(id string) error {
@@ -102,7 +99,7 @@ func nameTaken(name string, other *index.Role) error {
 
 // CreateRole creates a role. It returns the event appended and its revision.
 func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events.RoleCreated, uint64, error) {
-	if err := s.authorize(ctx, &m, ResourceRoles, perm.Create, ""); err != nil {
+	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Create, ""); err != nil {
 		return events.RoleCreated{}, 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -118,6 +115,9 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 	if err != nil {
 		return events.RoleCreated{}, 0, err
 	}
+	if err := s.holds(ctx, &m, "", index.FromEvent(ps), unbound, "role "+in.RoleName); err != nil {
+		return events.RoleCreated{}, 0, err
+	}
 	ev := events.RoleCreated{
 		RoleID: uuid.NewString(), RoleName: in.RoleName, AdminRole: in.AdminRole,
 		IsWildcard: in.IsWildcard, Description: in.Description, Permissions: ps,
@@ -126,14 +126,14 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 		if other := v.RoleByName(in.RoleName); other != nil {
 			return decision{}, nameTaken(in.RoleName, other)
 		}
-		return decision{events.KindRole, ev.RoleID, ev}, nil
+		return decision{kind: events.KindRole, aggregateID: ev.RoleID, payload: ev}, nil
 	})
 	return ev, rev, err
 }
 
 // UpdateRole changes a role's name, flags or description.
 func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in UpdateRole) (uint64, error) {
-	if err := s.authorize(ctx, &m, ResourceRoles, perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -171,7 +171,15 @@ func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in Upda
 		if in.Description != nil {
 			ev.Description = *in.Description
 		}
-		return decision{events.KindRole, r.ID, ev}, nil
+		d := decision{kind: events.KindRole, aggregateID: r.ID, payload: ev}
+		if ev.IsWildcard && !r.Wildcard {
+			// Every assignment of the role will apply in every namespace.
+			perms, name := r.Permissions, r.Name
+			d.check = func() error {
+				return s.holds(ctx, &m, "", perms, unbound, "making role "+name+" a wildcard role")
+			}
+		}
+		return d, nil
 	})
 }
 
@@ -188,7 +196,7 @@ const (
 // ChangePermissions adds, removes or replaces a role's permissions. For
 // RemovePermissions an action of 0 removes the whole resource.
 func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, op PermissionOp, ps []perm.Permission) (uint64, error) {
-	if err := s.authorize(ctx, &m, ResourceRoles, perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -200,6 +208,11 @@ func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, 
 	}
 	if op != ReplacePermissions && len(eps) == 0 {
 		return 0, errorf(ErrInvalid, "invalidPermission", "permissions must list at least one permission")
+	}
+	if op != RemovePermissions {
+		if err := s.holds(ctx, &m, "", index.FromEvent(eps), unbound, "role "+roleID); err != nil {
+			return 0, err
+		}
 	}
 	var payload events.Payload
 	switch op {
@@ -216,13 +229,13 @@ func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, 
 		if v.Role(roleID) == nil {
 			return decision{}, roleNotFound(roleID)
 		}
-		return decision{events.KindRole, roleID, payload}, nil
+		return decision{kind: events.KindRole, aggregateID: roleID, payload: payload}, nil
 	})
 }
 
 // DeleteRole deletes a role, ending every assignment of it.
 func (s *Service) DeleteRole(ctx context.Context, m Meta, roleID string) (uint64, error) {
-	if err := s.authorize(ctx, &m, ResourceRoles, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Delete, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -232,12 +245,9 @@ func (s *Service) DeleteRole(ctx context.Context, m Meta, roleID string) (uint64
 		if v.Role(roleID) == nil {
 			return decision{}, roleNotFound(roleID)
 		}
-		return decision{events.KindRole, roleID, events.RoleDeleted{RoleID: roleID}}, nil
+		return decision{kind: events.KindRole, aggregateID: roleID, payload: events.RoleDeleted{RoleID: roleID}}, nil
 	})
 }
-
-// AssignmentResource is the meta-permission to assign roles in a namespace.
-func AssignmentResource(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:*" }
 
 func validateUserNS(ns, userID string) error {
 	if !events.ValidNamespace(ns) {
@@ -251,14 +261,55 @@ func validateUserNS(ns, userID string) error {
 	return nil
 }
 
+// AssignOptions are the optional parts of an assignment.
+type AssignOptions struct {
+	// NotBefore and NotAfter bound when the assignment is in force.
+	NotBefore *time.Time
+	NotAfter  *time.Time
+}
+
+// roleGrant is what a role gives, copied out of an index view.
+type roleGrant struct {
+	name     string
+	wildcard bool
+	perms    []perm.Permission
+}
+
+func grantOf(r *index.Role) roleGrant {
+	return roleGrant{name: r.Name, wildcard: r.Wildcard, perms: r.Permissions}
+}
+
+// holdsRole requires the caller to hold every permission of role r as it
+// would apply to user in namespaces nss (every namespace for a wildcard role).
+func (s *Service) holdsRole(ctx context.Context, m *Meta, r roleGrant, nss []string, user string) error {
+	what := "assigning role " + r.name
+	if r.wildcard {
+		return s.holds(ctx, m, "", r.perms, perm.RequiredBinding{Unbound: true}, what)
+	}
+	for _, n := range nss {
+		if err := s.holds(ctx, m, n, r.perms, perm.RequiredBinding{Namespace: n, UserID: user}, what); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AssignRole gives role roleID to user userID, made within namespace ns, for
 // assignedNamespaces (required unless the role is a wildcard role). Assigning
-// a role the user already holds in ns replaces its namespaces.
-func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID string, assignedNamespaces []string) (uint64, error) {
+// a role the user already holds in ns replaces its namespaces. The caller
+// must hold every permission the role would give there.
+func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID string, assignedNamespaces []string, opts ...AssignOptions) (uint64, error) {
+	var o AssignOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if err := validateWindow(o.NotBefore, o.NotAfter); err != nil {
+		return 0, err
+	}
 	if err := validateUserNS(ns, userID); err != nil {
 		return 0, err
 	}
-	if err := s.authorize(ctx, &m, AssignmentResource(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, metaperm.Assignment(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -286,7 +337,10 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 			return decision{}, errorf(ErrInvalid, "invalidAssignedNamespaces",
 				"role %s (%s) is not a wildcard role: give the namespaces it applies in as assignedNamespaces", r.Name, r.ID)
 		}
-		return decision{events.KindUser, userID, events.UserRoleAssigned{UserID: userID, RoleID: roleID, AssignedNamespaces: nss}}, nil
+		g := grantOf(r)
+		return decision{kind: events.KindUser, aggregateID: userID, payload: events.UserRoleAssigned{
+			UserID: userID, RoleID: roleID, AssignedNamespaces: nss, NotBefore: utcPtr(o.NotBefore), NotAfter: utcPtr(o.NotAfter),
+		}, check: func() error { return s.holdsRole(ctx, &m, g, nss, userID) }}, nil
 	})
 	if err != nil {
 		return 0, err
@@ -317,7 +371,7 @@ func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID s
 	if err := validateUserNS(ns, userID); err != nil {
 		return 0, err
 	}
-	if err := s.authorize(ctx, &m, AssignmentResource(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, metaperm.Assignment(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -326,10 +380,26 @@ func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID s
 	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
 		for _, a := range v.Assignments(userID) {
 			if a.Namespace == ns && a.RoleID == roleID {
-				return decision{events.KindUser, userID, events.UserRoleUnassigned{UserID: userID, RoleID: roleID}}, nil
+				return decision{kind: events.KindUser, aggregateID: userID, payload: events.UserRoleUnassigned{UserID: userID, RoleID: roleID}}, nil
 			}
 		}
 		return decision{}, errorf(ErrNotFound, "assignmentNotFound",
 			"user %s has no assignment of role %s in namespace %s", userID, roleID, ns)
 	})
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func validateWindow(notBefore, notAfter *time.Time) error {
+	if notBefore != nil && notAfter != nil && !notBefore.Before(*notAfter) {
+		return errorf(ErrInvalid, "invalidTimeWindow", "notBefore %s must be before notAfter %s",
+			notBefore.Format(time.RFC3339), notAfter.Format(time.RFC3339))
+	}
+	return nil
 }

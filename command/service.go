@@ -40,6 +40,10 @@ type State interface {
 // to return to the caller as it is.
 type Authorizer interface {
 	Authorize(ctx context.Context, caller principal.Caller, required perm.Permission, namespace string) error
+	// HoldsAll returns nil when caller holds every permission of ps (bound
+	// by bind), else an error naming the first that exceeds: nobody grants
+	// more than they hold. what names what is being granted.
+	HoldsAll(ctx context.Context, caller principal.Caller, namespace string, ps []perm.Permission, bind perm.RequiredBinding, what string) error
 }
 
 // Meta is the context of one command.
@@ -140,6 +144,11 @@ func (s *Service) lockNS(ns string) func() {
 type decision struct {
 	kind, aggregateID string
 	payload           events.Payload
+	// check, when set, runs after the index view is released and before the
+	// append: authorization checks that read the index themselves (the
+	// view's read lock must not be taken twice). It must only use values
+	// copied out of the view.
+	check func() error
 }
 
 // decideFunc inspects the index and returns the event to append, or a
@@ -166,6 +175,11 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 		v.Release()
 		if err != nil {
 			return 0, err
+		}
+		if d.check != nil {
+			if err := d.check(); err != nil {
+				return 0, err
+			}
 		}
 		data, err := events.Encode(events.Envelope{
 			EventID:       uuid.NewString(),
@@ -250,3 +264,18 @@ func (s *Service) authorize(ctx context.Context, m *Meta, resource string, actio
 	}
 	return s.authz.Authorize(ctx, m.Caller, perm.Permission{Resource: resource, Action: action}, ns)
 }
+
+// holds requires the caller to hold ps (see Authorizer.HoldsAll).
+func (s *Service) holds(ctx context.Context, m *Meta, ns string, ps []perm.Permission, bind perm.RequiredBinding, what string) error {
+	if len(ps) == 0 || m.Caller.Root {
+		return nil
+	}
+	if s.authz == nil {
+		return errorf(ErrForbidden, "forbidden", "no authorizer configured")
+	}
+	return s.authz.HoldsAll(ctx, m.Caller, ns, ps, bind, what)
+}
+
+// unbound asks whether permissions are held in every namespace and for
+// every user (for roles, whose placeholders bind only when assigned).
+var unbound = perm.RequiredBinding{Unbound: true}

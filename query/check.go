@@ -10,6 +10,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/metaperm"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -218,17 +219,13 @@ func (e *Engine) Check(ctx context.Context, req *CheckRequest) (CheckResult, err
 	return res, nil
 }
 
-// CheckResource is the meta-permission a caller needs to ask checks about
-// subjects signed into a namespace ({namespace} binds to the check's namespace).
-const CheckResource = "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK"
-
-// CheckAs is Check on behalf of caller, who must hold CheckResource Read in
+// CheckAs is Check on behalf of caller, who must hold metaperm.Check Read in
 // the check's namespace.
 func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *CheckRequest) (CheckResult, error) {
 	if err := validateCheck(req); err != nil {
 		return CheckResult{}, err
 	}
-	if err := e.authorize(ctx, ReadOptions{Caller: caller}, CheckResource, perm.Read, req.Namespace); err != nil {
+	if err := e.authorize(ctx, ReadOptions{Caller: caller}, metaperm.Check, perm.Read, req.Namespace); err != nil {
 		return CheckResult{}, err
 	}
 	return e.Check(ctx, req)

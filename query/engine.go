@@ -8,6 +8,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/metaperm"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -129,7 +130,7 @@ func clampLimit(limit int) (int, error) {
 
 // GetRole returns one role.
 func (e *Engine) GetRole(ctx context.Context, o ReadOptions, roleID string) (Role, uint64, error) {
-	if err := e.authorize(ctx, o, "ADMIN:ROLE", perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
 		return Role{}, 0, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {
@@ -146,7 +147,7 @@ func (e *Engine) GetRole(ctx context.Context, o ReadOptions, roleID string) (Rol
 
 // ListRoles lists roles by name, starting after the role named by cursor.
 func (e *Engine) ListRoles(ctx context.Context, o ReadOptions, cursor string, limit int) (Page[Role], error) {
-	if err := e.authorize(ctx, o, "ADMIN:ROLE", perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
 		return Page[Role]{}, err
 	}
 	limit, err := clampLimit(limit)
@@ -193,7 +194,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 	if !events.ValidID(userID) {
 		return Page[UserRole]{}, errorf(ErrInvalid, "invalidUserId", "userId %q is not valid", userID)
 	}
-	if err := e.authorize(ctx, o, "ADMIN:NAMESPACE:"+ns+":ROLE:USER:*", perm.Read, ns); err != nil {
+	if err := e.authorize(ctx, o, metaperm.Assignment(ns), perm.Read, ns); err != nil {
 		return Page[UserRole]{}, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {
@@ -218,7 +219,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 
 // RoleMembers lists the holders of a role, across namespaces.
 func (e *Engine) RoleMembers(ctx context.Context, o ReadOptions, roleID, cursor string, limit int) (Page[index.Member], error) {
-	if err := e.authorize(ctx, o, "ADMIN:ROLE", perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
 		return Page[index.Member]{}, err
 	}
 	limit, err := clampLimit(limit)

@@ -1,0 +1,33 @@
+// Package metaperm names the meta-permissions that guard Grantlog's own API
+// (PRODUCT.md §1.6). The API is guarded by the same model it serves: a
+// caller may do something only if the index says it holds the permission.
+package metaperm
+
+// Platform-level meta-permissions.
+const (
+	// Roles guards role management: Create, Read, Update, Delete.
+	Roles = "ADMIN:ROLE"
+	// Namespaces guards creating and listing namespaces.
+	Namespaces = "ADMIN:NAMESPACE"
+	// Scopes guards the scope catalog.
+	Scopes = "ADMIN:SCOPE"
+	// Endpoints guards the endpoint catalog.
+	Endpoints = "ADMIN:ENDPOINT"
+	// Check guards asking checks about subjects signed into a namespace
+	// ({namespace} binds to the check's namespace): Read.
+	Check = "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK"
+)
+
+// Assignment guards assigning roles in namespace ns: Update to assign or
+// unassign, Read to list.
+func Assignment(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:*" }
+
+// Namespace guards reading and deleting namespace ns.
+func Namespace(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":NAMESPACE" }
+
+// Client guards the IAM clients of namespace ns.
+func Client(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":CLIENT" }
+
+// Token guards the tokens owned by owner in namespace ns: tokens are the
+// owner's.
+func Token(ns, owner string) string { return "NAMESPACE:" + ns + ":USER:" + owner + ":TOKEN" }
