@@ -187,6 +187,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 			AggregateID:   d.aggregateID,
 			OccurredAt:    s.cfg.Now(),
 			Actor:         m.Caller.Actor,
+			OnBehalfOf:    m.Caller.OnBehalfOf,
 			CommandID:     m.CommandID,
 			CorrelationID: m.CorrelationID,
 			Reason:        m.Reason,

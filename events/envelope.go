@@ -47,6 +47,8 @@ type Envelope struct {
 	OccurredAt time.Time `json:"occurredAt"`
 	// Actor is who issued the command.
 	Actor Actor `json:"actor"`
+	// OnBehalfOf, when set, is whom the actor acted for (a token's owner).
+	OnBehalfOf *Actor `json:"onBehalfOf,omitempty"`
 	// CommandID identifies the command; it is also the JetStream Nats-Msg-Id,
 	// so a retried command is stored once.
 	CommandID string `json:"commandId"`

@@ -169,9 +169,9 @@ func (e *Engine) ListTokens(ctx context.Context, o ReadOptions, ns string) (Page
 			Expired: !t.Valid(now), Revision: t.Revision})
 	}
 	v.Release()
-	for _, t := range list {
-		if e.authorize(ctx, o, metaperm.Token(ns, t.Owner.ID), perm.Read, ns) == nil {
-			p.Data = append(p.Data, t)
+	for i := range list {
+		if e.authorize(ctx, o, metaperm.Token(ns, list[i].Owner.ID), perm.Read, ns) == nil {
+			p.Data = append(p.Data, list[i])
 		}
 	}
 	return p, nil

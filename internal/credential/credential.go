@@ -15,7 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/principal"
 )
 
@@ -97,4 +100,93 @@ func (b *Bootstrap) Authenticate(token string) (principal.Caller, bool) {
 		return principal.Bootstrap(), true
 	}
 	return principal.Caller{}, false
+}
+
+// Errors of Authenticator.Authenticate.
+var (
+	ErrNoCredential  = errors.New("no credential")
+	ErrBadCredential = errors.New("bad credential")
+)
+
+// Index is where API tokens and clients are looked up. *index.Store satisfies it.
+type Index interface {
+	Acquire() index.View
+}
+
+// Authenticator maps an Authorization header to a caller: the bootstrap
+// token ("Bearer glt_..."), an API token ("Bearer gltk_...", acting as its
+// owner within its own permissions) or an IAM client ("Basic" with client
+// id and secret). Secrets are compared by hash, in constant time.
+type Authenticator struct {
+	Bootstrap *Bootstrap
+	Index     Index
+	// Now is the clock for token validity; default time.Now.
+	Now func() time.Time
+}
+
+// Authenticate returns the caller of an Authorization header value. Errors
+// wrap ErrNoCredential or ErrBadCredential and say how to fix the request.
+func (a *Authenticator) Authenticate(header string) (principal.Caller, error) {
+	scheme, cred, _ := strings.Cut(strings.TrimSpace(header), " ")
+	cred = strings.TrimSpace(cred)
+	switch {
+	case header == "":
+		return principal.Caller{}, fmt.Errorf("%w: send Authorization: Bearer <token> (the bootstrap token is in the data directory's %s file)", ErrNoCredential, TokenFile)
+	case strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(cred, TokenPrefix):
+		if c, ok := a.Bootstrap.Authenticate(cred); ok {
+			return c, nil
+		}
+		return principal.Caller{}, fmt.Errorf("%w: the bearer token is not valid", ErrBadCredential)
+	case strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(cred, "gltk_"):
+		return a.token(cred)
+	case strings.EqualFold(scheme, "Basic"):
+		return a.client(cred)
+	}
+	return principal.Caller{}, fmt.Errorf("%w: use Authorization: Bearer <token> or Basic <client id:secret>", ErrBadCredential)
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Authenticator) token(secret string) (principal.Caller, error) {
+	v := a.Index.Acquire()
+	defer v.Release()
+	t := v.TokenByHash(sha256.Sum256([]byte(secret)))
+	if t == nil {
+		return principal.Caller{}, fmt.Errorf("%w: the token is unknown or revoked", ErrBadCredential)
+	}
+	if !t.Valid(a.now()) {
+		return principal.Caller{}, fmt.Errorf("%w: the token %s is expired or not yet valid", ErrBadCredential, t.ID)
+	}
+	owner := t.Owner
+	return principal.Caller{Actor: events.Actor{Type: events.ActorToken, ID: t.ID}, OnBehalfOf: &owner}, nil
+}
+
+func (a *Authenticator) client(cred string) (principal.Caller, error) {
+	raw, err := base64.StdEncoding.DecodeString(cred)
+	if err != nil {
+		return principal.Caller{}, fmt.Errorf("%w: Basic credentials must be base64 of <client id>:<client secret>", ErrBadCredential)
+	}
+	id, secret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return principal.Caller{}, fmt.Errorf("%w: Basic credentials must be base64 of <client id>:<client secret>", ErrBadCredential)
+	}
+	v := a.Index.Acquire()
+	defer v.Release()
+	c := v.Client(id)
+	h := sha256.Sum256([]byte(secret))
+	want, _ := hex.DecodeString(func() string {
+		if c == nil {
+			return strings.Repeat("00", sha256.Size)
+		}
+		return c.SecretHash
+	}())
+	if subtle.ConstantTimeCompare(h[:], want) != 1 || c == nil {
+		return principal.Caller{}, fmt.Errorf("%w: unknown client or wrong secret", ErrBadCredential)
+	}
+	return principal.Caller{Actor: events.Actor{Type: events.ActorClient, ID: c.ID}}, nil
 }

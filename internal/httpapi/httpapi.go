@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -25,9 +24,10 @@ import (
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 1 << 20
 
-// Authenticator maps a bearer token to a caller.
+// Authenticator maps an Authorization header to a caller; its errors say
+// how to fix the request.
 type Authenticator interface {
-	Authenticate(token string) (principal.Caller, bool)
+	Authenticate(header string) (principal.Caller, error)
 }
 
 // Config wires the API.
@@ -70,6 +70,7 @@ func New(cfg Config) http.Handler {
 	v1("GET /v1/namespaces/{namespace}/users/{userId}/roles", a.userRoles)
 	v1("DELETE /v1/namespaces/{namespace}/users/{userId}/roles/{roleId}", a.unassignRole)
 	v1("POST /v1/check", a.check)
+	a.routesModel(v1)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "notFound",
 			fmt.Sprintf("no endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
@@ -100,16 +101,10 @@ func requestID(r *http.Request) string {
 
 func (a *api) authenticated(h func(http.ResponseWriter, *http.Request, principal.Caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		header := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(header, "Bearer ")
-		if !ok || token == "" {
-			writeError(w, r, http.StatusUnauthorized, "unauthorized",
-				"send Authorization: Bearer <token> (the bootstrap token is in the data directory's bootstrap-token file)")
-			return
-		}
-		caller, ok := a.Auth.Authenticate(strings.TrimSpace(token))
-		if !ok {
-			writeError(w, r, http.StatusUnauthorized, "unauthorized", "the bearer token is not valid")
+		caller, err := a.Auth.Authenticate(r.Header.Get("Authorization"))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="grantlog"`)
+			writeError(w, r, http.StatusUnauthorized, "unauthorized", err.Error())
 			return
 		}
 		h(w, r, caller)

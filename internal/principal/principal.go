@@ -10,10 +10,16 @@ type Caller struct {
 	// Root marks the bootstrap Super Admin credential, which holds every
 	// permission.
 	Root bool
+	// OnBehalfOf is the owner a token caller acts for.
+	OnBehalfOf *events.Actor
 }
 
 // BootstrapAdminID is the user id the bootstrap Super Admin credential acts as.
 const BootstrapAdminID = "grantlog-bootstrap-admin"
+
+// BootstrapNamespace is the namespace the bootstrap admin's Super Admin
+// assignment is made in.
+const BootstrapNamespace = "grantlog"
 
 // Bootstrap returns the caller of the bootstrap Super Admin credential.
 func Bootstrap() Caller {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,11 +20,13 @@ import (
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/examples/catalogs"
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/httpapi"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -94,6 +97,10 @@ type Server struct {
 	Bootstrap *credential.Bootstrap
 	httpLn    net.Listener
 	http      *http.Server
+	// fresh is true when the event stream was empty at start: Run then
+	// creates the default roles and the bootstrap admin's assignment.
+	fresh        bool
+	bootstrapped atomic.Bool
 }
 
 // New starts the embedded NATS server, ensures the stream, opens the index
@@ -127,6 +134,11 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream info: %w", err)
+	}
+	s.fresh = info.State.LastSeq == 0
 	if s.store, err = index.Open(index.Options{Dir: filepath.Join(cfg.DataDir, "index"), Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
@@ -147,8 +159,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	s.http = &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Commands: s.Commands, Query: s.Query, Auth: s.Bootstrap, Logger: cfg.Logger,
-			Ready: func() (bool, uint64, uint64) { return s.proj.Ready(), s.store.Applied(), s.proj.Head() },
+			Commands: s.Commands, Query: s.Query, Logger: cfg.Logger,
+			Auth:  &credential.Authenticator{Bootstrap: s.Bootstrap, Index: s.store},
+			Ready: func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -165,8 +178,9 @@ func (s *Server) NATSURL() string { return s.nats.ClientURL() }
 // Store returns the index.
 func (s *Server) Store() *index.Store { return s.store }
 
-// Ready reports whether the index has caught up with the stream.
-func (s *Server) Ready() bool { return s.proj.Ready() }
+// Ready reports whether the index has caught up with the stream (and, on a
+// fresh start, the default roles exist).
+func (s *Server) Ready() bool { return s.proj.Ready() && s.bootstrapped.Load() }
 
 // JetStream returns the service's JetStream context.
 func (s *Server) JetStream() jetstream.JetStream { return s.js }
@@ -183,6 +197,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
+		if err := s.bootstrap(gctx); err != nil {
+			return err
+		}
 		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
@@ -220,3 +237,54 @@ func (s *Server) Close() {
 		s.store = nil
 	}
 }
+
+// bootstrap, on a fresh stream, creates the default roles (AccelByte's
+// User, View Only, Game Admin, Super Admin) and assigns Super Admin to the
+// user the bootstrap credential acts as, so that tokens it issues for itself
+// hold what it holds. It waits for the projector to catch up first.
+func (s *Server) bootstrap(ctx context.Context) error {
+	defer s.bootstrapped.Store(true)
+	if !s.fresh {
+		return nil
+	}
+	for !s.proj.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	p, ok, err := catalogs.PresetByName(DefaultsPreset)
+	if err != nil {
+		return fmt.Errorf("bootstrap: default roles preset %q: %w", DefaultsPreset, err)
+	}
+	if !ok {
+		return fmt.Errorf("bootstrap: no default roles preset %q", DefaultsPreset)
+	}
+	roles := make([]command.CreateRole, 0, len(p.Roles))
+	for _, r := range p.Roles {
+		roles = append(roles, command.CreateRole{RoleName: r.RoleName, AdminRole: r.AdminRole,
+			IsWildcard: r.IsWildcard, Description: r.Description, Permissions: r.Permissions})
+	}
+	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap: default roles"}
+	created, err := s.Commands.ApplyPreset(ctx, m, roles)
+	if err != nil {
+		return fmt.Errorf("bootstrap: default roles: %w", err)
+	}
+	for _, r := range created {
+		if r.RoleName == SuperAdminRole {
+			m.Reason = "bootstrap: the bootstrap credential is a Super Admin"
+			if _, err := s.Commands.AssignRole(ctx, m, principal.BootstrapNamespace, principal.BootstrapAdminID, r.RoleID, nil); err != nil {
+				return fmt.Errorf("bootstrap: assign %s: %w", SuperAdminRole, err)
+			}
+		}
+	}
+	s.log.Info("created the default roles", "roles", len(created))
+	return nil
+}
+
+// Default roles.
+const (
+	DefaultsPreset = "accelbyte-defaults"
+	SuperAdminRole = "SuperAdmin"
+)
