@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/principal"
@@ -152,9 +153,11 @@ func anySlice[T any](in []T) []any {
 }
 
 type assignBody struct {
-	RoleID             string   `json:"roleId"`
-	AssignedNamespaces []string `json:"assignedNamespaces"`
-	Reason             string   `json:"reason"`
+	RoleID             string     `json:"roleId"`
+	AssignedNamespaces []string   `json:"assignedNamespaces"`
+	NotBefore          *time.Time `json:"notBefore"`
+	NotAfter           *time.Time `json:"notAfter"`
+	Reason             string     `json:"reason"`
 }
 
 func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
@@ -167,7 +170,8 @@ func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c principal.Cal
 		return
 	}
 	rev, err := a.Commands.AssignRole(r.Context(), meta(r, c, body.Reason),
-		r.PathValue("namespace"), r.PathValue("userId"), body.RoleID, body.AssignedNamespaces)
+		r.PathValue("namespace"), r.PathValue("userId"), body.RoleID, body.AssignedNamespaces,
+		command.AssignOptions{NotBefore: body.NotBefore, NotAfter: body.NotAfter})
 	if err != nil {
 		a.fail(w, r, err)
 		return

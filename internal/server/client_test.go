@@ -12,10 +12,11 @@ import (
 
 // client is a tiny HTTP client for the API.
 type client struct {
-	t     testing.TB
-	base  string
-	token string
-	http  *http.Client
+	t         testing.TB
+	base      string
+	token     string
+	basicAuth string
+	http      *http.Client
 }
 
 func newClient(t testing.TB, addr, token string) *client {
@@ -40,6 +41,9 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 	require.NoError(c.t, err)
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.basicAuth != "" {
+		req.Header.Set("Authorization", "Basic "+c.basicAuth)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
