@@ -231,7 +231,7 @@ func TestAtLeastRevisionNotYet(t *testing.T) {
 
 func TestRestartKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
-	var roleID string
+	var roleID, token, clientID, clientSecret string
 	var answers []bool
 	var applied uint64
 	checks := [][3]string{
@@ -247,11 +247,30 @@ func TestRestartKeepsEverything(t *testing.T) {
 			answers = append(answers, c.allowed(ck[0], ck[1], ck[2], 2))
 		}
 		assert.Equal(t, []bool{true, false, false}, answers)
+		// Every kind of object survives a restart: clients, tokens, scopes, endpoints.
+		cl := c.must(http.StatusCreated, "POST", "/v1/namespaces/g1/clients", map[string]any{"clientName": "bot",
+			"permissions": []map[string]any{{"resource": "NAMESPACE:{namespace}:ITEM", "action": 2}}})
+		clientID, clientSecret = cl["clientId"].(string), cl["clientSecret"].(string)
+		c.must(http.StatusOK, "PUT", "/v1/scopes/items:read", map[string]any{"description": "read items",
+			"permissions": []map[string]any{{"resource": "NAMESPACE:{namespace}:ITEM", "action": 2}}})
+		c.must(http.StatusOK, "PUT", "/v1/endpoints/shop/GetItem", map[string]any{"method": "GET", "path": "/items/{id}",
+			"resource": "NAMESPACE:{namespace}:ITEM", "action": 2})
+		tok := c.must(http.StatusCreated, "POST", "/v1/namespaces/g1/tokens", map[string]any{"name": "u1-items",
+			"owner": map[string]any{"type": "user", "id": "u1"}, "scopes": []string{"items:read"}})
+		token = tok["token"].(string)
 		applied = srv.Store().Applied()
 	})
 	t.Run("second run", func(t *testing.T) {
 		srv, c := startServer(t, dir)
 		assert.Equal(t, applied, srv.Store().Applied(), "nothing applied twice, nothing lost; no second bootstrap")
+		tokenCheck := map[string]any{"subject": map[string]any{"type": "token", "token": token}, "namespace": "g1",
+			"endpoint": map[string]any{"service": "shop", "name": "GetItem"}}
+		assert.True(t, c.check(tokenCheck), "the token, the scope it was issued with and the endpoint survive")
+		tokenCheck["endpoint"] = map[string]any{"service": "shop", "name": "GetItem", "params": map[string]any{"namespace": "g2"}}
+		assert.False(t, c.check(tokenCheck), "endpoint params bind the template's {namespace}")
+		c.basic(clientID, clientSecret).must(http.StatusForbidden, "GET", "/v1/roles", nil)
+		assert.True(t, c.check(map[string]any{"subject": map[string]any{"type": "client", "id": clientID}, "namespace": "g1",
+			"resource": "NAMESPACE:g1:ITEM", "action": 2}))
 		for i, ck := range checks {
 			assert.Equal(t, answers[i], c.allowed(ck[0], ck[1], ck[2], 2), "check %v after restart", ck)
 		}
