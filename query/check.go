@@ -148,6 +148,12 @@ func (e *Engine) Check(ctx context.Context, req *CheckRequest) (CheckResult, err
 	}
 	v := e.store.Acquire()
 	defer v.Release()
+	return e.checkAt(v, req)
+}
+
+// checkAt evaluates a validated req at view v (CheckBatch evaluates many
+// checks at one view).
+func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
 	ev := evaluation{v: v, ns: req.Namespace}
 	ev.c.Now = e.cfg.Now()
 	if len(req.Attributes) > 0 {
@@ -253,10 +259,14 @@ func (x *explainer) at(t time.Time, now time.Time) {
 	}
 }
 
-// match returns the index of the first grant of gs allowing the check, or
-// -1. Explaining, it also notes when conditional grants covering the
-// resource change.
-func (e *evaluation) match(gs []perm.Grant, b *perm.Binding) int {
+// match returns the index of a grant of set allowing the check, or -1. On
+// the fast path it asks the set's index; explaining, it scans every grant
+// and notes when conditional grants covering the resource change.
+func (e *evaluation) match(set *perm.GrantSet, b *perm.Binding) int {
+	if e.ex == nil {
+		return set.Match(&e.r, b, &e.c)
+	}
+	gs := set.Grants()
 	hit := -1
 	for i := range gs {
 		g := &gs[i]
@@ -268,9 +278,6 @@ func (e *evaluation) match(gs []perm.Grant, b *perm.Binding) int {
 		}
 		if hit < 0 && g.Allows(&e.r, b, &e.c) {
 			hit = i
-			if e.ex == nil {
-				return i
-			}
 		}
 	}
 	return hit
@@ -287,7 +294,7 @@ func (e *evaluation) user(userID string) bool {
 			e.ex.at(a.NotBefore, e.c.Now)
 			e.ex.at(a.NotAfter, e.c.Now)
 		}
-		if !a.InForce(e.c.Now) {
+		if a.Bounded() && !a.InForce(e.c.Now) {
 			continue
 		}
 		role := a.Role()
@@ -299,7 +306,7 @@ func (e *evaluation) user(userID string) bool {
 			// an assignment made while the role was a wildcard role has none.
 			continue
 		}
-		if i := e.match(role.Grants, &b); i >= 0 {
+		if i := e.match(role.Set, &b); i >= 0 {
 			if e.ex == nil {
 				return true
 			}
@@ -326,7 +333,7 @@ func (e *evaluation) user(userID string) bool {
 			e.ex.considered++
 		}
 		b := perm.Binding{UserID: userID, Namespaces: ctxNS[:]}
-		if i := e.match(role.Grants, &b); i >= 0 {
+		if i := e.match(role.Set, &b); i >= 0 {
 			if e.ex == nil {
 				return true
 			}
@@ -349,7 +356,7 @@ func (e *evaluation) client(cl *index.Client) bool {
 	ctxNS := [1]string{e.ns}
 	b := perm.Binding{UserID: cl.ID, Namespaces: own[:]}
 	allowed := false
-	if i := e.match(cl.Grants, &b); i >= 0 {
+	if i := e.match(cl.Set, &b); i >= 0 {
 		if e.ex == nil {
 			return true
 		}
@@ -368,7 +375,7 @@ func (e *evaluation) client(cl *index.Client) bool {
 		if role.Wildcard {
 			rb.Namespaces = ctxNS[:]
 		}
-		if i := e.match(role.Grants, &rb); i >= 0 {
+		if i := e.match(role.Set, &rb); i >= 0 {
 			if e.ex == nil {
 				return true
 			}
@@ -398,7 +405,7 @@ func (e *evaluation) token(t *index.Token) bool {
 	}
 	own := [1]string{t.Namespace}
 	b := perm.Binding{UserID: t.Owner.ID, Namespaces: own[:]}
-	i := e.match(t.Grants, &b)
+	i := e.match(t.Set, &b)
 	if i < 0 {
 		if e.ex != nil {
 			e.ex.notes = append(e.ex.notes, "no permission of token "+t.ID+" covers it")

@@ -16,8 +16,10 @@ type Role struct {
 	Description string
 	// Permissions are canonical, unique by resource, sorted by resource.
 	Permissions []perm.Permission
-	// Grants are the compiled Permissions, index for index.
+	// Grants are the compiled Permissions, index for index; Set indexes them
+	// for checks.
 	Grants    []perm.Grant
+	Set       *perm.GrantSet
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// Revision is the revision of the role's last change.
@@ -43,6 +45,10 @@ func (a *Assignment) InForce(now time.Time) bool {
 	return (a.NotBefore.IsZero() || !now.Before(a.NotBefore)) && (a.NotAfter.IsZero() || now.Before(a.NotAfter))
 }
 
+// Bounded reports whether the assignment has a validity window at all
+// (most do not, and checks skip the time comparisons for them).
+func (a *Assignment) Bounded() bool { return !a.NotBefore.IsZero() || !a.NotAfter.IsZero() }
+
 // Role returns the assigned role.
 func (a *Assignment) Role() *Role { return a.role }
 
@@ -55,6 +61,9 @@ type NamespaceInfo struct {
 	// LastRevision is the revision of the namespace's last event: the value
 	// a command appending to the namespace expects.
 	LastRevision uint64 `json:"lastRevision"`
+	// LastHash is the hex SHA-256 of the raw bytes of that event: the
+	// PrevHash the namespace's next event carries (the audit hash chain).
+	LastHash string `json:"lastHash,omitempty"`
 }
 
 // Member is one holder of a role.
@@ -118,6 +127,7 @@ func roleFromRecord(rec roleRecord) *Role {
 // setPermissions stores ps (canonicalised, merged, sorted) and compiles them.
 func (r *Role) setPermissions(ps []perm.Permission) {
 	r.Permissions, r.Grants = compileAll(normalize(ps))
+	r.Set = perm.NewGrantSet(r.Grants)
 }
 
 // normalize merges permissions that differ only in their actions (OR of

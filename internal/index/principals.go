@@ -22,6 +22,7 @@ type Client struct {
 	SecretHash  string
 	Permissions []perm.Permission
 	Grants      []perm.Grant
+	Set         *perm.GrantSet
 	Roles       []string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -38,6 +39,7 @@ type Token struct {
 	Scopes      []string
 	Permissions []perm.Permission
 	Grants      []perm.Grant
+	Set         *perm.GrantSet
 	SecretHash  string
 	NotBefore   time.Time
 	ExpiresAt   time.Time
@@ -98,6 +100,7 @@ func clientFrom(ns string, rec clientRecord) *Client {
 		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Revision: rec.Revision,
 	}
 	c.Permissions, c.Grants = compileAll(normalize(FromEvent(rec.Permissions)))
+	c.Set = perm.NewGrantSet(c.Grants)
 	return c
 }
 
@@ -120,6 +123,7 @@ func tokenFrom(ns string, rec tokenRecord) *Token {
 	_, _ = hex.Decode(t.hash[:], []byte(rec.SecretHash))
 	// Token permissions are kept as issued (not merged): they are immutable.
 	t.Permissions, t.Grants = compileAll(FromEvent(rec.Permissions))
+	t.Set = perm.NewGrantSet(t.Grants)
 	return t
 }
 
@@ -186,6 +190,7 @@ func (s *Store) applyPrincipal(b *pebble.Batch, ev *events.Event) error {
 		}
 		c.Name, c.Roles = p.ClientName, p.Roles
 		c.Permissions, c.Grants = compileAll(normalize(FromEvent(p.Permissions)))
+		c.Set = perm.NewGrantSet(c.Grants)
 		c.UpdatedAt, c.Revision = ev.OccurredAt, ev.Revision
 		return setJSON(b, clientKey(c.Namespace, c.ID), c.record())
 	case events.ClientDeleted:
