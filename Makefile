@@ -13,7 +13,7 @@ BENCH     ?= .
 BENCH_OUT ?= $(BIN)/bench.txt
 GOTEST    ?= go test
 
-.PHONY: help run build test race fuzz bench benchstat vet fmt fmt-check lint vuln tools ci clean
+.PHONY: help run build test race fuzz bench load-bench benchstat vet fmt fmt-check lint vuln tools ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ fuzz: ## run every Fuzz target for FUZZTIME each (FUZZTIME=30s)
 bench: ## benchmarks with -benchmem, output tee'd to BENCH_OUT (bin/bench.txt)
 	@mkdir -p $(dir $(BENCH_OUT))
 	$(GOTEST) -run='^$$' -bench='$(BENCH)' -benchmem $(PKGS) | tee $(BENCH_OUT)
+
+load-bench: ## the load tool on the default shape (100k users); results also in bin/grantbench.json
+	@mkdir -p bin
+	go run ./cmd/grantbench --json bin/grantbench.json
 
 benchstat: tools ## compare benchmark runs: make benchstat OLD=a.txt NEW=b.txt
 	$(BIN)/benchstat $(OLD) $(NEW)

@@ -293,7 +293,7 @@ func (s *Service) changeClient(ctx context.Context, m Meta, ns, id string,
 		if c == nil || c.Namespace != ns {
 			return decision{}, clientNotFound(ns, id)
 		}
-		ev := events.ClientUpdated{ClientID: c.ID, ClientName: c.Name, Permissions: index.ToEvent(c.Permissions), Roles: c.Roles}
+		ev := events.ClientUpdated{ClientID: c.ID, ClientName: c.Name, Permissions: index.ToEvent(c.Permissions), Roles: c.Roles, Before: clientState(c)}
 		check, err := change(v, c, &ev)
 		if err != nil {
 			return decision{}, err
@@ -311,10 +311,11 @@ func (s *Service) DeleteClient(ctx context.Context, m Meta, ns, id string) (uint
 		return 0, err
 	}
 	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
-		if c := v.Client(id); c == nil || c.Namespace != ns {
+		c := v.Client(id)
+		if c == nil || c.Namespace != ns {
 			return decision{}, clientNotFound(ns, id)
 		}
-		return decision{kind: events.KindClient, aggregateID: id, payload: events.ClientDeleted{ClientID: id}}, nil
+		return decision{kind: events.KindClient, aggregateID: id, payload: events.ClientDeleted{ClientID: id, Before: clientState(c)}}, nil
 	})
 }
 
@@ -499,7 +500,7 @@ func (s *Service) RevokeToken(ctx context.Context, m Meta, ns, id string) (uint6
 			return decision{}, errorf(ErrNotFound, "tokenNotFound", "namespace %s has no token %q", ns, id)
 		}
 		owner := t.Owner.ID
-		return decision{kind: events.KindToken, aggregateID: id, payload: events.TokenRevoked{TokenID: id}, check: func() error {
+		return decision{kind: events.KindToken, aggregateID: id, payload: events.TokenRevoked{TokenID: id, Before: tokenState(t)}, check: func() error {
 			return s.authorize(ctx, &m, metaperm.Token(ns, owner), perm.Delete, ns)
 		}}, nil
 	})

@@ -155,7 +155,7 @@ func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in Upda
 		if r == nil {
 			return decision{}, roleNotFound(roleID)
 		}
-		ev := events.RoleUpdated{RoleID: r.ID, RoleName: r.Name, AdminRole: r.Admin, IsWildcard: r.Wildcard, Description: r.Description}
+		ev := events.RoleUpdated{RoleID: r.ID, RoleName: r.Name, AdminRole: r.Admin, IsWildcard: r.Wildcard, Description: r.Description, Before: roleState(r)}
 		if in.RoleName != nil {
 			if other := v.RoleByName(*in.RoleName); other != nil && other.ID != r.ID {
 				return decision{}, nameTaken(*in.RoleName, other)
@@ -214,22 +214,26 @@ func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, 
 			return 0, err
 		}
 	}
-	var payload events.Payload
-	switch op {
-	case AddPermissions:
-		payload = events.RolePermissionsAdded{RoleID: roleID, Permissions: eps}
-	case RemovePermissions:
-		payload = events.RolePermissionsRemoved{RoleID: roleID, Permissions: eps}
-	case ReplacePermissions:
-		payload = events.RolePermissionsReplaced{RoleID: roleID, Permissions: eps}
-	default:
+	payloadOf := func(before *events.RoleState) events.Payload {
+		switch op {
+		case AddPermissions:
+			return events.RolePermissionsAdded{RoleID: roleID, Permissions: eps, Before: before}
+		case RemovePermissions:
+			return events.RolePermissionsRemoved{RoleID: roleID, Permissions: eps, Before: before}
+		case ReplacePermissions:
+			return events.RolePermissionsReplaced{RoleID: roleID, Permissions: eps, Before: before}
+		}
+		return nil
+	}
+	if payloadOf(nil) == nil {
 		return 0, fmt.Errorf("command: unknown permission op %d", op)
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
-		if v.Role(roleID) == nil {
+		r := v.Role(roleID)
+		if r == nil {
 			return decision{}, roleNotFound(roleID)
 		}
-		return decision{kind: events.KindRole, aggregateID: roleID, payload: payload}, nil
+		return decision{kind: events.KindRole, aggregateID: roleID, payload: payloadOf(roleState(r))}, nil
 	})
 }
 
@@ -242,10 +246,11 @@ func (s *Service) DeleteRole(ctx context.Context, m Meta, roleID string) (uint64
 		return 0, err
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
-		if v.Role(roleID) == nil {
+		r := v.Role(roleID)
+		if r == nil {
 			return decision{}, roleNotFound(roleID)
 		}
-		return decision{kind: events.KindRole, aggregateID: roleID, payload: events.RoleDeleted{RoleID: roleID}}, nil
+		return decision{kind: events.KindRole, aggregateID: roleID, payload: events.RoleDeleted{RoleID: roleID, Before: roleState(r)}}, nil
 	})
 }
 
@@ -338,8 +343,13 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 				"role %s (%s) is not a wildcard role: give the namespaces it applies in as assignedNamespaces", r.Name, r.ID)
 		}
 		g := grantOf(r)
+		var before *events.AssignmentState
+		if old := findAssignment(v, ns, userID, roleID); old != nil {
+			before = assignmentState(old)
+		}
 		return decision{kind: events.KindUser, aggregateID: userID, payload: events.UserRoleAssigned{
 			UserID: userID, RoleID: roleID, AssignedNamespaces: nss, NotBefore: utcPtr(o.NotBefore), NotAfter: utcPtr(o.NotAfter),
+			Before: before,
 		}, check: func() error { return s.holdsRole(ctx, &m, g, nss, userID) }}, nil
 	})
 	if err != nil {
@@ -378,10 +388,10 @@ func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID s
 		return 0, err
 	}
 	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
-		for _, a := range v.Assignments(userID) {
-			if a.Namespace == ns && a.RoleID == roleID {
-				return decision{kind: events.KindUser, aggregateID: userID, payload: events.UserRoleUnassigned{UserID: userID, RoleID: roleID}}, nil
-			}
+		if a := findAssignment(v, ns, userID, roleID); a != nil {
+			return decision{kind: events.KindUser, aggregateID: userID, payload: events.UserRoleUnassigned{
+				UserID: userID, RoleID: roleID, Before: assignmentState(a),
+			}}, nil
 		}
 		return decision{}, errorf(ErrNotFound, "assignmentNotFound",
 			"user %s has no assignment of role %s in namespace %s", userID, roleID, ns)

@@ -2,6 +2,8 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -55,6 +57,9 @@ type Meta struct {
 	CorrelationID string
 	// Reason is the caller's justification, recorded with the event.
 	Reason string
+	// Source, when set, says through what the command arrived; recorded
+	// with the event for the audit stream.
+	Source *events.Source
 }
 
 // EventTypeHeader carries the event type on every stream message, so tools
@@ -176,6 +181,10 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 		if err != nil {
 			return 0, err
 		}
+		prevHash, err := s.prevHash(ctx, filter, info)
+		if err != nil {
+			return 0, err
+		}
 		if d.check != nil {
 			if err := d.check(); err != nil {
 				return 0, err
@@ -191,6 +200,8 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 			CommandID:     m.CommandID,
 			CorrelationID: m.CorrelationID,
 			Reason:        m.Reason,
+			Source:        m.Source,
+			PrevHash:      prevHash,
 		}, d.payload)
 		if err != nil {
 			return 0, err
@@ -238,6 +249,23 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// prevHash returns the hash chain link of the next event of a namespace
+// whose index state is info: the hash of the namespace's last event. An
+// index written before hashes were recorded knows the last revision but not
+// its hash; then the hash is read from the stream head. If the head has
+// moved on, the append fails its concurrency check anyway and is re-decided.
+func (s *Service) prevHash(ctx context.Context, filter string, info index.NamespaceInfo) (string, error) {
+	if info.LastHash != "" || info.LastRevision == 0 {
+		return info.LastHash, nil
+	}
+	last, err := s.head.GetLastMsgForSubject(ctx, filter)
+	if err != nil {
+		return "", fmt.Errorf("command: read head of %s: %w", info.Name, err)
+	}
+	h := sha256.Sum256(last.Data)
+	return hex.EncodeToString(h[:]), nil
 }
 
 // waitApplied gives read-your-writes through this node: it waits, bounded,

@@ -105,6 +105,10 @@ func samples() map[string]goldenSample {
 		plat(events.EndpointRegistered{Service: "hathora", Name: "GetBuilds", Method: "GET", Path: "/builds/v3/{appId}/list",
 			Resource: "NAMESPACE:{namespace}:BUILD", Action: 2}),
 		plat(events.EndpointDeleted{Service: "hathora", Name: "GetBuilds"}),
+		{goldenEnvelope("game1", "_batch"), events.UserRolesAssignedBatch{Assignments: []events.UserRoleAssigned{
+			{UserID: "user-1", RoleID: roleID, AssignedNamespaces: []string{"game1"}},
+			{UserID: "user-2", RoleID: roleID, AssignedNamespaces: []string{"game1", "game2"}, NotAfter: &goldenNotAfter},
+		}}},
 	}
 	out := make(map[string]goldenSample, len(list))
 	for _, s := range list {

@@ -56,6 +56,14 @@ type Envelope struct {
 	CorrelationID string `json:"correlationId,omitempty"`
 	// Reason is the caller's free-text justification, if given.
 	Reason string `json:"reason,omitempty"`
+	// Source, when set, says through what the command arrived (HTTP, NATS,
+	// CLI), with its request id and remote address.
+	Source *Source `json:"source,omitempty"`
+	// PrevHash is the hex SHA-256 of the raw bytes of the previous event of
+	// the same namespace as stored in the stream; empty (omitted) for a
+	// namespace's first event. It chains each namespace's events so that an
+	// altered or inserted event is detectable (grantlog audit verify).
+	PrevHash string `json:"prevHash,omitempty"`
 	// Payload is the type-specific body.
 	Payload json.RawMessage `json:"payload"`
 }
@@ -68,7 +76,29 @@ type Event struct {
 	Revision uint64 `json:"revision"`
 	// Data is the decoded payload, one of this package's payload types.
 	Data Payload `json:"-"`
+	// Hash is the SHA-256 of the event's raw bytes as stored in the stream
+	// (set by readers of the stream; the next event of the namespace
+	// carries it, hex-encoded, as PrevHash).
+	Hash [32]byte `json:"-"`
 }
+
+// Source says through what a command arrived. Its JSON field names are part
+// of the public contract.
+type Source struct {
+	// Via is ViaHTTP, ViaNATS or ViaCLI.
+	Via string `json:"via"`
+	// RequestID is the request's id (X-Request-Id over HTTP).
+	RequestID string `json:"requestId,omitempty"`
+	// RemoteAddr is the network address the request came from.
+	RemoteAddr string `json:"remoteAddr,omitempty"`
+}
+
+// Source.Via values.
+const (
+	ViaHTTP = "http"
+	ViaNATS = "nats"
+	ViaCLI  = "cli"
+)
 
 // Payload is implemented by every event payload type. EventType returns the
 // explicit versioned type name the payload is written under.

@@ -45,6 +45,7 @@ func NewRegistry() *Registry {
 		TypeScopeDeleted:            decoderOf[ScopeDeleted](),
 		TypeEndpointRegistered:      decoderOf[EndpointRegistered](),
 		TypeEndpointDeleted:         decoderOf[EndpointDeleted](),
+		TypeUserRolesAssignedBatch:  decoderOf[UserRolesAssignedBatch](),
 	}}
 }
 

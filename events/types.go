@@ -70,6 +70,9 @@ type RoleUpdated struct {
 	AdminRole   bool   `json:"adminRole"`
 	IsWildcard  bool   `json:"isWildcard"`
 	Description string `json:"description,omitempty"`
+	// Before is the role as the command saw it (audit; absent in events
+	// written before it existed).
+	Before *RoleState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -80,6 +83,8 @@ func (RoleUpdated) EventType() string { return TypeRoleUpdated }
 type RolePermissionsAdded struct {
 	RoleID      string       `json:"roleId"`
 	Permissions []Permission `json:"permissions"`
+	// Before is the role as the command saw it (audit).
+	Before *RoleState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -91,6 +96,8 @@ func (RolePermissionsAdded) EventType() string { return TypeRolePermissionsAdded
 type RolePermissionsRemoved struct {
 	RoleID      string       `json:"roleId"`
 	Permissions []Permission `json:"permissions"`
+	// Before is the role as the command saw it (audit).
+	Before *RoleState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -100,6 +107,8 @@ func (RolePermissionsRemoved) EventType() string { return TypeRolePermissionsRem
 type RolePermissionsReplaced struct {
 	RoleID      string       `json:"roleId"`
 	Permissions []Permission `json:"permissions"`
+	// Before is the role as the command saw it (audit).
+	Before *RoleState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -108,6 +117,8 @@ func (RolePermissionsReplaced) EventType() string { return TypeRolePermissionsRe
 // RoleDeleted records a role's deletion; it ends every assignment of the role.
 type RoleDeleted struct {
 	RoleID string `json:"roleId"`
+	// Before is the role as the command saw it (audit).
+	Before *RoleState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -125,6 +136,8 @@ type UserRoleAssigned struct {
 	// force: from NotBefore (inclusive) until NotAfter (exclusive).
 	NotBefore *time.Time `json:"notBefore,omitempty"`
 	NotAfter  *time.Time `json:"notAfter,omitempty"`
+	// Before is the assignment this one replaces, if any (audit).
+	Before *AssignmentState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -134,6 +147,8 @@ func (UserRoleAssigned) EventType() string { return TypeUserRoleAssigned }
 type UserRoleUnassigned struct {
 	UserID string `json:"userId"`
 	RoleID string `json:"roleId"`
+	// Before is the assignment ended (audit).
+	Before *AssignmentState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -178,6 +193,8 @@ type ClientUpdated struct {
 	ClientName  string       `json:"clientName"`
 	Permissions []Permission `json:"permissions"`
 	Roles       []string     `json:"roles,omitempty"`
+	// Before is the client as the command saw it, without its secret hash (audit).
+	Before *ClientState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -186,6 +203,8 @@ func (ClientUpdated) EventType() string { return TypeClientUpdated }
 // ClientDeleted records a client's deletion.
 type ClientDeleted struct {
 	ClientID string `json:"clientId"`
+	// Before is the client as the command saw it, without its secret hash (audit).
+	Before *ClientState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -212,6 +231,8 @@ func (TokenIssued) EventType() string { return TypeTokenIssued }
 // TokenRevoked records a token's revocation.
 type TokenRevoked struct {
 	TokenID string `json:"tokenId"`
+	// Before is the token as the command saw it, without its secret hash (audit).
+	Before *TokenState `json:"before,omitempty"`
 }
 
 // EventType implements Payload.
@@ -260,3 +281,49 @@ type EndpointDeleted struct {
 
 // EventType implements Payload.
 func (EndpointDeleted) EventType() string { return TypeEndpointDeleted }
+
+// The *State types are the "before" of update events: the aggregate as the
+// command saw it when it decided (the index view; optimistic concurrency on
+// the namespace guarantees it is the state right before the event). They
+// never carry secrets or secret hashes. Events written before these fields
+// existed have none.
+
+// RoleState is a role's state.
+type RoleState struct {
+	RoleID      string       `json:"roleId"`
+	RoleName    string       `json:"roleName"`
+	AdminRole   bool         `json:"adminRole"`
+	IsWildcard  bool         `json:"isWildcard"`
+	Description string       `json:"description,omitempty"`
+	Permissions []Permission `json:"permissions"`
+}
+
+// AssignmentState is an assignment's state (role RoleID given to UserID in
+// the event's namespace).
+type AssignmentState struct {
+	UserID             string     `json:"userId"`
+	RoleID             string     `json:"roleId"`
+	AssignedNamespaces []string   `json:"assignedNamespaces"`
+	NotBefore          *time.Time `json:"notBefore,omitempty"`
+	NotAfter           *time.Time `json:"notAfter,omitempty"`
+}
+
+// ClientState is an IAM client's state, without its secret hash.
+type ClientState struct {
+	ClientID    string       `json:"clientId"`
+	ClientName  string       `json:"clientName"`
+	Permissions []Permission `json:"permissions"`
+	Roles       []string     `json:"roles,omitempty"`
+}
+
+// TokenState is a token's state, without its secret hash.
+type TokenState struct {
+	TokenID     string       `json:"tokenId"`
+	Name        string       `json:"name"`
+	Owner       Actor        `json:"owner"`
+	Issuer      Actor        `json:"issuer"`
+	Scopes      []string     `json:"scopes,omitempty"`
+	Permissions []Permission `json:"permissions"`
+	NotBefore   *time.Time   `json:"notBefore,omitempty"`
+	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+}

@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -200,6 +201,7 @@ func (p *Projector) decode(msg jetstream.Msg, seq uint64) (events.Event, error) 
 		ev = events.Event{Envelope: events.Envelope{Namespace: namespaceOf(p.cfg.SubjectPrefix, msg.Subject())}}
 	}
 	ev.Revision = seq
+	ev.Hash = sha256.Sum256(msg.Data())
 	return ev, nil
 }
 

@@ -1,6 +1,7 @@
 // Command grantlog is the Grantlog permission service and its CLI.
 //
-//	grantlog serve [flags]   run the service (embedded NATS + JetStream + Pebble)
+//	grantlog serve [flags]   run the service (embedded NATS + JetStream + Pebble),
+//	                         or a command node or replica (--role, --nats-url)
 //	grantlog version         print the version
 //
 // Run "grantlog help" or "grantlog serve --help" for details.
@@ -19,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
 )
 
@@ -29,6 +31,7 @@ const usage = `grantlog — an event-sourced permission service.
 
 Usage:
   grantlog serve [flags]    run the service on this machine
+  grantlog audit ...        tail, export or verify the audit stream ("grantlog audit help")
   grantlog version          print the version
   grantlog help             show this help
 
@@ -47,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "grantlog", version)
 		return 0
@@ -76,6 +81,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"HOST:PORT of the HTTP API; port 0 picks a free port (env GRANTLOG_HTTP_ADDR)")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", envOr("GRANTLOG_NATS_LISTEN", "127.0.0.1:4222"),
 		"HOST:PORT of the embedded NATS server; port 0 picks a free port (env GRANTLOG_NATS_LISTEN)")
+	role := fs.String("role", envOr("GRANTLOG_ROLE", "all"),
+		"what this node does: all (commands and checks), command (commands; no checks) or replica (checks and reads; no commands) (env GRANTLOG_ROLE)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", os.Getenv("GRANTLOG_NATS_URL"),
+		"external NATS holding the event stream, e.g. another node's nats://HOST:4222; no embedded server is started. Required for --role command and replica (env GRANTLOG_NATS_URL)")
+	fs.StringVar(&cfg.NATSUser, "nats-user", os.Getenv("GRANTLOG_NATS_USER"), "NATS user for --nats-url (env GRANTLOG_NATS_USER)")
+	fs.StringVar(&cfg.NATSPassword, "nats-password", os.Getenv("GRANTLOG_NATS_PASSWORD"),
+		"NATS password for --nats-url; prefer the env var, flags show in ps (env GRANTLOG_NATS_PASSWORD)")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", os.Getenv("GRANTLOG_NATS_CREDS"),
+		"NATS credentials file for --nats-url: <data-dir>/nats-replica.creds or nats-command.creds of the node with the embedded server, or a NATS JWT .creds file (env GRANTLOG_NATS_CREDS)")
+	fs.StringVar(&cfg.BootstrapTokenHashFile, "bootstrap-token-hash-file", os.Getenv("GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE"),
+		"for --role command or replica: the bootstrap-token.sha256 of the node that created the stream, copied into the data dir (default: <data-dir>/bootstrap-token.sha256 must exist) (env GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE)")
+	fs.StringVar(&cfg.NodeName, "node-name", os.Getenv("GRANTLOG_NODE_NAME"),
+		"name of this node in grantlog.status.<node> and service discovery (default <host>-<role>-<hash of data dir>) (env GRANTLOG_NODE_NAME)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
@@ -87,6 +105,19 @@ answers checks, and the HTTP API listens on --http-addr.
 On first start a bootstrap Super Admin token is written to
 <data-dir>/bootstrap-token (mode 0600). Send it as "Authorization: Bearer
 <token>" on every /v1 call. A restart keeps every role, assignment and token.
+
+Replicas and command nodes: the embedded NATS server has a "replica" user
+(reads only) and a "command" user (may append events), with credentials in
+<data-dir>/nats-replica.creds and nats-command.creds. Run more nodes against
+it, each with its own data dir:
+
+  grantlog serve --role replica --nats-url nats://HOST:4222 \
+      --nats-creds <first>/nats-replica.creds \
+      --bootstrap-token-hash-file <first>/bootstrap-token.sha256 \
+      --data-dir replica1 --http-addr 127.0.0.1:8081
+
+Replicas answer checks over HTTP and NATS (grantlog.v1.check) and refuse
+commands; command nodes write and refuse checks.
 
 Flags:
 `)
@@ -107,6 +138,7 @@ Flags:
 		fmt.Fprintf(stderr, "grantlog serve: --log-level %q: use debug, info, warn or error\n", *logLevel)
 		return 2
 	}
+	cfg.Role = server.Role(*role)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
@@ -121,14 +153,26 @@ Flags:
 		return 1
 	}
 	tokenPath, _ := filepath.Abs(filepath.Join(cfg.DataDir, credential.TokenFile))
-	if srv.Bootstrap.Created {
+	natsAt := srv.NATSURL()
+	switch {
+	case srv.Role() != server.RoleAll:
+		fmt.Fprintf(stdout, "Accepting the bootstrap token of the node that created the stream (hash in %s).\n",
+			filepath.Join(cfg.DataDir, credential.HashFile))
+		natsAt = "external " + cfg.NATSURL
+	case srv.Bootstrap.Created:
 		fmt.Fprintf(stdout, "Bootstrap Super Admin token written to %s (mode 0600).\n", tokenPath)
 		fmt.Fprintf(stdout, "Use it:  export GRANTLOG_TOKEN=$(cat %s)\n", tokenPath)
-	} else {
+	default:
 		fmt.Fprintf(stdout, "Using the existing bootstrap credential (token file: %s).\n", tokenPath)
 	}
-	fmt.Fprintf(stdout, "Grantlog %s serving HTTP on http://%s (NATS on %s, data in %s)\n",
-		version, srv.HTTPAddr(), srv.NATSURL(), cfg.DataDir)
+	if natsAt == "" {
+		natsAt = "external " + cfg.NATSURL
+	} else if cfg.NATSURL == "" {
+		fmt.Fprintf(stdout, "Replicas and command nodes connect with --nats-url %s --nats-creds %s (or %s).\n",
+			natsAt, filepath.Join(cfg.DataDir, eventlog.ReplicaCredsFile), eventlog.CommandCredsFile)
+	}
+	fmt.Fprintf(stdout, "Grantlog %s (%s node %s) serving HTTP on http://%s (NATS %s, data in %s)\n",
+		version, srv.Role(), srv.NodeName(), srv.HTTPAddr(), natsAt, cfg.DataDir)
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 1

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/grantlog/grantlog/events"
 )
 
 // EmbeddedConfig configures an embedded NATS server with JetStream.
@@ -28,6 +30,12 @@ type EmbeddedConfig struct {
 	SyncAlways bool
 	// ServerName names the server; default "grantlog".
 	ServerName string
+	// SubjectPrefix of event subjects, denied to the replica user; default
+	// events.DefaultSubjectPrefix.
+	SubjectPrefix string
+	// NoUsers leaves out the replica and command users (and their
+	// credentials files): only the in-process internal user exists.
+	NoUsers bool
 }
 
 // Embedded is a running embedded server and the in-process connection the
@@ -36,7 +44,32 @@ type Embedded struct {
 	Server *server.Server
 	// Conn is an in-process connection with full permissions.
 	Conn *nats.Conn
+	// ReplicaCreds and CommandCreds are the external users' credentials
+	// (also in DataDir/nats-replica.creds and DataDir/nats-command.creds).
+	// Zero with NoUsers.
+	ReplicaCreds, CommandCreds Creds
 }
+
+// adminOnlyAPI are the JetStream API subjects that change or remove stored
+// events; only the internal user may publish them.
+var adminOnlyAPI = []string{
+	"$JS.API.STREAM.UPDATE.>",
+	"$JS.API.STREAM.DELETE.>",
+	"$JS.API.STREAM.PURGE.>",
+	"$JS.API.STREAM.MSG.DELETE.>",
+	"$JS.API.STREAM.RESTORE.>",
+	"$JS.API.STREAM.PEER.REMOVE.>",
+	"$JS.API.ACCOUNT.PURGE.>",
+}
+
+// ReplicaDenied returns the subjects the replica user may not publish:
+// events (prefix.>), stream creation and adminOnlyAPI.
+func ReplicaDenied(prefix string) []string {
+	return append([]string{events.AllFilter(prefix), "$JS.API.STREAM.CREATE.>"}, adminOnlyAPI...)
+}
+
+// CommandDenied returns the subjects the command user may not publish.
+func CommandDenied() []string { return append([]string(nil), adminOnlyAPI...) }
 
 func randomSecret() string {
 	var b [24]byte
@@ -44,10 +77,13 @@ func randomSecret() string {
 	return hex.EncodeToString(b[:])
 }
 
-// internalUser is the service's own NATS user. Its password is random per
-// start and never leaves the process; external clients get users of their
-// own (with publish on event subjects denied) in a later release.
+// internalUser is the service's own NATS user, with full permissions. Its
+// password is random per start and never leaves the process; external
+// clients use ReplicaUser or CommandUser.
 const internalUser = "grantlog-internal"
+
+// MaxPayload is the largest message the embedded server accepts (8 MiB).
+const MaxPayload = 8 << 20
 
 // StartEmbedded starts the server and connects to it in-process.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
@@ -72,7 +108,28 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 			port = pn
 		}
 	}
+	if cfg.SubjectPrefix == "" {
+		cfg.SubjectPrefix = events.DefaultSubjectPrefix
+	}
 	password := randomSecret()
+	users := []*server.User{{Username: internalUser, Password: password}}
+	var replica, command Creds
+	if !cfg.NoUsers {
+		var err error
+		if replica, err = loadOrCreateCreds(filepath.Join(cfg.DataDir, ReplicaCredsFile), ReplicaUser, "replica"); err != nil {
+			return nil, err
+		}
+		if command, err = loadOrCreateCreds(filepath.Join(cfg.DataDir, CommandCredsFile), CommandUser, "command"); err != nil {
+			return nil, err
+		}
+		users = append(users,
+			&server.User{Username: replica.User, Password: replica.Password, Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Deny: ReplicaDenied(cfg.SubjectPrefix)},
+			}},
+			&server.User{Username: command.User, Password: command.Password, Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Deny: CommandDenied()},
+			}})
+	}
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
 		Host:       host,
@@ -83,7 +140,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
 		NoLog:      true,
-		Users:      []*server.User{{Username: internalUser, Password: password}},
+		Users:      users,
+		// Bulk assignments (10,000 in one event) exceed the 1 MB default.
+		MaxPayload: MaxPayload,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -100,7 +159,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
 	}
-	return &Embedded{Server: ns, Conn: nc}, nil
+	return &Embedded{Server: ns, Conn: nc, ReplicaCreds: replica, CommandCreds: command}, nil
 }
 
 // ClientURL returns the URL external clients connect to, or "" when not listening.

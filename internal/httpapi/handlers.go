@@ -214,3 +214,38 @@ func (a *api) check(w http.ResponseWriter, r *http.Request, c principal.Caller) 
 	}
 	writeJSON(w, http.StatusOK, res)
 }
+
+// MaxBatchBodyBytes bounds a bulk assignment body (10,000 assignments).
+const MaxBatchBodyBytes = 8 << 20
+
+type batchBody struct {
+	Assignments []command.BatchAssignment `json:"assignments"`
+	Reason      string                    `json:"reason"`
+}
+
+func (a *api) assignBatch(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	var body batchBody
+	if !decodeLimit(w, r, &body, MaxBatchBodyBytes) {
+		return
+	}
+	rev, err := a.Commands.AssignBatch(r.Context(), meta(r, c, body.Reason), r.PathValue("namespace"), body.Assignments)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"revision": rev, "count": len(body.Assignments)})
+}
+
+// checkBatch answers many checks at one revision (POST /v1/checks).
+func (a *api) checkBatch(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	var req query.BatchRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	res, err := a.Query.CheckBatchAs(r.Context(), c, &req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
@@ -37,8 +39,17 @@ type Config struct {
 	Query    *query.Engine
 	Auth     Authenticator
 	// Ready reports readiness for /readyz, with the applied and head revisions.
-	Ready  func() (ready bool, applied, head uint64)
+	Ready func() (ready bool, applied, head uint64)
+	// Status, when set, serves GET /v1/status and adds the node's role,
+	// head and lag to /readyz.
+	Status func() NodeStatus
+	// Role is the node's role ("", RoleAll, RoleCommand or RoleReplica):
+	// replicas refuse commands, command nodes refuse checks (404, errorCode
+	// notACommandNode or notACheckNode). Default RoleAll: everything.
+	Role   string
 	Logger *slog.Logger
+	// Audit serves /v1/audit and /v1/audit/stream; when nil they answer 501.
+	Audit *audit.Service
 }
 
 type api struct {
@@ -54,6 +65,9 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
+	if cfg.Status != nil {
+		mux.HandleFunc("GET /v1/status", a.status)
+	}
 
 	v1 := func(pattern string, h func(http.ResponseWriter, *http.Request, principal.Caller)) {
 		mux.HandleFunc(pattern, a.authenticated(h))
@@ -71,7 +85,10 @@ func New(cfg Config) http.Handler {
 	v1("GET /v1/namespaces/{namespace}/users/{userId}/roles", a.userRoles)
 	v1("DELETE /v1/namespaces/{namespace}/users/{userId}/roles/{roleId}", a.unassignRole)
 	v1("POST /v1/check", a.check)
+	v1("POST /v1/checks", a.checkBatch)
+	v1("POST /v1/namespaces/{namespace}/assignments:batch", a.assignBatch)
 	a.routesModel(v1)
+	a.routesAudit(v1)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -82,7 +99,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, r, http.StatusNotFound, "notFound",
 			fmt.Sprintf("no endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
 	})
-	return a.withRequestID(mux)
+	return a.withRequestID(a.roleGuard(mux))
 }
 
 // allowedMethods lists the methods some route serves r's path with.
@@ -144,7 +161,12 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ready, "revision": applied, "headAtStart": head})
+	body := map[string]any{"ready": ready, "revision": applied, "headAtStart": head}
+	if a.Status != nil {
+		st := a.Status()
+		body["role"], body["node"], body["head"], body["lag"] = st.Role, st.Node, st.Head, st.Lag
+	}
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -220,7 +242,12 @@ func statusOf(kind error) int {
 // and oversized bodies are errors. It writes the error answer itself and
 // returns false on failure.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return decodeLimit(w, r, v, MaxBodyBytes)
+}
+
+// decodeLimit is decode with a body limit of its own.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -234,7 +261,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	switch {
 	case errors.As(err, &mbe):
 		writeError(w, r, http.StatusRequestEntityTooLarge, "requestTooLarge",
-			fmt.Sprintf("request body exceeds %d bytes; split the request", MaxBodyBytes))
+			fmt.Sprintf("request body exceeds %d bytes; split the request", limit))
 	case errors.Is(err, io.EOF):
 		writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is empty; send a JSON object")
 	default:
@@ -250,7 +277,21 @@ func meta(r *http.Request, c principal.Caller, reason string) command.Meta {
 		CommandID:     r.Header.Get("Idempotency-Key"),
 		CorrelationID: requestID(r),
 		Reason:        reason,
+		Source:        source(r),
 	}
+}
+
+// SourceHeader lets a client say it is the grantlog CLI (value "cli"): the
+// audit record then says the change came through the CLI (over HTTP).
+const SourceHeader = "Grantlog-Source"
+
+// source is what the audit record says a command came through.
+func source(r *http.Request) *events.Source {
+	via := events.ViaHTTP
+	if r.Header.Get(SourceHeader) == events.ViaCLI {
+		via = events.ViaCLI
+	}
+	return &events.Source{Via: via, RequestID: requestID(r), RemoteAddr: r.RemoteAddr}
 }
 
 // readOptions parses common read parameters.

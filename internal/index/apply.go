@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -32,6 +33,10 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 		st.ns[ev.Namespace] = info
 	}
 	info.LastRevision = ev.Revision
+	info.LastHash = ""
+	if ev.Hash != ([32]byte{}) {
+		info.LastHash = hex.EncodeToString(ev.Hash[:])
+	}
 
 	var err error
 	switch p := ev.Data.(type) {
@@ -67,6 +72,12 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 		err = s.roleDeleted(b, ev, p.RoleID)
 	case events.UserRoleAssigned:
 		err = s.assigned(b, ev, p)
+	case events.UserRolesAssignedBatch:
+		for _, a := range p.Assignments {
+			if err = s.assigned(b, ev, a); err != nil {
+				break
+			}
+		}
 	case events.UserRoleUnassigned:
 		err = s.unassign(b, ev.Namespace, p.UserID, p.RoleID)
 	case events.NamespaceCreated:

@@ -16,7 +16,13 @@ const (
 	// Check guards asking checks about subjects signed into a namespace
 	// ({namespace} binds to the check's namespace): Read.
 	Check = "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK"
+	// PlatformAudit guards reading the audit records of platform-level
+	// objects (roles, scopes, endpoints: namespace _platform): Read.
+	PlatformAudit = "ADMIN:AUDIT"
 )
+
+// Audit guards reading the audit records of namespace ns: Read.
+func Audit(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":AUDIT" }
 
 // Assignment guards assigning roles in namespace ns: Update to assign or
 // unassign, Read to list.

@@ -1,6 +1,8 @@
-// Package server assembles a single-machine Grantlog: embedded NATS with
-// JetStream, the event stream, the Pebble index and its projector, the
-// command service, the query engine and the HTTP API.
+// Package server assembles a Grantlog node: NATS with JetStream (embedded,
+// or external with Config.NATSURL), the event stream, the Pebble index and
+// its projector, the command service, the query engine, the HTTP API and
+// (for roles that answer checks) the NATS micro API. A node's Role says
+// whether it writes (command), answers checks (replica) or both (all).
 package server
 
 import (
@@ -15,9 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/examples/catalogs"
@@ -50,6 +54,43 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+
+	// Role is what the node does; default RoleAll. RoleCommand and
+	// RoleReplica need NATSURL.
+	Role Role
+	// NATSURL, when set, is an external NATS server (e.g. another node's
+	// embedded one) holding the event stream: no embedded server is
+	// started and NATSListen is ignored. Default "": embedded.
+	NATSURL string
+	// NATSUser and NATSPassword authenticate to NATSURL; default none.
+	NATSUser, NATSPassword string
+	// NATSCreds is a credentials file for NATSURL: a Grantlog one
+	// (<data-dir>/nats-replica.creds or nats-command.creds of the node
+	// with the embedded server) or a NATS JWT .creds file. Excludes
+	// NATSUser and NATSPassword.
+	NATSCreds string
+	// NodeName names the node in status messages (grantlog.status.<node>)
+	// and service discovery: letters, digits, '-', '_'. Default
+	// "<host>-<role>-<hash of the data directory>".
+	NodeName string
+	// BootstrapTokenHashFile, for command and replica nodes, is the
+	// bootstrap-token.sha256 file of the node that created the stream; it
+	// is copied into DataDir. Default: DataDir/bootstrap-token.sha256 must
+	// already exist (a RoleAll node creates its own).
+	BootstrapTokenHashFile string
+	// StatusInterval is how often the node polls the stream head and
+	// publishes its status; default 1s.
+	StatusInterval time.Duration
+}
+
+// String describes the configuration with secrets redacted.
+func (c Config) String() string {
+	pw := ""
+	if c.NATSPassword != "" {
+		pw = "<redacted>"
+	}
+	return fmt.Sprintf("role=%s data-dir=%s http=%s nats-url=%s nats-user=%s nats-password=%s nats-creds=%s node=%s",
+		c.Role, c.DataDir, c.HTTPAddr, c.NATSURL, c.NATSUser, pw, c.NATSCreds, c.NodeName)
 }
 
 // Validate reports every problem of the configuration at once.
@@ -57,6 +98,18 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is required (--data-dir or GRANTLOG_DATA_DIR)"))
+	}
+	if !c.Role.Valid() {
+		errs = append(errs, fmt.Errorf("role %q: use all, command or replica", c.Role))
+	}
+	if (c.Role == RoleCommand || c.Role == RoleReplica) && c.NATSURL == "" {
+		errs = append(errs, fmt.Errorf("role %s needs --nats-url: the NATS server of the node that holds the stream", c.Role))
+	}
+	if c.NATSCreds != "" && (c.NATSUser != "" || c.NATSPassword != "") {
+		errs = append(errs, errors.New("give either --nats-creds or --nats-user/--nats-password, not both"))
+	}
+	if c.NodeName != "" && sanitizeToken(c.NodeName) != c.NodeName {
+		errs = append(errs, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", c.NodeName))
 	}
 	for name, addr := range map[string]string{"http address": c.HTTPAddr, "nats listen address": c.NATSListen} {
 		if addr == "" {
@@ -82,14 +135,28 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
+	if c.NodeName == "" {
+		c.NodeName = defaultNodeName(c.Role, c.DataDir)
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = time.Second
+	}
 }
 
 // Server is a running single-machine Grantlog.
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
-	nats      *eventlog.Embedded
+	nats      *eventlog.Embedded // nil with an external NATS
+	nc        *nats.Conn         // the service's connection (embedded or external)
+	ownConn   bool               // nc is external: Close closes it
 	js        jetstream.JetStream
+	stream    jetstream.Stream
+	auth      *credential.Authenticator
+	head      atomic.Uint64 // stream head as last polled
 	store     *index.Store
 	proj      *projector.Projector
 	Commands  *command.Service
@@ -119,26 +186,37 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			s.Close()
 		}
 	}()
-	if s.Bootstrap, err = credential.LoadOrCreate(cfg.DataDir); err != nil {
+	if s.Bootstrap, err = loadBootstrap(&cfg); err != nil {
 		return nil, err
 	}
-	if s.nats, err = eventlog.StartEmbedded(eventlog.EmbeddedConfig{
-		DataDir: cfg.DataDir, Listen: cfg.NATSListen, SyncAlways: true,
-	}); err != nil {
-		return nil, err
+	if cfg.NATSURL == "" {
+		if s.nats, err = eventlog.StartEmbedded(eventlog.EmbeddedConfig{
+			DataDir: cfg.DataDir, Listen: cfg.NATSListen, SyncAlways: true,
+		}); err != nil {
+			return nil, err
+		}
+		s.nc = s.nats.Conn
+	} else {
+		if s.nc, err = eventlog.Connect(eventlog.ConnectConfig{URL: cfg.NATSURL, User: cfg.NATSUser, Password: cfg.NATSPassword,
+			CredsFile: cfg.NATSCreds, Name: "grantlog-" + cfg.NodeName}); err != nil {
+			return nil, err
+		}
+		s.ownConn = true
 	}
-	if s.js, err = jetstream.New(s.nats.Conn); err != nil {
+	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	stream, err := eventlog.EnsureStream(ctx, s.js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	stream, err := s.openStream(ctx)
 	if err != nil {
 		return nil, err
 	}
+	s.stream = stream
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("stream info: %w", err)
 	}
-	s.fresh = info.State.LastSeq == 0
+	s.head.Store(info.State.LastSeq)
+	s.fresh = cfg.Role == RoleAll && info.State.LastSeq == 0
 	if s.store, err = index.Open(index.Options{Dir: filepath.Join(cfg.DataDir, "index"), Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
@@ -154,26 +232,67 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
 	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait}, s.js, stream, s.store, authorizer)
 
+	s.auth = &credential.Authenticator{Bootstrap: s.Bootstrap, Index: s.store}
+	// Open audit streams end when the HTTP server starts shutting down.
+	auditSvc := audit.New(audit.Config{Stream: eventlog.DefaultStream}, s.js, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
 	s.http = &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Commands: s.Commands, Query: s.Query, Logger: cfg.Logger,
-			Auth:  &credential.Authenticator{Bootstrap: s.Bootstrap, Index: s.store},
-			Ready: func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
+			Auth:   s.auth,
+			Ready:  func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
+			Status: s.Status,
+			Role:   string(cfg.Role),
+			Audit:  auditSvc,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	s.http.RegisterOnShutdown(auditSvc.Close)
 	return s, nil
 }
 
 // HTTPAddr is the address the API listens on.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 
-// NATSURL is the embedded NATS server's client URL.
-func (s *Server) NATSURL() string { return s.nats.ClientURL() }
+// NATSURL is the embedded NATS server's client URL ("" with an external
+// NATS).
+func (s *Server) NATSURL() string {
+	if s.nats == nil {
+		return ""
+	}
+	return s.nats.ClientURL()
+}
+
+// Role is the node's role.
+func (s *Server) Role() Role { return s.cfg.Role }
+
+// NodeName is the node's name in status messages and discovery.
+func (s *Server) NodeName() string { return s.cfg.NodeName }
+
+// openStream finds the event stream. A RoleAll node creates it or updates
+// its configuration; a command node creates it when missing (never
+// changes it); a replica only looks it up.
+func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
+	cfg := eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1)
+	if s.cfg.Role == RoleAll {
+		return eventlog.EnsureStream(ctx, s.js, cfg)
+	}
+	st, err := s.js.Stream(ctx, cfg.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound) && s.cfg.Role == RoleCommand:
+		if st, err = s.js.CreateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, fmt.Errorf("no event stream %s on %s: start the node that holds it (role all or command) first", cfg.Name, s.cfg.NATSURL)
+	case err != nil:
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
+}
 
 // Store returns the index.
 func (s *Server) Store() *index.Store { return s.store }
@@ -205,6 +324,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return s.watchStatus(gctx, s.stream) })
+	if s.cfg.Role.checks() {
+		g.Go(func() error { return s.serveNATS(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -226,6 +349,10 @@ func (s *Server) Close() {
 		_ = s.httpLn.Close()
 	}
 	s.httpLn = nil
+	if s.ownConn && s.nc != nil {
+		s.nc.Close()
+	}
+	s.nc = nil
 	if s.nats != nil {
 		s.nats.Close()
 		s.nats = nil

@@ -280,3 +280,24 @@ func TestRestartKeepsEverything(t *testing.T) {
 		assert.InDelta(t, applied+1, out["revision"], 0)
 	})
 }
+
+func TestBatchCheckHTTP(t *testing.T) {
+	_, c := startServer(t, t.TempDir())
+	role := c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Doc",
+		"permissions": []map[string]any{{"resource": "NAMESPACE:{namespace}:DOC", "action": 2}}})
+	out := c.must(http.StatusCreated, "POST", "/v1/namespaces/g/users/u/roles", map[string]any{"roleId": role["roleId"], "assignedNamespaces": []string{"g"}})
+	user := map[string]any{"type": "user", "id": "u"}
+	res := c.must(http.StatusOK, "POST", "/v1/checks", map[string]any{"atLeastRevision": out["revision"], "checks": []map[string]any{
+		{"subject": user, "namespace": "g", "resource": "NAMESPACE:g:DOC", "action": 2},
+		{"subject": user, "namespace": "g", "resource": "NAMESPACE:h:DOC", "action": 2},
+		{"subject": user, "namespace": "g", "resource": "A::B", "action": 2},
+	}})
+	results := res["results"].([]any)
+	require.Len(t, results, 3)
+	assert.Equal(t, true, results[0].(map[string]any)["allowed"])
+	assert.Equal(t, false, results[1].(map[string]any)["allowed"])
+	assert.Equal(t, "invalidResource", results[2].(map[string]any)["errorCode"], "a bad check is refused in place")
+	for _, r := range results[:2] {
+		assert.Equal(t, res["revision"], r.(map[string]any)["revision"], "one revision for the whole batch")
+	}
+}

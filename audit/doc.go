@@ -1,0 +1,15 @@
+// Package audit turns Grantlog's event stream into audit records and serves
+// them to subscribers: who (actor, on whose behalf), what (type, namespace,
+// target), when, why (the command's reason), through what (source: HTTP,
+// NATS or CLI, request id, remote address), the state before and after each
+// update, and the per-namespace hash chain that makes tampering evident.
+//
+// A Service reads the stream with JetStream ordered consumers (no server
+// state, every record exactly once and in revision order) and enforces
+// isolation: the records of namespace ns need ADMIN:NAMESPACE:{ns}:AUDIT
+// Read, those of platform-level objects (namespace _platform) need
+// ADMIN:AUDIT Read. A subscriber never receives a record it may not read.
+//
+// Record, Decode and Verifier need no server and may be used on messages
+// read from the stream directly (see the README's NATS recipe).
+package audit

@@ -1,0 +1,608 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/dataset"
+	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/perm"
+	"github.com/grantlog/grantlog/projector"
+	"github.com/grantlog/grantlog/query"
+)
+
+type bench struct {
+	cfg      config
+	out      io.Writer
+	progress io.Writer
+	log      *slog.Logger
+	report   Report
+
+	srv        *server.Server
+	stopServer func()
+	dataDir    string
+	base       string
+	token      string
+	hc         *http.Client
+	d          *dataset.Dataset
+	roleIDs    map[string]string // dataset role id → server role id
+}
+
+func (b *bench) add(phase, name string, v float64, unit, note string) {
+	b.report.Results = append(b.report.Results, Result{Phase: phase, Name: name, Value: v, Unit: unit, Note: note})
+}
+
+func (b *bench) say(format string, args ...any) {
+	fmt.Fprintf(b.progress, "grantbench: "+format+"\n", args...)
+}
+
+func (b *bench) run(ctx context.Context) error {
+	c := b.cfg
+	b.report = Report{Started: time.Now().UTC(), Machine: map[string]string{
+		"goos": runtime.GOOS, "goarch": runtime.GOARCH, "cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version(),
+	}, Shape: map[string]int{"users": c.users, "namespaces": c.namespaces, "roles": c.roles, "permsPerRole": c.perms,
+		"maxRolesPerUser": c.maxRoles, "maxNamespacesPerAssignment": c.maxNS}}
+	b.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}}
+	if c.url == "" {
+		if err := b.startServer(ctx); err != nil {
+			return err
+		}
+		defer b.stopServer()
+		if c.dataDir == "" {
+			defer func() { _ = os.RemoveAll(b.dataDir) }()
+		}
+	} else {
+		b.base, b.token = strings.TrimRight(c.url, "/"), c.token
+	}
+	b.say("generating %d users, %d roles x %d permissions, %d namespaces", c.users, c.roles, c.perms, c.namespaces)
+	b.d = dataset.Generate(dataset.Shape{Namespaces: c.namespaces, Roles: c.roles, PermsPerRole: c.perms, Users: c.users,
+		MaxRolesPerUse: c.maxRoles, MaxNSPerAssign: c.maxNS, WildcardEvery: 50, Seed: c.seed})
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+		only bool // needs the in-process server
+	}{
+		{"load", b.load, false},
+		{"commands", b.commands, false},
+		{"visible", b.visible, true},
+		{"inproc", b.inproc, true},
+		{"http", b.httpChecks, false},
+		{"replay", b.replay, true},
+		{"resources", b.resources, true},
+	}
+	for _, s := range steps {
+		if !c.phases[s.name] && (s.name != "replay" || !c.phases["reopen"]) {
+			continue
+		}
+		if s.only && b.srv == nil {
+			b.say("phase %s needs the in-process server; skipped with --url", s.name)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.say("phase %s", s.name)
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("phase %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) startServer(ctx context.Context) error {
+	dir := b.cfg.dataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "grantbench-"); err != nil {
+			return err
+		}
+	}
+	b.dataDir = dir
+	srv, err := server.New(ctx, server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Logger: b.log})
+	if err != nil {
+		return err
+	}
+	b.srv = srv
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Run(sctx); err != nil {
+			b.say("server: %v", err)
+		}
+	}()
+	b.stopServer = func() { cancel(); <-done }
+	deadline := time.Now().Add(30 * time.Second)
+	for !srv.Ready() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the in-process server did not become ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	if err != nil {
+		return err
+	}
+	b.base, b.token = "http://"+srv.HTTPAddr(), strings.TrimSpace(string(raw))
+	return nil
+}
+
+// call sends a JSON request and decodes the answer into out (if not nil).
+func (b *bench) call(ctx context.Context, method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return resp.StatusCode, json.Unmarshal(raw, out)
+	}
+	return resp.StatusCode, nil
+}
+
+// load creates the roles and then every assignment with bulk assignments.
+func (b *bench) load(ctx context.Context) error {
+	b.roleIDs = map[string]string{}
+	type nsBatch struct {
+		ns  string
+		set []map[string]any
+	}
+	byNS := map[string][]map[string]any{}
+	var nsOrder []string
+	start := time.Now()
+	for i := range b.d.Events {
+		ev := &b.d.Events[i]
+		switch p := ev.Data.(type) {
+		case events.RoleCreated:
+			ps := index.FromEvent(p.Permissions)
+			var out struct {
+				RoleID string `json:"roleId"`
+			}
+			if _, err := b.call(ctx, "POST", "/v1/roles", map[string]any{"roleName": fmt.Sprintf("Bench%s", p.RoleName),
+				"isWildcard": p.IsWildcard, "permissions": ps}, &out); err != nil {
+				return err
+			}
+			b.roleIDs[p.RoleID] = out.RoleID
+		case events.UserRoleAssigned:
+			if _, ok := byNS[ev.Namespace]; !ok {
+				nsOrder = append(nsOrder, ev.Namespace)
+			}
+			byNS[ev.Namespace] = append(byNS[ev.Namespace], map[string]any{"userId": p.UserID,
+				"roleId": b.roleIDs[p.RoleID], "assignedNamespaces": p.AssignedNamespaces, "key": p.UserID + "/" + b.roleIDs[p.RoleID]})
+		}
+	}
+	rolesDone := time.Since(start)
+	b.add("load", "roles created", float64(len(b.roleIDs))/rolesDone.Seconds(), "roles/s", fmt.Sprintf("%d roles, one command each", len(b.roleIDs)))
+	// A user may hold the same role twice in the generated data (different
+	// namespaces); a batch refuses repeats, so keep the first.
+	var batches []nsBatch
+	total := 0
+	for _, ns := range nsOrder {
+		seen := map[string]bool{}
+		var cur []map[string]any
+		for _, a := range byNS[ns] {
+			k := fmt.Sprint(a["key"])
+			delete(a, "key")
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			cur = append(cur, a)
+			if len(cur) == 10_000 {
+				batches = append(batches, nsBatch{ns, cur})
+				cur = nil
+			}
+		}
+		if len(cur) > 0 {
+			batches = append(batches, nsBatch{ns, cur})
+		}
+	}
+	start = time.Now()
+	work := make(chan nsBatch)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for bt := range work {
+				if _, err := b.call(ctx, "POST", "/v1/namespaces/"+bt.ns+"/assignments:batch", map[string]any{"assignments": bt.set}, nil); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+				mu.Lock()
+				total += len(bt.set)
+				done := total
+				mu.Unlock()
+				if done%50_000 < len(bt.set) {
+					b.say("  %d assignments loaded", done)
+				}
+			}
+		}()
+	}
+	for _, bt := range batches {
+		work <- bt
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	el := time.Since(start)
+	b.add("load", "bulk import", float64(total)/el.Seconds(), "grants/s", fmt.Sprintf("%d assignments in %d batches, 4 writers, fsync on", total, len(batches)))
+	return nil
+}
+
+// commands measures single commands, one writer and several.
+func (b *bench) commands(ctx context.Context) error {
+	var role struct {
+		RoleID string `json:"roleId"`
+	}
+	if _, err := b.call(ctx, "POST", "/v1/roles", map[string]any{"roleName": fmt.Sprintf("BenchCmd%d", time.Now().UnixNano()),
+		"permissions": []perm.Permission{{Resource: "NAMESPACE:{namespace}:USER:{userId}:SAVE", Action: perm.CRUD}}}, &role); err != nil {
+		return err
+	}
+	for _, writers := range []int{1, 8} {
+		n := b.cfg.commands
+		lat, el, err := timed(writers, n*writers, func(w, i int) error {
+			ns := fmt.Sprintf("cmd%d-%d", writers, w)
+			_, err := b.call(ctx, "POST", fmt.Sprintf("/v1/namespaces/%s/users/u%d/roles", ns, i),
+				map[string]any{"roleId": role.RoleID, "assignedNamespaces": []string{ns}}, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		p := percentiles(lat)
+		name := fmt.Sprintf("commands, %d writer(s)", writers)
+		b.add("commands", name, float64(len(lat))/el.Seconds(), "commands/s", "fsync on every write; each in its own namespace")
+		b.add("commands", name+" p50", us(p[0]), "µs", "")
+		b.add("commands", name+" p99", us(p[1]), "µs", "")
+	}
+	return nil
+}
+
+// visible measures write-to-visible at the local replica: from the
+// JetStream ack of an event to the index having applied it.
+func (b *bench) visible(ctx context.Context) error {
+	js := b.srv.JetStream()
+	st := b.srv.Store()
+	n := max(b.cfg.commands, 50)
+	ackToVisible := make([]time.Duration, n)
+	publishToVisible := make([]time.Duration, n)
+	roleID := ""
+	for _, id := range b.roleIDs {
+		roleID = id
+		break
+	}
+	if roleID == "" {
+		return fmt.Errorf("no role loaded: run the load phase first")
+	}
+	for i := range n {
+		ns := "visible"
+		p := events.UserRoleAssigned{UserID: fmt.Sprintf("vis%d", i), RoleID: roleID, AssignedNamespaces: []string{ns}}
+		data, err := events.Encode(events.Envelope{EventID: fmt.Sprintf("vis-%d-%d", time.Now().UnixNano(), i), Namespace: ns,
+			AggregateID: p.UserID, OccurredAt: time.Now(), Actor: events.Actor{Type: events.ActorUser, ID: "grantbench"},
+			CommandID: fmt.Sprintf("vis-%d-%d", time.Now().UnixNano(), i)}, p)
+		if err != nil {
+			return err
+		}
+		msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, events.KindUser, p.UserID))
+		msg.Data = data
+		t0 := time.Now()
+		ack, err := js.PublishMsg(ctx, msg)
+		if err != nil {
+			return err
+		}
+		t1 := time.Now()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = st.WaitApplied(wctx, ack.Sequence)
+		cancel()
+		if err != nil {
+			return err
+		}
+		t2 := time.Now()
+		ackToVisible[i], publishToVisible[i] = t2.Sub(t1), t2.Sub(t0)
+	}
+	p := percentiles(ackToVisible)
+	b.add("visible", "ack to visible p50", us(p[0]), "µs", "local replica (projector + index)")
+	b.add("visible", "ack to visible p99", us(p[1]), "µs", "")
+	p = percentiles(publishToVisible)
+	b.add("visible", "write to visible p50", us(p[0]), "µs", "publish (fsync) + projection")
+	b.add("visible", "write to visible p99", us(p[1]), "µs", "")
+	return nil
+}
+
+func (b *bench) checkRequests(n int, seed uint64) []query.CheckRequest {
+	checks := b.d.Checks(min(n, 100_000), seed)
+	reqs := make([]query.CheckRequest, len(checks))
+	for i, c := range checks {
+		reqs[i] = query.CheckRequest{Subject: query.Subject{Type: "user", ID: c.User}, Namespace: c.Namespace,
+			Resource: c.Resource, Action: perm.Action(c.Action)}
+	}
+	return reqs
+}
+
+// inproc measures checks in-process, on the server's own query engine.
+func (b *bench) inproc(ctx context.Context) error {
+	reqs := b.checkRequests(b.cfg.inprocCheck, 2)
+	n := b.cfg.inprocCheck
+	lat := make([]time.Duration, n)
+	allowed := 0
+	start := time.Now()
+	for i := range n {
+		t0 := time.Now()
+		res, err := b.srv.Query.Check(ctx, &reqs[i%len(reqs)])
+		lat[i] = time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if res.Allowed {
+			allowed++
+		}
+	}
+	el := time.Since(start)
+	p := percentiles(lat)
+	note := fmt.Sprintf("%d%% allowed", allowed*100/n)
+	b.add("inproc", "check p50", us(p[0]), "µs", note)
+	b.add("inproc", "check p99", us(p[1]), "µs", "")
+	b.add("inproc", "check p99.9", us(p[2]), "µs", "")
+	b.add("inproc", "checks, 1 goroutine", float64(n)/el.Seconds(), "checks/s", "")
+	// All cores.
+	workers := runtime.NumCPU()
+	var wg sync.WaitGroup
+	start = time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				_, _ = b.srv.Query.Check(ctx, &reqs[i%len(reqs)])
+			}
+		}()
+	}
+	wg.Wait()
+	b.add("inproc", fmt.Sprintf("checks, %d goroutines", workers), float64(n)/time.Since(start).Seconds(), "checks/s", "")
+	return nil
+}
+
+// httpChecks measures POST /v1/check with keep-alive clients.
+func (b *bench) httpChecks(ctx context.Context) error {
+	reqs := b.checkRequests(b.cfg.checks, 3)
+	bodies := make([][]byte, len(reqs))
+	for i := range reqs {
+		bodies[i], _ = json.Marshal(reqs[i])
+	}
+	for _, conc := range b.cfg.concurrency {
+		n := b.cfg.checks
+		lat, el, err := timed(conc, n, func(_, i int) error {
+			req, _ := http.NewRequestWithContext(ctx, "POST", b.base+"/v1/check", bytes.NewReader(bodies[i%len(bodies)]))
+			req.Header.Set("Authorization", "Bearer "+b.token)
+			resp, err := b.hc.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("check answered %d", resp.StatusCode)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		p := percentiles(lat)
+		name := fmt.Sprintf("HTTP check, %d client(s)", conc)
+		b.add("http", name, float64(n)/el.Seconds(), "checks/s", "keep-alive, load generator on the same machine")
+		b.add("http", name+" p50", us(p[0]), "µs", "")
+		b.add("http", name+" p99", us(p[1]), "µs", "")
+	}
+	return nil
+}
+
+// replay projects the whole stream from zero into a fresh index, then
+// measures reopening that index (loading it into memory).
+func (b *bench) replay(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "grantbench-replay-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	st, err := index.Open(index.Options{Dir: filepath.Join(dir, "index"), Logger: b.log})
+	if err != nil {
+		return err
+	}
+	stream, err := b.srv.JetStream().Stream(ctx, eventlog.DefaultStream)
+	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	head := info.State.LastSeq
+	p := projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: b.log}, b.srv.JetStream(), st)
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- p.Run(pctx) }()
+	err = st.WaitApplied(ctx, head)
+	el := time.Since(start)
+	cancel()
+	if perr := <-done; perr != nil && err == nil {
+		err = perr
+	}
+	if err != nil {
+		_ = st.Close()
+		return err
+	}
+	b.add("replay", "replay from zero", float64(head)/el.Seconds(), "events/s", fmt.Sprintf("%d events (bulk events count once) in %s", head, el.Round(time.Millisecond)))
+	if err := st.Close(); err != nil {
+		return err
+	}
+	if !b.cfg.phases["reopen"] {
+		return nil
+	}
+	start = time.Now()
+	st, err = index.Open(index.Options{Dir: filepath.Join(dir, "index"), Logger: b.log})
+	if err != nil {
+		return err
+	}
+	b.add("reopen", "index reopen (load into memory)", float64(time.Since(start).Milliseconds()), "ms", "cold start of a replica whose index is on disk")
+	return st.Close()
+}
+
+// resources reports RSS of this process (server, dataset and all) and disk.
+func (b *bench) resources(context.Context) error {
+	runtime.GC()
+	if raw, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") || strings.HasPrefix(line, "VmHWM:") {
+				var kb float64
+				if _, err := fmt.Sscanf(strings.TrimSpace(line[6:]), "%f kB", &kb); err == nil {
+					name := map[string]string{"VmRSS:": "RSS now", "VmHWM:": "peak RSS"}[line[:6]]
+					b.add("resources", name, kb/1024, "MiB", "whole grantbench process: server, generator and dataset")
+				}
+			}
+		}
+	}
+	for _, sub := range []string{"jetstream", "index"} {
+		size, err := dirSize(filepath.Join(b.dataDir, sub))
+		if err != nil {
+			return err
+		}
+		b.add("resources", "disk "+sub, float64(size)/(1<<20), "MiB", "")
+	}
+	return nil
+}
+
+func dirSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	return total, err
+}
+
+// timed runs n operations over workers goroutines (worker w runs i = w,
+// w+workers, ...), timing each; it returns the latencies, the elapsed time
+// and the first error.
+func timed(workers, n int, op func(w, i int) error) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, n)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				t0 := time.Now()
+				err := op(w, i)
+				lat[i] = time.Since(t0)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return lat, time.Since(start), firstErr
+}
+
+// percentiles returns p50, p99 and p99.9.
+func percentiles(d []time.Duration) [3]time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(q float64) time.Duration {
+		if len(s) == 0 {
+			return 0
+		}
+		return s[min(len(s)-1, int(q*float64(len(s))))]
+	}
+	return [3]time.Duration{at(0.50), at(0.99), at(0.999)}
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
+func (b *bench) print() {
+	tw := tabwriter.NewWriter(b.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "PHASE\tMEASURE\tVALUE\tUNIT\tNOTE\n")
+	for _, r := range b.report.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Phase, r.Name, format(r.Value), r.Unit, r.Note)
+	}
+	_ = tw.Flush()
+}
+
+func format(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}

@@ -1,0 +1,156 @@
+// Command grantbench generates a permission dataset of a given shape, loads
+// it into Grantlog through the real command path, and measures what users
+// choose a permission service on: check latency and throughput (in-process
+// and over HTTP), command throughput with fsync, bulk import rate,
+// write-to-visible latency, projection replay rate, index reopen time, RSS
+// and disk.
+//
+// By default it starts a Grantlog server in-process on a temporary data
+// directory (so that every phase can run); with --url it measures a running
+// server over HTTP only. Every phase has a bounded request count and talks
+// to 127.0.0.1 only.
+//
+//	go run ./cmd/grantbench                       # the default shape (100k users)
+//	go run ./cmd/grantbench --users 2000 --quick  # a smoke run (CI)
+//	go run ./cmd/grantbench --json bench.json     # also write the results as JSON
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	url         string
+	token       string
+	dataDir     string
+	users       int
+	namespaces  int
+	roles       int
+	perms       int
+	maxRoles    int
+	maxNS       int
+	checks      int
+	inprocCheck int
+	commands    int
+	concurrency []int
+	phases      map[string]bool
+	jsonOut     string
+	seed        uint64
+}
+
+const allPhases = "load,commands,visible,inproc,http,replay,reopen,resources"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("grantbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var conc, phases string
+	var quick bool
+	fs.StringVar(&cfg.url, "url", "", "measure this running server over HTTP only (default: start one in-process)")
+	fs.StringVar(&cfg.token, "token", os.Getenv("GRANTLOG_TOKEN"), "bearer token for --url (env GRANTLOG_TOKEN)")
+	fs.StringVar(&cfg.dataDir, "data-dir", "", "data directory of the in-process server (default: a temporary directory, removed at the end)")
+	fs.IntVar(&cfg.users, "users", 100_000, "users in the dataset")
+	fs.IntVar(&cfg.namespaces, "namespaces", 100, "namespaces in the dataset")
+	fs.IntVar(&cfg.roles, "roles", 200, "roles in the dataset")
+	fs.IntVar(&cfg.perms, "perms", 20, "permissions per role")
+	fs.IntVar(&cfg.maxRoles, "max-roles", 3, "each user holds 1..max-roles roles")
+	fs.IntVar(&cfg.maxNS, "max-ns", 5, "each assignment applies in 1..max-ns namespaces")
+	fs.IntVar(&cfg.checks, "checks", 20_000, "HTTP checks per concurrency level")
+	fs.IntVar(&cfg.inprocCheck, "inproc-checks", 1_000_000, "in-process checks")
+	fs.IntVar(&cfg.commands, "commands", 500, "single commands per writer setting (fsync on every write)")
+	fs.StringVar(&conc, "concurrency", "1,4,16,64", "HTTP client concurrency levels")
+	fs.StringVar(&phases, "phases", allPhases, "phases to run, comma-separated")
+	fs.StringVar(&cfg.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "dataset seed")
+	fs.BoolVar(&quick, "quick", false, "small counts for a smoke run (overrides counts not set explicitly)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n\nGenerates a dataset, loads it through the command path and measures checks,\ncommands, replay and resources. Phases: %s.\n\nFlags:\n", allPhases)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if quick {
+		for name, v := range map[string]*int{"users": &cfg.users, "checks": &cfg.checks, "inproc-checks": &cfg.inprocCheck, "commands": &cfg.commands, "roles": &cfg.roles} {
+			if !set[name] {
+				*v = map[string]int{"users": 2_000, "checks": 1_000, "inproc-checks": 20_000, "commands": 50, "roles": 50}[name]
+			}
+		}
+	}
+	for _, c := range strings.Split(conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 || n > 256 {
+			fmt.Fprintf(stderr, "grantbench: --concurrency %q: use numbers from 1 to 256\n", conc)
+			return 2
+		}
+		cfg.concurrency = append(cfg.concurrency, n)
+	}
+	cfg.phases = map[string]bool{}
+	for _, p := range strings.Split(phases, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(strings.Split(allPhases, ","), p) {
+			fmt.Fprintf(stderr, "grantbench: unknown phase %q (phases: %s)\n", p, allPhases)
+			return 2
+		}
+		cfg.phases[p] = true
+	}
+	if cfg.users < 1 || cfg.namespaces < 1 || cfg.roles < 1 || cfg.perms < 1 || cfg.maxRoles < 1 || cfg.maxNS < 1 {
+		fmt.Fprintln(stderr, "grantbench: dataset sizes must be at least 1")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{cfg: cfg, out: stdout, log: slog.New(slog.NewTextHandler(io.Discard, nil)), progress: stderr}
+	if err := b.run(ctx); err != nil {
+		fmt.Fprintf(stderr, "grantbench: %v\n", err)
+		return 1
+	}
+	b.print()
+	if cfg.jsonOut != "" {
+		raw, _ := json.MarshalIndent(b.report, "", "  ")
+		if err := os.WriteFile(cfg.jsonOut, append(raw, '\n'), 0o644); err != nil {
+			fmt.Fprintf(stderr, "grantbench: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// Result is one measured figure.
+type Result struct {
+	Phase string  `json:"phase"`
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	Note  string  `json:"note,omitempty"`
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Started time.Time         `json:"started"`
+	Machine map[string]string `json:"machine"`
+	Shape   map[string]int    `json:"shape"`
+	Results []Result          `json:"results"`
+}

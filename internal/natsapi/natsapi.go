@@ -1,0 +1,351 @@
+package natsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/query"
+)
+
+// Version is the micro service's version (semver, as micro requires). Set
+// it at build time with -ldflags "-X github.com/grantlog/grantlog/internal/natsapi.Version=...".
+var Version = "0.1.0"
+
+// Service identity and subjects.
+const (
+	ServiceName   = "grantlog"
+	SubjectPrefix = "grantlog.v1"
+	CheckSubject  = SubjectPrefix + ".check"
+	ChecksSubject = SubjectPrefix + ".checks"
+	// StatusSubjectPrefix is where nodes publish their status each second:
+	// grantlog.status.<node>.
+	StatusSubjectPrefix = "grantlog.status"
+	// ErrorCodeHeader carries the API's errorCode on an error reply.
+	ErrorCodeHeader = "Grantlog-Error-Code"
+	// AuthorizationHeader carries the caller's credential on a request.
+	AuthorizationHeader = "Authorization"
+)
+
+// MaxRequestBytes bounds a request's payload (as HTTP bodies are bounded).
+const MaxRequestBytes = 1 << 20
+
+// Authenticator maps an Authorization header to a caller.
+// *credential.Authenticator satisfies it.
+type Authenticator interface {
+	Authenticate(header string) (principal.Caller, error)
+}
+
+// Checker answers checks. *query.Engine satisfies it.
+type Checker interface {
+	CheckAs(ctx context.Context, caller principal.Caller, req *query.CheckRequest) (query.CheckResult, error)
+	CheckBatchAs(ctx context.Context, caller principal.Caller, req *query.BatchRequest) (query.BatchResult, error)
+	// Revision is the applied revision: requests asking for more are
+	// answered off the subscription's goroutine, so that waiting for a
+	// revision does not hold up other requests.
+	Revision() uint64
+}
+
+// Config configures a Service.
+type Config struct {
+	// Conn is the NATS connection to serve on. Required; the caller owns it.
+	Conn *nats.Conn
+	// Checks answers checks. Required.
+	Checks Checker
+	// Auth authenticates callers. Required.
+	Auth Authenticator
+	// Node and Role go into the service's metadata (shown by discovery).
+	Node, Role string
+	// Timeout bounds one request; default 30s.
+	Timeout time.Duration
+	// MaxWaiting bounds the requests waiting for a revision at once; more
+	// wait for a slot (back-pressure on the subscription); default 256.
+	MaxWaiting int
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.MaxWaiting == 0 {
+		c.MaxWaiting = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Conn == nil {
+		errs = append(errs, errors.New("natsapi: Config.Conn is required"))
+	}
+	if c.Checks == nil {
+		errs = append(errs, errors.New("natsapi: Config.Checks is required"))
+	}
+	if c.Auth == nil {
+		errs = append(errs, errors.New("natsapi: Config.Auth is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Service is the running micro service. Close it when done.
+type Service struct {
+	cfg    Config
+	svc    micro.Service
+	ctx    context.Context
+	cancel context.CancelFunc
+	slots  chan struct{}
+	mu     struct {
+		sync.Mutex
+		closed bool
+		wg     sync.WaitGroup
+	}
+}
+
+// Start registers the service and its endpoints on cfg.Conn.
+func Start(cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, slots: make(chan struct{}, cfg.MaxWaiting)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	meta := map[string]string{}
+	if cfg.Node != "" {
+		meta["node"] = cfg.Node
+	}
+	if cfg.Role != "" {
+		meta["role"] = cfg.Role
+	}
+	svc, err := micro.AddService(cfg.Conn, micro.Config{
+		Name:        ServiceName,
+		Version:     Version,
+		Description: "Grantlog permission checks",
+		Metadata:    meta,
+	})
+	if err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("natsapi: add service: %w", err)
+	}
+	s.svc = svc
+	g := svc.AddGroup(SubjectPrefix)
+	for name, h := range map[string]micro.HandlerFunc{"check": s.check, "checks": s.checks} {
+		if err := g.AddEndpoint(name, h, micro.WithEndpointMetadata(map[string]string{"format": "application/json"})); err != nil {
+			_ = svc.Stop()
+			s.cancel()
+			return nil, fmt.Errorf("natsapi: add endpoint %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// Info returns the service's identity and endpoints.
+func (s *Service) Info() micro.Info { return s.svc.Info() }
+
+// Close stops the service, cancels requests in progress and waits for
+// them. It is idempotent.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	s.mu.Unlock()
+	err := s.svc.Stop()
+	s.cancel()
+	s.mu.wg.Wait()
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("natsapi: stop: %w", err)
+	}
+	return nil
+}
+
+// serve answers req with fn: at once when the checker has applied rev,
+// else on a goroutine of its own (bounded by MaxWaiting).
+func (s *Service) serve(req micro.Request, rev uint64, fn func(ctx context.Context) (any, error)) {
+	if rev <= s.cfg.Checks.Revision() {
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+		defer cancel()
+		v, err := fn(ctx)
+		s.reply(req, v, err)
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.ctx.Done():
+		s.fail(req, s.ctx.Err())
+		return
+	}
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		<-s.slots
+		s.fail(req, context.Canceled)
+		return
+	}
+	s.mu.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.mu.wg.Done()
+		defer func() { <-s.slots }()
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+		defer cancel()
+		v, err := fn(ctx)
+		s.reply(req, v, err)
+	}()
+}
+
+func (s *Service) reply(req micro.Request, v any, err error) {
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
+	if rerr := req.RespondJSON(v); rerr != nil {
+		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
+	}
+}
+
+// decode reads a request's JSON strictly, as the HTTP API does.
+func decode(data []byte, v any) error {
+	if len(data) > MaxRequestBytes {
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: "requestTooLarge",
+			msg: fmt.Sprintf("request exceeds %d bytes; split the request", MaxRequestBytes)}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is empty; send a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON value")
+	}
+	if err != nil {
+		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is not valid JSON for this endpoint: " + err.Error()}
+	}
+	return nil
+}
+
+func (s *Service) authenticate(req micro.Request) (principal.Caller, error) {
+	c, err := s.cfg.Auth.Authenticate(req.Headers().Get(AuthorizationHeader))
+	if err != nil {
+		return principal.Caller{}, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: err.Error()}
+	}
+	return c, nil
+}
+
+func (s *Service) check(req micro.Request) {
+	caller, err := s.authenticate(req)
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
+	var cr query.CheckRequest
+	if err := decode(req.Data(), &cr); err != nil {
+		s.fail(req, err)
+		return
+	}
+	s.serve(req, cr.AtLeastRevision, func(ctx context.Context) (any, error) {
+		return s.cfg.Checks.CheckAs(ctx, caller, &cr)
+	})
+}
+
+func (s *Service) checks(req micro.Request) {
+	caller, err := s.authenticate(req)
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
+	var br query.BatchRequest
+	if err := decode(req.Data(), &br); err != nil {
+		s.fail(req, err)
+		return
+	}
+	rev := br.AtLeastRevision
+	for i := range br.Checks {
+		rev = max(rev, br.Checks[i].AtLeastRevision)
+	}
+	s.serve(req, rev, func(ctx context.Context) (any, error) {
+		return s.cfg.Checks.CheckBatchAs(ctx, caller, &br)
+	})
+}
+
+// apiError is a refusal of this package (authentication, decoding).
+type apiError struct {
+	status    int
+	code, msg string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// ErrorBody is the JSON body of an error reply, as over HTTP.
+type ErrorBody struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorMessage string `json:"errorMessage"`
+	// Revision is the replica's applied revision on revisionNotYetApplied.
+	Revision uint64 `json:"revision,omitempty"`
+}
+
+// ErrorOf translates an error into the HTTP status and body the HTTP API
+// gives it.
+func ErrorOf(err error) (int, ErrorBody) {
+	var (
+		ae *apiError
+		qe *query.Error
+		ze *authz.Error
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ErrorBody{ErrorCode: ae.code, ErrorMessage: ae.msg}
+	case errors.As(err, &ze):
+		if errors.Is(ze.Kind, authz.ErrUnauthorized) {
+			return http.StatusUnauthorized, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
+		}
+		return http.StatusForbidden, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
+	case errors.As(err, &qe):
+		b := ErrorBody{ErrorCode: qe.Code, ErrorMessage: qe.Message}
+		switch {
+		case errors.Is(qe.Kind, query.ErrInvalid):
+			return http.StatusBadRequest, b
+		case errors.Is(qe.Kind, query.ErrNotFound):
+			return http.StatusNotFound, b
+		case errors.Is(qe.Kind, query.ErrNotYet):
+			b.Revision = qe.Revision
+			return http.StatusServiceUnavailable, b
+		}
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, ErrorBody{ErrorCode: "canceled", ErrorMessage: "the request was canceled (the node is stopping); retry it"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, ErrorBody{ErrorCode: "timeout", ErrorMessage: "the request timed out; retry it"}
+	}
+	return http.StatusInternalServerError, ErrorBody{ErrorCode: "internal", ErrorMessage: "internal error; the server log has details"}
+}
+
+func (s *Service) fail(req micro.Request, err error) {
+	status, body := ErrorOf(err)
+	if status == http.StatusInternalServerError {
+		s.cfg.Logger.Error("natsapi: request failed", "subject", req.Subject(), "err", err)
+	}
+	data, _ := json.Marshal(body)
+	if rerr := req.Error(strconv.Itoa(status), body.ErrorMessage, data,
+		micro.WithHeaders(micro.Headers{ErrorCodeHeader: []string{body.ErrorCode}})); rerr != nil {
+		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
+	}
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/httpapi"
+	"github.com/grantlog/grantlog/internal/natsapi"
+)
+
+// Role is what a node does.
+type Role string
+
+// Roles of a node.
+const (
+	// RoleAll writes and answers checks: the single-machine Grantlog
+	// (embedded NATS unless Config.NATSURL is set).
+	RoleAll Role = "all"
+	// RoleCommand writes (it keeps its own index to decide commands) and
+	// serves reads, but not checks. It needs Config.NATSURL.
+	RoleCommand Role = "command"
+	// RoleReplica answers checks and reads over HTTP and NATS, and refuses
+	// commands. It needs Config.NATSURL.
+	RoleReplica Role = "replica"
+)
+
+// Valid reports whether r is one of the roles ("" counts as RoleAll).
+func (r Role) Valid() bool { return r == "" || r == RoleAll || r == RoleCommand || r == RoleReplica }
+
+// checks reports whether the role answers checks.
+func (r Role) checks() bool { return r == RoleAll || r == RoleReplica }
+
+// defaultNodeName is "<host>-<role>-<8 hex of the data directory's hash>":
+// stable across restarts, distinct per data directory, and a single NATS
+// subject token.
+func defaultNodeName(role Role, dataDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	h := sha256.Sum256([]byte(abs))
+	return sanitizeToken(host) + "-" + string(role) + "-" + hex.EncodeToString(h[:4])
+}
+
+// sanitizeToken keeps letters, digits, '-' and '_' (a NATS subject token).
+func sanitizeToken(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "node"
+	}
+	return b.String()
+}
+
+// loadBootstrap returns the bootstrap credential of the data directory. A
+// RoleAll node makes one on first start. Command and replica nodes must
+// authenticate the bootstrap token of the node that created the stream:
+// they take its hash from Config.BootstrapTokenHashFile (copied into the
+// data directory) or from <data-dir>/bootstrap-token.sha256, and never make
+// one.
+func loadBootstrap(cfg *Config) (*credential.Bootstrap, error) {
+	dst := filepath.Join(cfg.DataDir, credential.HashFile)
+	if cfg.BootstrapTokenHashFile != "" {
+		raw, err := os.ReadFile(cfg.BootstrapTokenHashFile)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap token hash: %w", err)
+		}
+		h, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil || len(h) != sha256.Size {
+			return nil, fmt.Errorf("bootstrap token hash %s: want the 64 hex digits of a %s file", cfg.BootstrapTokenHashFile, credential.HashFile)
+		}
+		if err := writeFileAtomic(dst, []byte(hex.EncodeToString(h)+"\n")); err != nil {
+			return nil, fmt.Errorf("bootstrap token hash: %w", err)
+		}
+	} else if cfg.Role != RoleAll {
+		if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("a %s node needs the bootstrap token hash of the node that created the stream: "+
+				"pass --bootstrap-token-hash-file <that node's data dir>/%s, or copy that file into %s", cfg.Role, credential.HashFile, cfg.DataDir)
+		}
+	}
+	return credential.LoadOrCreate(cfg.DataDir)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Status is a node's role and progress.
+type Status = httpapi.NodeStatus
+
+// Status reports the node's role, applied revision, the stream head (as
+// last polled, at most Config.StatusInterval old) and the lag between them.
+func (s *Server) Status() Status {
+	applied := s.store.Applied()
+	head := max(s.head.Load(), applied)
+	return Status{
+		Role: string(s.cfg.Role), Node: s.cfg.NodeName, Ready: s.Ready(),
+		Revision: applied, Head: head, Lag: head - applied, HeadAtStart: s.proj.Head(),
+	}
+}
+
+// statusMessage is what a node publishes on grantlog.status.<node>.
+type statusMessage struct {
+	Status
+	Time time.Time `json:"time"`
+}
+
+// watchStatus polls the stream head and publishes the node's status on
+// grantlog.status.<node> every StatusInterval until ctx ends.
+func (s *Server) watchStatus(ctx context.Context, stream jetstream.Stream) error {
+	t := time.NewTicker(s.cfg.StatusInterval)
+	defer t.Stop()
+	subject := natsapi.StatusSubjectPrefix + "." + s.cfg.NodeName
+	for {
+		ictx, cancel := context.WithTimeout(ctx, s.cfg.StatusInterval)
+		info, err := stream.Info(ictx)
+		cancel()
+		if err == nil {
+			s.head.Store(info.State.LastSeq)
+		} else if ctx.Err() == nil {
+			s.log.Debug("status: stream info", "err", err)
+		}
+		msg, err := json.Marshal(statusMessage{Status: s.Status(), Time: time.Now().UTC()})
+		if err == nil {
+			err = s.nc.Publish(subject, msg)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Debug("status: publish", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// serveNATS starts the micro service once the index has caught up, and
+// stops it when ctx ends.
+func (s *Server) serveNATS(ctx context.Context) error {
+	for !s.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	svc, err := natsapi.Start(natsapi.Config{
+		Conn: s.nc, Checks: s.Query, Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return svc.Close()
+}
