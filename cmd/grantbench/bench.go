@@ -46,6 +46,8 @@ type bench struct {
 	hc         *http.Client
 	d          *dataset.Dataset
 	roleIDs    map[string]string // dataset role id → server role id
+	imported   int               // assignments loaded in bulk events
+	batches    int               // bulk events appended
 }
 
 func (b *bench) add(phase, name string, v float64, unit, note string) {
@@ -273,6 +275,7 @@ func (b *bench) load(ctx context.Context) error {
 		return firstErr
 	}
 	el := time.Since(start)
+	b.imported, b.batches = total, len(batches)
 	b.add("load", "bulk import", float64(total)/el.Seconds(), "grants/s", fmt.Sprintf("%d assignments in %d batches, 4 writers, fsync on", total, len(batches)))
 	return nil
 }
@@ -481,7 +484,13 @@ func (b *bench) replay(ctx context.Context) error {
 		_ = st.Close()
 		return err
 	}
-	b.add("replay", "replay from zero", float64(head)/el.Seconds(), "events/s", fmt.Sprintf("%d events (bulk events count once) in %s", head, el.Round(time.Millisecond)))
+	b.add("replay", "replay from zero", float64(head)/el.Seconds(), "events/s", fmt.Sprintf("%d events in %s", head, el.Round(time.Millisecond)))
+	if b.imported > 0 {
+		// A bulk event holds up to 10,000 assignments: count what was applied.
+		records := int(head) - b.batches + b.imported
+		b.add("replay", "replay from zero, applied changes", float64(records)/el.Seconds(), "changes/s",
+			fmt.Sprintf("%d changes: each assignment of a bulk event counts", records))
+	}
 	if err := st.Close(); err != nil {
 		return err
 	}
