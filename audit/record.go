@@ -60,6 +60,9 @@ type Record struct {
 	// Error, when set, says why the event could not be read (an unknown
 	// type written by a newer Grantlog, or malformed bytes).
 	Error string `json:"error,omitempty"`
+
+	// data is the decoded payload (for the permission-change feed).
+	data events.Payload
 }
 
 var jsonNull = json.RawMessage("null")
@@ -81,6 +84,7 @@ func Decode(reg *events.Registry, prefix string, seq uint64, subject string, dat
 		return rec
 	}
 	fillEnvelope(&rec, &ev.Envelope)
+	rec.data = ev.Data
 	rec.Payload = cleanPayload(ev.Payload)
 	rec.Before, rec.After = beforeAfter(ev.Data)
 	return rec

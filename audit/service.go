@@ -12,6 +12,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/metaperm"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
@@ -61,6 +62,9 @@ type Config struct {
 	// MaxScan bounds how many events one Page call reads looking for
 	// matches (the page then ends early with a next cursor); default 10000.
 	MaxScan int
+	// Members, when set, lists a role's holders for the permission-change
+	// feed's expanded role effects.
+	Members func(roleID string) []index.Member
 }
 
 // Service serves audit records. It is safe for concurrent use. Close ends

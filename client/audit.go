@@ -1,4 +1,3 @@
-// Package client is the Go SDK of Grantlog's HTTP API.
 package client
 
 import (
@@ -17,33 +16,6 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 )
-
-// Client talks to a Grantlog server. It is safe for concurrent use.
-type Client struct {
-	base  string
-	token string
-	// HTTP is the client requests are sent with; default: a client with no
-	// overall timeout (audit streams are long-lived).
-	HTTP *http.Client
-}
-
-// New returns a client of the server at baseURL (e.g.
-// "http://127.0.0.1:8080") authenticating with token (sent as a Bearer
-// token; empty sends none).
-func New(baseURL, token string) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, HTTP: &http.Client{}}
-}
-
-// APIError is an error answer of the server: {errorCode, errorMessage}.
-type APIError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"errorCode"`
-	Message string `json:"errorMessage"`
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("grantlog: %d %s: %s", e.Status, e.Code, e.Message)
-}
 
 // AuditOptions selects audit records; the zero value is every record the
 // caller may read, from the first.
@@ -74,30 +46,6 @@ func (o AuditOptions) query() url.Values {
 		q.Set("since", o.Since.UTC().Format(time.RFC3339Nano))
 	}
 	return q
-}
-
-func (c *Client) newRequest(ctx context.Context, path string, q url.Values) (*http.Request, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, http.NoBody)
-	if err != nil {
-		return nil, fmt.Errorf("grantlog: %w", err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	return req, nil
-}
-
-func apiError(resp *http.Response) error {
-	e := &APIError{Status: resp.StatusCode}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if json.Unmarshal(raw, e) != nil || e.Code == "" {
-		e.Code, e.Message = http.StatusText(resp.StatusCode), strings.TrimSpace(string(raw))
-	}
-	return e
 }
 
 // retryable reports whether an answer may succeed when asked again.

@@ -138,53 +138,96 @@ func (p *Projector) run(ctx context.Context) error {
 	}
 	defer it.Stop()
 
+	// Decode and apply in a pipeline: one goroutine reads and decodes the
+	// next batch while this one applies the last (a replay on two cores
+	// does both at once).
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan chunk, 2)
+	go p.read(rctx, it, stream, applied+1, chunks)
+	for c := range chunks {
+		if len(c.events) > 0 {
+			if err := p.index.Apply(c.events); err != nil {
+				return fmt.Errorf("%w: %w", errIndex, err)
+			}
+			p.lastAt.Store(time.Now().UnixNano())
+			if !p.ready.Load() {
+				if p.cfg.Progress != nil {
+					p.cfg.Progress(c.last, p.head.Load())
+				}
+				if c.last >= p.head.Load() {
+					p.ready.Store(true)
+				}
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	return ctx.Err()
+}
+
+// chunk is a decoded batch, or the error that ended reading (after the
+// events before it).
+type chunk struct {
+	events []events.Event
+	last   uint64
+	err    error
+}
+
+// read decodes messages into batches of up to BatchSize, cut when the
+// consumer has nothing more pending, and sends them on out, which it
+// closes when it stops (with an error chunk, or when ctx ends).
+func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stream jetstream.Stream, expect uint64, out chan<- chunk) {
+	defer close(out)
+	send := func(c chunk) bool {
+		select {
+		case out <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	first := true
 	batch := make([]events.Event, 0, p.cfg.BatchSize)
-	expect := applied + 1
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("projector: next: %w", err)
+			send(chunk{events: batch, last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
+			return
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("projector: metadata: %w", err)
+			send(chunk{events: batch, last: expect - 1, err: fmt.Errorf("projector: metadata: %w", err)})
+			return
 		}
 		seq := meta.Sequence.Stream
 		if seq < expect {
 			continue // already applied (redelivery after a consumer reset)
 		}
-		if seq > expect && len(batch) == 0 && expect == p.index.Applied()+1 {
+		if first && seq > expect {
 			// Only the very first delivery can reveal a gap: the stream
 			// denies deletes, so later sequences are contiguous.
-			if first, ierr := stream.Info(ctx); ierr == nil && first.State.FirstSeq > expect {
-				return fmt.Errorf("%w: wanted revision %d, stream starts at %d; rebuild the index from a snapshot",
-					ErrGap, expect, first.State.FirstSeq)
+			if info, ierr := stream.Info(ctx); ierr == nil && info.State.FirstSeq > expect {
+				send(chunk{err: fmt.Errorf("%w: wanted revision %d, stream starts at %d; rebuild the index from a snapshot",
+					ErrGap, expect, info.State.FirstSeq)})
+				return
 			}
 		}
+		first = false
 		ev, err := p.decode(msg, seq)
 		if err != nil {
 			// Apply what came before the event this binary cannot read.
-			if aerr := p.index.Apply(batch); aerr != nil {
-				return fmt.Errorf("%w: %w", errIndex, aerr)
-			}
-			return err
+			send(chunk{events: batch, last: expect - 1, err: err})
+			return
 		}
 		batch = append(batch, ev)
 		expect = seq + 1
 		if len(batch) >= p.cfg.BatchSize || meta.NumPending == 0 {
-			if err := p.index.Apply(batch); err != nil {
-				return fmt.Errorf("%w: %w", errIndex, err)
+			if !send(chunk{events: batch, last: seq}) {
+				return
 			}
-			p.lastAt.Store(time.Now().UnixNano())
-			batch = batch[:0]
-			if !p.ready.Load() {
-				if p.cfg.Progress != nil {
-					p.cfg.Progress(seq, p.head.Load())
-				}
-				if seq >= p.head.Load() {
-					p.ready.Store(true)
-				}
-			}
+			batch = make([]events.Event, 0, p.cfg.BatchSize)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
@@ -94,6 +95,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"for --role command or replica: the bootstrap-token.sha256 of the node that created the stream, copied into the data dir (default: <data-dir>/bootstrap-token.sha256 must exist) (env GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE)")
 	fs.StringVar(&cfg.NodeName, "node-name", os.Getenv("GRANTLOG_NODE_NAME"),
 		"name of this node in grantlog.status.<node> and service discovery (default <host>-<role>-<hash of data dir>) (env GRANTLOG_NODE_NAME)")
+	snapshotEvery := fs.String("snapshot-interval", os.Getenv("GRANTLOG_SNAPSHOT_INTERVAL"),
+		"snapshot the index into the GRANTLOG_SNAPSHOTS object store this often when it moved, e.g. 10m; default off (POST /v1/admin/snapshots takes one on demand). New replicas start from the newest snapshot (env GRANTLOG_SNAPSHOT_INTERVAL)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
@@ -137,6 +140,14 @@ Flags:
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: --log-level %q: use debug, info, warn or error\n", *logLevel)
 		return 2
+	}
+	if *snapshotEvery != "" {
+		d, err := time.ParseDuration(*snapshotEvery)
+		if err != nil {
+			fmt.Fprintf(stderr, "grantlog serve: --snapshot-interval %q: use a duration such as 10m, or 0 for off\n", *snapshotEvery)
+			return 2
+		}
+		cfg.SnapshotInterval = d
 	}
 	cfg.Role = server.Role(*role)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))

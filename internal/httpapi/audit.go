@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grantlog/grantlog/audit"
@@ -21,6 +22,7 @@ var AuditHeartbeat = 15 * time.Second
 func (a *api) routesAudit(v1 func(string, func(http.ResponseWriter, *http.Request, principal.Caller))) {
 	v1("GET /v1/audit", a.auditPage)
 	v1("GET /v1/audit/stream", a.auditStream)
+	v1("GET /v1/audit/effects", a.auditEffects)
 }
 
 // auditFilter parses namespace (repeatable), type (repeatable),
@@ -127,21 +129,30 @@ func (a *api) auditStream(w http.ResponseWriter, r *http.Request, c principal.Ca
 		}
 		f.FromRevision, f.Since = n+1, time.Time{}
 	}
-	ctx := r.Context()
-	sub, err := a.Audit.Subscribe(ctx, c, f)
+	sub, err := a.Audit.Subscribe(r.Context(), c, f)
 	if err != nil {
 		a.auditFail(w, r, err)
 		return
 	}
 	defer sub.Stop()
+	a.serveEvents(w, r, "audit stream", func(ctx context.Context) (string, any, error) {
+		rec, err := sub.Next(ctx)
+		return strconv.FormatUint(rec.Revision, 10), rec, err
+	})
+}
 
+// serveEvents writes server-sent events from next until the client goes,
+// the server shuts down or next fails: "id: <revision>" and "data: <JSON>",
+// with a heartbeat comment when nothing came for AuditHeartbeat.
+func (a *api) serveEvents(w http.ResponseWriter, r *http.Request, what string, next func(context.Context) (string, any, error)) {
+	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, ": grantlog audit stream\nretry: 1000\n\n"); err != nil {
+	if _, err := fmt.Fprintf(w, ": grantlog %s\nretry: 1000\n\n", what); err != nil {
 		return
 	}
 	if rc.Flush() != nil {
@@ -149,16 +160,16 @@ func (a *api) auditStream(w http.ResponseWriter, r *http.Request, c principal.Ca
 	}
 	for {
 		hctx, cancel := context.WithTimeout(ctx, AuditHeartbeat)
-		rec, err := sub.Next(hctx)
+		id, v, err := next(hctx)
 		cancel()
 		switch {
 		case err == nil:
-			raw, merr := json.Marshal(rec)
+			raw, merr := json.Marshal(v)
 			if merr != nil {
-				a.Logger.Error("audit stream: encode record", "revision", rec.Revision, "err", merr)
+				a.Logger.Error(what+": encode", "revision", id, "err", merr)
 				return
 			}
-			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", rec.Revision, raw); err != nil {
+			if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", id, raw); err != nil {
 				return
 			}
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
@@ -167,7 +178,7 @@ func (a *api) auditStream(w http.ResponseWriter, r *http.Request, c principal.Ca
 			}
 		default:
 			if ctx.Err() == nil && !errors.Is(err, audit.ErrClosed) {
-				a.Logger.Warn("audit stream ended", "requestId", requestID(r), "err", err)
+				a.Logger.Warn(what+" ended", "requestId", requestID(r), "err", err)
 			}
 			return
 		}
@@ -175,4 +186,59 @@ func (a *api) auditStream(w http.ResponseWriter, r *http.Request, c principal.Ca
 			return
 		}
 	}
+}
+
+// auditEffects serves the permission-change feed (GET /v1/audit/effects).
+func (a *api) auditEffects(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	if a.auditMissing(w, r) {
+		return
+	}
+	f, ok := auditFilter(w, r)
+	if !ok {
+		return
+	}
+	// An effect's event id is "<revision>.<index>": a revision may have
+	// several. Resume at that revision, skipping the effects already sent.
+	skipRev, skip := uint64(0), -1
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		revS, idxS, _ := strings.Cut(s, ".")
+		n, err := strconv.ParseUint(revS, 10, 64)
+		k, kerr := strconv.Atoi(idxS)
+		if err != nil || kerr != nil || k < 0 {
+			writeError(w, r, http.StatusBadRequest, "invalidLastEventId", "Last-Event-ID must be <revision>.<index> as sent in the feed's id lines")
+			return
+		}
+		f.FromRevision, skipRev, skip = n, n, k
+	}
+	expand := r.URL.Query().Get("expand")
+	if expand != "" && expand != "members" {
+		writeError(w, r, http.StatusBadRequest, "invalidFilter", `expand may only be "members"`)
+		return
+	}
+	sub, err := a.Audit.SubscribeEffects(r.Context(), c, audit.EffectsFilter{
+		Namespaces: f.Namespaces, FromRevision: f.FromRevision, ExpandMembers: expand == "members"})
+	if err != nil {
+		a.auditFail(w, r, err)
+		return
+	}
+	defer sub.Stop()
+	var rev uint64
+	idx := 0
+	a.serveEvents(w, r, "permission-change feed", func(ctx context.Context) (string, any, error) {
+		for {
+			e, err := sub.Next(ctx)
+			if err != nil {
+				return "", nil, err
+			}
+			if e.Revision != rev {
+				rev, idx = e.Revision, 0
+			} else {
+				idx++
+			}
+			if e.Revision == skipRev && idx <= skip {
+				continue
+			}
+			return fmt.Sprintf("%d.%d", rev, idx), e, nil
+		}
+	})
 }

@@ -50,6 +50,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Audit serves /v1/audit and /v1/audit/stream; when nil they answer 501.
 	Audit *audit.Service
+	// Snapshots serves POST /v1/admin/snapshots (see snapshot.go); when nil
+	// it answers 501.
+	Snapshots Snapshotter
 }
 
 type api struct {
@@ -89,6 +92,7 @@ func New(cfg Config) http.Handler {
 	v1("POST /v1/namespaces/{namespace}/assignments:batch", a.assignBatch)
 	a.routesModel(v1)
 	a.routesAudit(v1)
+	v1("POST /v1/admin/snapshots", a.takeSnapshot)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

@@ -23,8 +23,8 @@ func setJSON(b *pebble.Batch, k []byte, v any) error {
 	return nil
 }
 
-// applyOne folds one event into the state and the batch. It returns an error
-// only for storage failures.
+// applyOne folds one event into the state and the batch, and marks its
+// namespace as touched. It returns an error only for storage failures.
 func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 	st := &s.mu.st
 	info := st.ns[ev.Namespace]
@@ -104,7 +104,9 @@ func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
 	if err != nil {
 		return err
 	}
-	return setJSON(b, nsInfoKey(ev.Namespace), info)
+	// The namespace record is written once per batch (see Apply).
+	s.touched[ev.Namespace] = struct{}{}
+	return nil
 }
 
 func (s *Store) skip(ev *events.Event, why string) {

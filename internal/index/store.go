@@ -73,6 +73,9 @@ type Store struct {
 		closed bool
 	}
 	applied atomic.Uint64
+	// touched are the namespaces of the batch being applied (Apply's own,
+	// under mu).
+	touched map[string]struct{}
 
 	notify struct {
 		sync.Mutex
@@ -432,6 +435,10 @@ func (s *Store) Apply(evs []events.Event) error {
 	applied := s.applied.Load()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
+	if s.touched == nil {
+		s.touched = map[string]struct{}{}
+	}
+	clear(s.touched)
 	n := 0
 	for i := range evs {
 		ev := &evs[i]
@@ -447,6 +454,12 @@ func (s *Store) Apply(evs []events.Event) error {
 	}
 	if n == 0 {
 		return nil
+	}
+	for ns := range s.touched {
+		if err := setJSON(b, nsInfoKey(ns), s.mu.st.ns[ns]); err != nil {
+			s.mu.failed = err
+			return err
+		}
 	}
 	if err := b.Set(keyApplied, u64(applied), nil); err != nil {
 		s.mu.failed = fmt.Errorf("index: batch: %w", err)

@@ -19,6 +19,9 @@ const (
 	// PlatformAudit guards reading the audit records of platform-level
 	// objects (roles, scopes, endpoints: namespace _platform): Read.
 	PlatformAudit = "ADMIN:AUDIT"
+	// Snapshots guards taking index snapshots (POST /v1/admin/snapshots):
+	// Create.
+	Snapshots = "ADMIN:SNAPSHOT"
 )
 
 // Audit guards reading the audit records of namespace ns: Read.

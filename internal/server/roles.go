@@ -162,7 +162,7 @@ func (s *Server) watchStatus(ctx context.Context, stream jetstream.Stream) error
 // serveNATS starts the micro service once the index has caught up, and
 // stops it when ctx ends.
 func (s *Server) serveNATS(ctx context.Context) error {
-	for !s.Ready() {
+	for !s.caughtUp() {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -175,6 +175,8 @@ func (s *Server) serveNATS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.natsServing.Store(true)
 	<-ctx.Done()
+	s.natsServing.Store(false)
 	return svc.Close()
 }

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/grantlog/grantlog/internal/httpapi"
 	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -81,6 +81,16 @@ type Config struct {
 	// StatusInterval is how often the node polls the stream head and
 	// publishes its status; default 1s.
 	StatusInterval time.Duration
+	// SnapshotInterval is how often the node snapshots its index into
+	// SnapshotBucket when the index moved (snapshot.Snapshotter); default 0:
+	// no periodic snapshots (POST /v1/admin/snapshots still takes one). Set
+	// it on the node that should write snapshots, typically the role all
+	// node (the replica NATS user can read snapshots, and restores from
+	// them, but may not create the bucket or delete old snapshots).
+	SnapshotInterval time.Duration
+	// SnapshotBucket is the JetStream Object Store bucket of index
+	// snapshots; default snapshot.DefaultBucket ("GRANTLOG_SNAPSHOTS").
+	SnapshotBucket string
 }
 
 // String describes the configuration with secrets redacted.
@@ -110,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeName != "" && sanitizeToken(c.NodeName) != c.NodeName {
 		errs = append(errs, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", c.NodeName))
+	}
+	if c.SnapshotInterval < 0 {
+		errs = append(errs, fmt.Errorf("snapshot interval %s: use 0 (off) or a positive duration such as 10m", c.SnapshotInterval))
 	}
 	for name, addr := range map[string]string{"http address": c.HTTPAddr, "nats listen address": c.NATSListen} {
 		if addr == "" {
@@ -144,6 +157,9 @@ func (c *Config) setDefaults() {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
 	}
+	if c.SnapshotBucket == "" {
+		c.SnapshotBucket = snapshot.DefaultBucket
+	}
 }
 
 // Server is a running single-machine Grantlog.
@@ -168,6 +184,8 @@ type Server struct {
 	// creates the default roles and the bootstrap admin's assignment.
 	fresh        bool
 	bootstrapped atomic.Bool
+	natsServing  atomic.Bool   // the NATS check service is registered
+	snapshots    snapshotState // see snapshot.go
 }
 
 // New starts the embedded NATS server, ensures the stream, opens the index
@@ -181,9 +199,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	s = &Server{cfg: cfg, log: cfg.Logger}
+	partial := s // "return nil, err" clears s before this runs
 	defer func() {
 		if err != nil {
-			s.Close()
+			partial.Close()
 		}
 	}()
 	if s.Bootstrap, err = loadBootstrap(&cfg); err != nil {
@@ -217,9 +236,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	s.head.Store(info.State.LastSeq)
 	s.fresh = cfg.Role == RoleAll && info.State.LastSeq == 0
-	if s.store, err = index.Open(index.Options{Dir: filepath.Join(cfg.DataDir, "index"), Logger: cfg.Logger}); err != nil {
+	if s.store, err = s.openIndex(ctx, info); err != nil {
 		return nil, err
 	}
+	s.snapshots.taker = s.newSnapshotter(s.store)
 	s.proj = projector.New(projector.Config{
 		Stream: eventlog.DefaultStream, Logger: cfg.Logger,
 		Progress: func(applied, head uint64) {
@@ -234,18 +254,19 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 
 	s.auth = &credential.Authenticator{Bootstrap: s.Bootstrap, Index: s.store}
 	// Open audit streams end when the HTTP server starts shutting down.
-	auditSvc := audit.New(audit.Config{Stream: eventlog.DefaultStream}, s.js, authorizer)
+	auditSvc := audit.New(audit.Config{Stream: eventlog.DefaultStream, Members: s.roleMembers}, s.js, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
 	s.http = &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Commands: s.Commands, Query: s.Query, Logger: cfg.Logger,
-			Auth:   s.auth,
-			Ready:  func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
-			Status: s.Status,
-			Role:   string(cfg.Role),
-			Audit:  auditSvc,
+			Auth:      s.auth,
+			Ready:     func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
+			Status:    s.Status,
+			Role:      string(cfg.Role),
+			Audit:     auditSvc,
+			Snapshots: s.snapshots.taker,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -299,7 +320,13 @@ func (s *Server) Store() *index.Store { return s.store }
 
 // Ready reports whether the index has caught up with the stream (and, on a
 // fresh start, the default roles exist).
-func (s *Server) Ready() bool { return s.proj.Ready() && s.bootstrapped.Load() }
+func (s *Server) Ready() bool {
+	return s.caughtUp() && (!s.cfg.Role.checks() || s.natsServing.Load())
+}
+
+// caughtUp reports whether the index has caught up and bootstrap is done
+// (the NATS check service starts then; readiness waits for it too).
+func (s *Server) caughtUp() bool { return s.proj.Ready() && s.bootstrapped.Load() }
 
 // JetStream returns the service's JetStream context.
 func (s *Server) JetStream() jetstream.JetStream { return s.js }
@@ -311,7 +338,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := s.proj.Run(gctx); err != nil {
-			return fmt.Errorf("projector: %w", err)
+			return projectorFailed(err)
 		}
 		return nil
 	})
@@ -327,6 +354,9 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.watchStatus(gctx, s.stream) })
 	if s.cfg.Role.checks() {
 		g.Go(func() error { return s.serveNATS(gctx) })
+	}
+	if s.cfg.SnapshotInterval > 0 {
+		g.Go(func() error { return s.snapshots.taker.Run(gctx) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()
@@ -415,3 +445,15 @@ const (
 	DefaultsPreset = "accelbyte-defaults"
 	SuperAdminRole = "SuperAdmin"
 )
+
+// roleMembers lists a role's holders (up to 10,000) for the
+// permission-change feed.
+func (s *Server) roleMembers(roleID string) []index.Member {
+	v := s.store.Acquire()
+	defer v.Release()
+	ms, _, err := v.Members(roleID, "", 10_000)
+	if err != nil {
+		s.log.Warn("role members for the permission-change feed", "role", roleID, "err", err)
+	}
+	return ms
+}

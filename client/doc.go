@@ -1,0 +1,24 @@
+// Package client is Grantlog's Go SDK.
+//
+// Three ways to ask a check, one vocabulary of answers and errors:
+//
+//   - [Client] talks to a node's HTTP API: every command (roles,
+//     permissions, assignments, namespaces, IAM clients, tokens), checks,
+//     batch checks, explanations, reads and the audit stream.
+//   - [NATSClient] asks checks and batch checks over NATS request/reply
+//     (subjects grantlog.v1.check and grantlog.v1.checks), for services
+//     already connected to the NATS of a Grantlog deployment.
+//   - [Follower] keeps a Pebble replica of the permission index inside the
+//     caller's process, fed from the JetStream event stream, and answers
+//     checks from it with no network hop.
+//
+// All three satisfy [Checker]. Their refusals are *[APIError] values that
+// match the sentinels with errors.Is: [ErrInvalid], [ErrUnauthorized],
+// [ErrForbidden], [ErrNotFound], [ErrConflict], [ErrNotYet] (the answering
+// node has not yet applied the revision asked for; APIError.Revision says
+// where it is) and [ErrWrongNode].
+//
+// Every command answers with the revision of its event; pass it as
+// AtLeastRevision of a later check (at any node, or a Follower) to read
+// your own write.
+package client

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/projector"
+)
+
+// snapshotState is the node's part in snapshots: the snapshotter behind
+// POST /v1/admin/snapshots and --snapshot-interval, and the revision of the
+// snapshot the index was restored from at start.
+type snapshotState struct {
+	taker        *snapshot.Snapshotter
+	restoredFrom atomic.Uint64
+}
+
+// RestoredFrom is the revision of the snapshot the index was restored from
+// when the node started (0: it was not; the index was opened as found, or
+// replayed from the start).
+func (s *Server) RestoredFrom() uint64 { return s.snapshots.restoredFrom.Load() }
+
+// indexDir is the directory of the node's index.
+func (s *Server) indexDir() string { return filepath.Join(s.cfg.DataDir, "index") }
+
+// newSnapshotter returns the node's snapshotter; its temporary checkpoints
+// go under the data directory, on the index's file system.
+func (s *Server) newSnapshotter(store *index.Store) *snapshot.Snapshotter {
+	return snapshot.NewSnapshotter(snapshot.Config{
+		Store: store, JS: s.js, Bucket: s.cfg.SnapshotBucket, Interval: s.cfg.SnapshotInterval,
+		Node: s.cfg.NodeName, TempDir: s.cfg.DataDir, Logger: s.log,
+	})
+}
+
+// openIndex opens the node's index. A node that answers checks (role all
+// or replica) first restores it from the newest snapshot when
+//   - the index directory is empty and the stream holds events (a new
+//     replica: it then replays only the tail after the snapshot; without a
+//     snapshot it replays the stream from the start), or
+//   - the stream no longer holds the event after the index's applied
+//     revision (what the projector reports as projector.ErrGap): the old
+//     index is moved aside to <data-dir>/index.broken-<unix seconds>. With no
+//     usable snapshot, openIndex fails and says to take one.
+func (s *Server) openIndex(ctx context.Context, stream *jetstream.StreamInfo) (*index.Store, error) {
+	dir := s.indexDir()
+	opts := index.Options{Dir: dir, Logger: s.log}
+	if !s.cfg.Role.checks() {
+		return index.Open(opts)
+	}
+	fresh, err := emptyDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fresh && stream.State.LastSeq > 0 {
+		err := s.restoreIndex(ctx, dir, stream)
+		switch {
+		case errors.Is(err, snapshot.ErrNoSnapshot):
+			s.log.Info("empty index and no snapshot: replaying the stream from the start",
+				"bucket", s.cfg.SnapshotBucket, "head", stream.State.LastSeq)
+		case err != nil && stream.State.FirstSeq <= 1:
+			s.log.Warn("could not restore the index from a snapshot: replaying the stream from the start", "err", err)
+		case err != nil:
+			return nil, err
+		}
+	}
+	st, err := index.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	applied := st.Applied()
+	if !gap(stream, applied) {
+		return st, nil
+	}
+	if err := st.Close(); err != nil {
+		return nil, fmt.Errorf("close index: %w", err)
+	}
+	broken := filepath.Join(s.cfg.DataDir, fmt.Sprintf("index.broken-%d", time.Now().Unix()))
+	s.log.Warn("the stream no longer holds the events after the index's revision: rebuilding from the newest snapshot",
+		"applied", applied, "streamFirst", stream.State.FirstSeq, "movedAsideTo", broken)
+	if _, err := snapshot.Latest(ctx, s.js, s.cfg.SnapshotBucket); err != nil {
+		return nil, s.gapError(applied, stream.State.FirstSeq, err)
+	}
+	if err := os.Rename(dir, broken); err != nil {
+		return nil, fmt.Errorf("move the index aside: %w", err)
+	}
+	if err := s.restoreIndex(ctx, dir, stream); err != nil {
+		return nil, s.gapError(applied, stream.State.FirstSeq, err)
+	}
+	return index.Open(opts)
+}
+
+// gapError says why an index with a gap cannot be rebuilt and what to do.
+func (s *Server) gapError(applied, first uint64, cause error) error {
+	return fmt.Errorf("%w: the index is at revision %d but the stream starts at %d, and no usable snapshot is in bucket %s (%w); "+
+		"take a snapshot on a healthy node (POST /v1/admin/snapshots, or run it with --snapshot-interval) and restart this node",
+		projector.ErrGap, applied, first, s.cfg.SnapshotBucket, cause)
+}
+
+// restoreIndex restores the newest snapshot into dir (absent or empty),
+// logging progress, and checks that the stream holds the events after it.
+func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo) error {
+	latest, err := snapshot.Latest(ctx, s.js, s.cfg.SnapshotBucket)
+	if err != nil {
+		return err
+	}
+	if gap(stream, latest.Revision) {
+		return fmt.Errorf("newest snapshot %s is at revision %d but the stream starts at %d: take a new snapshot on a healthy node",
+			latest.Object, latest.Revision, stream.State.FirstSeq)
+	}
+	start := time.Now()
+	s.log.Info("restoring the index from a snapshot", "object", latest.Object, "revision", latest.Revision,
+		"bytes", latest.Bytes, "node", latest.Node, "createdAt", latest.CreatedAt)
+	lastPct := int64(-1)
+	info, err := snapshot.Restore(ctx, s.js, s.cfg.SnapshotBucket, dir, func(done, total int64) {
+		pct := int64(100)
+		if total > 0 {
+			pct = done * 100 / total
+		}
+		if pct/10 > lastPct/10 || lastPct < 0 {
+			lastPct = pct
+			s.log.Info("restoring the index from a snapshot", "bytes", done, "of", total, "percent", pct)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	s.snapshots.restoredFrom.Store(info.Revision)
+	s.log.Info("restored the index from a snapshot; replaying the tail of the stream",
+		"object", info.Object, "revision", info.Revision, "bytes", info.Bytes,
+		"duration", time.Since(start).Round(time.Millisecond), "tail", stream.State.LastSeq-min(stream.State.LastSeq, info.Revision))
+	return nil
+}
+
+// gap reports whether the stream lacks the event after applied.
+func gap(stream *jetstream.StreamInfo, applied uint64) bool {
+	return stream.State.Msgs > 0 && stream.State.FirstSeq > applied+1
+}
+
+// emptyDir reports whether dir is absent or holds nothing.
+func emptyDir(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("index directory: %w", err)
+	}
+	return len(entries) == 0, nil
+}
+
+// projectorFailed wraps the projector's error; a gap that opened while the
+// node ran (the stream dropped events the index had not applied) says how
+// to recover.
+func projectorFailed(err error) error {
+	if errors.Is(err, projector.ErrGap) {
+		return fmt.Errorf("projector: %w (restart the node: it rebuilds its index from the newest snapshot)", err)
+	}
+	return fmt.Errorf("projector: %w", err)
+}

@@ -1,0 +1,273 @@
+package snapshot_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/testutil"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dataset returns the events of a small generated permission model.
+func dataset() []events.Event {
+	return testutil.GenerateDataset(testutil.Shape{Namespaces: 5, Roles: 30, PermsPerRole: 5, Users: 800,
+		MaxRolesPerUse: 3, MaxNSPerAssign: 2, WildcardEvery: 7, Seed: 42}).Events
+}
+
+func openStore(t *testing.T, dir string) *index.Store {
+	t.Helper()
+	st, err := index.Open(index.Options{Dir: dir, Logger: testutil.Quiet, CacheSize: 4 << 20, MemTableSize: 4 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	return st
+}
+
+func TestTakeRestoreRoundTrip(t *testing.T) {
+	ctx := ctxT(t)
+	log := testutil.StartLog(t, t.TempDir())
+	st := openStore(t, filepath.Join(t.TempDir(), "index"))
+	evs := dataset()
+	require.NoError(t, st.Apply(evs))
+
+	info, err := snapshot.Take(ctx, st, log.JS, "", snapshot.WithNode("node-a"), snapshot.WithTempDir(t.TempDir()))
+	require.NoError(t, err)
+	assert.Equal(t, snapshot.ObjectName(st.Applied()), info.Object)
+	assert.Equal(t, st.Applied(), info.Revision)
+	assert.Equal(t, "node-a", info.Node)
+	assert.Equal(t, index.LayoutVersion, info.Layout)
+	assert.Equal(t, st.PebbleFormat(), info.PebbleFormat)
+	assert.Positive(t, info.Bytes)
+
+	// The object carries the metadata.
+	obs, err := log.JS.ObjectStore(ctx, snapshot.DefaultBucket)
+	require.NoError(t, err)
+	oi, err := obs.GetInfo(ctx, info.Object)
+	require.NoError(t, err)
+	assert.Equal(t, strconv.FormatUint(info.Revision, 10), oi.Metadata[snapshot.MetaRevision])
+	assert.Equal(t, index.LayoutVersion, oi.Metadata[snapshot.MetaLayout])
+	assert.Equal(t, strconv.FormatUint(st.PebbleFormat(), 10), oi.Metadata[snapshot.MetaPebbleFormat])
+	assert.Equal(t, "node-a", oi.Metadata[snapshot.MetaNode])
+	assert.NotEmpty(t, oi.Metadata[snapshot.MetaCreatedAt])
+	// Whole 128 KiB chunks (not one message per write of the archive).
+	assert.Equal(t, uint32((info.Bytes+128<<10-1)/(128<<10)), oi.Chunks) //nolint:gosec // small
+
+	// Writes after the snapshot are not in it.
+	more := testutil.GenerateDataset(testutil.Shape{Namespaces: 1, Roles: 2, PermsPerRole: 1, Users: 3,
+		MaxRolesPerUse: 1, MaxNSPerAssign: 1, Seed: 9}).Events
+	want := testutil.Dump(t, st)
+	for i := range more {
+		more[i].Revision += info.Revision
+	}
+	require.NoError(t, st.Apply(more))
+
+	dir := filepath.Join(t.TempDir(), "restored")
+	var calls int
+	var lastDone, lastTotal int64
+	got, err := snapshot.Restore(ctx, log.JS, "", dir, func(done, total int64) {
+		calls++
+		lastDone, lastTotal = done, total
+	})
+	require.NoError(t, err)
+	assert.Equal(t, info.Revision, got.Revision)
+	assert.Positive(t, calls)
+	assert.Equal(t, info.Bytes, lastTotal)
+	assert.Equal(t, lastTotal, lastDone, "progress reaches the total")
+
+	restored := openStore(t, dir)
+	assert.Equal(t, info.Revision, restored.Applied())
+	assert.Equal(t, want, testutil.Dump(t, restored))
+	assert.NotEmpty(t, want)
+
+	// The restored index goes on from the snapshot's revision.
+	require.NoError(t, restored.Apply(more))
+	assert.Equal(t, testutil.Dump(t, st), testutil.Dump(t, restored))
+	assert.Equal(t, st.Applied(), restored.Applied())
+
+	t.Run("target must be empty", func(t *testing.T) {
+		_, err := snapshot.Restore(ctx, log.JS, "", dir, nil)
+		require.ErrorIs(t, err, snapshot.ErrTargetNotEmpty)
+		empty := t.TempDir()
+		_, err = snapshot.Restore(ctx, log.JS, "", empty, nil)
+		require.NoError(t, err, "an empty directory will do")
+	})
+}
+
+func TestTakeKeepsNewest(t *testing.T) {
+	ctx := ctxT(t)
+	log := testutil.StartLog(t, t.TempDir())
+	st := openStore(t, filepath.Join(t.TempDir(), "index"))
+	evs := dataset()[:50]
+	var revs []uint64
+	for i := range 5 {
+		require.NoError(t, st.Apply(evs[i*10:(i+1)*10]))
+		info, err := snapshot.Take(ctx, st, log.JS, "SNAPS", snapshot.WithKeep(3), snapshot.WithTempDir(t.TempDir()))
+		require.NoError(t, err)
+		revs = append(revs, info.Revision)
+	}
+	all, err := snapshot.List(ctx, log.JS, "SNAPS")
+	require.NoError(t, err)
+	var got []uint64
+	for _, i := range all {
+		got = append(got, i.Revision)
+	}
+	assert.Equal(t, []uint64{revs[4], revs[3], revs[2]}, got)
+	latest, err := snapshot.Latest(ctx, log.JS, "SNAPS")
+	require.NoError(t, err)
+	assert.Equal(t, revs[4], latest.Revision)
+
+	_, err = snapshot.Latest(ctx, log.JS, "NOSUCH")
+	require.ErrorIs(t, err, snapshot.ErrNoSnapshot)
+	_, err = snapshot.Restore(ctx, log.JS, "NOSUCH", filepath.Join(t.TempDir(), "x"), nil)
+	require.ErrorIs(t, err, snapshot.ErrNoSnapshot)
+}
+
+type entry struct {
+	name     string
+	typ      byte
+	body     string
+	linkname string
+}
+
+func craft(t *testing.T, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o600,
+			Size: int64(len(e.body)), Linkname: e.linkname}))
+		if e.body != "" {
+			_, err := tw.Write([]byte(e.body))
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, tw.Close())
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// putCrafted stores data as a snapshot at rev with the given layout and
+// Pebble format.
+func putCrafted(t *testing.T, js jetstream.JetStream, bucket string, rev uint64, layout string, format uint64, data []byte) {
+	t.Helper()
+	ctx := ctxT(t)
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket})
+	if err != nil {
+		obs, err = js.ObjectStore(ctx, bucket)
+	}
+	require.NoError(t, err)
+	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: snapshot.ObjectName(rev), Metadata: map[string]string{
+		snapshot.MetaRevision: strconv.FormatUint(rev, 10), snapshot.MetaLayout: layout,
+		snapshot.MetaPebbleFormat: strconv.FormatUint(format, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
+	}}, bytes.NewReader(data))
+	require.NoError(t, err)
+}
+
+func TestRestoreRefusesUnsafeArchives(t *testing.T) {
+	log := testutil.StartLog(t, t.TempDir())
+	for i, tc := range []struct {
+		name    string
+		entries []entry
+	}{
+		{"parent traversal", []entry{{name: "ok", typ: tar.TypeReg, body: "x"}, {name: "../evil", typ: tar.TypeReg, body: "x"}}},
+		{"nested traversal", []entry{{name: "a/../../evil", typ: tar.TypeReg, body: "x"}}},
+		{"absolute path", []entry{{name: "/tmp/evil", typ: tar.TypeReg, body: "x"}}},
+		{"symlink", []entry{{name: "link", typ: tar.TypeSymlink, linkname: "/etc/passwd"}}},
+		{"hard link", []entry{{name: "link", typ: tar.TypeLink, linkname: "../outside"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bucket := "CRAFTED" + strconv.Itoa(i)
+			putCrafted(t, log.JS, bucket, 10, index.LayoutVersion, index.SupportedPebbleFormat(), craft(t, tc.entries...))
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "sub", "index")
+			_, err := snapshot.Restore(ctxT(t), log.JS, bucket, dir, nil)
+			require.ErrorIs(t, err, snapshot.ErrUnsafeArchive)
+			assert.NoFileExists(t, filepath.Join(parent, "sub", "evil"))
+			assert.NoFileExists(t, filepath.Join(parent, "evil"))
+			assert.NoDirExists(t, dir, "nothing is left at the target")
+			assert.NoDirExists(t, dir+".restoring", "the partial unpack is removed")
+		})
+	}
+}
+
+func TestRestoreRefusesNewerSnapshots(t *testing.T) {
+	log := testutil.StartLog(t, t.TempDir())
+	body := craft(t, entry{name: "MANIFEST", typ: tar.TypeReg, body: "x"})
+	for i, tc := range []struct {
+		name   string
+		layout string
+		format uint64
+		want   string
+	}{
+		{"newer layout", strconv.FormatUint(index.SupportedLayout()+1, 10), index.SupportedPebbleFormat(), "newer than this binary"},
+		{"newer pebble format", index.LayoutVersion, index.SupportedPebbleFormat() + 1, "Pebble format"},
+		{"unreadable layout", "v9", index.SupportedPebbleFormat(), "index layout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bucket := "NEWER" + strconv.Itoa(i)
+			putCrafted(t, log.JS, bucket, 7, tc.layout, tc.format, body)
+			dir := filepath.Join(t.TempDir(), "index")
+			_, err := snapshot.Restore(ctxT(t), log.JS, bucket, dir, nil)
+			require.ErrorIs(t, err, snapshot.ErrIncompatible)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NoDirExists(t, dir)
+		})
+	}
+}
+
+func TestSnapshotterTakesWhenTheIndexMoved(t *testing.T) {
+	log := testutil.StartLog(t, t.TempDir())
+	st := openStore(t, filepath.Join(t.TempDir(), "index"))
+	evs := dataset()[:20]
+	require.NoError(t, st.Apply(evs[:10]))
+	sn := snapshot.NewSnapshotter(snapshot.Config{Store: st, JS: log.JS, Interval: 20 * time.Millisecond,
+		TempDir: t.TempDir(), Logger: testutil.Quiet, Node: "n1"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sn.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	latest := func() uint64 {
+		i, err := snapshot.Latest(context.Background(), log.JS, "")
+		if err != nil {
+			return 0
+		}
+		return i.Revision
+	}
+	require.Eventually(t, func() bool { return latest() == 10 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // several ticks with no change
+	all, err := snapshot.List(context.Background(), log.JS, "")
+	require.NoError(t, err)
+	assert.Len(t, all, 1, "no new snapshot while the index did not move")
+
+	require.NoError(t, st.Apply(evs[10:]))
+	require.Eventually(t, func() bool { return latest() == 20 }, 5*time.Second, 10*time.Millisecond)
+
+	info, err := sn.Take(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(20), info.Revision)
+}
