@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Registry knows every event type ever written and decodes each to the
@@ -16,7 +18,7 @@ type Registry struct {
 func decoderOf[T Payload]() func(json.RawMessage) (Payload, error) {
 	return func(raw json.RawMessage) (Payload, error) {
 		var p T
-		if err := json.Unmarshal(raw, &p); err != nil {
+		if err := gojson.Unmarshal(raw, &p); err != nil {
 			return nil, err
 		}
 		return p, nil
@@ -64,7 +66,7 @@ func (r *Registry) Types() []string {
 // ErrUnknownType.
 func (r *Registry) Decode(data []byte) (Event, error) {
 	var env Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	if err := gojson.Unmarshal(data, &env); err != nil {
 		return Event{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	dec, ok := r.decoders[env.Type]

@@ -2,18 +2,18 @@ package index
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/grantlog/grantlog/events"
 )
 
 func setJSON(b *pebble.Batch, k []byte, v any) error {
-	raw, err := json.Marshal(v)
+	raw, err := gojson.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("index: encode %q: %w", k, err)
 	}

@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/grantlog/grantlog/events"
 )
@@ -191,7 +191,7 @@ func (s *Store) load() error {
 		switch pk.kind {
 		case kindInfo:
 			var info NamespaceInfo
-			if err := json.Unmarshal(iter.Value(), &info); err != nil {
+			if err := gojson.Unmarshal(iter.Value(), &info); err != nil {
 				return fmt.Errorf("index: load namespace %s: %w", pk.ns, err)
 			}
 			st.ns[pk.ns] = &info
@@ -200,7 +200,7 @@ func (s *Store) load() error {
 			}
 		case kindRole:
 			var rec roleRecord
-			if err := json.Unmarshal(iter.Value(), &rec); err != nil {
+			if err := gojson.Unmarshal(iter.Value(), &rec); err != nil {
 				return fmt.Errorf("index: load role %s: %w", pk.a, err)
 			}
 			r := roleFromRecord(rec)
@@ -208,7 +208,7 @@ func (s *Store) load() error {
 			st.roleNames[strings.ToLower(r.Name)] = r
 		case kindAssignment:
 			var rec assignmentRecord
-			if err := json.Unmarshal(iter.Value(), &rec); err != nil {
+			if err := gojson.Unmarshal(iter.Value(), &rec); err != nil {
 				return fmt.Errorf("index: load assignment %s/%s: %w", pk.a, pk.b, err)
 			}
 			assignments = append(assignments, &Assignment{
