@@ -89,6 +89,9 @@ func (b *bench) run(ctx context.Context) error {
 		{"visible", b.visible, true},
 		{"inproc", b.inproc, true},
 		{"http", b.httpChecks, false},
+		{"nats", b.natsChecks, true},
+		{"batch", b.batchChecks, true},
+		{"follower", b.follower, true},
 		{"replay", b.replay, true},
 		{"resources", b.resources, true},
 	}

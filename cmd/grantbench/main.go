@@ -1,9 +1,10 @@
 // Command grantbench generates a permission dataset of a given shape, loads
 // it into Grantlog through the real command path, and measures what users
-// choose a permission service on: check latency and throughput (in-process
-// and over HTTP), command throughput with fsync, bulk import rate,
-// write-to-visible latency, projection replay rate, index reopen time, RSS
-// and disk.
+// choose a permission service on: check latency and throughput (in-process,
+// over HTTP, over NATS, batched, and on the SDK's embedded follower),
+// command throughput with fsync, bulk import rate, write-to-visible latency
+// (local index and embedded follower), projection replay rate, index reopen
+// time, RSS and disk.
 //
 // By default it starts a Grantlog server in-process on a temporary data
 // directory (so that every phase can run); with --url it measures a running
@@ -51,7 +52,7 @@ type config struct {
 	seed        uint64
 }
 
-const allPhases = "load,commands,visible,inproc,http,replay,reopen,resources"
+const allPhases = "load,commands,visible,inproc,http,nats,batch,follower,replay,reopen,resources"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -81,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "dataset seed")
 	fs.BoolVar(&quick, "quick", false, "small counts for a smoke run (overrides counts not set explicitly)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n\nGenerates a dataset, loads it through the command path and measures checks,\ncommands, replay and resources. Phases: %s.\n\nFlags:\n", allPhases)
+		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n\nGenerates a dataset, loads it through the command path and measures checks\n(in-process, HTTP, NATS, batch, embedded follower), commands, replay and\nresources. Phases: %s.\n\nFlags:\n", allPhases)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

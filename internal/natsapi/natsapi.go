@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
@@ -62,8 +64,15 @@ type Checker interface {
 type Config struct {
 	// Conn is the NATS connection to serve on. Required; the caller owns it.
 	Conn *nats.Conn
-	// Checks answers checks. Required.
+	// Checks answers checks on grantlog.v1.check and grantlog.v1.checks;
+	// nil: no check endpoints (a command node).
 	Checks Checker
+	// Commands runs commands on grantlog.v1.cmd.<name>; nil: no command
+	// endpoints (a replica). At least one of Checks and Commands is required.
+	Commands Commander
+	// Reads answers the reads some commands reply with. Required with
+	// Commands.
+	Reads Reader
 	// Auth authenticates callers. Required.
 	Auth Authenticator
 	// Node and Role go into the service's metadata (shown by discovery).
@@ -95,8 +104,11 @@ func (c *Config) Validate() error {
 	if c.Conn == nil {
 		errs = append(errs, errors.New("natsapi: Config.Conn is required"))
 	}
-	if c.Checks == nil {
-		errs = append(errs, errors.New("natsapi: Config.Checks is required"))
+	if c.Checks == nil && c.Commands == nil {
+		errs = append(errs, errors.New("natsapi: Config.Checks or Config.Commands is required"))
+	}
+	if c.Commands != nil && c.Reads == nil {
+		errs = append(errs, errors.New("natsapi: Config.Reads is required with Config.Commands"))
 	}
 	if c.Auth == nil {
 		errs = append(errs, errors.New("natsapi: Config.Auth is required"))
@@ -133,10 +145,17 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.Role != "" {
 		meta["role"] = cfg.Role
 	}
+	var what []string
+	if cfg.Checks != nil {
+		what = append(what, "checks")
+	}
+	if cfg.Commands != nil {
+		what = append(what, "commands")
+	}
 	svc, err := micro.AddService(cfg.Conn, micro.Config{
 		Name:        ServiceName,
 		Version:     Version,
-		Description: "Grantlog permission checks",
+		Description: "Grantlog permission " + strings.Join(what, " and "),
 		Metadata:    meta,
 	})
 	if err != nil {
@@ -144,12 +163,34 @@ func Start(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("natsapi: add service: %w", err)
 	}
 	s.svc = svc
-	g := svc.AddGroup(SubjectPrefix)
-	for name, h := range map[string]micro.HandlerFunc{"check": s.check, "checks": s.checks} {
-		if err := g.AddEndpoint(name, h, micro.WithEndpointMetadata(map[string]string{"format": "application/json"})); err != nil {
+	jsonMeta := micro.WithEndpointMetadata(map[string]string{"format": "application/json"})
+	add := func(g micro.Group, name string, h micro.HandlerFunc, opts ...micro.EndpointOpt) error {
+		if err := g.AddEndpoint(name, h, append(opts, jsonMeta)...); err != nil {
 			_ = svc.Stop()
 			s.cancel()
-			return nil, fmt.Errorf("natsapi: add endpoint %s: %w", name, err)
+			return fmt.Errorf("natsapi: add endpoint %s: %w", name, err)
+		}
+		return nil
+	}
+	if cfg.Checks != nil {
+		g := svc.AddGroup(SubjectPrefix)
+		for _, e := range []struct {
+			name string
+			h    micro.HandlerFunc
+		}{{"check", s.check}, {"checks", s.checks}} {
+			if err := add(g, e.name, e.h); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.Commands != nil {
+		// Commands share the default queue group: any command node may
+		// take any command (they serialize on the stream).
+		g := svc.AddGroup(CommandSubjectPrefix)
+		for _, e := range s.commandEndpoints() {
+			if err := add(g, endpointName(e.subject), e.handler, micro.WithEndpointSubject(e.subject)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -184,20 +225,26 @@ func (s *Service) serve(req micro.Request, rev uint64, fn func(ctx context.Conte
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
 		defer cancel()
 		v, err := fn(ctx)
-		s.reply(req, v, err)
+		s.reply(req, v, err, nil)
 		return
 	}
+	s.async(req, nil, fn)
+}
+
+// async answers req with fn on a goroutine of its own (bounded by
+// MaxWaiting), with hdr on the reply.
+func (s *Service) async(req micro.Request, hdr micro.Headers, fn func(ctx context.Context) (any, error)) {
 	select {
 	case s.slots <- struct{}{}:
 	case <-s.ctx.Done():
-		s.fail(req, s.ctx.Err())
+		s.failWith(req, s.ctx.Err(), hdr)
 		return
 	}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
 		<-s.slots
-		s.fail(req, context.Canceled)
+		s.failWith(req, context.Canceled, hdr)
 		return
 	}
 	s.mu.wg.Add(1)
@@ -208,25 +255,32 @@ func (s *Service) serve(req micro.Request, rev uint64, fn func(ctx context.Conte
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
 		defer cancel()
 		v, err := fn(ctx)
-		s.reply(req, v, err)
+		s.reply(req, v, err, hdr)
 	}()
 }
 
-func (s *Service) reply(req micro.Request, v any, err error) {
+func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) {
 	if err != nil {
-		s.fail(req, err)
+		s.failWith(req, err, hdr)
 		return
 	}
-	if rerr := req.RespondJSON(v); rerr != nil {
+	var opts []micro.RespondOpt
+	if hdr != nil {
+		opts = append(opts, micro.WithHeaders(hdr))
+	}
+	if rerr := req.RespondJSON(v, opts...); rerr != nil {
 		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
 	}
 }
 
 // decode reads a request's JSON strictly, as the HTTP API does.
-func decode(data []byte, v any) error {
-	if len(data) > MaxRequestBytes {
+func decode(data []byte, v any) error { return decodeLimit(data, v, MaxRequestBytes) }
+
+// decodeLimit is decode with a size limit of its own.
+func decodeLimit(data []byte, v any, limit int) error {
+	if len(data) > limit {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "requestTooLarge",
-			msg: fmt.Sprintf("request exceeds %d bytes; split the request", MaxRequestBytes)}
+			msg: fmt.Sprintf("request exceeds %d bytes; split the request", limit)}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is empty; send a JSON object"}
@@ -301,6 +355,8 @@ type ErrorBody struct {
 	ErrorMessage string `json:"errorMessage"`
 	// Revision is the replica's applied revision on revisionNotYetApplied.
 	Revision uint64 `json:"revision,omitempty"`
+	// RequestID is the command's request id (commands only).
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // ErrorOf translates an error into the HTTP status and body the HTTP API
@@ -310,6 +366,7 @@ func ErrorOf(err error) (int, ErrorBody) {
 		ae *apiError
 		qe *query.Error
 		ze *authz.Error
+		ce *command.Error
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -319,6 +376,8 @@ func ErrorOf(err error) (int, ErrorBody) {
 			return http.StatusUnauthorized, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
 		}
 		return http.StatusForbidden, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
+	case errors.As(err, &ce):
+		return commandStatus(ce.Kind), ErrorBody{ErrorCode: ce.Code, ErrorMessage: ce.Message}
 	case errors.As(err, &qe):
 		b := ErrorBody{ErrorCode: qe.Code, ErrorMessage: qe.Message}
 		switch {
@@ -338,14 +397,41 @@ func ErrorOf(err error) (int, ErrorBody) {
 	return http.StatusInternalServerError, ErrorBody{ErrorCode: "internal", ErrorMessage: "internal error; the server log has details"}
 }
 
-func (s *Service) fail(req micro.Request, err error) {
+// commandStatus is the HTTP status of a refused command's kind.
+func commandStatus(kind error) int {
+	switch {
+	case errors.Is(kind, command.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(kind, command.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(kind, command.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(kind, command.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(kind, command.ErrConflict):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Service) fail(req micro.Request, err error) { s.failWith(req, err, nil) }
+
+// failWith answers req with err's micro error, adding hdr (a command's
+// X-Request-Id, also put in the body as requestId).
+func (s *Service) failWith(req micro.Request, err error, hdr micro.Headers) {
 	status, body := ErrorOf(err)
+	h := micro.Headers{ErrorCodeHeader: []string{body.ErrorCode}}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	if id := hdr.Get(RequestIDHeader); id != "" {
+		body.RequestID = id
+	}
 	if status == http.StatusInternalServerError {
 		s.cfg.Logger.Error("natsapi: request failed", "subject", req.Subject(), "err", err)
 	}
 	data, _ := json.Marshal(body)
-	if rerr := req.Error(strconv.Itoa(status), body.ErrorMessage, data,
-		micro.WithHeaders(micro.Headers{ErrorCodeHeader: []string{body.ErrorCode}})); rerr != nil {
+	if rerr := req.Error(strconv.Itoa(status), body.ErrorMessage, data, micro.WithHeaders(h)); rerr != nil {
 		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
 	}
 }

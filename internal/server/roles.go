@@ -42,6 +42,9 @@ func (r Role) Valid() bool { return r == "" || r == RoleAll || r == RoleCommand 
 // checks reports whether the role answers checks.
 func (r Role) checks() bool { return r == RoleAll || r == RoleReplica }
 
+// writes reports whether the role runs commands.
+func (r Role) writes() bool { return r == RoleAll || r == RoleCommand }
+
 // defaultNodeName is "<host>-<role>-<8 hex of the data directory's hash>":
 // stable across restarts, distinct per data directory, and a single NATS
 // subject token.
@@ -160,7 +163,8 @@ func (s *Server) watchStatus(ctx context.Context, stream jetstream.Stream) error
 }
 
 // serveNATS starts the micro service once the index has caught up, and
-// stops it when ctx ends.
+// stops it when ctx ends: check endpoints on roles that answer checks,
+// command endpoints on roles that write.
 func (s *Server) serveNATS(ctx context.Context) error {
 	for !s.caughtUp() {
 		select {
@@ -169,9 +173,14 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	svc, err := natsapi.Start(natsapi.Config{
-		Conn: s.nc, Checks: s.Query, Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log,
-	})
+	cfg := natsapi.Config{Conn: s.nc, Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log}
+	if s.cfg.Role.checks() {
+		cfg.Checks = s.Query
+	}
+	if s.cfg.Role.writes() {
+		cfg.Commands, cfg.Reads = s.Commands, s.Query
+	}
+	svc, err := natsapi.Start(cfg)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 // Package server assembles a Grantlog node: NATS with JetStream (embedded,
 // or external with Config.NATSURL), the event stream, the Pebble index and
 // its projector, the command service, the query engine, the HTTP API and
-// (for roles that answer checks) the NATS micro API. A node's Role says
+// the NATS micro API (checks on roles that answer checks, commands on roles
+// that write). A node's Role says
 // whether it writes (command), answers checks (replica) or both (all).
 package server
 
@@ -184,7 +185,7 @@ type Server struct {
 	// creates the default roles and the bootstrap admin's assignment.
 	fresh        bool
 	bootstrapped atomic.Bool
-	natsServing  atomic.Bool   // the NATS check service is registered
+	natsServing  atomic.Bool   // the NATS micro service is registered
 	snapshots    snapshotState // see snapshot.go
 }
 
@@ -321,7 +322,7 @@ func (s *Server) Store() *index.Store { return s.store }
 // Ready reports whether the index has caught up with the stream (and, on a
 // fresh start, the default roles exist).
 func (s *Server) Ready() bool {
-	return s.caughtUp() && (!s.cfg.Role.checks() || s.natsServing.Load())
+	return s.caughtUp() && s.natsServing.Load()
 }
 
 // caughtUp reports whether the index has caught up and bootstrap is done
@@ -352,9 +353,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.watchStatus(gctx, s.stream) })
-	if s.cfg.Role.checks() {
-		g.Go(func() error { return s.serveNATS(gctx) })
-	}
+	g.Go(func() error { return s.serveNATS(gctx) })
 	if s.cfg.SnapshotInterval > 0 {
 		g.Go(func() error { return s.snapshots.taker.Run(gctx) })
 	}
