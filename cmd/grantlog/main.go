@@ -91,6 +91,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"NATS password for --nats-url; prefer the env var, flags show in ps (env GRANTLOG_NATS_PASSWORD)")
 	fs.StringVar(&cfg.NATSCreds, "nats-creds", os.Getenv("GRANTLOG_NATS_CREDS"),
 		"NATS credentials file for --nats-url: <data-dir>/nats-replica.creds or nats-command.creds of the node with the embedded server, or a NATS JWT .creds file (env GRANTLOG_NATS_CREDS)")
+	fs.StringVar(&cfg.NATSTLSCA, "nats-tls-ca", os.Getenv("GRANTLOG_NATS_TLS_CA"),
+		"PEM file of the CAs that sign the --nats-url server's certificate (default: the system's roots) (env GRANTLOG_NATS_TLS_CA)")
+	fs.StringVar(&cfg.NATSTLSCert, "nats-tls-cert", os.Getenv("GRANTLOG_NATS_TLS_CERT"),
+		"PEM client certificate for --nats-url servers that verify clients; needs --nats-tls-key (env GRANTLOG_NATS_TLS_CERT)")
+	fs.StringVar(&cfg.NATSTLSKey, "nats-tls-key", os.Getenv("GRANTLOG_NATS_TLS_KEY"),
+		"PEM private key of --nats-tls-cert (env GRANTLOG_NATS_TLS_KEY)")
 	fs.StringVar(&cfg.BootstrapTokenHashFile, "bootstrap-token-hash-file", os.Getenv("GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE"),
 		"for --role command or replica: the bootstrap-token.sha256 of the node that created the stream, copied into the data dir (default: <data-dir>/bootstrap-token.sha256 must exist) (env GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE)")
 	fs.StringVar(&cfg.NodeName, "node-name", os.Getenv("GRANTLOG_NODE_NAME"),
@@ -120,7 +126,9 @@ it, each with its own data dir:
       --data-dir replica1 --http-addr 127.0.0.1:8081
 
 Replicas answer checks over HTTP and NATS (grantlog.v1.check) and refuse
-commands; command nodes write and refuse checks.
+commands; command nodes write (over HTTP and NATS, grantlog.v1.cmd.<name>)
+and refuse checks. For a NATS server with TLS add --nats-tls-ca (and
+--nats-tls-cert/--nats-tls-key when it verifies clients).
 
 Flags:
 `)

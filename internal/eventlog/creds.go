@@ -123,6 +123,8 @@ type ConnectConfig struct {
 	CredsFile string
 	// Name is the connection's name, shown by the server's monitoring.
 	Name string
+	// Options are more nats options (e.g. TLS), applied after the above.
+	Options []nats.Option
 }
 
 // Connect connects to an external NATS server. The connection reconnects
@@ -152,7 +154,7 @@ func Connect(cfg ConnectConfig) (*nats.Conn, error) {
 	case cfg.User != "":
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	nc, err := nats.Connect(cfg.URL, append(opts, cfg.Options...)...)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: connect to %s: %w", redactURL(cfg.URL), err)
 	}

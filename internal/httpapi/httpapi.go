@@ -217,7 +217,9 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled):
 		writeError(w, r, 499, "canceled", "the request was canceled")
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, r, http.StatusServiceUnavailable, "timeout", "the request timed out; retry it")
+		writeError(w, r, http.StatusServiceUnavailable, "timeout",
+			"the request timed out and its outcome is unknown: a command may still be applied (for example once NATS is reachable again); "+
+				"retry it with the same Idempotency-Key header so that it is applied at most once")
 	default:
 		a.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "requestId", requestID(r), "err", err)
 		writeError(w, r, http.StatusInternalServerError, "internal", "internal error; the server log has details under requestId "+requestID(r))

@@ -1,10 +1,14 @@
-// Package natsapi serves Grantlog's checks over NATS request/reply as a NATS
-// micro service named "grantlog".
+// Package natsapi serves Grantlog's checks and commands over NATS
+// request/reply as a NATS micro service named "grantlog".
 //
 // Subjects (a public contract; see the README's "NATS API" section):
 //
 //	grantlog.v1.check    one check: the JSON of POST /v1/check
 //	grantlog.v1.checks   a batch:  {"checks": [...], "atLeastRevision": N}
+//	grantlog.v1.cmd.<name>   a command (role.create, assign, token.issue, ...;
+//	                     see CommandSubjects): one JSON object holding the
+//	                     HTTP path parameters and body fields; the reply is
+//	                     the HTTP API's JSON
 //	$SRV.PING|INFO|STATS[.grantlog[.<id>]]   micro discovery and statistics
 //
 // Requests carry the caller's credential in the NATS header Authorization,
@@ -16,6 +20,11 @@
 // (e.g. "revisionNotYetApplied") and the body the HTTP error JSON
 // {errorCode, errorMessage, revision?}.
 //
-// Endpoints join micro's default queue group "q", so every replica serving
-// the service shares the load.
+// Check endpoints are registered by nodes that answer checks (Config.Checks),
+// command endpoints by nodes that write (Config.Commands). Commands take
+// the optional headers Idempotency-Key and X-Request-Id (echoed on the
+// reply; made up when absent) and are recorded with source via "nats".
+//
+// Endpoints join micro's default queue group "q", so every node serving
+// them shares the load.
 package natsapi

@@ -242,8 +242,9 @@ func TestCluster(t *testing.T) {
 		reply = natsCheck(t, nc, natsapi.CheckSubject, c0.token, "{")
 		assert.Equal(t, "400", reply.Header.Get(micro.ErrorCodeHeader))
 
-		// Discovery: the all node and both replicas serve grantlog (the
-		// command node does not).
+		// Discovery: every node serves grantlog: the all node and both
+		// replicas with the check endpoints, the all and command nodes with
+		// the command endpoints.
 		infoSubj, err := micro.ControlSubject(micro.InfoVerb, natsapi.ServiceName, "")
 		require.NoError(t, err)
 		inbox := nats.NewInbox()
@@ -266,9 +267,16 @@ func TestCluster(t *testing.T) {
 				subjects = append(subjects, e.Subject)
 				assert.Equal(t, micro.DefaultQueueGroup, e.QueueGroup)
 			}
-			assert.ElementsMatch(t, []string{natsapi.CheckSubject, natsapi.ChecksSubject}, subjects)
+			var want []string
+			if r := info.Metadata["role"]; r == "all" || r == "replica" {
+				want = append(want, natsapi.CheckSubject, natsapi.ChecksSubject)
+			}
+			if r := info.Metadata["role"]; r == "all" || r == "command" {
+				want = append(want, natsapi.CommandSubjects()...)
+			}
+			assert.ElementsMatch(t, want, subjects, "role %s", info.Metadata["role"])
 		}
-		assert.Equal(t, map[string]int{"all": 1, "replica": 2}, roles)
+		assert.Equal(t, map[string]int{"all": 1, "replica": 2, "command": 1}, roles)
 	})
 
 	t.Run("replica NATS user cannot write", func(t *testing.T) {

@@ -70,6 +70,12 @@ type Config struct {
 	// with the embedded server) or a NATS JWT .creds file. Excludes
 	// NATSUser and NATSPassword.
 	NATSCreds string
+	// NATSTLSCA is a PEM file of the CAs that sign NATSURL's server
+	// certificate (default: the system's roots, when the server asks for
+	// TLS). NATSTLSCert and NATSTLSKey are a PEM client certificate and its
+	// key, for servers that verify clients; give both or neither. Each
+	// needs NATSURL.
+	NATSTLSCA, NATSTLSCert, NATSTLSKey string
 	// NodeName names the node in status messages (grantlog.status.<node>)
 	// and service discovery: letters, digits, '-', '_'. Default
 	// "<host>-<role>-<hash of the data directory>".
@@ -100,8 +106,8 @@ func (c Config) String() string {
 	if c.NATSPassword != "" {
 		pw = "<redacted>"
 	}
-	return fmt.Sprintf("role=%s data-dir=%s http=%s nats-url=%s nats-user=%s nats-password=%s nats-creds=%s node=%s",
-		c.Role, c.DataDir, c.HTTPAddr, c.NATSURL, c.NATSUser, pw, c.NATSCreds, c.NodeName)
+	return fmt.Sprintf("role=%s data-dir=%s http=%s nats-url=%s nats-user=%s nats-password=%s nats-creds=%s nats-tls-ca=%s nats-tls-cert=%s nats-tls-key=%s node=%s",
+		c.Role, c.DataDir, c.HTTPAddr, c.NATSURL, c.NATSUser, pw, c.NATSCreds, c.NATSTLSCA, c.NATSTLSCert, c.NATSTLSKey, c.NodeName)
 }
 
 // Validate reports every problem of the configuration at once.
@@ -119,6 +125,7 @@ func (c *Config) Validate() error {
 	if c.NATSCreds != "" && (c.NATSUser != "" || c.NATSPassword != "") {
 		errs = append(errs, errors.New("give either --nats-creds or --nats-user/--nats-password, not both"))
 	}
+	errs = append(errs, c.validateTLS()...)
 	if c.NodeName != "" && sanitizeToken(c.NodeName) != c.NodeName {
 		errs = append(errs, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", c.NodeName))
 	}
@@ -134,6 +141,46 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateTLS reports the problems of the NATS TLS options.
+func (c *Config) validateTLS() []error {
+	var errs []error
+	if c.NATSURL == "" && (c.NATSTLSCA != "" || c.NATSTLSCert != "" || c.NATSTLSKey != "") {
+		errs = append(errs, errors.New("--nats-tls-ca, --nats-tls-cert and --nats-tls-key need --nats-url (the embedded NATS server listens without TLS)"))
+	}
+	switch {
+	case c.NATSTLSCert != "" && c.NATSTLSKey == "":
+		errs = append(errs, fmt.Errorf("--nats-tls-cert %s needs --nats-tls-key: the client certificate's private key", c.NATSTLSCert))
+	case c.NATSTLSKey != "" && c.NATSTLSCert == "":
+		errs = append(errs, fmt.Errorf("--nats-tls-key %s needs --nats-tls-cert: the client certificate", c.NATSTLSKey))
+	}
+	for flag, file := range map[string]string{"--nats-tls-ca": c.NATSTLSCA, "--nats-tls-cert": c.NATSTLSCert, "--nats-tls-key": c.NATSTLSKey} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
+		}
+	}
+	return errs
+}
+
+// NATSTLSOptions are the nats options of NATSTLSCA, NATSTLSCert and
+// NATSTLSKey (none when they are empty): nats.RootCAs and
+// nats.ClientCert. It validates the combination first.
+func (c *Config) NATSTLSOptions() ([]nats.Option, error) {
+	if err := errors.Join(c.validateTLS()...); err != nil {
+		return nil, err
+	}
+	var opts []nats.Option
+	if c.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.NATSTLSCA))
+	}
+	if c.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.NATSTLSCert, c.NATSTLSKey))
+	}
+	return opts, nil
 }
 
 func (c *Config) setDefaults() {
@@ -217,8 +264,12 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		s.nc = s.nats.Conn
 	} else {
+		tlsOpts, err := cfg.NATSTLSOptions()
+		if err != nil {
+			return nil, err
+		}
 		if s.nc, err = eventlog.Connect(eventlog.ConnectConfig{URL: cfg.NATSURL, User: cfg.NATSUser, Password: cfg.NATSPassword,
-			CredsFile: cfg.NATSCreds, Name: "grantlog-" + cfg.NodeName}); err != nil {
+			CredsFile: cfg.NATSCreds, Name: "grantlog-" + cfg.NodeName, Options: tlsOpts}); err != nil {
 			return nil, err
 		}
 		s.ownConn = true

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/grantlog/grantlog/client"
+	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/perm"
+	"github.com/grantlog/grantlog/query"
+)
+
+// Phases that measure the ways of reaching a replica: the NATS micro API,
+// batch checks (HTTP and NATS) and the embedded follower of the Go SDK.
+// They need the in-process server: its NATS URL and the replica user's
+// credentials file in its data directory.
+
+// natsConn connects to the in-process server's NATS as the replica user,
+// as a service on NATS (or an embedded follower) would.
+func (b *bench) natsConn() (*nats.Conn, error) {
+	url := b.srv.NATSURL()
+	if url == "" {
+		return nil, fmt.Errorf("the in-process server has no NATS listener")
+	}
+	return eventlog.Connect(eventlog.ConnectConfig{URL: url, CredsFile: b.replicaCreds(), Name: "grantbench"})
+}
+
+func (b *bench) replicaCreds() string { return filepath.Join(b.dataDir, eventlog.ReplicaCredsFile) }
+
+// natsChecks measures grantlog.v1.check over NATS request/reply with the
+// SDK's NATS client, at concurrency 1 and 4.
+func (b *bench) natsChecks(ctx context.Context) error {
+	nc, err := b.natsConn()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nclient := client.NewNATS(nc, b.token)
+	reqs := b.checkRequests(b.cfg.checks, 4)
+	for _, conc := range []int{1, 4} {
+		n := b.cfg.checks
+		lat, el, err := timed(conc, n, func(_, i int) error {
+			_, err := nclient.Check(ctx, &reqs[i%len(reqs)])
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		p := percentiles(lat)
+		name := fmt.Sprintf("NATS check, %d client(s)", conc)
+		b.add("nats", name, float64(n)/el.Seconds(), "checks/s", "grantlog.v1.check via client.NewNATS, one connection, replica user")
+		b.add("nats", name+" p50", us(p[0]), "µs", "")
+		b.add("nats", name+" p99", us(p[1]), "µs", "")
+	}
+	return nil
+}
+
+// batchChecks measures batch checks of query.MaxBatch (1000) checks over
+// HTTP (POST /v1/checks) and NATS (grantlog.v1.checks), one client.
+func (b *bench) batchChecks(ctx context.Context) error {
+	size := query.MaxBatch
+	batches := max(b.cfg.checks/size, 5)
+	reqs := b.checkRequests(size*min(batches, 20), 5)
+	body := func(i int) *query.BatchRequest {
+		off := (i * size) % len(reqs)
+		if off+size > len(reqs) {
+			off = 0
+		}
+		return &query.BatchRequest{Checks: reqs[off : off+size]}
+	}
+	bodies := make([][]byte, batches)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(body(i))
+	}
+	lat, el, err := timed(1, batches, func(_, i int) error {
+		req, _ := http.NewRequestWithContext(ctx, "POST", b.base+"/v1/checks", bytes.NewReader(bodies[i]))
+		req.Header.Set("Authorization", "Bearer "+b.token)
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		var out query.BatchResult
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("batch check answered %d", resp.StatusCode)
+		}
+		if err == nil && len(out.Results) != size {
+			err = fmt.Errorf("batch check answered %d results, want %d", len(out.Results), size)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p := percentiles(lat)
+	note := fmt.Sprintf("%d batches of %d, 1 client", batches, size)
+	b.add("batch", "HTTP batch check", float64(batches*size)/el.Seconds(), "checks/s", note+", POST /v1/checks")
+	b.add("batch", "HTTP batch check p50", us(p[0]), "µs", "per batch")
+
+	nc, err := b.natsConn()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nclient := client.NewNATS(nc, b.token)
+	lat, el, err = timed(1, batches, func(_, i int) error {
+		out, err := nclient.CheckBatch(ctx, body(i))
+		if err == nil && len(out.Results) != size {
+			err = fmt.Errorf("batch check answered %d results, want %d", len(out.Results), size)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p = percentiles(lat)
+	b.add("batch", "NATS batch check", float64(batches*size)/el.Seconds(), "checks/s", note+", grantlog.v1.checks")
+	b.add("batch", "NATS batch check p50", us(p[0]), "µs", "per batch")
+	return nil
+}
+
+// follower starts the SDK's embedded follower on a fresh directory against
+// the in-process server's NATS, measures its catch-up, in-process checks
+// on it, and write-to-visible: a command over HTTP, then the follower
+// having applied the command's revision.
+func (b *bench) follower(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "grantbench-follower-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	head := b.srv.Store().Applied()
+	start := time.Now()
+	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: b.srv.NATSURL(), CredsFile: b.replicaCreds(),
+		Dir: filepath.Join(dir, "index"), Logger: b.log})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	err = f.WaitFor(wctx, head)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("follower catch-up to revision %d (at %d): %w", head, f.Revision(), err)
+	}
+	el := time.Since(start)
+	b.add("follower", "catch-up from empty", float64(el.Milliseconds()), "ms",
+		fmt.Sprintf("NewFollower to WaitFor(revision %d): connect, open index, replay", head))
+
+	// In-process checks on the follower.
+	n := b.cfg.inprocCheck
+	reqs := b.checkRequests(n, 2)
+	lat := make([]time.Duration, n)
+	allowed := 0
+	start = time.Now()
+	for i := range n {
+		t0 := time.Now()
+		res, err := f.Check(ctx, &reqs[i%len(reqs)])
+		lat[i] = time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if res.Allowed {
+			allowed++
+		}
+	}
+	el = time.Since(start)
+	p := percentiles(lat)
+	b.add("follower", "check p50", us(p[0]), "µs", fmt.Sprintf("Follower.Check, %d%% allowed", allowed*100/n))
+	b.add("follower", "check p99", us(p[1]), "µs", "")
+	b.add("follower", "check p99.9", us(p[2]), "µs", "")
+	b.add("follower", "checks, 1 goroutine", float64(n)/el.Seconds(), "checks/s", "")
+	workers := runtime.NumCPU()
+	var wg sync.WaitGroup
+	start = time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				_, _ = f.Check(ctx, &reqs[i%len(reqs)])
+			}
+		}()
+	}
+	wg.Wait()
+	b.add("follower", fmt.Sprintf("checks, %d goroutines", workers), float64(n)/time.Since(start).Seconds(), "checks/s", "")
+
+	// Write to visible at the follower.
+	roleID, err := b.someRole(ctx)
+	if err != nil {
+		return err
+	}
+	writes := max(b.cfg.commands, 50)
+	ackToVisible := make([]time.Duration, writes)
+	writeToVisible := make([]time.Duration, writes)
+	stamp := time.Now().UnixNano()
+	for i := range writes {
+		var out struct {
+			Revision uint64 `json:"revision"`
+		}
+		t0 := time.Now()
+		if _, err := b.call(ctx, "POST", fmt.Sprintf("/v1/namespaces/follower/users/f%d-%d/roles", stamp, i),
+			map[string]any{"roleId": roleID, "assignedNamespaces": []string{"follower"}}, &out); err != nil {
+			return err
+		}
+		t1 := time.Now()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := f.WaitFor(wctx, out.Revision)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("follower did not apply revision %d: %w", out.Revision, err)
+		}
+		t2 := time.Now()
+		ackToVisible[i], writeToVisible[i] = t2.Sub(t1), t2.Sub(t0)
+	}
+	p = percentiles(ackToVisible)
+	b.add("follower", "command answered to visible p50", us(p[0]), "µs", "HTTP command answered → Follower.WaitFor(its revision)")
+	b.add("follower", "command answered to visible p99", us(p[1]), "µs", "")
+	p = percentiles(writeToVisible)
+	b.add("follower", "write to visible p50", us(p[0]), "µs", "HTTP command sent (fsync, server applies) → visible at the follower")
+	b.add("follower", "write to visible p99", us(p[1]), "µs", "")
+	return nil
+}
+
+// someRole returns a role loaded by the load phase, or creates one.
+func (b *bench) someRole(ctx context.Context) (string, error) {
+	for _, id := range b.roleIDs {
+		return id, nil
+	}
+	var role struct {
+		RoleID string `json:"roleId"`
+	}
+	_, err := b.call(ctx, "POST", "/v1/roles", map[string]any{"roleName": fmt.Sprintf("BenchFollower%d", time.Now().UnixNano()),
+		"permissions": []perm.Permission{{Resource: "NAMESPACE:{namespace}:USER:{userId}:SAVE", Action: perm.CRUD}}}, &role)
+	return role.RoleID, err
+}
