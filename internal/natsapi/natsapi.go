@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
@@ -268,7 +269,12 @@ func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) 
 	if hdr != nil {
 		opts = append(opts, micro.WithHeaders(hdr))
 	}
-	if rerr := req.RespondJSON(v, opts...); rerr != nil {
+	data, merr := gojson.Marshal(v)
+	if merr != nil {
+		s.failWith(req, fmt.Errorf("natsapi: encode reply: %w", merr), hdr)
+		return
+	}
+	if rerr := req.Respond(data, opts...); rerr != nil {
 		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
 	}
 }
@@ -285,7 +291,7 @@ func decodeLimit(data []byte, v any, limit int) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is empty; send a JSON object"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := gojson.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
