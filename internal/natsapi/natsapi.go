@@ -194,6 +194,13 @@ func Start(cfg Config) (*Service, error) {
 			}
 		}
 	}
+	// Make sure the server has the endpoints' subscriptions before the
+	// caller reports the node ready: requests sent right after readiness
+	// must find a responder.
+	if err := cfg.Conn.FlushTimeout(5 * time.Second); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("natsapi: flush subscriptions: %w", err)
+	}
 	return s, nil
 }
 

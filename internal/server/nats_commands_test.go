@@ -170,8 +170,15 @@ func TestNATSCommands(t *testing.T) {
 			cmds[s] = true
 		}
 		assert.Len(t, cmds, 23)
+		// Discovery collects the answers that come within a window: ask
+		// until both nodes have answered (slow under the race detector).
+		var infos []micro.Info
+		require.Eventually(t, func() bool {
+			infos = serviceInfos(t, nc)
+			return len(infos) == 2
+		}, 10*time.Second, 50*time.Millisecond, "both nodes answer service discovery")
 		roles := map[string]int{}
-		for _, info := range serviceInfos(t, nc) {
+		for _, info := range infos {
 			role := info.Metadata["role"]
 			roles[role]++
 			var nCmd int
