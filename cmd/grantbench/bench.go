@@ -303,11 +303,8 @@ func (b *bench) commands(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p := percentiles(lat)
-		name := fmt.Sprintf("commands, %d writer(s)", writers)
-		b.add("commands", name, float64(len(lat))/el.Seconds(), "commands/s", "fsync on every write; each in its own namespace")
-		b.add("commands", name+" p50", us(p[0]), "µs", "")
-		b.add("commands", name+" p99", us(p[1]), "µs", "")
+		b.addTimed("commands", fmt.Sprintf("commands, %d writer(s)", writers), len(lat), el, lat,
+			"commands/s", "fsync on every write; each in its own namespace")
 	}
 	return nil
 }
@@ -375,45 +372,49 @@ func (b *bench) checkRequests(n int, seed uint64) []query.CheckRequest {
 
 // inproc measures checks in-process, on the server's own query engine.
 func (b *bench) inproc(ctx context.Context) error {
-	reqs := b.checkRequests(b.cfg.inprocCheck, 2)
+	return b.localChecks(ctx, "inproc", "", b.srv.Query.Check)
+}
+
+// localChecks measures in-process checks through check: per-call latency on
+// one goroutine, then throughput on every core. note prefixes the
+// allowed-share note of the p50 row.
+func (b *bench) localChecks(ctx context.Context, phase, note string,
+	check func(context.Context, *query.CheckRequest) (query.CheckResult, error),
+) error {
 	n := b.cfg.inprocCheck
-	lat := make([]time.Duration, n)
+	reqs := b.checkRequests(n, 2)
 	allowed := 0
-	start := time.Now()
-	for i := range n {
-		t0 := time.Now()
-		res, err := b.srv.Query.Check(ctx, &reqs[i%len(reqs)])
-		lat[i] = time.Since(t0)
-		if err != nil {
-			return err
-		}
+	lat, el, err := timed(1, n, func(_, i int) error {
+		res, err := check(ctx, &reqs[i%len(reqs)])
 		if res.Allowed {
 			allowed++
 		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	el := time.Since(start)
 	p := percentiles(lat)
-	note := fmt.Sprintf("%d%% allowed", allowed*100/n)
-	b.add("inproc", "check p50", us(p[0]), "µs", note)
-	b.add("inproc", "check p99", us(p[1]), "µs", "")
-	b.add("inproc", "check p99.9", us(p[2]), "µs", "")
-	b.add("inproc", "checks, 1 goroutine", float64(n)/el.Seconds(), "checks/s", "")
-	// All cores.
+	b.add(phase, "check p50", us(p[0]), "µs", fmt.Sprintf("%s%d%% allowed", note, allowed*100/n))
+	b.add(phase, "check p99", us(p[1]), "µs", "")
+	b.add(phase, "check p99.9", us(p[2]), "µs", "")
+	b.add(phase, "checks, 1 goroutine", float64(n)/el.Seconds(), "checks/s", "")
 	workers := runtime.NumCPU()
-	var wg sync.WaitGroup
-	start = time.Now()
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				_, _ = b.srv.Query.Check(ctx, &reqs[i%len(reqs)])
-			}
-		}()
-	}
-	wg.Wait()
-	b.add("inproc", fmt.Sprintf("checks, %d goroutines", workers), float64(n)/time.Since(start).Seconds(), "checks/s", "")
+	_, el, _ = timed(workers, n, func(_, i int) error {
+		_, _ = check(ctx, &reqs[i%len(reqs)])
+		return nil
+	})
+	b.add(phase, fmt.Sprintf("checks, %d goroutines", workers), float64(n)/el.Seconds(), "checks/s", "")
 	return nil
+}
+
+// addTimed records the rate of ops operations over el and the p50 and p99
+// of their latencies, as name, name p50 and name p99.
+func (b *bench) addTimed(phase, name string, ops int, el time.Duration, lat []time.Duration, unit, note string) {
+	p := percentiles(lat)
+	b.add(phase, name, float64(ops)/el.Seconds(), unit, note)
+	b.add(phase, name+" p50", us(p[0]), "µs", "")
+	b.add(phase, name+" p99", us(p[1]), "µs", "")
 }
 
 // httpChecks measures POST /v1/check with keep-alive clients.
@@ -442,11 +443,8 @@ func (b *bench) httpChecks(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p := percentiles(lat)
-		name := fmt.Sprintf("HTTP check, %d client(s)", conc)
-		b.add("http", name, float64(n)/el.Seconds(), "checks/s", "keep-alive, load generator on the same machine")
-		b.add("http", name+" p50", us(p[0]), "µs", "")
-		b.add("http", name+" p99", us(p[1]), "µs", "")
+		b.addTimed("http", fmt.Sprintf("HTTP check, %d client(s)", conc), n, el, lat,
+			"checks/s", "keep-alive, load generator on the same machine")
 	}
 	return nil
 }

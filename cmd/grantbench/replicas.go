@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,11 +55,8 @@ func (b *bench) natsChecks(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p := percentiles(lat)
-		name := fmt.Sprintf("NATS check, %d client(s)", conc)
-		b.add("nats", name, float64(n)/el.Seconds(), "checks/s", "grantlog.v1.check via client.NewNATS, one connection, replica user")
-		b.add("nats", name+" p50", us(p[0]), "µs", "")
-		b.add("nats", name+" p99", us(p[1]), "µs", "")
+		b.addTimed("nats", fmt.Sprintf("NATS check, %d client(s)", conc), n, el, lat,
+			"checks/s", "grantlog.v1.check via client.NewNATS, one connection, replica user")
 	}
 	return nil
 }
@@ -161,42 +156,9 @@ func (b *bench) follower(ctx context.Context) error {
 		fmt.Sprintf("NewFollower to WaitFor(revision %d): connect, open index, replay", head))
 
 	// In-process checks on the follower.
-	n := b.cfg.inprocCheck
-	reqs := b.checkRequests(n, 2)
-	lat := make([]time.Duration, n)
-	allowed := 0
-	start = time.Now()
-	for i := range n {
-		t0 := time.Now()
-		res, err := f.Check(ctx, &reqs[i%len(reqs)])
-		lat[i] = time.Since(t0)
-		if err != nil {
-			return err
-		}
-		if res.Allowed {
-			allowed++
-		}
+	if err := b.localChecks(ctx, "follower", "Follower.Check, ", f.Check); err != nil {
+		return err
 	}
-	el = time.Since(start)
-	p := percentiles(lat)
-	b.add("follower", "check p50", us(p[0]), "µs", fmt.Sprintf("Follower.Check, %d%% allowed", allowed*100/n))
-	b.add("follower", "check p99", us(p[1]), "µs", "")
-	b.add("follower", "check p99.9", us(p[2]), "µs", "")
-	b.add("follower", "checks, 1 goroutine", float64(n)/el.Seconds(), "checks/s", "")
-	workers := runtime.NumCPU()
-	var wg sync.WaitGroup
-	start = time.Now()
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				_, _ = f.Check(ctx, &reqs[i%len(reqs)])
-			}
-		}()
-	}
-	wg.Wait()
-	b.add("follower", fmt.Sprintf("checks, %d goroutines", workers), float64(n)/time.Since(start).Seconds(), "checks/s", "")
 
 	// Write to visible at the follower.
 	roleID, err := b.someRole(ctx)
@@ -226,7 +188,7 @@ func (b *bench) follower(ctx context.Context) error {
 		t2 := time.Now()
 		ackToVisible[i], writeToVisible[i] = t2.Sub(t1), t2.Sub(t0)
 	}
-	p = percentiles(ackToVisible)
+	p := percentiles(ackToVisible)
 	b.add("follower", "command answered to visible p50", us(p[0]), "µs", "HTTP command answered → Follower.WaitFor(its revision)")
 	b.add("follower", "command answered to visible p99", us(p[1]), "µs", "")
 	p = percentiles(writeToVisible)
