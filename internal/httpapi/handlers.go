@@ -94,13 +94,18 @@ type revisionResponse struct {
 	Revision uint64 `json:"revision"`
 }
 
-func (a *api) deleteRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
-	rev, err := a.Commands.DeleteRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("roleId"))
+// writeRevision answers a command that returns only its revision.
+func (a *api) writeRevision(w http.ResponseWriter, r *http.Request, status int, rev uint64, err error) {
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	writeJSON(w, status, revisionResponse{rev})
+}
+
+func (a *api) deleteRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	rev, err := a.Commands.DeleteRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("roleId"))
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 type permissionsBody struct {
@@ -172,21 +177,13 @@ func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c principal.Cal
 	rev, err := a.Commands.AssignRole(r.Context(), meta(r, c, body.Reason),
 		r.PathValue("namespace"), r.PathValue("userId"), body.RoleID, body.AssignedNamespaces,
 		command.AssignOptions{NotBefore: body.NotBefore, NotAfter: body.NotAfter})
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusCreated, rev, err)
 }
 
 func (a *api) unassignRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	rev, err := a.Commands.UnassignRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")),
 		r.PathValue("namespace"), r.PathValue("userId"), r.PathValue("roleId"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 func (a *api) userRoles(w http.ResponseWriter, r *http.Request, c principal.Caller) {

@@ -98,11 +98,7 @@ func (a *api) getNamespace(w http.ResponseWriter, r *http.Request, c principal.C
 
 func (a *api) deleteNamespace(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	rev, err := a.Commands.DeleteNamespace(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("namespace"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 type clientBody struct {
@@ -166,11 +162,7 @@ func (a *api) updateClient(w http.ResponseWriter, r *http.Request, c principal.C
 
 func (a *api) deleteClient(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	rev, err := a.Commands.DeleteClient(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("namespace"), r.PathValue("clientId"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 func (a *api) clientPermissions(op command.PermissionOp) handler {
@@ -218,11 +210,7 @@ func (a *api) listTokens(w http.ResponseWriter, r *http.Request, c principal.Cal
 
 func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	rev, err := a.Commands.RevokeToken(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("namespace"), r.PathValue("tokenId"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 type scopeBody struct {
@@ -262,11 +250,7 @@ func (a *api) getScope(w http.ResponseWriter, r *http.Request, c principal.Calle
 
 func (a *api) deleteScope(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	rev, err := a.Commands.DeleteScope(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("name"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 type endpointBody struct {
@@ -280,11 +264,7 @@ func (a *api) registerEndpoint(w http.ResponseWriter, r *http.Request, c princip
 		return
 	}
 	rev, err := a.Commands.RegisterEndpoint(r.Context(), meta(r, c, body.Reason), r.PathValue("service"), r.PathValue("endpoint"), body.RegisterEndpoint)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 func (a *api) listEndpoints(w http.ResponseWriter, r *http.Request, c principal.Caller) {
@@ -295,11 +275,7 @@ func (a *api) listEndpoints(w http.ResponseWriter, r *http.Request, c principal.
 
 func (a *api) deleteEndpoint(w http.ResponseWriter, r *http.Request, c principal.Caller) {
 	rev, err := a.Commands.DeleteEndpoint(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("service"), r.PathValue("endpoint"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, revisionResponse{rev})
+	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 func (a *api) listPresets(w http.ResponseWriter, r *http.Request, _ principal.Caller) {
