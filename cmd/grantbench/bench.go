@@ -93,6 +93,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"batch", b.batchChecks, true},
 		{"follower", b.follower, true},
 		{"replay", b.replay, true},
+		{"coldstart", b.coldstart, true},
 		{"resources", b.resources, true},
 	}
 	for _, s := range steps {
@@ -395,6 +396,7 @@ func (b *bench) localChecks(ctx context.Context, phase, note string,
 		return err
 	}
 	p := percentiles(lat)
+	b.addDist(phase, "check, 1 goroutine", lat)
 	b.add(phase, "check p50", us(p[0]), "µs", fmt.Sprintf("%s%d%% allowed", note, allowed*100/n))
 	b.add(phase, "check p99", us(p[1]), "µs", "")
 	b.add(phase, "check p99.9", us(p[2]), "µs", "")
@@ -412,6 +414,9 @@ func (b *bench) localChecks(ctx context.Context, phase, note string,
 // of their latencies, as name, name p50 and name p99.
 func (b *bench) addTimed(phase, name string, ops int, el time.Duration, lat []time.Duration, unit, note string) {
 	p := percentiles(lat)
+	if phase != "commands" {
+		b.addDist(phase, name, lat)
+	}
 	b.add(phase, name, float64(ops)/el.Seconds(), unit, note)
 	b.add(phase, name+" p50", us(p[0]), "µs", "")
 	b.add(phase, name+" p99", us(p[1]), "µs", "")

@@ -52,13 +52,21 @@ type config struct {
 	seed        uint64
 }
 
-const allPhases = "load,commands,visible,inproc,http,nats,batch,follower,replay,reopen,resources"
+const allPhases = "load,commands,visible,inproc,http,nats,batch,follower,replay,reopen,coldstart,resources"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case replicaChildCmd:
+			return runReplicaChild(args[1:], stdout, stderr)
+		case "plot":
+			return runPlot(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("grantbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
@@ -154,4 +162,6 @@ type Report struct {
 	Machine map[string]string `json:"machine"`
 	Shape   map[string]int    `json:"shape"`
 	Results []Result          `json:"results"`
+	// Distributions are the latency distributions of the check phases.
+	Distributions []Distribution `json:"distributions,omitempty"`
 }

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/query"
+)
+
+// replicaChildCmd is the hidden first argument that makes grantbench run
+// one replica node (the server's own code, role replica) as a separate
+// process, so that its start-up time and memory are its own.
+const replicaChildCmd = "replica-child"
+
+// childReport is what a replica child prints on its standard output, one
+// JSON line, once it has applied the head it was given.
+type childReport struct {
+	HTTPAddr     string `json:"httpAddr"`
+	ReadyMillis  int64  `json:"readyMillis"`
+	RestoredFrom uint64 `json:"restoredFrom"`
+	Applied      uint64 `json:"applied"`
+}
+
+// runReplicaChild runs a replica node against --nats-url until its standard
+// input closes (or a signal), reporting on standard output when its index
+// reached --head.
+func runReplicaChild(args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	fs := flag.NewFlagSet(replicaChildCmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	var head uint64
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", "", "")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "")
+	fs.StringVar(&cfg.BootstrapTokenHashFile, "bootstrap-token-hash", "", "")
+	fs.StringVar(&cfg.SnapshotBucket, "snapshot-bucket", "", "")
+	fs.Uint64Var(&head, "head", 0, "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.Role, cfg.HTTPAddr = server.RoleReplica, "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { // the parent closes our standard input to stop us
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "replica: %v\n", err)
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	if err := srv.Store().WaitApplied(ctx, head); err != nil {
+		fmt.Fprintf(stderr, "replica: waiting for revision %d: %v\n", head, err)
+		return 1
+	}
+	raw, _ := json.Marshal(childReport{HTTPAddr: srv.HTTPAddr(), ReadyMillis: time.Since(start).Milliseconds(),
+		RestoredFrom: srv.RestoredFrom(), Applied: srv.Store().Applied()})
+	fmt.Fprintf(stdout, "%s\n", raw)
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "replica: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// replicaProc is a running replica child.
+type replicaProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	report childReport
+}
+
+// startReplica starts a replica child on a fresh data directory and waits
+// (bounded) until it applied head.
+func (b *bench) startReplica(ctx context.Context, dir, bucket string, head uint64) (*replicaProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, replicaChildCmd,
+		"--nats-url", b.srv.NATSURL(),
+		"--nats-creds", filepath.Join(b.dataDir, "nats-replica.creds"),
+		"--data-dir", dir,
+		"--bootstrap-token-hash", filepath.Join(b.dataDir, credential.HashFile),
+		"--snapshot-bucket", bucket,
+		"--head", fmt.Sprint(head))
+	cmd.Stderr = b.progress
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &replicaProc{cmd: cmd, stdin: stdin}
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		close(line)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case l, ok := <-line:
+		if !ok {
+			p.stop()
+			return nil, fmt.Errorf("the replica process exited before it caught up (see its messages above)")
+		}
+		if err := json.Unmarshal([]byte(l), &p.report); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("replica process said %q: %w", l, err)
+		}
+	case <-time.After(10 * time.Minute):
+		p.stop()
+		return nil, fmt.Errorf("the replica process did not catch up to revision %d within 10 minutes", head)
+	}
+	return p, nil
+}
+
+// memory returns the process's resident set now and at its peak, in MiB.
+func (p *replicaProc) memory() (rss, peak float64, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		var kb float64
+		switch {
+		case strings.HasPrefix(line, "VmRSS:"):
+			_, err = fmt.Sscanf(strings.TrimSpace(line[6:]), "%f kB", &kb)
+			rss = kb / 1024
+		case strings.HasPrefix(line, "VmHWM:"):
+			_, err = fmt.Sscanf(strings.TrimSpace(line[6:]), "%f kB", &kb)
+			peak = kb / 1024
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return rss, peak, nil
+}
+
+func (p *replicaProc) stop() {
+	_ = p.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+}
+
+// coldstart measures a replica as its own process: start-up to the stream
+// head from the newest snapshot and from zero (full replay), and its memory
+// after answering checks over HTTP.
+func (b *bench) coldstart(ctx context.Context) error {
+	var snap struct {
+		Revision uint64 `json:"revision"`
+		Bytes    int64  `json:"bytes"`
+	}
+	t0 := time.Now()
+	if _, err := b.call(ctx, "POST", "/v1/admin/snapshots", nil, &snap); err != nil {
+		return fmt.Errorf("take a snapshot: %w", err)
+	}
+	b.add("coldstart", "snapshot taken", float64(time.Since(t0).Milliseconds()), "ms",
+		fmt.Sprintf("%.1f MiB at revision %d, into the Object Store", float64(snap.Bytes)/(1<<20), snap.Revision))
+	head := b.srv.Store().Applied()
+	for _, run := range []struct {
+		name, bucket, note string
+	}{
+		{"replica cold start from snapshot", "", "new process, empty data directory: newest snapshot + the tail, index loaded"},
+		{"replica cold start from zero", "GRANTBENCH_NO_SNAPSHOTS", "new process, empty data directory, no snapshot: replays the whole stream"},
+	} {
+		dir, err := os.MkdirTemp("", "grantbench-replica-")
+		if err != nil {
+			return err
+		}
+		b.say("  %s (revision %d)", run.name, head)
+		p, err := b.startReplica(ctx, dir, run.bucket, head)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return err
+		}
+		b.add("coldstart", run.name, float64(p.report.ReadyMillis), "ms", run.note)
+		if run.bucket == "" {
+			if p.report.RestoredFrom == 0 {
+				p.stop()
+				_ = os.RemoveAll(dir)
+				return fmt.Errorf("the replica did not restore from the snapshot")
+			}
+			if err := b.replicaMemory(ctx, p); err != nil {
+				p.stop()
+				_ = os.RemoveAll(dir)
+				return err
+			}
+		}
+		p.stop()
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replicaMemory sends checks to the replica over HTTP, then records its RSS.
+func (b *bench) replicaMemory(ctx context.Context, p *replicaProc) error {
+	reqs := b.checkRequests(min(b.cfg.checks, 20_000), 4)
+	base := b.base
+	b.base = "http://" + p.report.HTTPAddr
+	defer func() { b.base = base }()
+	for i := range reqs {
+		var res query.CheckResult
+		if _, err := b.call(ctx, "POST", "/v1/check", &reqs[i], &res); err != nil {
+			return fmt.Errorf("check at the replica: %w", err)
+		}
+	}
+	rss, peak, err := p.memory()
+	if err != nil {
+		return err
+	}
+	b.add("coldstart", "replica RSS", rss, "MiB", fmt.Sprintf("replica process after %d HTTP checks", len(reqs)))
+	b.add("coldstart", "replica peak RSS", peak, "MiB", "VmHWM of the replica process, start-up included")
+	return nil
+}
