@@ -29,7 +29,7 @@ func (s *Store) PebbleFormat() uint64 { return uint64(s.db.FormatMajorVersion())
 // Checkpoint writes a consistent copy of the index into dir, which must not
 // exist, and returns the applied revision the copy holds. The copy hard-links
 // the immutable sstables (so it is cheap and shares disk with the live
-// index until compactions rewrite them) and includes the flushed WAL; open it
+// index until compactions rewrite them) after flushing the memtable; open it
 // with Open like any index. The caller owns dir and should remove it
 // promptly.
 //
@@ -47,6 +47,13 @@ func (s *Store) Checkpoint(dir string) (applied uint64, err error) {
 		return 0, fmt.Errorf("index: checkpoint of a failed store: %w", s.mu.failed)
 	}
 	applied = s.applied.Load()
+	// Flush the memtable first: the copy then holds sstables and an empty
+	// WAL, so opening it (a replica restoring a snapshot) does not replay up
+	// to a memtable's worth of WAL, and the archive compresses only
+	// already-compact sstables.
+	if err := s.db.Flush(); err != nil {
+		return 0, fmt.Errorf("index: flush before checkpoint: %w", err)
+	}
 	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
 		return 0, fmt.Errorf("index: checkpoint into %s: %w", dir, err)
 	}

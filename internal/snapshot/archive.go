@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // writeArchive writes the files under dir to w as a gzipped tar with
 // slash-separated paths relative to dir.
 func writeArchive(w io.Writer, dir string) error {
-	zw := gzip.NewWriter(w)
+	// BestSpeed: the sstables inside are already block-compressed, so
+	// higher levels cost several times the CPU for a few percent.
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
 	tw := tar.NewWriter(zw)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
