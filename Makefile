@@ -13,7 +13,7 @@ BENCH     ?= .
 BENCH_OUT ?= $(BIN)/bench.txt
 GOTEST    ?= go test
 
-.PHONY: help run build test race fuzz bench load-bench benchstat vet fmt fmt-check lint vuln tools ci clean
+.PHONY: help run build test race fuzz bench bench-go load-bench benchstat vet fmt fmt-check lint vuln tools ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,10 @@ fuzz: ## run every Fuzz target for FUZZTIME each (FUZZTIME=30s)
 	  done; \
 	done
 
-bench: ## benchmarks with -benchmem, output tee'd to BENCH_OUT (bin/bench.txt)
+bench: ## the tables of docs/BENCHMARKS.md: Go benchmarks, load tool, 10k/100k/1M scale runs, charts (bin/bench, ~10 min)
+	./scripts/bench.sh
+
+bench-go: ## Go benchmarks only, -benchmem, output tee'd to BENCH_OUT (bin/bench.txt)
 	@mkdir -p $(dir $(BENCH_OUT))
 	$(GOTEST) -run='^$$' -bench='$(BENCH)' -benchmem $(PKGS) | tee $(BENCH_OUT)
 
