@@ -31,7 +31,7 @@ say "load tool, the issue's workload (100k users) -> $OUT/grantbench.json"
 
 for n in $SCALE; do
   say "scale run: $n users -> $OUT/scale-$n.json"
-  "$OUT/grantbench" --users "$n" --phases load,inproc,coldstart,resources --inproc-checks 300000 --checks 5000 \
+  "$OUT/grantbench" --users "$n" --phases load,inproc,follower,coldstart,resources --inproc-checks 300000 --checks 5000 \
     --json "$OUT/scale-$n.json" | tee "$OUT/scale-$n.txt"
 done
 
