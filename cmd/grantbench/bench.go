@@ -85,6 +85,7 @@ func (b *bench) run(ctx context.Context) error {
 		only bool // needs the in-process server
 	}{
 		{"load", b.load, false},
+		{"tokens", b.tokens, true},
 		{"commands", b.commands, false},
 		{"visible", b.visible, true},
 		{"inproc", b.inproc, true},

@@ -1,10 +1,11 @@
 // Command grantbench generates a permission dataset of a given shape, loads
 // it into Grantlog through the real command path, and measures what users
 // choose a permission service on: check latency and throughput (in-process,
-// over HTTP, over NATS, batched, and on the SDK's embedded follower),
-// command throughput with fsync, bulk import rate, write-to-visible latency
+// over HTTP, over NATS, batched, on the SDK's embedded follower, and of API
+// tokens), command throughput with fsync, bulk import rate, write-to-visible latency
 // (local index and embedded follower), projection replay rate, index reopen
-// time, RSS and disk.
+// time, a replica process's cold start (snapshot versus replay) and RSS,
+// and disk. `grantbench plot` draws SVG charts from its JSON reports.
 //
 // By default it starts a Grantlog server in-process on a temporary data
 // directory (so that every phase can run); with --url it measures a running
@@ -46,13 +47,14 @@ type config struct {
 	checks      int
 	inprocCheck int
 	commands    int
+	tokens      int
 	concurrency []int
 	phases      map[string]bool
 	jsonOut     string
 	seed        uint64
 }
 
-const allPhases = "load,commands,visible,inproc,http,nats,batch,follower,replay,reopen,coldstart,resources"
+const allPhases = "load,tokens,commands,visible,inproc,http,nats,batch,follower,replay,reopen,coldstart,resources"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -83,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.maxNS, "max-ns", 5, "each assignment applies in 1..max-ns namespaces")
 	fs.IntVar(&cfg.checks, "checks", 20_000, "HTTP checks per concurrency level")
 	fs.IntVar(&cfg.inprocCheck, "inproc-checks", 1_000_000, "in-process checks")
+	fs.IntVar(&cfg.tokens, "tokens", 1_000, "API tokens issued (one command each) for the token-check phase")
 	fs.IntVar(&cfg.commands, "commands", 500, "single commands per writer setting (fsync on every write)")
 	fs.StringVar(&conc, "concurrency", "1,4,16,64", "HTTP client concurrency levels")
 	fs.StringVar(&phases, "phases", allPhases, "phases to run, comma-separated")
@@ -102,9 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if quick {
-		for name, v := range map[string]*int{"users": &cfg.users, "checks": &cfg.checks, "inproc-checks": &cfg.inprocCheck, "commands": &cfg.commands, "roles": &cfg.roles} {
+		for name, v := range map[string]*int{"users": &cfg.users, "checks": &cfg.checks, "inproc-checks": &cfg.inprocCheck, "commands": &cfg.commands, "roles": &cfg.roles, "tokens": &cfg.tokens} {
 			if !set[name] {
-				*v = map[string]int{"users": 2_000, "checks": 1_000, "inproc-checks": 20_000, "commands": 50, "roles": 50}[name]
+				*v = map[string]int{"users": 2_000, "checks": 1_000, "inproc-checks": 20_000, "commands": 50, "roles": 50, "tokens": 50}[name]
 			}
 		}
 	}
@@ -124,6 +127,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.phases[p] = true
+	}
+	if cfg.tokens < 0 {
+		fmt.Fprintln(stderr, "grantbench: --tokens must be 0 or more")
+		return 2
 	}
 	if cfg.users < 1 || cfg.namespaces < 1 || cfg.roles < 1 || cfg.perms < 1 || cfg.maxRoles < 1 || cfg.maxNS < 1 {
 		fmt.Fprintln(stderr, "grantbench: dataset sizes must be at least 1")
