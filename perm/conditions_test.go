@@ -187,3 +187,17 @@ func TestUnboundRequired(t *testing.T) {
 	assert.False(t, bound.Covers(&r, &perm.Binding{UserID: "u", Namespaces: []string{"ns"}}),
 		"holding it in one namespace is not holding it in every namespace")
 }
+
+// TestGrantSetConditional: a set is Conditional exactly when one of its
+// grants has conditions (a check reads the clock only for those), and
+// Match then honours the context's instant.
+func TestGrantSetConditional(t *testing.T) {
+	plain := mustGrant(t, `{"resource":"X","action":2}`)
+	window := mustGrant(t, `{"resource":"Y","action":2,"notBefore":"2026-01-01T00:00:00Z","notAfter":"2026-02-01T00:00:00Z"}`)
+	assert.False(t, perm.NewGrantSet([]perm.Grant{plain}).Conditional())
+	set := perm.NewGrantSet([]perm.Grant{plain, window})
+	require.True(t, set.Conditional())
+	r := req(t, "Y", perm.Read)
+	assert.Equal(t, 1, set.Match(r, nil, &perm.Context{Now: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)}))
+	assert.Equal(t, -1, set.Match(r, nil, &perm.Context{Now: time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)}))
+}

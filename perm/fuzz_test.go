@@ -62,6 +62,20 @@ func FuzzParseRequired(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, resource string, action uint8, ns, uid string) {
 		r, err := perm.ParseRequired(resource, perm.Action(action), perm.RequiredBinding{Namespace: ns, UserID: uid})
+		// Unbound, ParseRequired rejects exactly the tags CanonicalTag
+		// rejects, with the same error (its one-pass literal scan must not
+		// change which problem is reported).
+		_, cerr := perm.CanonicalTag(resource)
+		_, uerr := perm.ParseRequired(resource, perm.Read, perm.RequiredBinding{Unbound: true})
+		if (cerr == nil) != (uerr == nil) || cerr != nil && cerr.Error() != uerr.Error() {
+			t.Fatalf("tag %q: CanonicalTag says %v, unbound ParseRequired %v", resource, cerr, uerr)
+		}
+		// Parse into a used Required gives what ParseRequired gives.
+		reused, _ := perm.ParseRequired("A:NAMESPACE:s1:D:E:F:G", perm.CRUD, perm.RequiredBinding{Parent: func(string) string { return "s" }})
+		rerr := reused.Parse(resource, perm.Action(action), perm.RequiredBinding{Namespace: ns, UserID: uid})
+		if (err == nil) != (rerr == nil) || err == nil && (reused.String() != r.String() || reused.Action() != r.Action()) {
+			t.Fatalf("tag %q: Parse into a used Required gives %q %v, ParseRequired %q %v", resource, reused.String(), rerr, r.String(), err)
+		}
 		if err != nil {
 			if !errors.Is(err, perm.ErrInvalidAction) {
 				checkTagError(t, resource, err)

@@ -127,8 +127,13 @@ func (g *Grant) CoversResource(r *Required, b *Binding) bool {
 // matchPrefix applies rule 1 to the first k segments, binding {namespace} to
 // any of nss at each position. A required namespace segment with a parent
 // studio (see RequiredBinding.Parent) also matches as that parent.
+//
+// It compares from the last segment back: each position is independent of
+// the others, and the last segments (the object) are where grants and
+// required tags differ most, while their first segments
+// (NAMESPACE:{namespace}:USER:{userId}) mostly agree.
 func (g *Grant) matchPrefix(r *Required, k int, uid string, nss []string) bool {
-	for i := 0; i < k; i++ {
+	for i := k - 1; i >= 0; i-- {
 		s := &g.segs[i]
 		if s.kind == kindStar {
 			continue
@@ -185,6 +190,9 @@ type Required struct {
 	alts   [maxAlts]string
 	altPos [maxAlts]int8
 	nalt   int8
+	// key is candKey of the last segment and n: what a GrantSet looks its
+	// candidates up by.
+	key uint64
 }
 
 // maxAlts bounds how many namespace segments of one required tag get their
@@ -224,34 +232,64 @@ type RequiredBinding struct {
 // fails.
 func ParseRequired(resource string, action Action, b RequiredBinding) (Required, error) {
 	var r Required
-	if err := r.parse(resource, b); err != nil {
+	if err := r.Parse(resource, action, b); err != nil {
 		return Required{}, err
 	}
-	if !action.Valid() {
-		return Required{}, actionError(action)
-	}
-	r.action = action
 	return r, nil
 }
+
+// Parse is [ParseRequired] into r, which it overwrites: for a caller that
+// keeps the Required in a larger structure, it saves copying it (a
+// Required is some 600 bytes). On error r is the zero Required.
+func (r *Required) Parse(resource string, action Action, b RequiredBinding) error {
+	r.n, r.nalt = 0, 0
+	if err := r.parse(resource, b); err != nil {
+		*r = Required{}
+		return err
+	}
+	if !action.Valid() {
+		*r = Required{}
+		return actionError(action)
+	}
+	r.action = action
+	return nil
+}
+
+// literalByte[c] is isLiteralByte(c).
+var literalByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isLiteralByte(byte(c))
+	}
+	return t
+}()
 
 func (r *Required) parse(s string, b RequiredBinding) error {
 	if err := checkWhole(s); err != nil {
 		return err
 	}
 	for start := 0; ; {
-		end := strings.IndexByte(s[start:], ':')
-		if end < 0 {
-			end = len(s)
-		} else {
-			end += start
-		}
 		if r.n == MaxSegments {
 			return tooManySegments(s, start)
 		}
-		kind, err := classify(s, start, end)
-		if err != nil {
-			return err
+		// Most segments are plain literals: scan them in one pass, and
+		// classify (validate) only the others.
+		end := start
+		for end < len(s) && literalByte[s[end]] {
+			end++
 		}
+		kind := kindLiteral
+		if end == start || end < len(s) && s[end] != ':' {
+			if i := strings.IndexByte(s[end:], ':'); i < 0 {
+				end = len(s)
+			} else {
+				end += i
+			}
+			var err *TagError
+			if kind, err = classify(s, start, end); err != nil {
+				return err
+			}
+		}
+		var err *TagError
 		seg := s[start:end]
 		switch {
 		case b.Unbound:
@@ -273,6 +311,7 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 		}
 		r.n++
 		if end == len(s) {
+			r.key = candKey(seg, r.n)
 			return nil
 		}
 		start = end + 1

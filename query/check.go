@@ -154,8 +154,7 @@ func (e *Engine) Check(ctx context.Context, req *CheckRequest) (CheckResult, err
 // checkAt evaluates a validated req at view v (CheckBatch evaluates many
 // checks at one view).
 func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
-	ev := evaluation{v: v, ns: req.Namespace}
-	ev.c.Now = e.cfg.Now()
+	ev := evaluation{v: v, ns: req.Namespace, clock: e.cfg.Now}
 	if len(req.Attributes) > 0 {
 		a := perm.NewAttributes(req.Attributes)
 		ev.c.Attrs = &a
@@ -197,18 +196,17 @@ func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
 	if v.HasParents() {
 		bind.Parent = v.Parent
 	}
-	r, err := perm.ParseRequired(resource, action, bind)
-	if err != nil {
+	if err := ev.r.Parse(resource, action, bind); err != nil {
 		code := "invalidResource"
 		if errors.Is(err, perm.ErrInvalidAction) {
 			code = "invalidAction"
 		}
 		return CheckResult{}, &Error{Kind: ErrInvalid, Code: code, Message: err.Error()}
 	}
-	ev.r = r
 	res := CheckResult{Revision: v.Revision()}
 	if req.Explain {
 		ev.ex = &explainer{}
+		ev.now()
 	}
 	switch {
 	case req.Subject.Type == SubjectUser:
@@ -219,7 +217,7 @@ func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
 		res.Allowed = ev.token(tok)
 	}
 	if ev.ex != nil {
-		res.Explanation = ev.ex.finish(req, &r, ev.c.Now, res.Allowed, client == nil && req.Subject.Type == SubjectClient,
+		res.Explanation = ev.ex.finish(req, &ev.r, ev.c.Now, res.Allowed, client == nil && req.Subject.Type == SubjectClient,
 			tok == nil && req.Subject.Type == SubjectToken)
 	}
 	return res, nil
@@ -241,9 +239,23 @@ func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *Chec
 type evaluation struct {
 	v  index.View
 	r  perm.Required // by value: a pointer would escape with the explainer
-	c  perm.Context
+	c  perm.Context  // c.Now is read through now()
 	ns string
 	ex *explainer // nil on the fast path
+	// clock is the engine's clock, read once, and only when the check
+	// needs the instant (a bounded assignment, a token, a conditional
+	// grant, an explanation): most checks do not.
+	clock  func() time.Time
+	nowSet bool
+}
+
+// now returns the instant the check is evaluated at, reading the clock on
+// first use.
+func (e *evaluation) now() time.Time {
+	if !e.nowSet {
+		e.c.Now, e.nowSet = e.clock(), true
+	}
+	return e.c.Now
 }
 
 type explainer struct {
@@ -264,6 +276,9 @@ func (x *explainer) at(t time.Time, now time.Time) {
 // and notes when conditional grants covering the resource change.
 func (e *evaluation) match(set *perm.GrantSet, b *perm.Binding) int {
 	if e.ex == nil {
+		if set.Conditional() {
+			e.now()
+		}
 		return set.Match(&e.r, b, &e.c)
 	}
 	gs := set.Grants()
@@ -294,7 +309,7 @@ func (e *evaluation) user(userID string) bool {
 			e.ex.at(a.NotBefore, e.c.Now)
 			e.ex.at(a.NotAfter, e.c.Now)
 		}
-		if a.Bounded() && !a.InForce(e.c.Now) {
+		if a.Bounded() && !a.InForce(e.now()) {
 			continue
 		}
 		role := a.Role()
@@ -397,7 +412,7 @@ func (e *evaluation) token(t *index.Token) bool {
 		e.ex.at(t.NotBefore, e.c.Now)
 		e.ex.at(t.ExpiresAt, e.c.Now)
 	}
-	if !t.Valid(e.c.Now) {
+	if !t.Valid(e.now()) {
 		if e.ex != nil {
 			e.ex.notes = append(e.ex.notes, "token "+t.ID+" is expired or not yet valid")
 		}
@@ -484,8 +499,7 @@ func (x *explainer) finish(req *CheckRequest, r *perm.Required, now time.Time, a
 func (e *Engine) Allows(caller principal.Caller, ns, resource string, action perm.Action) (bool, error) {
 	v := e.store.Acquire()
 	defer v.Release()
-	ev := evaluation{v: v, ns: ns}
-	ev.c.Now = e.cfg.Now()
+	ev := evaluation{v: v, ns: ns, clock: e.cfg.Now}
 	userID, run := e.callerEval(&ev, caller)
 	if run == nil {
 		return false, nil
@@ -494,11 +508,9 @@ func (e *Engine) Allows(caller principal.Caller, ns, resource string, action per
 	if v.HasParents() {
 		bind.Parent = v.Parent
 	}
-	r, err := perm.ParseRequired(resource, action, bind)
-	if err != nil {
+	if err := ev.r.Parse(resource, action, bind); err != nil {
 		return false, err
 	}
-	ev.r = r
 	return run(), nil
 }
 
@@ -509,8 +521,7 @@ func (e *Engine) Allows(caller principal.Caller, ns, resource string, action per
 func (e *Engine) Holds(caller principal.Caller, ns string, p perm.Permission, bind perm.RequiredBinding) (bool, error) {
 	v := e.store.Acquire()
 	defer v.Release()
-	ev := evaluation{v: v, ns: ns}
-	ev.c.Now = e.cfg.Now()
+	ev := evaluation{v: v, ns: ns, clock: e.cfg.Now}
 	_, run := e.callerEval(&ev, caller)
 	if run == nil {
 		return false, nil
@@ -518,11 +529,9 @@ func (e *Engine) Holds(caller principal.Caller, ns string, p perm.Permission, bi
 	if v.HasParents() && !bind.Unbound {
 		bind.Parent = v.Parent
 	}
-	r, err := perm.ParseRequired(p.Resource, p.Action|p.SchedAction, bind)
-	if err != nil {
+	if err := ev.r.Parse(p.Resource, p.Action|p.SchedAction, bind); err != nil {
 		return false, err
 	}
-	ev.r = r
 	return run(), nil
 }
 
