@@ -21,12 +21,10 @@ func assignmentState(a *index.Assignment) *events.AssignmentState {
 		UserID: a.UserID, RoleID: a.RoleID,
 		AssignedNamespaces: append([]string{}, a.AssignedNamespaces...),
 	}
-	if !a.NotBefore.IsZero() {
-		t := a.NotBefore
+	if t := a.NotBefore(); !t.IsZero() {
 		st.NotBefore = &t
 	}
-	if !a.NotAfter.IsZero() {
-		t := a.NotAfter
+	if t := a.NotAfter(); !t.IsZero() {
 		st.NotAfter = &t
 	}
 	return st

@@ -306,8 +306,8 @@ func (e *evaluation) user(userID string) bool {
 	for _, a := range e.v.Assignments(userID) {
 		if e.ex != nil {
 			e.ex.considered++
-			e.ex.at(a.NotBefore, e.c.Now)
-			e.ex.at(a.NotAfter, e.c.Now)
+			e.ex.at(a.NotBefore(), e.c.Now)
+			e.ex.at(a.NotAfter(), e.c.Now)
 		}
 		if a.Bounded() && !a.InForce(e.now()) {
 			continue

@@ -3,7 +3,6 @@ package index
 import (
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -192,71 +191,37 @@ func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAss
 		s.skip(ev, "assignment of unknown role")
 		return nil
 	}
-	a := &Assignment{
-		Namespace: ev.Namespace, UserID: p.UserID, RoleID: p.RoleID,
-		AssignedNamespaces: p.AssignedNamespaces, AssignedAt: ev.OccurredAt,
-		NotBefore: fromOpt(p.NotBefore), NotAfter: fromOpt(p.NotAfter),
-		Revision: ev.Revision, role: r,
+	nb, na := fromOpt(p.NotBefore), fromOpt(p.NotAfter)
+	var off int
+	s.val, off = appendAssignmentRecord(s.val[:0], ev.Revision, ev.OccurredAt, nb, na, p.AssignedNamespaces)
+	nss, err := st.in.list(s.val[off:])
+	if err != nil {
+		return fmt.Errorf("index: assignment record: %w", err)
 	}
-	list := st.users[p.UserID]
-	replaced := false
-	for i, old := range list {
-		if old.Namespace == a.Namespace && old.RoleID == a.RoleID {
-			// Copy on write: readers never see a slice change under them.
-			nl := append([]*Assignment(nil), list...)
-			nl[i] = a
-			st.users[p.UserID] = nl
-			replaced = true
-			break
-		}
+	a := Assignment{
+		Namespace: st.in.str(ev.Namespace), UserID: p.UserID, RoleID: r.ID, AssignedNamespaces: nss,
+		Revision: ev.Revision, assignedAt: packTime(ev.OccurredAt), role: r, window: newWindow(nb, na),
 	}
-	if !replaced {
-		// Keep the list in assignmentLess order, the order load gives it, so
-		// a reopened store answers exactly as the one that applied the events.
-		i := sort.Search(len(list), func(i int) bool { return assignmentLess(a, list[i]) })
-		nl := make([]*Assignment, 0, len(list)+1)
-		nl = append(append(append(nl, list[:i]...), a), list[i:]...)
-		st.users[p.UserID] = nl
+	st.putAssignment(a)
+	s.key = appendAssignmentKey(s.key[:0], ev.Namespace, p.UserID, p.RoleID)
+	if err := b.Set(s.key, s.val, nil); err != nil {
+		return fmt.Errorf("index: batch set: %w", err)
 	}
-	if err := setJSON(b, assignmentKey(a.Namespace, a.UserID, a.RoleID), assignmentRecord{
-		AssignedNamespaces: a.AssignedNamespaces, AssignedAt: a.AssignedAt, Revision: a.Revision,
-		NotBefore: optTime(a.NotBefore), NotAfter: optTime(a.NotAfter),
-	}); err != nil {
-		return err
-	}
-	if err := b.Set(memberKey(a.Namespace, a.RoleID, a.UserID), nil, nil); err != nil {
+	s.key = appendMemberKey(s.key[:0], ev.Namespace, p.RoleID, p.UserID)
+	if err := b.Set(s.key, nil, nil); err != nil {
 		return fmt.Errorf("index: batch set: %w", err)
 	}
 	return nil
 }
 
-// assignmentLess orders one user's assignments: by namespace, then role id.
-func assignmentLess(x, y *Assignment) bool {
-	if x.Namespace != y.Namespace {
-		return x.Namespace < y.Namespace
-	}
-	return x.RoleID < y.RoleID
-}
-
 func (s *Store) unassign(b *pebble.Batch, ns, userID, roleID string) error {
-	st := &s.mu.st
-	list := st.users[userID]
-	for i, a := range list {
-		if a.Namespace == ns && a.RoleID == roleID {
-			nl := make([]*Assignment, 0, len(list)-1)
-			nl = append(append(nl, list[:i]...), list[i+1:]...)
-			if len(nl) == 0 {
-				delete(st.users, userID)
-			} else {
-				st.users[userID] = nl
-			}
-			break
-		}
-	}
-	if err := b.Delete(assignmentKey(ns, userID, roleID), nil); err != nil {
+	s.mu.st.removeAssignment(ns, userID, roleID)
+	s.key = appendAssignmentKey(s.key[:0], ns, userID, roleID)
+	if err := b.Delete(s.key, nil); err != nil {
 		return fmt.Errorf("index: batch delete: %w", err)
 	}
-	if err := b.Delete(memberKey(ns, roleID, userID), nil); err != nil {
+	s.key = appendMemberKey(s.key[:0], ns, roleID, userID)
+	if err := b.Delete(s.key, nil); err != nil {
 		return fmt.Errorf("index: batch delete: %w", err)
 	}
 	return nil

@@ -18,6 +18,13 @@ func SupportedLayout() uint64 {
 	return n
 }
 
+// OldestLayout is the oldest layout this binary opens (it reads layout 1's
+// JSON assignment records and marks such an index layout 2 when opening it).
+func OldestLayout() uint64 {
+	n, _ := strconv.ParseUint(layoutVersionV1, 10, 64)
+	return n
+}
+
 // SupportedPebbleFormat is the newest Pebble format major version this
 // binary can open (an index is written with it).
 func SupportedPebbleFormat() uint64 { return uint64(pebble.FormatNewest) }

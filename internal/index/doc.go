@@ -2,7 +2,7 @@
 // laid out per namespace, and the compiled in-memory form of it that checks
 // read.
 //
-// Key layout (layout version 1; every key of a namespace sits under its own
+// Key layout (layout version 2; every key of a namespace sits under its own
 // prefix so a namespace can be rebuilt, exported or dropped on its own):
 //
 //	\x00meta/applied                 revision of the last applied event (8 bytes, big endian)
@@ -10,8 +10,11 @@
 //	\x00meta/pebble-format           Pebble format major version the store was written with
 //	n/<ns>/i                         namespace record (JSON)
 //	n/_platform/r/<roleId>           role (JSON)
-//	n/<ns>/a/<userId>/<roleId>       assignment made in <ns> (JSON)
+//	n/<ns>/a/<userId>/<roleId>       assignment made in <ns> (binary, see compact.go; JSON in layout 1)
 //	n/<ns>/m/<roleId>/<userId>       reverse index: members of a role in <ns> (empty value)
+//
+// Layout 2 differs from layout 1 only in the assignment records; a layout 1
+// index is read as it is and marked layout 2 when opened.
 //
 // A role's permissions are stored once, with the role: changing the
 // permissions of a role held by a million users writes O(permissions) bytes.

@@ -7,7 +7,13 @@ import (
 	"github.com/grantlog/grantlog/events"
 )
 
-const layoutVersion = "1"
+// layoutVersion is the layout this binary writes. Layout 2 changed only the
+// encoding of assignment records (binary instead of JSON, see compact.go);
+// layout 1 indexes are read too and marked layout 2 when opened.
+const (
+	layoutVersion   = "2"
+	layoutVersionV1 = "1"
+)
 
 var (
 	keyApplied      = []byte("\x00meta/applied")
@@ -60,6 +66,37 @@ func assignmentPrefix(ns, userID string) []byte {
 
 func assignmentKey(ns, userID, roleID string) []byte {
 	return append(assignmentPrefix(ns, userID), roleID...)
+}
+
+// appendAssignmentKey appends assignmentKey(ns, userID, roleID) to dst.
+func appendAssignmentKey(dst []byte, ns, userID, roleID string) []byte {
+	dst = append(append(append(dst, 'n', '/'), ns...), '/', kindAssignment, '/')
+	return append(append(append(dst, userID...), '/'), roleID...)
+}
+
+// appendMemberKey appends memberKey(ns, roleID, userID) to dst.
+func appendMemberKey(dst []byte, ns, roleID, userID string) []byte {
+	dst = append(append(append(dst, 'n', '/'), ns...), '/', kindMember, '/')
+	return append(append(append(dst, roleID...), '/'), userID...)
+}
+
+// splitAssignmentKey returns the parts of an assignment key (aliasing k),
+// and ok false for any other key.
+func splitAssignmentKey(k []byte) (ns, userID, roleID []byte, ok bool) {
+	if len(k) < 2 || k[0] != 'n' || k[1] != '/' {
+		return nil, nil, nil, false
+	}
+	rest := k[2:]
+	i := bytes.IndexByte(rest, '/')
+	if i <= 0 || len(rest) < i+3 || rest[i+1] != kindAssignment || rest[i+2] != '/' {
+		return nil, nil, nil, false
+	}
+	ns, rest = rest[:i], rest[i+3:]
+	j := bytes.IndexByte(rest, '/')
+	if j <= 0 || j+1 >= len(rest) || bytes.IndexByte(rest[j+1:], '/') >= 0 {
+		return nil, nil, nil, false
+	}
+	return ns, rest[:j], rest[j+1:], true
 }
 
 func memberPrefix(ns, roleID string) []byte {

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -27,30 +28,94 @@ type Role struct {
 }
 
 // Assignment is role RoleID given to UserID, made within Namespace.
+//
+// Assignments are held compactly (a replica holds millions): strings are
+// shared (UserID with the index's key of the user, RoleID with the role,
+// namespace names across assignments), and AssignedNamespaces may be one
+// slice shared by many assignments (nil when empty). Every field is
+// read-only: never modify an Assignment or its AssignedNamespaces.
 type Assignment struct {
 	Namespace          string
 	UserID             string
 	RoleID             string
 	AssignedNamespaces []string
-	// NotBefore and NotAfter bound when the assignment is in force (zero: unbounded).
-	NotBefore  time.Time
-	NotAfter   time.Time
-	AssignedAt time.Time
-	Revision   uint64
-	role       *Role
+	Revision           uint64
+	assignedAt         int64 // packTime
+	role               *Role
+	window             *window // nil when unbounded, as most are
 }
+
+// window bounds when an assignment is in force (a zero time: no bound).
+type window struct{ notBefore, notAfter time.Time }
+
+// NotBefore returns when the assignment comes into force (zero: unbounded).
+func (a *Assignment) NotBefore() time.Time {
+	if a.window == nil {
+		return time.Time{}
+	}
+	return a.window.notBefore
+}
+
+// NotAfter returns when the assignment ends, exclusive (zero: unbounded).
+func (a *Assignment) NotAfter() time.Time {
+	if a.window == nil {
+		return time.Time{}
+	}
+	return a.window.notAfter
+}
+
+// AssignedAt returns when the assignment was made (UTC).
+func (a *Assignment) AssignedAt() time.Time { return unpackTime(a.assignedAt) }
 
 // InForce reports whether the assignment applies at now.
 func (a *Assignment) InForce(now time.Time) bool {
-	return (a.NotBefore.IsZero() || !now.Before(a.NotBefore)) && (a.NotAfter.IsZero() || now.Before(a.NotAfter))
+	w := a.window
+	return w == nil || ((w.notBefore.IsZero() || !now.Before(w.notBefore)) && (w.notAfter.IsZero() || now.Before(w.notAfter)))
 }
 
 // Bounded reports whether the assignment has a validity window at all
 // (most do not, and checks skip the time comparisons for them).
-func (a *Assignment) Bounded() bool { return !a.NotBefore.IsZero() || !a.NotAfter.IsZero() }
+func (a *Assignment) Bounded() bool { return a.window != nil }
 
 // Role returns the assigned role.
 func (a *Assignment) Role() *Role { return a.role }
+
+func newWindow(notBefore, notAfter time.Time) *window {
+	if notBefore.IsZero() && notAfter.IsZero() {
+		return nil
+	}
+	return &window{notBefore: notBefore, notAfter: notAfter}
+}
+
+// noTime is packTime of the zero time.
+const noTime = math.MinInt64
+
+// packTime returns t as Unix nanoseconds, clamped to the years 1678-2262
+// that fit (assignment times are when commands were accepted); noTime for
+// the zero time.
+func packTime(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return noTime
+	case t.Before(minPacked):
+		return minPacked.UnixNano()
+	case t.After(maxPacked):
+		return maxPacked.UnixNano()
+	}
+	return t.UnixNano()
+}
+
+var (
+	minPacked = time.Unix(0, math.MinInt64+1)
+	maxPacked = time.Unix(0, math.MaxInt64)
+)
+
+func unpackTime(n int64) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
 
 // NamespaceInfo is what the index knows of a namespace.
 type NamespaceInfo struct {

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -76,6 +77,8 @@ type Store struct {
 	// touched are the namespaces of the batch being applied (Apply's own,
 	// under mu).
 	touched map[string]struct{}
+	// key and val are Apply's scratch buffers for batch keys and values.
+	key, val []byte
 
 	notify struct {
 		sync.Mutex
@@ -94,6 +97,7 @@ type state struct {
 	scopes    map[string]*Scope
 	endpoints map[string]*Endpoint // by service + "/" + name
 	parents   map[string]string    // namespace → parent studio, for those with one
+	in        *interner            // strings and lists shared by assignments
 }
 
 func newState() state {
@@ -108,6 +112,7 @@ func newState() state {
 		scopes:    map[string]*Scope{},
 		endpoints: map[string]*Endpoint{},
 		parents:   map[string]string{},
+		in:        newInterner(),
 	}
 }
 
@@ -158,10 +163,15 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) load() error {
 	if v, err := s.get(keyLayout); err != nil {
 		return err
-	} else if v == nil {
+	} else if v == nil || string(v) == layoutVersionV1 {
+		// A new index, or one of layout 1: this binary reads its JSON
+		// assignment records, and writes binary ones from now on, which
+		// binaries of layout 1 cannot read.
 		b := s.db.NewBatch()
 		_ = b.Set(keyLayout, []byte(layoutVersion), nil)
-		_ = b.Set(keyPebbleFormat, []byte(strconv.FormatUint(uint64(s.db.FormatMajorVersion()), 10)), nil)
+		if v == nil {
+			_ = b.Set(keyPebbleFormat, []byte(strconv.FormatUint(uint64(s.db.FormatMajorVersion()), 10)), nil)
+		}
 		if err := b.Commit(pebble.Sync); err != nil {
 			return fmt.Errorf("index: init: %w", err)
 		}
@@ -175,20 +185,48 @@ func (s *Store) load() error {
 	}
 
 	st := newState()
+	// Roles first: assignments point to them.
+	rolePrefix := kindPrefix(events.PlatformNamespace, kindRole)
+	if err := s.scan(rolePrefix, prefixEnd(rolePrefix), func(iter *pebble.Iterator) error {
+		pk, err := parseKey(iter.Key())
+		if err != nil {
+			return fmt.Errorf("index: load key %q: %w", iter.Key(), err)
+		}
+		var rec roleRecord
+		if err := gojson.Unmarshal(iter.Value(), &rec); err != nil {
+			return fmt.Errorf("index: load role %s: %w", pk.a, err)
+		}
+		r := roleFromRecord(rec)
+		st.roles[r.ID] = r
+		st.roleNames[strings.ToLower(r.Name)] = r
+		return nil
+	}); err != nil {
+		return err
+	}
 	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("n/"), UpperBound: []byte("n0")})
 	if err != nil {
 		return fmt.Errorf("index: load: %w", err)
 	}
 	defer iter.Close()
-	// Roles first (they sit under the platform namespace, which may sort
-	// after other namespaces), then everything else.
-	var assignments []*Assignment
-	for iter.First(); iter.Valid(); iter.Next() {
-		pk, err := parseKey(iter.Key())
+	var run loadRun
+	for valid := iter.First(); valid; {
+		k := iter.Key()
+		if ns, user, role, ok := splitAssignmentKey(k); ok {
+			if err := st.loadAssignment(&run, ns, user, role, iter.Value()); err != nil {
+				return fmt.Errorf("index: load %q: %w", k, err)
+			}
+			valid = iter.Next()
+			continue
+		}
+		pk, err := parseKey(k)
 		if err != nil {
-			return fmt.Errorf("index: load key %q: %w", iter.Key(), err)
+			return fmt.Errorf("index: load key %q: %w", k, err)
 		}
 		switch pk.kind {
+		case kindMember:
+			// The reverse index is not held in memory: skip the namespace's.
+			valid = iter.SeekGE(prefixEnd(kindPrefix(pk.ns, kindMember)))
+			continue
 		case kindInfo:
 			var info NamespaceInfo
 			if err := gojson.Unmarshal(iter.Value(), &info); err != nil {
@@ -198,46 +236,60 @@ func (s *Store) load() error {
 			if info.Parent != "" {
 				st.parents[pk.ns] = info.Parent
 			}
-		case kindRole:
-			var rec roleRecord
-			if err := gojson.Unmarshal(iter.Value(), &rec); err != nil {
-				return fmt.Errorf("index: load role %s: %w", pk.a, err)
-			}
-			r := roleFromRecord(rec)
-			st.roles[r.ID] = r
-			st.roleNames[strings.ToLower(r.Name)] = r
-		case kindAssignment:
-			var rec assignmentRecord
-			if err := gojson.Unmarshal(iter.Value(), &rec); err != nil {
-				return fmt.Errorf("index: load assignment %s/%s: %w", pk.a, pk.b, err)
-			}
-			assignments = append(assignments, &Assignment{
-				Namespace: pk.ns, UserID: pk.a, RoleID: pk.b,
-				AssignedNamespaces: rec.AssignedNamespaces, AssignedAt: rec.AssignedAt, Revision: rec.Revision,
-				NotBefore: fromOpt(rec.NotBefore), NotAfter: fromOpt(rec.NotAfter),
-			})
 		case kindClient, kindToken, kindScope, kindEndpoint:
 			if err := st.loadPrincipal(pk, iter.Value()); err != nil {
-				return fmt.Errorf("index: load %q: %w", iter.Key(), err)
+				return fmt.Errorf("index: load %q: %w", k, err)
 			}
 		}
+		valid = iter.Next()
 	}
 	if err := iter.Error(); err != nil {
 		return fmt.Errorf("index: load: %w", err)
 	}
-	for _, a := range assignments {
-		a.role = st.roles[a.RoleID]
-		if a.role == nil {
-			continue // cannot happen: role deletion removes its assignments in the same batch
-		}
-		st.users[a.UserID] = append(st.users[a.UserID], a)
-	}
-	// Key order is not assignmentLess order ("n/foo-bar/" sorts before "n/foo/").
-	for _, list := range st.users {
-		sort.Slice(list, func(i, j int) bool { return assignmentLess(list[i], list[j]) })
-	}
+	run.flush(&st)
 	s.mu.st = st
 	return nil
+}
+
+// loadAssignment reads one assignment record into run (flushing the run of
+// the previous user first).
+func (st *state) loadAssignment(run *loadRun, ns, user, roleID, value []byte) error {
+	r := st.roles[string(roleID)]
+	if r == nil {
+		return nil // cannot happen: role deletion removes its assignments in the same batch
+	}
+	rec, err := decodeAssignmentRecord(value)
+	if err != nil {
+		return err
+	}
+	nss, err := st.in.namespaces(&rec)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(user, run.user) {
+		run.flush(st)
+		run.user = append(run.user[:0], user...)
+	}
+	run.vals = append(run.vals, Assignment{
+		Namespace: st.in.bytes(ns), RoleID: r.ID, AssignedNamespaces: nss, Revision: rec.rev,
+		assignedAt: packTime(rec.assignedAt), role: r, window: newWindow(rec.notBefore, rec.notAfter),
+	})
+	return nil
+}
+
+// scan calls fn at each key in [lower, upper).
+func (s *Store) scan(lower, upper []byte, fn func(*pebble.Iterator) error) error {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("index: load: %w", err)
+	}
+	defer iter.Close()
+	for iter.First(); iter.Valid(); iter.Next() {
+		if err := fn(iter); err != nil {
+			return err
+		}
+	}
+	return iter.Error()
 }
 
 func (s *Store) get(k []byte) ([]byte, error) {

@@ -142,8 +142,9 @@ func (ts *testStore) snapshot(t testing.TB, users, nss, roleIDs []string) string
 		for _, a := range v.Assignments(u) {
 			require.NotNil(t, a.Role())
 			require.Same(t, v.Role(a.RoleID), a.Role())
-			fmt.Fprintf(&b, "assignment %s %s %s %v at=%s rev=%d\n", a.UserID, a.Namespace, a.RoleID,
-				a.AssignedNamespaces, a.AssignedAt.UTC().Format(time.RFC3339Nano), a.Revision)
+			fmt.Fprintf(&b, "assignment %s %s %s %v at=%s rev=%d bounded=%v nb=%s na=%s\n", a.UserID, a.Namespace, a.RoleID,
+				a.AssignedNamespaces, a.AssignedAt().UTC().Format(time.RFC3339Nano), a.Revision,
+				a.Bounded(), a.NotBefore().Format(time.RFC3339Nano), a.NotAfter().Format(time.RFC3339Nano))
 		}
 	}
 	for _, ns := range nss {
@@ -334,7 +335,7 @@ func TestAssignments(t *testing.T) {
 	a := v.Assignments("u2")
 	require.Len(t, a, 1)
 	assert.Equal(t, uint64(6), a[0].Revision)
-	assert.Equal(t, t0.Add(6*time.Second), a[0].AssignedAt)
+	assert.Equal(t, t0.Add(6*time.Second), a[0].AssignedAt())
 	info, ok := v.Namespace("foo")
 	assert.True(t, ok)
 	assert.False(t, info.Explicit, "namespaces spring into existence on first use")
@@ -597,12 +598,16 @@ func TestReopenPreservesState(t *testing.T) {
 				l.assign("foo", "u1", "r1"),
 				l.assign("foo", "u2", "r1", "foo"),
 				l.next(plat, events.RoleUpdated{RoleID: "r2", RoleName: "Deux", Description: "d"}),
+				l.next("zz", events.UserRoleAssigned{UserID: "u2", RoleID: "r2", AssignedNamespaces: []string{"zz", "foo"},
+					NotBefore: ptr(t0.Add(time.Hour + time.Nanosecond)), NotAfter: ptr(t0.Add(48 * time.Hour))}),
+				l.next("zz", events.UserRoleAssigned{UserID: "u3", RoleID: "r2", AssignedNamespaces: []string{"zz"},
+					NotAfter: ptr(t0.Add(-time.Hour))}),
 			)
 			users := []string{"u1", "u2", "u3"}
 			nss := []string{"foo", "foo-bar", "zz", "game1", plat, "none"}
 			roles := []string{"r1", "r2", "r3"}
 			snap, dump, applied := s.snapshot(t, users, nss, roles), s.dump(t), s.Applied()
-			require.Equal(t, uint64(9), applied)
+			require.Equal(t, uint64(11), applied)
 
 			s = s.reopen(t)
 			assert.Equal(t, applied, s.Applied())
@@ -907,7 +912,11 @@ func (m *model) apply(ev events.Event) {
 		if m.assigns[p.UserID] == nil {
 			m.assigns[p.UserID] = map[string][]string{}
 		}
-		m.assigns[p.UserID][ev.Namespace+"/"+p.RoleID] = p.AssignedNamespaces
+		nss := p.AssignedNamespaces
+		if len(nss) == 0 {
+			nss = nil // the index holds an empty list as nil
+		}
+		m.assigns[p.UserID][ev.Namespace+"/"+p.RoleID] = nss
 	case events.UserRoleUnassigned:
 		m.unassignWhere(func(u, ns, role string) bool { return u == p.UserID && ns == ev.Namespace && role == p.RoleID })
 	case events.NamespaceDeleted:

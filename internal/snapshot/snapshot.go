@@ -312,7 +312,7 @@ func (i Info) Compatible() error {
 	case layout > index.SupportedLayout():
 		return fmt.Errorf("%w: %s has index layout %d, newer than this binary's %s; upgrade this binary",
 			ErrIncompatible, i.Object, layout, index.LayoutVersion)
-	case layout < index.SupportedLayout():
+	case layout < index.OldestLayout():
 		return fmt.Errorf("%w: %s has index layout %d, older than this binary's %s; replay the stream instead",
 			ErrIncompatible, i.Object, layout, index.LayoutVersion)
 	}

@@ -271,3 +271,14 @@ func TestSnapshotterTakesWhenTheIndexMoved(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(20), info.Revision)
 }
+
+func TestCompatibleLayouts(t *testing.T) {
+	for layout := index.OldestLayout(); layout <= index.SupportedLayout(); layout++ {
+		info := snapshot.Info{Object: "x", Layout: strconv.FormatUint(layout, 10), PebbleFormat: index.SupportedPebbleFormat()}
+		require.NoError(t, info.Compatible(), "layout %d", layout)
+	}
+	info := snapshot.Info{Object: "x", Layout: strconv.FormatUint(index.OldestLayout()-1, 10), PebbleFormat: index.SupportedPebbleFormat()}
+	err := info.Compatible()
+	require.ErrorIs(t, err, snapshot.ErrIncompatible)
+	assert.Contains(t, err.Error(), "older than this binary")
+}

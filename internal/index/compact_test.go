@@ -1,0 +1,199 @@
+package index
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/cockroachdb/pebble/v2"
+	gojson "github.com/goccy/go-json"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/events"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestAssignmentRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 891011121, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		nb, na time.Time
+		nss    []string
+	}{
+		{"plain", time.Time{}, time.Time{}, []string{"game1", "game2"}},
+		{"no namespaces", time.Time{}, time.Time{}, nil},
+		{"not before", at.Add(time.Hour), time.Time{}, []string{"a"}},
+		{"not after", time.Time{}, at.Add(-time.Hour), []string{"a", "b", "c"}},
+		{"window", at.Add(-time.Hour), at.Add(time.Hour), []string{"ns-with-dash", "ns_with_underscore"}},
+		{"before the epoch", time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC), time.Time{}, []string{"x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, off := appendAssignmentRecord([]byte("prefix"), 42, at, tc.nb, tc.na, tc.nss)
+			require.Equal(t, "prefix", string(raw[:6]))
+			rec, err := decodeAssignmentRecord(raw[6:])
+			require.NoError(t, err)
+			assert.Equal(t, uint64(42), rec.rev)
+			assert.Equal(t, at, rec.assignedAt)
+			assert.Equal(t, tc.nb, rec.notBefore)
+			assert.Equal(t, tc.na, rec.notAfter)
+			assert.Equal(t, raw[off:], rec.raw)
+			in := newInterner()
+			nss, err := in.namespaces(&rec)
+			require.NoError(t, err)
+			if len(tc.nss) == 0 {
+				assert.Nil(t, nss)
+			} else {
+				assert.Equal(t, tc.nss, nss)
+			}
+		})
+	}
+}
+
+func TestAssignmentRecordJSON(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	raw, err := gojson.Marshal(assignmentRecord{AssignedNamespaces: []string{"a", "b"}, AssignedAt: at, Revision: 7,
+		NotAfter: ptr(at.Add(time.Minute))})
+	require.NoError(t, err)
+	rec, err := decodeAssignmentRecord(raw)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), rec.rev)
+	assert.Equal(t, at, rec.assignedAt)
+	assert.True(t, rec.notBefore.IsZero())
+	assert.Equal(t, at.Add(time.Minute), rec.notAfter)
+	nss, err := newInterner().namespaces(&rec)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, nss)
+}
+
+func TestAssignmentRecordMalformed(t *testing.T) {
+	good, _ := appendAssignmentRecord(nil, 42, t0, t0, t0, []string{"game1", "game2"})
+	for i := range len(good) {
+		rec, err := decodeAssignmentRecord(good[:i])
+		if err == nil {
+			_, err = newInterner().namespaces(&rec)
+		}
+		assert.Error(t, err, "truncated to %d bytes", i)
+	}
+	for _, bad := range [][]byte{nil, {0x02, 0}, []byte("{not json"), append(append([]byte(nil), good...), 0)} {
+		rec, err := decodeAssignmentRecord(bad)
+		if err == nil {
+			_, err = newInterner().namespaces(&rec)
+		}
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+func TestInternerBounded(t *testing.T) {
+	in := newInterner()
+	a := in.strings([]string{"x", "y"})
+	b := in.strings([]string{"x", "y"})
+	require.Equal(t, []string{"x", "y"}, a)
+	assert.Same(t, &a[0], &b[0], "equal lists are shared")
+	assert.Equal(t, len(a), cap(a), "a shared list has no room to append into")
+	assert.Nil(t, in.strings([]string{}))
+	for i := range maxInternLists + 10 {
+		in.strings([]string{"n", string(rune('a' + i%26)), time.Duration(i).String()})
+	}
+	assert.Len(t, in.lists, maxInternLists)
+	c := in.strings([]string{"beyond", "the", "limit"})
+	d := in.strings([]string{"beyond", "the", "limit"})
+	assert.Equal(t, c, d)
+	assert.NotSame(t, &c[0], &d[0], "past the limit, lists are copied")
+}
+
+// Assignments share interned namespace lists and strings; changing one
+// assignment, or the event it came from, must not change another.
+func TestSharedListsDoNotAlias(t *testing.T) {
+	s := newMemStore(t)
+	var l log
+	nss := []string{"game1", "game2"}
+	s.apply(t, l.role("r1", "One"), l.role("r2", "Two"),
+		l.assign("game1", "u1", "r1", nss...),
+		l.assign("game1", "u2", "r1", nss...),
+		l.assign("game1", "u2", "r2", "game1", "game2"))
+	nss[0] = "changed" // the event's slice, after apply
+
+	v := s.Acquire()
+	u1, u2 := v.Assignments("u1"), v.Assignments("u2")
+	require.Len(t, u1, 1)
+	require.Len(t, u2, 2)
+	assert.Equal(t, []string{"game1", "game2"}, u1[0].AssignedNamespaces)
+	assert.Same(t, &u1[0].AssignedNamespaces[0], &u2[0].AssignedNamespaces[0], "equal lists are shared")
+	v.Release()
+
+	// Replacing u2's assignment of r1 leaves u1's (sharing its list) and
+	// u2's other assignment as they were, and so does removing one.
+	s.apply(t, l.assign("game1", "u2", "r1", "game3"), l.unassign("game1", "u2", "r2"))
+	v = s.Acquire()
+	defer v.Release()
+	assert.Equal(t, []string{"game1", "game2"}, v.Assignments("u1")[0].AssignedNamespaces)
+	require.Len(t, v.Assignments("u2"), 1)
+	assert.Equal(t, []string{"game3"}, v.Assignments("u2")[0].AssignedNamespaces)
+	// The lists a reader took before are unchanged (copy on write).
+	assert.Equal(t, []string{"game1", "game2"}, u2[0].AssignedNamespaces)
+	assert.Equal(t, "r2", u2[1].RoleID)
+	assert.Equal(t, []string{"game1", "game2"}, u2[1].AssignedNamespaces)
+	// The user id is stored once per user.
+	assert.Same(t, unsafe.StringData(u1[0].UserID), unsafe.StringData(v.Assignments("u1")[0].UserID))
+}
+
+// A layout 1 index (JSON assignment records) opens without a rebuild,
+// answers as the index it was, and is marked layout 2.
+func TestOpenLayout1(t *testing.T) {
+	s := newMemStore(t)
+	var l log
+	s.apply(t, l.role("r1", "One"), l.role("r2", "Two"),
+		l.assign("foo", "u1", "r1", "foo", "bar"),
+		l.assign("foo-bar", "u1", "r2", "x"),
+		l.assign("zz", "u1", "r2"),
+		l.next("zz", events.UserRoleAssigned{UserID: "u2", RoleID: "r2", AssignedNamespaces: []string{"zz"},
+			NotBefore: ptr(t0.Add(time.Hour)), NotAfter: ptr(t0.Add(2 * time.Hour))}))
+	users, nss, roles := []string{"u1", "u2"}, []string{"foo", "foo-bar", "zz"}, []string{"r1", "r2"}
+	snap := s.snapshot(t, users, nss, roles)
+
+	// Rewrite it as layout 1 wrote it.
+	b := s.db.NewBatch()
+	n := 0
+	require.NoError(t, s.Export("", func(k, v []byte) error {
+		if _, _, _, ok := splitAssignmentKey(k); !ok {
+			return nil
+		}
+		rec, err := decodeAssignmentRecord(v)
+		require.NoError(t, err)
+		nss, err := newInterner().namespaces(&rec)
+		require.NoError(t, err)
+		if nss == nil {
+			nss = []string{} // layout 1 kept what the event carried
+		}
+		raw, err := gojson.Marshal(assignmentRecord{AssignedNamespaces: nss, AssignedAt: rec.assignedAt,
+			Revision: rec.rev, NotBefore: optTime(rec.notBefore), NotAfter: optTime(rec.notAfter)})
+		require.NoError(t, err)
+		n++
+		return b.Set(k, raw, nil)
+	}))
+	require.Equal(t, 4, n)
+	require.NoError(t, b.Set(keyLayout, []byte("1"), nil))
+	require.NoError(t, b.Commit(pebble.Sync))
+
+	s = s.reopen(t)
+	assert.Equal(t, snap, s.snapshot(t, users, nss, roles))
+	layout, err := s.get(keyLayout)
+	require.NoError(t, err)
+	assert.Equal(t, "2", string(layout))
+	// It keeps applying (binary records from now on) and reopens alike.
+	s.apply(t, l.assign("foo", "u1", "r1", "bar"), l.assign("foo", "u3", "r1", "foo"))
+	users = append(users, "u3")
+	snap = s.snapshot(t, users, nss, roles)
+	s = s.reopen(t)
+	assert.Equal(t, snap, s.snapshot(t, users, nss, roles))
+}
+
+func TestOpenRejectsNewerLayout(t *testing.T) {
+	s := newMemStore(t)
+	require.NoError(t, s.db.Set(keyLayout, []byte("3"), nil))
+	require.NoError(t, s.Close())
+	_, err := Open(s.opts)
+	require.ErrorIs(t, err, ErrLayout)
+}
