@@ -11,7 +11,7 @@ import (
 	"github.com/grantlog/grantlog/events"
 )
 
-func setJSON(b *pebble.Batch, k []byte, v any) error {
+func setJSON(b *writer, k []byte, v any) error {
 	raw, err := gojson.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("index: encode %q: %w", k, err)
@@ -24,7 +24,7 @@ func setJSON(b *pebble.Batch, k []byte, v any) error {
 
 // applyOne folds one event into the state and the batch, and marks its
 // namespace as touched. It returns an error only for storage failures.
-func (s *Store) applyOne(b *pebble.Batch, ev *events.Event) error {
+func (s *Store) applyOne(b *writer, ev *events.Event) error {
 	st := &s.mu.st
 	info := st.ns[ev.Namespace]
 	if info == nil {
@@ -113,7 +113,7 @@ func (s *Store) skip(ev *events.Event, why string) {
 		"namespace", ev.Namespace, "aggregate", ev.AggregateID, "why", why)
 }
 
-func (s *Store) roleCreated(b *pebble.Batch, ev *events.Event, p events.RoleCreated) error {
+func (s *Store) roleCreated(b *writer, ev *events.Event, p events.RoleCreated) error {
 	st := &s.mu.st
 	if st.roles[p.RoleID] != nil {
 		s.skip(ev, "role already exists")
@@ -135,7 +135,7 @@ func (s *Store) roleCreated(b *pebble.Batch, ev *events.Event, p events.RoleCrea
 }
 
 // withRole applies fn to the role and stores it when fn reports a change.
-func (s *Store) withRole(b *pebble.Batch, ev *events.Event, roleID string, fn func(*Role) bool) error {
+func (s *Store) withRole(b *writer, ev *events.Event, roleID string, fn func(*Role) bool) error {
 	r := s.mu.st.roles[roleID]
 	if r == nil {
 		s.skip(ev, "unknown role")
@@ -148,7 +148,7 @@ func (s *Store) withRole(b *pebble.Batch, ev *events.Event, roleID string, fn fu
 	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
 }
 
-func (s *Store) roleDeleted(b *pebble.Batch, ev *events.Event, roleID string) error {
+func (s *Store) roleDeleted(b *writer, ev *events.Event, roleID string) error {
 	st := &s.mu.st
 	r := st.roles[roleID]
 	if r == nil {
@@ -184,7 +184,7 @@ func (s *Store) roleDeleted(b *pebble.Batch, ev *events.Event, roleID string) er
 	return nil
 }
 
-func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAssigned) error {
+func (s *Store) assigned(b *writer, ev *events.Event, p events.UserRoleAssigned) error {
 	st := &s.mu.st
 	r := st.roles[p.RoleID]
 	if r == nil {
@@ -214,7 +214,7 @@ func (s *Store) assigned(b *pebble.Batch, ev *events.Event, p events.UserRoleAss
 	return nil
 }
 
-func (s *Store) unassign(b *pebble.Batch, ns, userID, roleID string) error {
+func (s *Store) unassign(b *writer, ns, userID, roleID string) error {
 	s.mu.st.removeAssignment(ns, userID, roleID)
 	s.key = appendAssignmentKey(s.key[:0], ns, userID, roleID)
 	if err := b.Delete(s.key, nil); err != nil {
@@ -227,7 +227,7 @@ func (s *Store) unassign(b *pebble.Batch, ns, userID, roleID string) error {
 	return nil
 }
 
-func (s *Store) namespaceDeleted(b *pebble.Batch, ns string) error {
+func (s *Store) namespaceDeleted(b *writer, ns string) error {
 	lower := kindPrefix(ns, kindAssignment)
 	iter, err := b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {

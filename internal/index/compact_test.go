@@ -197,3 +197,31 @@ func TestOpenRejectsNewerLayout(t *testing.T) {
 	_, err := Open(s.opts)
 	require.ErrorIs(t, err, ErrLayout)
 }
+
+// Writes buffered for a plain batch are added in key order; several writes
+// of one key in one batch must keep their order (the last wins).
+func TestBatchWritesOfOneKeyKeepTheirOrder(t *testing.T) {
+	s := newMemStore(t)
+	var l log
+	s.apply(t, l.role("r1", "One"), l.role("r2", "Two"))
+	s.apply(t,
+		l.assign("foo", "u1", "r1", "a"),
+		l.assign("foo", "u1", "r1", "b"),
+		l.unassign("foo", "u2", "r1"),
+		l.assign("foo", "u2", "r1", "c"),
+		l.assign("foo", "u3", "r2", "d"),
+		l.unassign("foo", "u3", "r2"),
+	)
+	want := s.dump(t)
+	assert.Contains(t, want, `"n/foo/m/r1/u2"`)
+	assert.NotContains(t, want, `"n/foo/a/u3/r2"`)
+	snap := s.snapshot(t, []string{"u1", "u2", "u3"}, []string{"foo"}, []string{"r1", "r2"})
+	s = s.reopen(t)
+	assert.Equal(t, want, s.dump(t))
+	assert.Equal(t, snap, s.snapshot(t, []string{"u1", "u2", "u3"}, []string{"foo"}, []string{"r1", "r2"}))
+	v := s.Acquire()
+	defer v.Release()
+	assert.Equal(t, []string{"b"}, v.Assignments("u1")[0].AssignedNamespaces)
+	assert.Equal(t, []string{"c"}, v.Assignments("u2")[0].AssignedNamespaces)
+	assert.Empty(t, v.Assignments("u3"))
+}

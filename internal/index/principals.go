@@ -7,8 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -165,7 +163,7 @@ func endpointFrom(rec endpointRecord) *Endpoint {
 		Resource: rec.Resource, Action: perm.Action(rec.Action), Revision: rec.Revision}
 }
 
-func (s *Store) applyPrincipal(b *pebble.Batch, ev *events.Event) error {
+func (s *Store) applyPrincipal(b *writer, ev *events.Event) error {
 	st := &s.mu.st
 	del := func(k []byte) error {
 		if err := b.Delete(k, nil); err != nil {
@@ -238,7 +236,7 @@ func (s *Store) applyPrincipal(b *pebble.Batch, ev *events.Event) error {
 }
 
 // deleteNamespacePrincipals ends the clients and tokens of ns.
-func (s *Store) deleteNamespacePrincipals(b *pebble.Batch, ns string) error {
+func (s *Store) deleteNamespacePrincipals(b *writer, ns string) error {
 	st := &s.mu.st
 	for id, c := range st.clients {
 		if c.Namespace == ns {

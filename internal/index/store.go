@@ -79,6 +79,7 @@ type Store struct {
 	touched map[string]struct{}
 	// key and val are Apply's scratch buffers for batch keys and values.
 	key, val []byte
+	w        writer
 
 	notify struct {
 		sync.Mutex
@@ -485,8 +486,8 @@ func (s *Store) Apply(evs []events.Event) error {
 		return s.mu.failed
 	}
 	applied := s.applied.Load()
-	b := s.db.NewIndexedBatch()
-	defer b.Close()
+	s.w.reset(s.db, evs, applied)
+	defer s.w.close()
 	if s.touched == nil {
 		s.touched = map[string]struct{}{}
 	}
@@ -497,7 +498,7 @@ func (s *Store) Apply(evs []events.Event) error {
 		if ev.Revision <= applied {
 			continue
 		}
-		if err := s.applyOne(b, ev); err != nil {
+		if err := s.applyOne(&s.w, ev); err != nil {
 			s.mu.failed = err
 			return err
 		}
@@ -508,19 +509,17 @@ func (s *Store) Apply(evs []events.Event) error {
 		return nil
 	}
 	for ns := range s.touched {
-		if err := setJSON(b, nsInfoKey(ns), s.mu.st.ns[ns]); err != nil {
+		if err := setJSON(&s.w, nsInfoKey(ns), s.mu.st.ns[ns]); err != nil {
 			s.mu.failed = err
 			return err
 		}
 	}
-	if err := b.Set(keyApplied, u64(applied), nil); err != nil {
+	if err := s.w.Set(keyApplied, u64(applied), nil); err != nil {
 		s.mu.failed = fmt.Errorf("index: batch: %w", err)
 		return s.mu.failed
 	}
-	// NoSync: the stream is the durable truth. A crash loses a suffix of
-	// whole batches, and the projector resumes from the applied revision.
-	if err := b.Commit(pebble.NoSync); err != nil {
-		s.mu.failed = fmt.Errorf("index: commit: %w", err)
+	if err := s.w.commit(); err != nil {
+		s.mu.failed = err
 		return s.mu.failed
 	}
 	s.applied.Store(applied)
