@@ -3,7 +3,10 @@ package query
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
 
+	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/metaperm"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
@@ -43,24 +46,76 @@ type BatchResult struct {
 // reached within the wait bound (an *Error wrapping ErrNotYet) or an
 // internal error.
 func (e *Engine) CheckBatch(ctx context.Context, req *BatchRequest) (BatchResult, error) {
+	var out BatchResult
+	err := e.CheckBatchInto(ctx, req, &out)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	return out, nil
+}
+
+// parallelFrom is the batch size from which a batch is evaluated on
+// several cores: below it, starting goroutines costs more than it saves.
+const parallelFrom = 128
+
+// CheckBatchInto is CheckBatch answering into out, reusing the capacity
+// of out.Results (a server keeps it between batches). A large batch is
+// evaluated on up to GOMAXPROCS goroutines, at the one view.
+func (e *Engine) CheckBatchInto(ctx context.Context, req *BatchRequest, out *BatchResult) error {
 	if len(req.Checks) == 0 {
-		return BatchResult{}, invalid("emptyBatch", "checks is empty: give 1 to %d checks", MaxBatch)
+		return invalid("emptyBatch", "checks is empty: give 1 to %d checks", MaxBatch)
 	}
 	if len(req.Checks) > MaxBatch {
-		return BatchResult{}, invalid("batchTooLarge", "%d checks in one batch; the limit is %d, split the batch", len(req.Checks), MaxBatch)
+		return invalid("batchTooLarge", "%d checks in one batch; the limit is %d, split the batch", len(req.Checks), MaxBatch)
 	}
 	want := req.AtLeastRevision
 	for i := range req.Checks {
 		want = max(want, req.Checks[i].AtLeastRevision)
 	}
 	if err := e.WaitFor(ctx, want); err != nil {
-		return BatchResult{}, err
+		return err
 	}
 	v := e.store.Acquire()
 	defer v.Release()
-	out := BatchResult{Results: make([]BatchItem, len(req.Checks)), Revision: v.Revision()}
-	for i := range req.Checks {
-		c := &req.Checks[i]
+	n := len(req.Checks)
+	if cap(out.Results) < n {
+		out.Results = make([]BatchItem, n)
+	}
+	out.Results, out.Revision = out.Results[:n], v.Revision()
+	parts := 1
+	if n >= parallelFrom {
+		parts = min(runtime.GOMAXPROCS(0), n/(parallelFrom/2), 8)
+	}
+	if parts <= 1 {
+		return e.checkRange(v, req.Checks, out.Results, out.Revision)
+	}
+	// Parts of the batch on goroutines of their own, the first here; each
+	// writes only its own results. The view stays acquired until all end.
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		lo, hi := p*n/parts, (p+1)*n/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = e.checkRange(v, req.Checks[lo:hi], out.Results[lo:hi], out.Revision)
+		}()
+	}
+	errs[0] = e.checkRange(v, req.Checks[:n/parts], out.Results[:n/parts], out.Revision)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRange answers checks into results (of the same length) at view v
+// of revision rev.
+func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []BatchItem, rev uint64) error {
+	for i := range checks {
+		c := &checks[i]
 		err := validateCheck(c)
 		var res CheckResult
 		if err == nil {
@@ -69,30 +124,51 @@ func (e *Engine) CheckBatch(ctx context.Context, req *BatchRequest) (BatchResult
 		var qe *Error
 		switch {
 		case err == nil:
-			out.Results[i] = BatchItem{CheckResult: res}
+			results[i] = BatchItem{CheckResult: res}
 		case errors.As(err, &qe):
-			out.Results[i] = BatchItem{CheckResult: CheckResult{Revision: out.Revision}, ErrorCode: qe.Code, ErrorMessage: qe.Message}
+			results[i] = BatchItem{CheckResult: CheckResult{Revision: rev}, ErrorCode: qe.Code, ErrorMessage: qe.Message}
 		default:
-			return BatchResult{}, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // CheckBatchAs is CheckBatch on behalf of caller, who must hold
 // metaperm.Check Read in every namespace the batch checks in; otherwise the
 // whole batch is refused with the authorizer's error.
 func (e *Engine) CheckBatchAs(ctx context.Context, caller principal.Caller, req *BatchRequest) (BatchResult, error) {
-	seen := map[string]bool{}
+	var out BatchResult
+	err := e.CheckBatchAsInto(ctx, caller, req, &out)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	return out, nil
+}
+
+// CheckBatchAsInto is CheckBatchAs answering into out, as CheckBatchInto.
+func (e *Engine) CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *BatchRequest, out *BatchResult) error {
+	// Most batches check in a few namespaces: remember the last ones
+	// authorized without a map.
+	var recent [4]string
+	var seen map[string]bool
 	for i := range req.Checks {
 		ns := req.Checks[i].Namespace
-		if seen[ns] || validateCheck(&req.Checks[i]) != nil {
+		if ns == recent[0] || ns == recent[1] || ns == recent[2] || ns == recent[3] || seen[ns] {
+			continue
+		}
+		if validateCheck(&req.Checks[i]) != nil {
 			continue // invalid checks are answered per item
 		}
-		seen[ns] = true
 		if err := e.authorize(ctx, ReadOptions{Caller: caller}, metaperm.Check, perm.Read, ns); err != nil {
-			return BatchResult{}, err
+			return err
 		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[ns] = true
+		copy(recent[1:], recent[:3])
+		recent[0] = ns
 	}
-	return e.CheckBatch(ctx, req)
+	return e.CheckBatchInto(ctx, req, out)
 }

@@ -72,3 +72,60 @@ func TestCheckBatch(t *testing.T) {
 	require.ErrorAs(t, err, &qe)
 	assert.Equal(t, "batchTooLarge", qe.Code)
 }
+
+// TestCheckBatchLarge: a batch large enough to be evaluated on several
+// goroutines answers every check as Check does, in order, with refusals
+// in place; CheckBatchInto reuses (and overwrites) the results it is
+// given.
+func TestCheckBatchLarge(t *testing.T) {
+	shape := testutil.Shape{Namespaces: 10, Roles: 30, PermsPerRole: 8, Users: 300,
+		MaxRolesPerUse: 3, MaxNSPerAssign: 3, WildcardEvery: 7, Seed: 3}
+	d := testutil.GenerateDataset(shape)
+	st, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index"), Logger: testutil.Quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	require.NoError(t, st.Apply(d.Events))
+	eng := query.New(query.Config{}, st, nil)
+	ctx := context.Background()
+
+	checks := d.Checks(query.MaxBatch, 9)
+	req := &query.BatchRequest{}
+	for i, c := range checks {
+		cr := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: c.User}, Namespace: c.Namespace,
+			Resource: c.Resource, Action: perm.Action(c.Action)}
+		switch i % 97 {
+		case 5:
+			cr.Subject.Type = "robot"
+		case 11:
+			cr.Action = 0
+		}
+		req.Checks = append(req.Checks, cr)
+	}
+	out := query.BatchResult{Results: make([]query.BatchItem, 7, query.MaxBatch)}
+	out.Results[3] = query.BatchItem{ErrorCode: "stale", CheckResult: query.CheckResult{Allowed: true}}
+	for _, n := range []int{query.MaxBatch, 129, 300} {
+		require.NoError(t, eng.CheckBatchInto(ctx, &query.BatchRequest{Checks: req.Checks[:n]}, &out))
+		require.Len(t, out.Results, n)
+		allowed := 0
+		for i := range req.Checks[:n] {
+			single, err := eng.Check(ctx, &req.Checks[i])
+			got := out.Results[i]
+			assert.Equal(t, out.Revision, got.Revision, "item %d", i)
+			if err != nil {
+				var qe *query.Error
+				require.ErrorAs(t, err, &qe)
+				assert.Equal(t, qe.Code, got.ErrorCode, "item %d", i)
+				assert.Equal(t, qe.Message, got.ErrorMessage, "item %d", i)
+				assert.False(t, got.Allowed, "item %d", i)
+				continue
+			}
+			assert.Empty(t, got.ErrorCode, "item %d", i)
+			assert.Equal(t, single.Allowed, got.Allowed, "item %d", i)
+			if got.Allowed {
+				allowed++
+			}
+		}
+		assert.Positive(t, allowed)
+		assert.Less(t, allowed, n)
+	}
+}

@@ -5,15 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/grantlog/grantlog/client"
+	"github.com/grantlog/grantlog/internal/checkjson"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
@@ -62,8 +63,13 @@ func (b *bench) natsChecks(ctx context.Context) error {
 }
 
 // batchChecks measures batch checks of query.MaxBatch (1000) checks over
-// HTTP (POST /v1/checks) and NATS (grantlog.v1.checks), one client.
+// HTTP (POST /v1/checks) and NATS (grantlog.v1.checks), from two clients
+// (so that both cores serve) sending bodies encoded once beforehand. Each
+// answer is decoded (checkjson's fast path, else encoding/json) and must
+// hold one result per check, none refused, all at the batch's revision:
+// the phase cannot measure errors.
 func (b *bench) batchChecks(ctx context.Context) error {
+	const clients = 2
 	size := query.MaxBatch
 	batches := max(b.cfg.checks/size, 5)
 	reqs := b.checkRequests(size*min(batches, 20), 5)
@@ -76,32 +82,60 @@ func (b *bench) batchChecks(ctx context.Context) error {
 	}
 	bodies := make([][]byte, batches)
 	for i := range bodies {
-		bodies[i], _ = json.Marshal(body(i))
+		var err error
+		if bodies[i], err = checkjson.AppendBatchRequest(nil, body(i)); err != nil {
+			return err
+		}
 	}
-	lat, el, err := timed(1, batches, func(_, i int) error {
+	// Per client: the answer's bytes and its decoding, reused.
+	type buffers struct {
+		raw []byte
+		res query.BatchResult
+	}
+	bufs := make([]buffers, clients)
+	verify := func(data []byte, res *query.BatchResult) error {
+		if !checkjson.DecodeBatchResult(data, res) {
+			*res = query.BatchResult{}
+			if err := json.Unmarshal(data, res); err != nil {
+				return fmt.Errorf("batch check answer: %w", err)
+			}
+		}
+		if len(res.Results) != size {
+			return fmt.Errorf("batch check answered %d results, want %d", len(res.Results), size)
+		}
+		for i := range res.Results {
+			if it := &res.Results[i]; it.ErrorCode != "" || it.Revision != res.Revision {
+				return fmt.Errorf("batch check result %d: %+v at revision %d", i, *it, res.Revision)
+			}
+		}
+		return nil
+	}
+	note := fmt.Sprintf("%d batches of %d, %d clients, bodies encoded beforehand", batches, size, clients)
+
+	lat, el, err := timed(clients, batches, func(w, i int) error {
 		req, _ := http.NewRequestWithContext(ctx, "POST", b.base+"/v1/checks", bytes.NewReader(bodies[i]))
 		req.Header.Set("Authorization", "Bearer "+b.token)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := b.hc.Do(req)
 		if err != nil {
 			return err
 		}
-		var out query.BatchResult
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		_, _ = io.Copy(io.Discard, resp.Body)
+		buf := bytes.NewBuffer(bufs[w].raw[:0])
+		_, err = buf.ReadFrom(resp.Body)
 		resp.Body.Close()
+		bufs[w].raw = buf.Bytes()
+		if err != nil {
+			return err
+		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("batch check answered %d", resp.StatusCode)
+			return fmt.Errorf("batch check answered %d: %s", resp.StatusCode, bufs[w].raw)
 		}
-		if err == nil && len(out.Results) != size {
-			err = fmt.Errorf("batch check answered %d results, want %d", len(out.Results), size)
-		}
-		return err
+		return verify(bufs[w].raw, &bufs[w].res)
 	})
 	if err != nil {
 		return err
 	}
 	p := percentiles(lat)
-	note := fmt.Sprintf("%d batches of %d, 1 client", batches, size)
 	b.add("batch", "HTTP batch check", float64(batches*size)/el.Seconds(), "checks/s", note+", POST /v1/checks")
 	b.add("batch", "HTTP batch check p50", us(p[0]), "µs", "per batch")
 
@@ -110,13 +144,20 @@ func (b *bench) batchChecks(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
-	nclient := client.NewNATS(nc, b.token)
-	lat, el, err = timed(1, batches, func(_, i int) error {
-		out, err := nclient.CheckBatch(ctx, body(i))
-		if err == nil && len(out.Results) != size {
-			err = fmt.Errorf("batch check answered %d results, want %d", len(out.Results), size)
+	lat, el, err = timed(clients, batches, func(w, i int) error {
+		msg := nats.NewMsg(client.ChecksSubject)
+		msg.Data = bodies[i]
+		msg.Header.Set("Authorization", "Bearer "+b.token)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		reply, err := nc.RequestMsgWithContext(rctx, msg)
+		cancel()
+		if err != nil {
+			return err
 		}
-		return err
+		if status := reply.Header.Get(micro.ErrorCodeHeader); status != "" {
+			return fmt.Errorf("batch check answered %s: %s", status, reply.Data)
+		}
+		return verify(reply.Data, &bufs[w].res)
 	})
 	if err != nil {
 		return err

@@ -256,7 +256,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // most of its time in JSON.
 func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := gojson.NewDecoder(r.Body)
+	return decodeFrom(w, r, r.Body, v, limit)
+}
+
+// decodeFrom is decodeLimit reading from body (already limited to limit).
+func decodeFrom(w http.ResponseWriter, r *http.Request, body io.Reader, v any, limit int64) bool {
+	dec := gojson.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
@@ -276,6 +281,40 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) boo
 		writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is not valid JSON for this endpoint: "+err.Error())
 	}
 	return false
+}
+
+// readBody reads the body (at most limit bytes) into *buf, reusing its
+// capacity. It answers as decodeLimit does when the body is too large or
+// cannot be read, and returns false then.
+func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, limit int64) ([]byte, bool) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	b := (*buf)[:0]
+	if n := r.ContentLength; n > 0 && n <= limit && int64(cap(b)) <= n {
+		b = make([]byte, 0, n+1) // +1: room to see the end of the body
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			*buf = b
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, r, http.StatusRequestEntityTooLarge, "requestTooLarge",
+					fmt.Sprintf("request body exceeds %d bytes; split the request", limit))
+			} else {
+				writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is not valid JSON for this endpoint: "+err.Error())
+			}
+			return nil, false
+		}
+	}
+	*buf = b
+	return b, true
 }
 
 // meta builds a command's metadata from the request.

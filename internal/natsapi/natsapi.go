@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/checkjson"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
@@ -269,6 +271,9 @@ func (s *Service) async(req micro.Request, hdr micro.Headers, fn func(ctx contex
 
 func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) {
 	if err != nil {
+		if a, ok := v.(batchAnswer); ok {
+			a.bb.release()
+		}
 		s.failWith(req, err, hdr)
 		return
 	}
@@ -276,7 +281,8 @@ func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) 
 	if hdr != nil {
 		opts = append(opts, micro.WithHeaders(hdr))
 	}
-	data, merr := gojson.Marshal(v)
+	data, done, merr := encodeReply(v)
+	defer done()
 	if merr != nil {
 		s.failWith(req, fmt.Errorf("natsapi: encode reply: %w", merr), hdr)
 		return
@@ -340,18 +346,111 @@ func (s *Service) checks(req micro.Request) {
 		s.fail(req, err)
 		return
 	}
-	var br query.BatchRequest
-	if err := decode(req.Data(), &br); err != nil {
-		s.fail(req, err)
-		return
+	// The request is decoded with checkjson's fast path into pooled
+	// memory (the generic decoder, with its errors, for anything else).
+	bb := getBatchReq()
+	br := &bb.req
+	if len(req.Data()) > MaxRequestBytes || !checkjson.DecodeBatchRequest(req.Data(), br) {
+		br = &query.BatchRequest{}
+		if err := decode(req.Data(), br); err != nil {
+			bb.release()
+			s.fail(req, err)
+			return
+		}
 	}
 	rev := br.AtLeastRevision
 	for i := range br.Checks {
 		rev = max(rev, br.Checks[i].AtLeastRevision)
 	}
 	s.serve(req, rev, func(ctx context.Context) (any, error) {
-		return s.cfg.Checks.CheckBatchAs(ctx, caller, &br)
+		defer bb.release()
+		if into, ok := s.cfg.Checks.(batchInto); ok {
+			// bb.res is encoded before bb returns to the pool: the reply
+			// is sent by serve before it returns, and release waits for
+			// that through done.
+			bb.hold()
+			err := into.CheckBatchAsInto(ctx, caller, br, &bb.res)
+			return batchAnswer{bb}, err
+		}
+		return s.cfg.Checks.CheckBatchAs(ctx, caller, br)
 	})
+}
+
+// batchInto is the optional method of a Checker answering a batch into
+// reused memory (*query.Engine has it).
+type batchInto interface {
+	CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *query.BatchRequest, out *query.BatchResult) error
+}
+
+// batchReq is the reusable memory of a batch: the decoded request and its
+// answer.
+type batchReq struct {
+	req query.BatchRequest
+	res query.BatchResult
+	// refs counts the holders: the request being answered and the answer
+	// being sent.
+	refs atomic.Int32
+}
+
+// batchAnswer is a batch answer in pooled memory, released once sent.
+type batchAnswer struct{ bb *batchReq }
+
+var batchReqs = sync.Pool{New: func() any { return new(batchReq) }}
+
+func getBatchReq() *batchReq {
+	bb, _ := batchReqs.Get().(*batchReq)
+	if bb == nil {
+		bb = new(batchReq)
+	}
+	bb.refs.Store(1)
+	return bb
+}
+
+func (bb *batchReq) hold() { bb.refs.Add(1) }
+
+// release drops a holder; the last returns bb to the pool, unless a large
+// request grew it.
+func (bb *batchReq) release() {
+	if bb.refs.Add(-1) != 0 || cap(bb.req.Checks) > 2*query.MaxBatch {
+		return
+	}
+	clear(bb.req.Checks) // drop the references to the request and answer
+	clear(bb.res.Results)
+	bb.req = query.BatchRequest{Checks: bb.req.Checks[:0]}
+	bb.res = query.BatchResult{Results: bb.res.Results[:0]}
+	batchReqs.Put(bb)
+}
+
+// replyBufs holds buffers for encoding batch answers (Respond copies them).
+var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// encodeReply encodes a reply: a batch answer with checkjson's encoder
+// (the same JSON as goccy/go-json's), anything else generically. done
+// returns the buffer once the reply is sent.
+func encodeReply(v any) (data []byte, done func(), err error) {
+	var res *query.BatchResult
+	release := func() {}
+	switch a := v.(type) {
+	case query.BatchResult:
+		res = &a
+	case batchAnswer:
+		res, release = &a.bb.res, a.bb.release
+	default:
+		data, err = gojson.Marshal(v)
+		return data, func() {}, err
+	}
+	buf, _ := replyBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	data, err = checkjson.AppendBatchResult((*buf)[:0], res)
+	return data, func() {
+		release()
+		if cap(data) <= 4*MaxRequestBytes {
+			*buf = data[:0]
+			replyBufs.Put(buf)
+		}
+	}, err
 }
 
 // apiError is a refusal of this package (authentication, decoding).
