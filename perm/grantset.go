@@ -21,16 +21,51 @@ type GrantSet struct {
 	// checked in full.
 	keys  []uint64
 	byKey []int32
+	// keyAct[i] is the action of grant byKey[i] (CRUD for a conditional
+	// grant, whose action varies): a grant not allowing the required
+	// action is passed over without reading it.
+	keyAct []Action
 	// anyLast are the other grants that cover only tags of their own
 	// length (anyLen[i] segments): their last segment is "*", a
 	// placeholder or a studio prefix.
 	anyLast []int32
 	anyLen  []uint8
 	// spanning are grants that may cover a required tag of another length
-	// (rule 3: trailing "*" covering deeper tags; rule 4: extra "*" segments).
-	spanning []int32
+	// (rule 3: trailing "*" covering deeper tags; rule 4: extra "*" segments),
+	// with what rules most of them out without reading the grant.
+	spanning []span
 	// conditional is set when a grant has conditions (see Conditional).
 	conditional bool
+}
+
+// span is a spanning grant as a GrantSet keeps it: enough to pass over
+// most grants that cannot cover a required tag without reading them.
+type span struct {
+	idx         int32
+	act         Action // the granted action; CRUD for a conditional grant
+	n, starTail uint8
+	deeper      bool
+	pos         int8   // a position whose literal lit a covered tag must hold, or -1
+	lit         string // the literal at pos
+}
+
+// spanOf describes grant idx of gs.
+func spanOf(g *Grant, idx int32) span {
+	sp := span{idx: idx, act: g.perm.Action, n: uint8(len(g.segs)), starTail: uint8(g.starTail), deeper: g.deeper, pos: -1}
+	if g.cond != nil {
+		sp.act = CRUD
+	}
+	// The last literal before the "*" tail, unless it is a namespace
+	// segment (the studio rule matches those by prefix): every tag the
+	// grant covers holds it there (positions below starTail are compared
+	// whatever the required length, see CoversResource).
+	for i := g.starTail - 1; i >= 0; i-- {
+		if s := g.segs[i]; s.kind == kindLiteral && !s.afterNS {
+			sp.pos, sp.lit = int8(i), s.lit
+			break
+		}
+	}
+	return sp
 }
 
 // keySeed seeds candKey; keys live only in memory, so one seed per process
@@ -49,6 +84,7 @@ func NewGrantSet(gs []Grant) *GrantSet {
 	type keyed struct {
 		key uint64
 		idx int32
+		act Action
 	}
 	var ks []keyed
 	for i := range gs {
@@ -60,7 +96,7 @@ func NewGrantSet(gs []Grant) *GrantSet {
 		s.conditional = s.conditional || g.cond != nil
 		idx := int32(i)
 		if g.deeper || g.starTail < n {
-			s.spanning = append(s.spanning, idx)
+			s.spanning = append(s.spanning, spanOf(g, idx))
 			continue
 		}
 		last := g.segs[n-1]
@@ -69,7 +105,11 @@ func NewGrantSet(gs []Grant) *GrantSet {
 			s.anyLen = append(s.anyLen, uint8(n))
 			continue
 		}
-		ks = append(ks, keyed{candKey(last.lit, n), idx})
+		act := g.perm.Action
+		if g.cond != nil {
+			act = CRUD
+		}
+		ks = append(ks, keyed{candKey(last.lit, n), idx, act})
 	}
 	// Stable: grants of one key keep their order.
 	slices.SortStableFunc(ks, func(a, b keyed) int {
@@ -83,8 +123,9 @@ func NewGrantSet(gs []Grant) *GrantSet {
 	})
 	s.keys = make([]uint64, len(ks))
 	s.byKey = make([]int32, len(ks))
+	s.keyAct = make([]Action, len(ks))
 	for i, k := range ks {
-		s.keys[i], s.byKey[i] = k.key, k.idx
+		s.keys[i], s.byKey[i], s.keyAct[i] = k.key, k.idx, k.act
 	}
 	return s
 }
@@ -126,9 +167,18 @@ func (s *GrantSet) Match(r *Required, b *Binding, c *Context) int {
 			return int(i)
 		}
 	}
-	for _, i := range s.spanning {
-		if s.grants[i].Allows(r, b, c) {
-			return int(i)
+	for k := range s.spanning {
+		sp := &s.spanning[k]
+		n := int(sp.n)
+		switch {
+		case !sp.act.Allows(r.action),
+			n < m && !sp.deeper,                                    // rule 3
+			n > m && int(sp.starTail) > m,                          // rule 4
+			sp.pos >= 0 && r.nalt == 0 && r.segs[sp.pos] != sp.lit: // rule 1 at pos
+			continue
+		}
+		if s.grants[sp.idx].Allows(r, b, c) {
+			return int(sp.idx)
 		}
 	}
 	return -1
@@ -148,7 +198,7 @@ func (s *GrantSet) matchKey(key uint64, r *Required, b *Binding, c *Context) int
 		}
 	}
 	for ; lo < len(keys) && keys[lo] <= key; lo++ {
-		if keys[lo] == key {
+		if keys[lo] == key && s.keyAct[lo].Allows(r.action) {
 			if i := s.byKey[lo]; s.grants[i].Allows(r, b, c) {
 				return int(i)
 			}
