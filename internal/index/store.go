@@ -255,9 +255,15 @@ func (s *Store) load() error {
 // loadAssignment reads one assignment record into run (flushing the run of
 // the previous user first).
 func (st *state) loadAssignment(run *loadRun, ns, user, roleID, value []byte) error {
-	r := st.roles[string(roleID)]
-	if r == nil {
-		return nil // cannot happen: role deletion removes its assignments in the same batch
+	r := run.role
+	if r == nil || r.ID != string(roleID) {
+		if r = st.roles[string(roleID)]; r == nil {
+			return nil // cannot happen: role deletion removes its assignments in the same batch
+		}
+		run.role = r
+	}
+	if run.ns != string(ns) {
+		run.ns = st.in.bytes(ns) // keys come namespace by namespace
 	}
 	rec, err := decodeAssignmentRecord(value)
 	if err != nil {
@@ -272,7 +278,7 @@ func (st *state) loadAssignment(run *loadRun, ns, user, roleID, value []byte) er
 		run.user = append(run.user[:0], user...)
 	}
 	run.vals = append(run.vals, Assignment{
-		Namespace: st.in.bytes(ns), RoleID: r.ID, AssignedNamespaces: nss, Revision: rec.rev,
+		Namespace: run.ns, RoleID: r.ID, AssignedNamespaces: nss, Revision: rec.rev,
 		assignedAt: packTime(rec.assignedAt), role: r, window: newWindow(rec.notBefore, rec.notAfter),
 	})
 	return nil

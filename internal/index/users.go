@@ -88,6 +88,9 @@ func (st *state) removeAssignment(ns, userID, roleID string) {
 type loadRun struct {
 	user []byte
 	vals []Assignment
+	// The namespace and role of the last assignment read.
+	ns   string
+	role *Role
 }
 
 // flush adds the run to its user's list.
