@@ -50,7 +50,27 @@ func (s *Server) newSnapshotter(store *index.Store) *snapshot.Snapshotter {
 //     revision (what the projector reports as projector.ErrGap): the old
 //     index is moved aside to <data-dir>/index.broken-<unix seconds>. With no
 //     usable snapshot, openIndex fails and says to take one.
+//
+// An index written in a layout this binary does not read (index.ErrLayout:
+// a newer binary wrote it, or it is damaged) is moved aside to
+// <data-dir>/index.layout-<unix seconds> and rebuilt as for an empty
+// directory: it is only a projection of the stream.
 func (s *Server) openIndex(ctx context.Context, stream *jetstream.StreamInfo) (*index.Store, error) {
+	st, err := s.openIndexAsFound(ctx, stream)
+	if !errors.Is(err, index.ErrLayout) {
+		return st, err
+	}
+	aside := filepath.Join(s.cfg.DataDir, fmt.Sprintf("index.layout-%d", time.Now().Unix()))
+	s.log.Warn("the index was written in a layout this binary does not read: rebuilding it",
+		"err", err, "movedAsideTo", aside)
+	if err := os.Rename(s.indexDir(), aside); err != nil {
+		return nil, fmt.Errorf("move the index aside: %w", err)
+	}
+	return s.openIndexAsFound(ctx, stream)
+}
+
+// openIndexAsFound is openIndex without the layout check.
+func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamInfo) (*index.Store, error) {
 	dir := s.indexDir()
 	opts := index.Options{Dir: dir, Logger: s.log}
 	if !s.cfg.Role.checks() {
