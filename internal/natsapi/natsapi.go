@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,7 +127,11 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	slots  chan struct{}
-	mu     struct {
+	// batchSlots bounds the batches answered at once, one per core: the
+	// subscription hands a batch to a goroutine and reads the next
+	// request, so that batches from several clients use every core.
+	batchSlots chan struct{}
+	mu         struct {
 		sync.Mutex
 		closed bool
 		wg     sync.WaitGroup
@@ -139,7 +144,7 @@ func Start(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, slots: make(chan struct{}, cfg.MaxWaiting)}
+	s := &Service{cfg: cfg, slots: make(chan struct{}, cfg.MaxWaiting), batchSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	meta := map[string]string{}
 	if cfg.Node != "" {
@@ -244,8 +249,14 @@ func (s *Service) serve(req micro.Request, rev uint64, fn func(ctx context.Conte
 // async answers req with fn on a goroutine of its own (bounded by
 // MaxWaiting), with hdr on the reply.
 func (s *Service) async(req micro.Request, hdr micro.Headers, fn func(ctx context.Context) (any, error)) {
+	s.spawn(s.slots, req, hdr, fn)
+}
+
+// spawn answers req with fn on a goroutine of its own, once it has a slot
+// of slots (waiting for one), with hdr on the reply.
+func (s *Service) spawn(slots chan struct{}, req micro.Request, hdr micro.Headers, fn func(ctx context.Context) (any, error)) {
 	select {
-	case s.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-s.ctx.Done():
 		s.failWith(req, s.ctx.Err(), hdr)
 		return
@@ -253,7 +264,7 @@ func (s *Service) async(req micro.Request, hdr micro.Headers, fn func(ctx contex
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
-		<-s.slots
+		<-slots
 		s.failWith(req, context.Canceled, hdr)
 		return
 	}
@@ -261,7 +272,7 @@ func (s *Service) async(req micro.Request, hdr micro.Headers, fn func(ctx contex
 	s.mu.Unlock()
 	go func() {
 		defer s.mu.wg.Done()
-		defer func() { <-s.slots }()
+		defer func() { <-slots }()
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
 		defer cancel()
 		v, err := fn(ctx)
@@ -362,7 +373,7 @@ func (s *Service) checks(req micro.Request) {
 	for i := range br.Checks {
 		rev = max(rev, br.Checks[i].AtLeastRevision)
 	}
-	s.serve(req, rev, func(ctx context.Context) (any, error) {
+	fn := func(ctx context.Context) (any, error) {
 		defer bb.release()
 		if into, ok := s.cfg.Checks.(batchInto); ok {
 			// bb.res is encoded before bb returns to the pool: the reply
@@ -373,7 +384,12 @@ func (s *Service) checks(req micro.Request) {
 			return batchAnswer{bb}, err
 		}
 		return s.cfg.Checks.CheckBatchAs(ctx, caller, br)
-	})
+	}
+	if rev > s.cfg.Checks.Revision() {
+		s.async(req, nil, fn) // waits for the revision
+		return
+	}
+	s.spawn(s.batchSlots, req, nil, fn)
 }
 
 // batchInto is the optional method of a Checker answering a batch into
