@@ -144,11 +144,19 @@ func (p *Projector) run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan chunk, 2)
-	go p.read(rctx, it, stream, applied+1, chunks)
+	// Applied batches go back to the reader to be filled again (a batch of
+	// 1000 events is ~300 KB: allocating each anew made work for the GC).
+	free := make(chan []events.Event, 3)
+	go p.read(rctx, it, stream, applied+1, chunks, free)
 	for c := range chunks {
 		if len(c.events) > 0 {
 			if err := p.index.Apply(c.events); err != nil {
 				return fmt.Errorf("%w: %w", errIndex, err)
+			}
+			clear(c.events)
+			select {
+			case free <- c.events[:0]:
+			default:
 			}
 			p.lastAt.Store(time.Now().UnixNano())
 			if !p.ready.Load() {
@@ -178,7 +186,9 @@ type chunk struct {
 // read decodes messages into batches of up to BatchSize, cut when the
 // consumer has nothing more pending, and sends them on out, which it
 // closes when it stops (with an error chunk, or when ctx ends).
-func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stream jetstream.Stream, expect uint64, out chan<- chunk) {
+func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stream jetstream.Stream, expect uint64,
+	out chan<- chunk, free <-chan []events.Event,
+) {
 	defer close(out)
 	send := func(c chunk) bool {
 		select {
@@ -189,9 +199,18 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		}
 	}
 	first := true
-	batch := make([]events.Event, 0, p.cfg.BatchSize)
+	newBatch := func() []events.Event {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return make([]events.Event, 0, p.cfg.BatchSize)
+		}
+	}
+	batch := newBatch()
+	next := jetstream.NextContext(ctx)
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := it.Next(next)
 		if err != nil {
 			send(chunk{events: batch, last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
 			return
@@ -227,7 +246,7 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 			if !send(chunk{events: batch, last: seq}) {
 				return
 			}
-			batch = make([]events.Event, 0, p.cfg.BatchSize)
+			batch = newBatch()
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -31,11 +30,7 @@ func (s *Store) applyOne(b *writer, ev *events.Event) error {
 		info = &NamespaceInfo{Name: ev.Namespace}
 		st.ns[ev.Namespace] = info
 	}
-	info.LastRevision = ev.Revision
-	info.LastHash = ""
-	if ev.Hash != ([32]byte{}) {
-		info.LastHash = hex.EncodeToString(ev.Hash[:])
-	}
+	info.LastRevision = ev.Revision // LastHash: see Apply
 
 	var err error
 	switch p := ev.Data.(type) {
@@ -104,7 +99,7 @@ func (s *Store) applyOne(b *writer, ev *events.Event) error {
 		return err
 	}
 	// The namespace record is written once per batch (see Apply).
-	s.touched[ev.Namespace] = struct{}{}
+	s.touched[ev.Namespace] = ev.Hash
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,9 +75,9 @@ type Store struct {
 		closed bool
 	}
 	applied atomic.Uint64
-	// touched are the namespaces of the batch being applied (Apply's own,
-	// under mu).
-	touched map[string]struct{}
+	// touched are the namespaces of the batch being applied, each with the
+	// hash of its last event in the batch (Apply's own, under mu).
+	touched map[string][32]byte
 	// key and val are Apply's scratch buffers for batch keys and values.
 	key, val []byte
 	w        writer
@@ -495,7 +496,7 @@ func (s *Store) Apply(evs []events.Event) error {
 	s.w.reset(s.db, evs, applied)
 	defer s.w.close()
 	if s.touched == nil {
-		s.touched = map[string]struct{}{}
+		s.touched = map[string][32]byte{}
 	}
 	clear(s.touched)
 	n := 0
@@ -514,8 +515,13 @@ func (s *Store) Apply(evs []events.Event) error {
 	if n == 0 {
 		return nil
 	}
-	for ns := range s.touched {
-		if err := setJSON(&s.w, nsInfoKey(ns), s.mu.st.ns[ns]); err != nil {
+	for ns, hash := range s.touched {
+		info := s.mu.st.ns[ns]
+		info.LastHash = ""
+		if hash != ([32]byte{}) {
+			info.LastHash = hex.EncodeToString(hash[:])
+		}
+		if err := setJSON(&s.w, nsInfoKey(ns), info); err != nil {
 			s.mu.failed = err
 			return err
 		}
