@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/grantlog/grantlog/internal/checkjson"
 )
 
 // Client talks to a Grantlog node's HTTP API. It is safe for concurrent
@@ -137,7 +139,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	var raw []byte
 	if body != nil {
 		var err error
-		if raw, err = json.Marshal(body); err != nil {
+		if raw, err = marshal(body); err != nil {
 			return fmt.Errorf("grantlog: %s %s: %w", method, path, err)
 		}
 	}
@@ -171,10 +173,42 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil
 	}
+	if res, ok := out.(*BatchResult); ok {
+		data, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = unmarshal(data, res)
+		}
+		if err != nil {
+			return fmt.Errorf("grantlog: %s %s: decode answer: %w", method, path, err)
+		}
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("grantlog: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// marshal encodes a request body: a batch with checkjson's encoder (the
+// same bytes as encoding/json's, without reflection), anything else with
+// encoding/json.
+func marshal(v any) ([]byte, error) {
+	if req, ok := v.(*BatchRequest); ok {
+		return checkjson.AppendBatchRequest(nil, req)
+	}
+	return json.Marshal(v)
+}
+
+// unmarshal decodes an answer into out: a batch answer with checkjson's
+// fast path when it applies, anything else with encoding/json.
+func unmarshal(data []byte, out any) error {
+	if res, ok := out.(*BatchResult); ok {
+		if checkjson.DecodeBatchResult(data, res) {
+			return nil
+		}
+		*res = BatchResult{}
+	}
+	return json.Unmarshal(data, out)
 }
 
 // withReason adds "reason" to the JSON object v marshals to.

@@ -60,7 +60,7 @@ func (c *NATSClient) CheckBatch(ctx context.Context, req *BatchRequest) (BatchRe
 }
 
 func (c *NATSClient) request(ctx context.Context, subject string, in, out any) error {
-	data, err := json.Marshal(in)
+	data, err := marshal(in)
 	if err != nil {
 		return fmt.Errorf("grantlog: %s: %w", subject, err)
 	}
@@ -84,7 +84,7 @@ func (c *NATSClient) request(ctx context.Context, subject string, in, out any) e
 	if status := reply.Header.Get(micro.ErrorCodeHeader); status != "" {
 		return natsError(reply, status)
 	}
-	if err := json.Unmarshal(reply.Data, out); err != nil {
+	if err := unmarshal(reply.Data, out); err != nil {
 		return fmt.Errorf("grantlog: %s: decode answer: %w", subject, err)
 	}
 	return nil
