@@ -67,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runReplicaChild(args[1:], stdout, stderr)
 		case "plot":
 			return runPlot(args[1:], stdout, stderr)
+		case "summary":
+			return runSummary(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("grantbench", flag.ContinueOnError)
@@ -93,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "dataset seed")
 	fs.BoolVar(&quick, "quick", false, "small counts for a smoke run (overrides counts not set explicitly)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n\nGenerates a dataset, loads it through the command path and measures checks\n(in-process, HTTP, NATS, batch, embedded follower), commands, replay and\nresources. Phases: %s.\n\nFlags:\n", allPhases)
+		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n       grantbench plot [--out DIR] REPORT.json...   (SVG charts)\n       grantbench summary REPORT.json...            (medians of repeated runs)\n\nGenerates a dataset, loads it through the command path and measures checks\n(in-process, HTTP, NATS, batch, embedded follower), commands, replay and\nresources. Phases: %s.\n\nFlags:\n", allPhases)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func scaleReport(users int, p50, p99, rss float64) Report {
+	return Report{Shape: map[string]int{"users": users}, Machine: map[string]string{"cpus": "2"}, Results: []Result{
+		{Phase: "inproc", Name: "check p50", Value: p50, Unit: "µs"},
+		{Phase: "inproc", Name: "check p99", Value: p99, Unit: "µs"},
+		{Phase: "coldstart", Name: "replica RSS", Value: rss, Unit: "MiB"},
+	}}
+}
+
+func TestPlotCharts(t *testing.T) {
+	b := &bench{}
+	lat := make([]time.Duration, 1000)
+	for i := range lat {
+		lat[i] = time.Duration(1000+i) * time.Nanosecond
+	}
+	b.addDist("inproc", "check, 1 goroutine", lat)
+	require.Len(t, b.report.Distributions, 1)
+	d := b.report.Distributions[0]
+	assert.InDelta(t, 1.5, d.Quantiles[49][1], 0.01, "p50 of 1000..1999 ns is 1.5 µs")
+	for i := 1; i < len(d.Quantiles); i++ {
+		assert.Greater(t, d.Quantiles[i][0], d.Quantiles[i-1][0], "quantiles ascend")
+		assert.GreaterOrEqual(t, d.Quantiles[i][1], d.Quantiles[i-1][1], "latencies do not decrease")
+	}
+	withDist := scaleReport(100_000, 1.2, 3, 200)
+	withDist.Distributions = b.report.Distributions
+	charts := plotCharts([]Report{scaleReport(1_000_000, 1.5, 4, 700), withDist, scaleReport(10_000, 1.0, 2.5, 60)})
+	require.Len(t, charts, 3)
+	for name, svg := range charts {
+		dec := xml.NewDecoder(strings.NewReader(svg))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "%s is well-formed XML", name)
+		}
+	}
+	assert.Contains(t, charts["latency.svg"], "inproc: check, 1 goroutine")
+	assert.Contains(t, charts["scale.svg"], "in-process check p99")
+	assert.Contains(t, charts["memory.svg"], "target: 1 GiB")
+	// Points are drawn in user order whatever the report order: three
+	// circles per series, and the 1M point is the rightmost.
+	assert.Equal(t, 6, strings.Count(charts["scale.svg"], "<circle"))
+	assert.Contains(t, charts["scale.svg"], ">1M<")
+}
+
+func TestPlotCommand(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "r.json")
+	require.NoError(t, os.WriteFile(in, []byte(`{"shape":{"users":1000},"results":[{"phase":"inproc","name":"check p50","value":1.1,"unit":"µs"}]}`), 0o600))
+	var out, errOut strings.Builder
+	require.Equal(t, 0, run([]string{"plot", "--out", filepath.Join(dir, "plots"), in}, &out, &errOut), errOut.String())
+	assert.FileExists(t, filepath.Join(dir, "plots", "scale.svg"))
+	assert.Equal(t, 2, run([]string{"plot"}, &out, &errOut), "no reports is a usage error")
+	require.NoError(t, os.WriteFile(in, []byte("not json"), 0o600))
+	assert.Equal(t, 1, run([]string{"plot", "--out", dir, in}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "is not a grantbench report")
+}
+
+func TestSummary(t *testing.T) {
+	reports := []Report{scaleReport(1000, 1.0, 3, 100), scaleReport(1000, 3.0, 4, 120), scaleReport(1000, 2.0, 9, 110)}
+	table := summaryTable(reports)
+	assert.Contains(t, table, "| inproc | check p50 | 1.00, 3.00, 2.00 | **2.00 µs** |")
+	assert.Contains(t, table, "| coldstart | replica RSS | 100, 120, 110 | **110 MiB** |")
+	assert.InDelta(t, 2.5, median([]float64{4, 1, 2, 3}), 1e-9)
+	assert.Zero(t, median(nil))
+}
