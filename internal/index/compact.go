@@ -23,7 +23,8 @@ import (
 //	uvarint n, n × (uvarint len, bytes)   assignedNamespaces (always last)
 //
 // Layout 1 records (assignmentRecord as JSON) are still read, so an index
-// written by an older binary opens without a rebuild.
+// written by an older binary opens without a rebuild (and load rewrites
+// them in binary).
 const (
 	recordBinary   = 0x01
 	flagNotBefore  = 1 << 0

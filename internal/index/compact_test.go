@@ -182,6 +182,16 @@ func TestOpenLayout1(t *testing.T) {
 	layout, err := s.get(keyLayout)
 	require.NoError(t, err)
 	assert.Equal(t, "2", string(layout))
+	// The JSON records were rewritten in binary as they were read.
+	n = 0
+	require.NoError(t, s.Export("", func(k, v []byte) error {
+		if _, _, _, ok := splitAssignmentKey(k); ok {
+			n++
+			assert.Equal(t, byte(recordBinary), v[0], "%q", k)
+		}
+		return nil
+	}))
+	assert.Equal(t, 4, n)
 	// It keeps applying (binary records from now on) and reopens alike.
 	s.apply(t, l.assign("foo", "u1", "r1", "bar"), l.assign("foo", "u3", "r1", "foo"))
 	users = append(users, "u3")

@@ -14,7 +14,8 @@
 //	n/<ns>/m/<roleId>/<userId>       reverse index: members of a role in <ns> (empty value)
 //
 // Layout 2 differs from layout 1 only in the assignment records; a layout 1
-// index is read as it is and marked layout 2 when opened.
+// index is marked layout 2 when opened, its JSON records rewritten in
+// binary as they are read.
 //
 // A role's permissions are stored once, with the role: changing the
 // permissions of a role held by a million users writes O(permissions) bytes.

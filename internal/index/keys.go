@@ -9,7 +9,8 @@ import (
 
 // layoutVersion is the layout this binary writes. Layout 2 changed only the
 // encoding of assignment records (binary instead of JSON, see compact.go);
-// layout 1 indexes are read too and marked layout 2 when opened.
+// layout 1 indexes are read too, marked layout 2 when opened and their
+// records rewritten in binary as they are read.
 const (
 	layoutVersion   = "2"
 	layoutVersionV1 = "1"

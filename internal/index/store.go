@@ -211,10 +211,34 @@ func (s *Store) load() error {
 	}
 	defer iter.Close()
 	var run loadRun
+	// Layout 1's JSON records are rewritten in binary as they are read, so
+	// that the next open reads binary only. A crash before a rewrite is
+	// committed leaves JSON records, which read as well.
+	var upgrade *pebble.Batch
+	run.rewrite = func(k, v []byte) error {
+		if upgrade == nil {
+			upgrade = s.db.NewBatch()
+		}
+		if err := upgrade.Set(k, v, nil); err != nil {
+			return err
+		}
+		if upgrade.Len() < 4<<20 {
+			return nil
+		}
+		err := upgrade.Commit(pebble.NoSync)
+		_ = upgrade.Close()
+		upgrade = nil
+		return err
+	}
+	defer func() {
+		if upgrade != nil {
+			_ = upgrade.Close()
+		}
+	}()
 	for valid := iter.First(); valid; {
 		k := iter.Key()
 		if ns, user, role, ok := splitAssignmentKey(k); ok {
-			if err := st.loadAssignment(&run, ns, user, role, iter.Value()); err != nil {
+			if err := st.loadAssignment(&run, k, ns, user, role, iter.Value()); err != nil {
 				return fmt.Errorf("index: load %q: %w", k, err)
 			}
 			valid = iter.Next()
@@ -249,13 +273,18 @@ func (s *Store) load() error {
 		return fmt.Errorf("index: load: %w", err)
 	}
 	run.flush(&st)
+	if upgrade != nil {
+		if err := upgrade.Commit(pebble.NoSync); err != nil {
+			return fmt.Errorf("index: rewrite layout 1 records: %w", err)
+		}
+	}
 	s.mu.st = st
 	return nil
 }
 
-// loadAssignment reads one assignment record into run (flushing the run of
-// the previous user first).
-func (st *state) loadAssignment(run *loadRun, ns, user, roleID, value []byte) error {
+// loadAssignment reads the assignment record at key into run (flushing the
+// run of the previous user first).
+func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byte) error {
 	r := run.role
 	if r == nil || r.ID != string(roleID) {
 		if r = st.roles[string(roleID)]; r == nil {
@@ -273,6 +302,12 @@ func (st *state) loadAssignment(run *loadRun, ns, user, roleID, value []byte) er
 	nss, err := st.in.namespaces(&rec)
 	if err != nil {
 		return err
+	}
+	if rec.json && run.rewrite != nil {
+		run.buf, _ = appendAssignmentRecord(run.buf[:0], rec.rev, rec.assignedAt, rec.notBefore, rec.notAfter, nss)
+		if err := run.rewrite(key, run.buf); err != nil {
+			return fmt.Errorf("rewrite in binary: %w", err)
+		}
 	}
 	if !bytes.Equal(user, run.user) {
 		run.flush(st)
