@@ -35,23 +35,24 @@ import (
 )
 
 type config struct {
-	url         string
-	token       string
-	dataDir     string
-	users       int
-	namespaces  int
-	roles       int
-	perms       int
-	maxRoles    int
-	maxNS       int
-	checks      int
-	inprocCheck int
-	commands    int
-	tokens      int
-	concurrency []int
-	phases      map[string]bool
-	jsonOut     string
-	seed        uint64
+	url           string
+	token         string
+	dataDir       string
+	users         int
+	namespaces    int
+	roles         int
+	perms         int
+	maxRoles      int
+	maxNS         int
+	checks        int
+	inprocCheck   int
+	commands      int
+	tokens        int
+	replicaChecks int
+	concurrency   []int
+	phases        map[string]bool
+	jsonOut       string
+	seed          uint64
 }
 
 const allPhases = "load,tokens,commands,visible,inproc,http,nats,batch,follower,replay,reopen,coldstart,resources"
@@ -87,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.maxNS, "max-ns", 5, "each assignment applies in 1..max-ns namespaces")
 	fs.IntVar(&cfg.checks, "checks", 20_000, "HTTP checks per concurrency level")
 	fs.IntVar(&cfg.inprocCheck, "inproc-checks", 1_000_000, "in-process checks")
+	fs.IntVar(&cfg.replicaChecks, "replica-checks", 200_000, "HTTP checks sent to the coldstart phase's replica process before its RSS is read")
 	fs.IntVar(&cfg.tokens, "tokens", 1_000, "API tokens issued (one command each) for the token-check phase")
 	fs.IntVar(&cfg.commands, "commands", 500, "single commands per writer setting (fsync on every write)")
 	fs.StringVar(&conc, "concurrency", "1,4,16,64", "HTTP client concurrency levels")
@@ -107,9 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if quick {
-		for name, v := range map[string]*int{"users": &cfg.users, "checks": &cfg.checks, "inproc-checks": &cfg.inprocCheck, "commands": &cfg.commands, "roles": &cfg.roles, "tokens": &cfg.tokens} {
+		for name, v := range map[string]*int{"users": &cfg.users, "checks": &cfg.checks, "inproc-checks": &cfg.inprocCheck, "commands": &cfg.commands, "roles": &cfg.roles, "tokens": &cfg.tokens, "replica-checks": &cfg.replicaChecks} {
 			if !set[name] {
-				*v = map[string]int{"users": 2_000, "checks": 1_000, "inproc-checks": 20_000, "commands": 50, "roles": 50, "tokens": 50}[name]
+				*v = map[string]int{"users": 2_000, "checks": 1_000, "inproc-checks": 20_000, "commands": 50, "roles": 50, "tokens": 50, "replica-checks": 2_000}[name]
 			}
 		}
 	}
@@ -130,8 +132,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.phases[p] = true
 	}
-	if cfg.tokens < 0 {
-		fmt.Fprintln(stderr, "grantbench: --tokens must be 0 or more")
+	if cfg.tokens < 0 || cfg.replicaChecks < 1 {
+		fmt.Fprintln(stderr, "grantbench: --tokens must be 0 or more, --replica-checks 1 or more")
 		return 2
 	}
 	if cfg.users < 1 || cfg.namespaces < 1 || cfg.roles < 1 || cfg.perms < 1 || cfg.maxRoles < 1 || cfg.maxNS < 1 {
