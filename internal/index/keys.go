@@ -20,6 +20,9 @@ var (
 	keyApplied      = []byte("\x00meta/applied")
 	keyLayout       = []byte("\x00meta/layout")
 	keyPebbleFormat = []byte("\x00meta/pebble-format")
+	// keyUsers holds how many users have assignments (8 bytes, big endian)
+	// as of the applied revision: a hint that lets load size its map once.
+	keyUsers = []byte("\x00meta/users")
 )
 
 // Key kinds inside a namespace prefix.

@@ -187,6 +187,13 @@ func (s *Store) load() error {
 	}
 
 	st := newState()
+	if v, err := s.get(keyUsers); err != nil {
+		return err
+	} else if len(v) == 8 {
+		// Size the users map once instead of growing it through a million
+		// rehashes (a hint: capped, so a corrupt value cannot exhaust memory).
+		st.users = make(map[string][]*Assignment, min(binary.BigEndian.Uint64(v), 1<<26))
+	}
 	// Roles first: assignments point to them.
 	rolePrefix := kindPrefix(events.PlatformNamespace, kindRole)
 	if err := s.scan(rolePrefix, prefixEnd(rolePrefix), func(iter *pebble.Iterator) error {
@@ -562,6 +569,10 @@ func (s *Store) Apply(evs []events.Event) error {
 		}
 	}
 	if err := s.w.Set(keyApplied, u64(applied), nil); err != nil {
+		s.mu.failed = fmt.Errorf("index: batch: %w", err)
+		return s.mu.failed
+	}
+	if err := s.w.Set(keyUsers, u64(uint64(len(s.mu.st.users))), nil); err != nil {
 		s.mu.failed = fmt.Errorf("index: batch: %w", err)
 		return s.mu.failed
 	}

@@ -604,6 +604,9 @@ func TestReopenPreservesState(t *testing.T) {
 					NotAfter: ptr(t0.Add(-time.Hour))}),
 			)
 			users := []string{"u1", "u2", "u3"}
+			hint, err := s.get(keyUsers)
+			require.NoError(t, err)
+			assert.Equal(t, u64(3), hint, "the users hint counts users with assignments")
 			nss := []string{"foo", "foo-bar", "zz", "game1", plat, "none"}
 			roles := []string{"r1", "r2", "r3"}
 			snap, dump, applied := s.snapshot(t, users, nss, roles), s.dump(t), s.Applied()
