@@ -48,7 +48,8 @@ type FollowerConfig struct {
 	// MaxWait bounds how long a check with AtLeastRevision waits for the
 	// index to apply it; default 5s.
 	MaxWait time.Duration
-	// CacheSize is Pebble's block cache in bytes; default 64 MiB.
+	// CacheSize is Pebble's block cache in bytes; default 16 MiB (checks
+	// are answered from memory, not from Pebble).
 	CacheSize int64
 	// MemTableSize is Pebble's largest memtable in bytes; default 64 MiB.
 	MemTableSize uint64

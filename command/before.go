@@ -18,7 +18,7 @@ func roleState(r *index.Role) *events.RoleState {
 
 func assignmentState(a *index.Assignment) *events.AssignmentState {
 	st := &events.AssignmentState{
-		UserID: a.UserID, RoleID: a.RoleID,
+		UserID: a.UserID, RoleID: a.RoleID(),
 		AssignedNamespaces: append([]string{}, a.AssignedNamespaces...),
 	}
 	if t := a.NotBefore(); !t.IsZero() {
@@ -33,7 +33,7 @@ func assignmentState(a *index.Assignment) *events.AssignmentState {
 // findAssignment returns user's assignment of role made in ns, or nil.
 func findAssignment(v index.View, ns, user, role string) *index.Assignment {
 	for _, a := range v.Assignments(user) {
-		if a.Namespace == ns && a.RoleID == role {
+		if a.Namespace == ns && a.RoleID() == role {
 			return a
 		}
 	}

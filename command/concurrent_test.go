@@ -121,7 +121,7 @@ func TestConcurrentCommandNodes(t *testing.T) {
 				assert.Empty(t, as, "user %s holds an assignment of deleted role", user)
 			} else {
 				require.Len(t, as, 1, "assignment of %s lost", user)
-				assert.Equal(t, roleIDs[idx], as[0].RoleID)
+				assert.Equal(t, roleIDs[idx], as[0].RoleID())
 			}
 		}
 	}

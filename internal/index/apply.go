@@ -194,7 +194,7 @@ func (s *Store) assigned(b *writer, ev *events.Event, p events.UserRoleAssigned)
 		return fmt.Errorf("index: assignment record: %w", err)
 	}
 	a := Assignment{
-		Namespace: st.in.str(ev.Namespace), UserID: p.UserID, RoleID: r.ID, AssignedNamespaces: nss,
+		Namespace: st.in.str(ev.Namespace), UserID: p.UserID, AssignedNamespaces: nss,
 		Revision: ev.Revision, assignedAt: packTime(ev.OccurredAt), role: r, window: newWindow(nb, na),
 	}
 	st.putAssignment(a)

@@ -133,7 +133,7 @@ func TestSharedListsDoNotAlias(t *testing.T) {
 	assert.Equal(t, []string{"game3"}, v.Assignments("u2")[0].AssignedNamespaces)
 	// The lists a reader took before are unchanged (copy on write).
 	assert.Equal(t, []string{"game1", "game2"}, u2[0].AssignedNamespaces)
-	assert.Equal(t, "r2", u2[1].RoleID)
+	assert.Equal(t, "r2", u2[1].RoleID())
 	assert.Equal(t, []string{"game1", "game2"}, u2[1].AssignedNamespaces)
 	// The user id is stored once per user.
 	assert.Same(t, unsafe.StringData(u1[0].UserID), unsafe.StringData(v.Assignments("u1")[0].UserID))

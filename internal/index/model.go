@@ -27,23 +27,25 @@ type Role struct {
 	Revision uint64
 }
 
-// Assignment is role RoleID given to UserID, made within Namespace.
+// Assignment is role RoleID() given to UserID, made within Namespace.
 //
 // Assignments are held compactly (a replica holds millions): strings are
-// shared (UserID with the index's key of the user, RoleID with the role,
-// namespace names across assignments), and AssignedNamespaces may be one
+// shared (UserID with the index's key of the user, namespace names across
+// assignments; the role id is the role's own), and AssignedNamespaces may be one
 // slice shared by many assignments (nil when empty). Every field is
 // read-only: never modify an Assignment or its AssignedNamespaces.
 type Assignment struct {
 	Namespace          string
 	UserID             string
-	RoleID             string
 	AssignedNamespaces []string
 	Revision           uint64
 	assignedAt         int64 // packTime
 	role               *Role
 	window             *window // nil when unbounded, as most are
 }
+
+// RoleID returns the id of the assigned role.
+func (a *Assignment) RoleID() string { return a.role.ID }
 
 // window bounds when an assignment is in force (a zero time: no bound).
 type window struct{ notBefore, notAfter time.Time }

@@ -38,7 +38,10 @@ type Options struct {
 	Dir string
 	// FS is the file system; default vfs.Default (the OS). Tests may use vfs.NewMem().
 	FS vfs.FS
-	// CacheSize is Pebble's block cache in bytes; default 64 MiB.
+	// CacheSize is Pebble's block cache in bytes; default 16 MiB. Checks
+	// never read Pebble (the index is held in memory); the cache serves
+	// Open's single pass and the few reads that list from disk (members),
+	// and what it holds is resident memory of every replica.
 	CacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes; default 64 MiB (small
 	// memtables stall under large projection batches).
@@ -52,7 +55,7 @@ func (o *Options) ensureDefaults() {
 		o.FS = vfs.Default
 	}
 	if o.CacheSize == 0 {
-		o.CacheSize = 64 << 20
+		o.CacheSize = 16 << 20
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 64 << 20
@@ -321,7 +324,7 @@ func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byt
 		run.user = append(run.user[:0], user...)
 	}
 	run.vals = append(run.vals, Assignment{
-		Namespace: run.ns, RoleID: r.ID, AssignedNamespaces: nss, Revision: rec.rev,
+		Namespace: run.ns, AssignedNamespaces: nss, Revision: rec.rev,
 		assignedAt: packTime(rec.assignedAt), role: r, window: newWindow(rec.notBefore, rec.notAfter),
 	})
 	return nil

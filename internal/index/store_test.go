@@ -141,8 +141,8 @@ func (ts *testStore) snapshot(t testing.TB, users, nss, roleIDs []string) string
 	for _, u := range users {
 		for _, a := range v.Assignments(u) {
 			require.NotNil(t, a.Role())
-			require.Same(t, v.Role(a.RoleID), a.Role())
-			fmt.Fprintf(&b, "assignment %s %s %s %v at=%s rev=%d bounded=%v nb=%s na=%s\n", a.UserID, a.Namespace, a.RoleID,
+			require.Same(t, v.Role(a.RoleID()), a.Role())
+			fmt.Fprintf(&b, "assignment %s %s %s %v at=%s rev=%d bounded=%v nb=%s na=%s\n", a.UserID, a.Namespace, a.RoleID(),
 				a.AssignedNamespaces, a.AssignedAt().UTC().Format(time.RFC3339Nano), a.Revision,
 				a.Bounded(), a.NotBefore().Format(time.RFC3339Nano), a.NotAfter().Format(time.RFC3339Nano))
 		}
@@ -311,7 +311,7 @@ func TestRoleRenameKeepsOwnNameCaseChange(t *testing.T) {
 func assignmentsOf(v View, user string) []string {
 	var out []string
 	for _, a := range v.Assignments(user) {
-		out = append(out, fmt.Sprintf("%s/%s%v", a.Namespace, a.RoleID, a.AssignedNamespaces))
+		out = append(out, fmt.Sprintf("%s/%s%v", a.Namespace, a.RoleID(), a.AssignedNamespaces))
 	}
 	sort.Strings(out)
 	return out
@@ -330,7 +330,7 @@ func TestAssignments(t *testing.T) {
 	v := s.Acquire()
 	assert.Equal(t, []string{"baz/r1[baz]", "foo/r1[foo bar]", "foo/r2[foo]"}, assignmentsOf(v, "u1"))
 	for _, a := range v.Assignments("u1") {
-		assert.Same(t, v.Role(a.RoleID), a.Role())
+		assert.Same(t, v.Role(a.RoleID()), a.Role())
 	}
 	a := v.Assignments("u2")
 	require.Len(t, a, 1)
@@ -976,15 +976,15 @@ func (m *model) check(t *testing.T, s *testStore, where string) {
 		got := map[string][]string{}
 		for _, a := range v.Assignments(u) {
 			require.Equal(t, u, a.UserID)
-			require.Same(t, v.Role(a.RoleID), a.Role(), where)
-			got[a.Namespace+"/"+a.RoleID] = a.AssignedNamespaces
+			require.Same(t, v.Role(a.RoleID()), a.Role(), where)
+			got[a.Namespace+"/"+a.RoleID()] = a.AssignedNamespaces
 		}
 		require.Len(t, v.Assignments(u), len(got), "%s: duplicate assignment of %s", where, u)
 		require.True(t, slices.IsSortedFunc(v.Assignments(u), func(x, y *Assignment) int {
 			if c := strings.Compare(x.Namespace, y.Namespace); c != 0 {
 				return c
 			}
-			return strings.Compare(x.RoleID, y.RoleID)
+			return strings.Compare(x.RoleID(), y.RoleID())
 		}), "%s: assignments of %s not sorted by namespace, role", where, u)
 		require.Equal(t, want, got, "%s: assignments of %s", where, u)
 	}

@@ -16,7 +16,7 @@ func assignmentLess(x, y *Assignment) bool {
 	if x.Namespace != y.Namespace {
 		return x.Namespace < y.Namespace
 	}
-	return x.RoleID < y.RoleID
+	return x.role.ID < y.role.ID
 }
 
 // pack returns pointers to the assignments of vals, which the list then owns.
@@ -45,7 +45,7 @@ func (st *state) putAssignment(a Assignment) {
 	i := sort.Search(len(list), func(i int) bool { return !assignmentLess(list[i], &a) })
 	rest := list[i:]
 	n := len(list) + 1
-	if i < len(list) && list[i].Namespace == a.Namespace && list[i].RoleID == a.RoleID {
+	if i < len(list) && list[i].Namespace == a.Namespace && list[i].role.ID == a.role.ID {
 		rest = list[i+1:]
 		n--
 	}
@@ -64,7 +64,7 @@ func (st *state) putAssignment(a Assignment) {
 func (st *state) removeAssignment(ns, userID, roleID string) {
 	list := st.users[userID]
 	for i, a := range list {
-		if a.Namespace != ns || a.RoleID != roleID {
+		if a.Namespace != ns || a.role.ID != roleID {
 			continue
 		}
 		if len(list) == 1 {
