@@ -121,15 +121,16 @@ func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []Batch
 		if err == nil {
 			res, err = e.checkAt(v, c)
 		}
-		var qe *Error
-		switch {
-		case err == nil:
+		if err == nil {
 			results[i] = BatchItem{CheckResult: res}
-		case errors.As(err, &qe):
-			results[i] = BatchItem{CheckResult: CheckResult{Revision: rev}, ErrorCode: qe.Code, ErrorMessage: qe.Message}
-		default:
+			continue
+		}
+		// Declared here: errors.As moves it to the heap.
+		var qe *Error
+		if !errors.As(err, &qe) {
 			return err
 		}
+		results[i] = BatchItem{CheckResult: CheckResult{Revision: rev}, ErrorCode: qe.Code, ErrorMessage: qe.Message}
 	}
 	return nil
 }

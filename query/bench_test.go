@@ -95,3 +95,40 @@ func warmEngine(b *testing.B, shape testutil.Shape) (*query.Engine, *testutil.Da
 	warmCache[shape] = w
 	return w.eng, w.d
 }
+
+// BenchmarkCheckBatch measures a batch of query.MaxBatch checks (ns/op is
+// per batch) on the index of BenchmarkCheck: random users ("mixed"), and
+// one user's checks of many resources ("oneUser"), as a gateway asks them.
+func BenchmarkCheckBatch(b *testing.B) {
+	shape := testutil.Shape{Namespaces: 100, Roles: 1000, PermsPerRole: 20, Users: 100_000,
+		MaxRolesPerUse: 3, MaxNSPerAssign: 5, WildcardEvery: 50, Seed: 1}
+	if testing.Short() {
+		shape.Users = 10_000
+	}
+	eng, d := warmEngine(b, shape)
+	checks := d.Checks(query.MaxBatch, 4)
+	mixed := &query.BatchRequest{}
+	one := &query.BatchRequest{}
+	for _, c := range checks {
+		mixed.Checks = append(mixed.Checks, query.CheckRequest{Subject: query.Subject{Type: "user", ID: c.User},
+			Namespace: c.Namespace, Resource: c.Resource, Action: perm.Action(c.Action)})
+		u := checks[0]
+		one.Checks = append(one.Checks, query.CheckRequest{Subject: query.Subject{Type: "user", ID: u.User},
+			Namespace: c.Namespace, Resource: c.Resource, Action: perm.Action(c.Action)})
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		req  *query.BatchRequest
+	}{{"mixed", mixed}, {"oneUser", one}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var out query.BatchResult
+			for b.Loop() {
+				if err := eng.CheckBatchInto(ctx, bc.req, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
