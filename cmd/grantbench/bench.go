@@ -384,7 +384,7 @@ func (b *bench) localChecks(ctx context.Context, phase, note string,
 	check func(context.Context, *query.CheckRequest) (query.CheckResult, error),
 ) error {
 	n := b.cfg.inprocCheck
-	reqs := b.checkRequests(n, 2)
+	reqs := compactStrings(b.checkRequests(n, 2))
 	allowed := 0
 	lat, el, err := timed(1, n, func(_, i int) error {
 		res, err := check(ctx, &reqs[i%len(reqs)])
@@ -409,6 +409,29 @@ func (b *bench) localChecks(ctx context.Context, phase, note string,
 	})
 	b.add(phase, fmt.Sprintf("checks, %d goroutines", workers), float64(n)/el.Seconds(), "checks/s", "")
 	return nil
+}
+
+// compactStrings gives each request's strings one allocation of their
+// own, in request order, as a request decoded from the wire (or built just
+// before the call) has them: side by side, not scattered over a heap the
+// load phase filled. Otherwise the first read of a request's strings
+// (validating its namespace) is a cache miss costing a fifth of a check at
+// 1M users, a cost of the tool's own data layout.
+func compactStrings(reqs []query.CheckRequest) []query.CheckRequest {
+	for i := range reqs {
+		r := &reqs[i]
+		all := r.Subject.Type + r.Subject.ID + r.Namespace + r.Resource
+		cut := func(s string) string {
+			out := all[:len(s)]
+			all = all[len(s):]
+			return out
+		}
+		r.Subject.Type = cut(r.Subject.Type)
+		r.Subject.ID = cut(r.Subject.ID)
+		r.Namespace = cut(r.Namespace)
+		r.Resource = cut(r.Resource)
+	}
+	return reqs
 }
 
 // addTimed records the rate of ops operations over el and the p50 and p99
