@@ -146,23 +146,31 @@ func plotCharts(reports []Report) map[string]string {
 			xticks: map[float64]string{2: "p50", 10: "p90", 100: "p99", 1000: "p99.9", 10000: "p99.99"},
 		}.svg(ss)
 	}
-	// Scale: one point per report that measured in-process checks or a
-	// replica, by user count.
-	sorted := append([]Report(nil), reports...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Shape["users"] < sorted[j].Shape["users"] })
+	// Scale: one point per user count (the median of the reports with that
+	// count, so repeated runs can be given together).
 	lat := []series{{name: "in-process check p50"}, {name: "in-process check p99"}, {name: "follower check p50"}, {name: "follower check p99"}}
 	mem := []series{{name: "replica RSS after checks"}, {name: "replica peak RSS"}}
 	pick := map[string]*series{
 		"inproc/check p50": &lat[0], "inproc/check p99": &lat[1], "follower/check p50": &lat[2], "follower/check p99": &lat[3],
 		"coldstart/replica RSS": &mem[0], "coldstart/replica peak RSS": &mem[1],
 	}
-	for _, r := range sorted {
+	values := map[*series]map[float64][]float64{}
+	for _, r := range reports {
 		users := float64(r.Shape["users"])
 		for _, res := range r.Results {
 			if s := pick[res.Phase+"/"+res.Name]; s != nil && users > 0 {
-				s.pts = append(s.pts, [2]float64{users, res.Value})
+				if values[s] == nil {
+					values[s] = map[float64][]float64{}
+				}
+				values[s][users] = append(values[s][users], res.Value)
 			}
 		}
+	}
+	for s, byUsers := range values {
+		for users, vs := range byUsers {
+			s.pts = append(s.pts, [2]float64{users, median(vs)})
+		}
+		sort.Slice(s.pts, func(i, j int) bool { return s.pts[i][0] < s.pts[j][0] })
 	}
 	if ss := nonEmpty(lat); len(ss) > 0 {
 		charts["scale.svg"] = chart{title: "In-process check latency against users", xlabel: "users", ylabel: "latency (µs)",

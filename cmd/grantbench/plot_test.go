@@ -38,7 +38,8 @@ func TestPlotCharts(t *testing.T) {
 	}
 	withDist := scaleReport(100_000, 1.2, 3, 200)
 	withDist.Distributions = b.report.Distributions
-	charts := plotCharts([]Report{scaleReport(1_000_000, 1.5, 4, 700), withDist, scaleReport(10_000, 1.0, 2.5, 60)})
+	charts := plotCharts([]Report{scaleReport(1_000_000, 1.5, 4, 700), withDist, scaleReport(10_000, 1.0, 2.5, 60),
+		scaleReport(1_000_000, 9, 9, 900), scaleReport(1_000_000, 1.7, 4.2, 720)})
 	require.Len(t, charts, 3)
 	for name, svg := range charts {
 		dec := xml.NewDecoder(strings.NewReader(svg))
@@ -53,9 +54,11 @@ func TestPlotCharts(t *testing.T) {
 	assert.Contains(t, charts["latency.svg"], "inproc: check, 1 goroutine")
 	assert.Contains(t, charts["scale.svg"], "in-process check p99")
 	assert.Contains(t, charts["memory.svg"], "target: 1 GiB")
-	// Points are drawn in user order whatever the report order: three
-	// circles per series, and the 1M point is the rightmost.
+	// Points are drawn in user order whatever the report order, one per
+	// user count (the median of repeated runs: 1.7 µs at 1M, not 9).
 	assert.Equal(t, 6, strings.Count(charts["scale.svg"], "<circle"))
+	assert.Contains(t, charts["scale.svg"], "in-process check p50: 1.7<")
+	assert.NotContains(t, charts["scale.svg"], "in-process check p50: 9<")
 	assert.Contains(t, charts["scale.svg"], ">1M<")
 }
 
