@@ -498,20 +498,7 @@ func (b *bench) httpChecks(ctx context.Context) error {
 	}
 	for _, conc := range b.cfg.concurrency {
 		n := b.cfg.checks
-		lat, el, err := timed(conc, n, func(_, i int) error {
-			req, _ := http.NewRequestWithContext(ctx, "POST", b.base+"/v1/check", bytes.NewReader(bodies[i%len(bodies)]))
-			req.Header.Set("Authorization", "Bearer "+b.token)
-			resp, err := b.hc.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("check answered %d", resp.StatusCode)
-			}
-			return nil
-		})
+		lat, el, err := b.postChecks(ctx, b.base+"/v1/check", bodies, conc, n)
 		if err != nil {
 			return err
 		}
@@ -519,6 +506,25 @@ func (b *bench) httpChecks(ctx context.Context) error {
 			"checks/s", "keep-alive, load generator on the same machine")
 	}
 	return nil
+}
+
+// postChecks sends n keep-alive POSTs of bodies (in turn) to url from conc
+// clients, each timed; any answer but 200 is an error.
+func (b *bench) postChecks(ctx context.Context, url string, bodies [][]byte, conc, n int) ([]time.Duration, time.Duration, error) {
+	return timed(conc, n, func(_, i int) error {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i%len(bodies)]))
+		req.Header.Set("Authorization", "Bearer "+b.token)
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("check at %s answered %d", url, resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // replay projects the whole stream from zero into a fresh index, then

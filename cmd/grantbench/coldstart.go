@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -241,21 +239,7 @@ func (b *bench) replicaMemory(ctx context.Context, p *replicaProc) error {
 		bodies[i], _ = json.Marshal(&reqs[i])
 	}
 	n := b.cfg.replicaChecks
-	url := "http://" + p.report.HTTPAddr + "/v1/check"
-	_, el, err := timed(4, n, func(_, i int) error {
-		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i%len(bodies)]))
-		req.Header.Set("Authorization", "Bearer "+b.token)
-		resp, err := b.hc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("check at the replica answered %d", resp.StatusCode)
-		}
-		return nil
-	})
+	_, el, err := b.postChecks(ctx, "http://"+p.report.HTTPAddr+"/v1/check", bodies, 4, n)
 	if err != nil {
 		return err
 	}
