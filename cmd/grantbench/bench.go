@@ -63,7 +63,7 @@ func (b *bench) run(ctx context.Context) error {
 	b.report = Report{Started: time.Now().UTC(), Machine: map[string]string{
 		"goos": runtime.GOOS, "goarch": runtime.GOARCH, "cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version(),
 	}, Shape: map[string]int{"users": c.users, "namespaces": c.namespaces, "roles": c.roles, "permsPerRole": c.perms,
-		"maxRolesPerUser": c.maxRoles, "maxNamespacesPerAssignment": c.maxNS}}
+		"maxRolesPerUser": c.maxRoles, "maxNamespacesPerAssignment": c.maxNS, "wildcardEvery": c.wildcardEvery, "tokens": c.tokens}}
 	b.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}}
 	if c.url == "" {
 		if err := b.startServer(ctx); err != nil {
@@ -78,7 +78,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.say("generating %d users, %d roles x %d permissions, %d namespaces", c.users, c.roles, c.perms, c.namespaces)
 	b.d = dataset.Generate(dataset.Shape{Namespaces: c.namespaces, Roles: c.roles, PermsPerRole: c.perms, Users: c.users,
-		MaxRolesPerUse: c.maxRoles, MaxNSPerAssign: c.maxNS, WildcardEvery: 50, Seed: c.seed})
+		MaxRolesPerUse: c.maxRoles, MaxNSPerAssign: c.maxNS, WildcardEvery: c.wildcardEvery, Seed: c.seed})
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -477,8 +477,8 @@ func compactStrings(reqs []query.CheckRequest) []query.CheckRequest {
 	return reqs
 }
 
-// addTimed records the rate of ops operations over el and the p50 and p99
-// of their latencies, as name, name p50 and name p99.
+// addTimed records the rate of ops operations over el and the p50, p99 and
+// p99.9 of their latencies, as name, name p50, name p99 and name p99.9.
 func (b *bench) addTimed(phase, name string, ops int, el time.Duration, lat []time.Duration, unit, note string) {
 	p := percentiles(lat)
 	if phase != "commands" {
@@ -487,6 +487,7 @@ func (b *bench) addTimed(phase, name string, ops int, el time.Duration, lat []ti
 	b.add(phase, name, float64(ops)/el.Seconds(), unit, note)
 	b.add(phase, name+" p50", us(p[0]), "µs", "")
 	b.add(phase, name+" p99", us(p[1]), "µs", "")
+	b.add(phase, name+" p99.9", us(p[2]), "µs", "")
 }
 
 // httpChecks measures POST /v1/check with keep-alive clients.

@@ -44,6 +44,7 @@ type config struct {
 	perms         int
 	maxRoles      int
 	maxNS         int
+	wildcardEvery int
 	checks        int
 	inprocCheck   int
 	commands      int
@@ -86,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.perms, "perms", 20, "permissions per role")
 	fs.IntVar(&cfg.maxRoles, "max-roles", 3, "each user holds 1..max-roles roles")
 	fs.IntVar(&cfg.maxNS, "max-ns", 5, "each assignment applies in 1..max-ns namespaces")
+	fs.IntVar(&cfg.wildcardEvery, "wildcard-every", 50, "every n-th role is a wildcard role, assigned without namespaces (0: none)")
 	fs.IntVar(&cfg.checks, "checks", 20_000, "HTTP checks per concurrency level")
 	fs.IntVar(&cfg.inprocCheck, "inproc-checks", 1_000_000, "in-process checks")
 	fs.IntVar(&cfg.replicaChecks, "replica-checks", 200_000, "HTTP checks sent to the coldstart phase's replica process before its RSS is read")
@@ -132,8 +134,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.phases[p] = true
 	}
-	if cfg.tokens < 0 || cfg.replicaChecks < 1 {
-		fmt.Fprintln(stderr, "grantbench: --tokens must be 0 or more, --replica-checks 1 or more")
+	if cfg.tokens < 0 || cfg.replicaChecks < 1 || cfg.wildcardEvery < 0 {
+		fmt.Fprintln(stderr, "grantbench: --tokens and --wildcard-every must be 0 or more, --replica-checks 1 or more")
 		return 2
 	}
 	if cfg.users < 1 || cfg.namespaces < 1 || cfg.roles < 1 || cfg.perms < 1 || cfg.maxRoles < 1 || cfg.maxNS < 1 {
