@@ -15,6 +15,7 @@ import (
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/natsapi"
+	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -59,6 +60,15 @@ type FollowerConfig struct {
 	// Progress, when set, is called during catch-up after each applied
 	// batch with the applied revision and the stream head seen at start.
 	Progress func(applied, head uint64)
+	// SnapshotBucket is the JetStream Object Store bucket of index
+	// snapshots (taken by a grantlog node); default "GRANTLOG_SNAPSHOTS".
+	// A follower whose Dir is empty starts from the newest snapshot there
+	// and replays only the events after it; without a snapshot it replays
+	// the stream from the start.
+	SnapshotBucket string
+	// NoSnapshot makes a follower with an empty Dir replay the stream from
+	// the start even when a snapshot exists.
+	NoSnapshot bool
 }
 
 func (c *FollowerConfig) setDefaults() {
@@ -70,6 +80,9 @@ func (c *FollowerConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.SnapshotBucket == "" {
+		c.SnapshotBucket = snapshot.DefaultBucket
 	}
 }
 
@@ -118,9 +131,11 @@ type Follower struct {
 	closed atomic.Bool
 	// inflight is held shared by checks and exclusively by Close before it
 	// closes the index.
-	inflight  sync.RWMutex
-	closeOnce sync.Once
-	closeErr  error
+	inflight sync.RWMutex
+	// restoredFrom is the revision of the snapshot NewFollower restored.
+	restoredFrom uint64
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // NewFollower opens (creating if needed) the index in cfg.Dir, connects to
@@ -150,11 +165,17 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 	if err != nil {
 		return nil, fmt.Errorf("client: follower: jetstream: %w", err)
 	}
-	if _, err := js.Stream(ctx, cfg.Stream); err != nil {
+	stream, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, fmt.Errorf("client: follower: no event stream %s on this NATS: start grantlog serve (role all or command) first: %w", cfg.Stream, err)
 		}
 		return nil, fmt.Errorf("client: follower: stream %s: %w", cfg.Stream, err)
+	}
+	if !cfg.NoSnapshot {
+		if err := f.bootstrap(ctx, js, stream.CachedInfo()); err != nil {
+			return nil, err
+		}
 	}
 	if f.store, err = index.Open(index.Options{Dir: cfg.Dir, Logger: cfg.Logger,
 		CacheSize: cfg.CacheSize, MemTableSize: cfg.MemTableSize}); err != nil {
@@ -166,6 +187,39 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 	go f.follow()
 	return f, nil
 }
+
+// bootstrap restores the newest snapshot into an empty Dir when the stream
+// holds events, so that the follower replays only the tail. With no
+// snapshot (or none usable while the stream still starts at its first
+// event) it leaves Dir empty: the follower replays from the start.
+func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, stream *jetstream.StreamInfo) error {
+	empty, err := snapshot.EmptyDir(f.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("client: follower: %w", err)
+	}
+	if !empty || stream.State.LastSeq == 0 {
+		return nil
+	}
+	start := time.Now()
+	info, err := snapshot.RestoreForStream(ctx, js, f.cfg.SnapshotBucket, f.cfg.Dir, stream, nil)
+	switch {
+	case errors.Is(err, snapshot.ErrNoSnapshot):
+		return nil
+	case err != nil && stream.State.FirstSeq <= 1:
+		f.cfg.Logger.Warn("grantlog follower: could not restore the newest snapshot; replaying the stream from the start", "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("client: follower: the stream no longer starts at its first event, and %w", err)
+	}
+	f.restoredFrom = info.Revision
+	f.cfg.Logger.Info("grantlog follower: restored the index from a snapshot; replaying the events after it",
+		"object", info.Object, "revision", info.Revision, "bytes", info.Bytes, "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// RestoredFrom returns the revision of the snapshot the follower's index
+// was restored from when it started on an empty Dir, or 0.
+func (f *Follower) RestoredFrom() uint64 { return f.restoredFrom }
 
 // follow runs the projector until Close or a failure it cannot retry.
 func (f *Follower) follow() {

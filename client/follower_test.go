@@ -2,8 +2,10 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -197,5 +199,75 @@ func TestFollowerConfig(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{"Dir is required", "needs NATS (a connection) or URL", "either CredsFile or User"} {
 		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// TestFollowerStartsFromSnapshot: a follower on an empty directory restores
+// the newest snapshot and replays only the events after it, answering as
+// the server does; with NoSnapshot (or no snapshot at all) it replays from
+// the start and answers the same.
+func TestFollowerStartsFromSnapshot(t *testing.T) {
+	s := startServer(t)
+	c := s.client(t, s.token)
+	ctx := testCtx(t)
+	rnd := rand.New(rand.NewPCG(3, 4))
+
+	// No snapshot yet: a replay from the start.
+	seedModel(ctx, t, c, rnd)
+	noSnap, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.replicaCreds(),
+		Dir: filepath.Join(t.TempDir(), "f0"), CacheSize: 4 << 20, MemTableSize: 4 << 20})
+	require.NoError(t, err)
+	require.NoError(t, noSnap.WaitReady(ctx))
+	assert.Zero(t, noSnap.RestoredFrom())
+	require.NoError(t, noSnap.Close())
+
+	req, err := http.NewRequestWithContext(ctx, "POST", s.base+"/v1/admin/snapshots", http.NoBody)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := c.HTTP.Do(req)
+	require.NoError(t, err)
+	var snap struct {
+		Revision uint64 `json:"revision"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&snap))
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.Positive(t, snap.Revision)
+	// The tail after the snapshot: a new role held by some users.
+	tail, err := c.CreateRole(ctx, client.CreateRole{RoleName: "Tail",
+		Permissions: []client.Permission{{Resource: "NAMESPACE:{namespace}:MATCH", Action: perm.CRUD}}})
+	require.NoError(t, err)
+	var rev uint64
+	for u := range 5 {
+		rev, err = c.AssignRole(ctx, "n1", fmt.Sprintf("u%d", u), tail.RoleID, []string{"n1", "n2"})
+		require.NoError(t, err)
+	}
+	require.Greater(t, rev, snap.Revision)
+
+	for name, cfg := range map[string]client.FollowerConfig{
+		"from snapshot": {},
+		"NoSnapshot":    {NoSnapshot: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg.URL, cfg.CredsFile, cfg.CacheSize, cfg.MemTableSize = s.srv.NATSURL(), s.replicaCreds(), 4<<20, 4<<20
+			cfg.Dir = filepath.Join(t.TempDir(), "follower")
+			f, err := client.NewFollower(ctx, cfg)
+			require.NoError(t, err)
+			defer func() { require.NoError(t, f.Close()) }()
+			if cfg.NoSnapshot {
+				assert.Zero(t, f.RestoredFrom())
+			} else {
+				assert.Equal(t, snap.Revision, f.RestoredFrom())
+			}
+			require.NoError(t, f.WaitFor(ctx, rev))
+			for range 200 {
+				req := randomCheck(rnd)
+				want, err := c.Check(ctx, &req)
+				require.NoError(t, err)
+				got, err := f.Check(ctx, &req)
+				require.NoError(t, err)
+				assert.Equal(t, want, got, "%+v", req)
+			}
+		})
 	}
 }

@@ -415,3 +415,34 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// RestoreForStream restores the newest snapshot of bucket into dir (absent
+// or empty) for an index that will follow stream from the snapshot's
+// revision on. It fails, restoring nothing, when the stream no longer holds
+// the event after the snapshot's revision (a newer snapshot is needed); it
+// returns ErrNoSnapshot (wrapped) when the bucket holds none.
+func RestoreForStream(ctx context.Context, js jetstream.JetStream, bucket, dir string, stream *jetstream.StreamInfo,
+	progress func(done, total int64),
+) (Info, error) {
+	latest, err := Latest(ctx, js, bucket)
+	if err != nil {
+		return Info{}, err
+	}
+	if stream.State.Msgs > 0 && stream.State.FirstSeq > latest.Revision+1 {
+		return Info{}, fmt.Errorf("snapshot: newest snapshot %s is at revision %d but the stream starts at %d: take a new snapshot on a healthy node",
+			latest.Object, latest.Revision, stream.State.FirstSeq)
+	}
+	return Restore(ctx, js, bucket, dir, progress)
+}
+
+// EmptyDir reports whether dir is absent or an empty directory.
+func EmptyDir(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("snapshot: %s: %w", dir, err)
+	}
+	return len(entries) == 0, nil
+}
