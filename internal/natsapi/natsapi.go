@@ -270,6 +270,7 @@ func (s *Service) spawn(slots chan struct{}, req micro.Request, hdr micro.Header
 	}
 	s.mu.wg.Add(1)
 	s.mu.Unlock()
+	req = detached{Request: req, nc: s.cfg.Conn}
 	go func() {
 		defer s.mu.wg.Done()
 		defer func() { <-slots }()
@@ -278,6 +279,37 @@ func (s *Service) spawn(slots chan struct{}, req micro.Request, hdr micro.Header
 		v, err := fn(ctx)
 		s.reply(req, v, err, hdr)
 	}()
+}
+
+// detached answers a request after its micro handler has returned. micro's
+// own request records the outcome of Error (and of a failed Respond) for
+// the endpoint's statistics, which micro reads as soon as the handler
+// returns: a reply sent later from another goroutine would race with that
+// read. detached publishes the same message (micro's error headers
+// included) straight to the reply subject instead.
+type detached struct {
+	micro.Request
+	nc *nats.Conn
+}
+
+// Respond sends data as the reply.
+func (d detached) Respond(data []byte, opts ...micro.RespondOpt) error {
+	m := &nats.Msg{Subject: d.Reply(), Data: data}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return d.nc.PublishMsg(m)
+}
+
+// Error sends an error reply the way micro.Request.Error does.
+func (d detached) Error(code, description string, data []byte, opts ...micro.RespondOpt) error {
+	m := &nats.Msg{Subject: d.Reply(), Data: data, Header: nats.Header{
+		micro.ErrorHeader: []string{description}, micro.ErrorCodeHeader: []string{code},
+	}}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return d.nc.PublishMsg(m)
 }
 
 func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) {
