@@ -71,9 +71,10 @@ func (b *bench) natsChecks(ctx context.Context) error {
 func (b *bench) batchChecks(ctx context.Context) error {
 	const clients = 2
 	size := query.MaxBatch
-	// At least 100 batches (0.1-0.5 s): fewer make the rate a measure of
-	// the first requests' warm-up.
-	batches := max(b.cfg.checks/size, 100)
+	// At least 1,000 batches (about a second per transport): with 100 the
+	// rate of one run swung by a factor of two (one GC cycle, a scheduler
+	// hiccup), and fewer make it a measure of the first requests' warm-up.
+	batches := max(b.cfg.checks/size, 1000)
 	reqs := b.checkRequests(size*min(batches, 20), 5)
 	body := func(i int) *query.BatchRequest {
 		off := (i * size) % len(reqs)
@@ -82,7 +83,7 @@ func (b *bench) batchChecks(ctx context.Context) error {
 		}
 		return &query.BatchRequest{Checks: reqs[off : off+size]}
 	}
-	bodies := make([][]byte, batches)
+	bodies := make([][]byte, min(batches, 20)) // used in turn
 	for i := range bodies {
 		var err error
 		if bodies[i], err = checkjson.AppendBatchRequest(nil, body(i)); err != nil {
@@ -115,7 +116,7 @@ func (b *bench) batchChecks(ctx context.Context) error {
 	note := fmt.Sprintf("%d batches of %d, %d clients, bodies encoded beforehand", batches, size, clients)
 
 	httpBatch := func(w, i int) error {
-		req, _ := http.NewRequestWithContext(ctx, "POST", b.base+"/v1/checks", bytes.NewReader(bodies[i]))
+		req, _ := http.NewRequestWithContext(ctx, "POST", b.base+"/v1/checks", bytes.NewReader(bodies[i%len(bodies)]))
 		req.Header.Set("Authorization", "Bearer "+b.token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := b.hc.Do(req)
@@ -153,7 +154,7 @@ func (b *bench) batchChecks(ctx context.Context) error {
 	defer nc.Close()
 	natsBatch := func(w, i int) error {
 		msg := nats.NewMsg(client.ChecksSubject)
-		msg.Data = bodies[i]
+		msg.Data = bodies[i%len(bodies)]
 		msg.Header.Set("Authorization", "Bearer "+b.token)
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		reply, err := nc.RequestMsgWithContext(rctx, msg)
