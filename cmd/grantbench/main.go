@@ -58,6 +58,22 @@ type config struct {
 
 const allPhases = "load,tokens,commands,visible,inproc,http,nats,batch,follower,replay,reopen,coldstart,resources"
 
+// phaseHelp says what each phase measures, for --help.
+const phaseHelp = `  load       roles, then every assignment in bulk batches (fsync on)
+  tokens     API tokens issued through the command path; in-process token checks
+  commands   single commands with fsync, 1 and 8 writers
+  visible    JetStream ack / publish to applied in the local index
+  inproc     the server engine's check latency (p50/p99/p99.9) and checks/s
+  http       POST /v1/check with 1..64 keep-alive clients (--concurrency)
+  nats       grantlog.v1.check over NATS, 1 and 4 callers
+  batch      POST /v1/checks and grantlog.v1.checks, batches of 1,000, 2 clients
+  follower   the SDK's embedded follower: catch-up by replay, checks, write to visible
+  replay     projection of the whole stream into a fresh index (reopen: load it back)
+  coldstart  snapshot; follower and replica process started from it; replica from
+             zero; the replica's RSS after --replica-checks HTTP checks
+  resources  RSS of this process and disk of the stream and index
+`
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -99,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "dataset seed")
 	fs.BoolVar(&quick, "quick", false, "small counts for a smoke run (overrides counts not set explicitly)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n       grantbench plot [--out DIR] REPORT.json...   (SVG charts)\n       grantbench summary REPORT.json...            (medians of repeated runs)\n\nGenerates a dataset, loads it through the command path and measures checks\n(in-process, HTTP, NATS, batch, embedded follower), commands, replay and\nresources. Phases: %s.\n\nFlags:\n", allPhases)
+		fmt.Fprintf(stderr, "Usage: grantbench [flags]\n       grantbench plot [--out DIR] REPORT.json...   (SVG charts)\n       grantbench summary REPORT.json...            (medians of repeated runs)\n\nGenerates a dataset, loads it through the command path and measures checks\n(in-process, HTTP, NATS, batch, embedded follower), commands, replay and\nresources, against an in-process server on 127.0.0.1 (bounded counts).\n\nPhases (--phases, in this order):\n%s\nExamples:\n  grantbench --json run.json                 # the issue's workload (100k users), every phase\n  grantbench --users 1000000 --phases load,inproc,follower,coldstart\n  grantbench --quick                         # a smoke run (CI)\n\nFlags:\n", phaseHelp)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -83,3 +83,16 @@ func TestSummary(t *testing.T) {
 	assert.InDelta(t, 2.5, median([]float64{4, 1, 2, 3}), 1e-9)
 	assert.Zero(t, median(nil))
 }
+
+// TestPhaseHelp: --help describes every phase, and an unknown phase is a
+// usage error naming the phases.
+func TestPhaseHelp(t *testing.T) {
+	for _, p := range strings.Split(allPhases, ",") {
+		assert.Contains(t, phaseHelp, p, "phase %s is not described in --help", p)
+	}
+	var out, errOut strings.Builder
+	assert.Equal(t, 2, run([]string{"--phases", "load,nope"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), `unknown phase "nope"`)
+	assert.Equal(t, 0, run([]string{"--help"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "coldstart  snapshot")
+}
