@@ -135,19 +135,9 @@ func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []Batch
 	return nil
 }
 
-// CheckBatchAs is CheckBatch on behalf of caller, who must hold
+// CheckBatchAsInto is CheckBatchInto on behalf of caller, who must hold
 // metaperm.Check Read in every namespace the batch checks in; otherwise the
 // whole batch is refused with the authorizer's error.
-func (e *Engine) CheckBatchAs(ctx context.Context, caller principal.Caller, req *BatchRequest) (BatchResult, error) {
-	var out BatchResult
-	err := e.CheckBatchAsInto(ctx, caller, req, &out)
-	if err != nil {
-		return BatchResult{}, err
-	}
-	return out, nil
-}
-
-// CheckBatchAsInto is CheckBatchAs answering into out, as CheckBatchInto.
 func (e *Engine) CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *BatchRequest, out *BatchResult) error {
 	// Most batches check in a few namespaces: remember the last ones
 	// authorized without a map.

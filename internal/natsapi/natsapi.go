@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -57,7 +56,9 @@ type Authenticator interface {
 // Checker answers checks. *query.Engine satisfies it.
 type Checker interface {
 	CheckAs(ctx context.Context, caller principal.Caller, req *query.CheckRequest) (query.CheckResult, error)
-	CheckBatchAs(ctx context.Context, caller principal.Caller, req *query.BatchRequest) (query.BatchResult, error)
+	// CheckBatchAsInto answers a batch into out, reusing its memory (as
+	// *query.Engine does).
+	CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *query.BatchRequest, out *query.BatchResult) error
 	// Revision is the applied revision: requests asking for more are
 	// answered off the subscription's goroutine, so that waiting for a
 	// revision does not hold up other requests.
@@ -405,17 +406,11 @@ func (s *Service) checks(req micro.Request) {
 	for i := range br.Checks {
 		rev = max(rev, br.Checks[i].AtLeastRevision)
 	}
+	// The answer owns bb from here: reply returns it to the pool once the
+	// answer is sent (or refused).
 	fn := func(ctx context.Context) (any, error) {
-		defer bb.release()
-		if into, ok := s.cfg.Checks.(batchInto); ok {
-			// bb.res is encoded before bb returns to the pool: the reply
-			// is sent by serve before it returns, and release waits for
-			// that through done.
-			bb.hold()
-			err := into.CheckBatchAsInto(ctx, caller, br, &bb.res)
-			return batchAnswer{bb}, err
-		}
-		return s.cfg.Checks.CheckBatchAs(ctx, caller, br)
+		err := s.cfg.Checks.CheckBatchAsInto(ctx, caller, br, &bb.res)
+		return batchAnswer{bb}, err
 	}
 	if rev > s.cfg.Checks.Revision() {
 		s.async(req, nil, fn) // waits for the revision
@@ -424,20 +419,11 @@ func (s *Service) checks(req micro.Request) {
 	s.spawn(s.batchSlots, req, nil, fn)
 }
 
-// batchInto is the optional method of a Checker answering a batch into
-// reused memory (*query.Engine has it).
-type batchInto interface {
-	CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *query.BatchRequest, out *query.BatchResult) error
-}
-
 // batchReq is the reusable memory of a batch: the decoded request and its
 // answer.
 type batchReq struct {
 	req query.BatchRequest
 	res query.BatchResult
-	// refs counts the holders: the request being answered and the answer
-	// being sent.
-	refs atomic.Int32
 }
 
 // batchAnswer is a batch answer in pooled memory, released once sent.
@@ -450,16 +436,12 @@ func getBatchReq() *batchReq {
 	if bb == nil {
 		bb = new(batchReq)
 	}
-	bb.refs.Store(1)
 	return bb
 }
 
-func (bb *batchReq) hold() { bb.refs.Add(1) }
-
-// release drops a holder; the last returns bb to the pool, unless a large
-// request grew it.
+// release returns bb to the pool, unless a large request grew it.
 func (bb *batchReq) release() {
-	if bb.refs.Add(-1) != 0 || cap(bb.req.Checks) > 2*query.MaxBatch {
+	if cap(bb.req.Checks) > 2*query.MaxBatch {
 		return
 	}
 	clear(bb.req.Checks) // drop the references to the request and answer
@@ -476,14 +458,8 @@ var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
 // (the same JSON as goccy/go-json's), anything else generically. done
 // returns the buffer once the reply is sent.
 func encodeReply(v any) (data []byte, done func(), err error) {
-	var res *query.BatchResult
-	release := func() {}
-	switch a := v.(type) {
-	case query.BatchResult:
-		res = &a
-	case batchAnswer:
-		res, release = &a.bb.res, a.bb.release
-	default:
+	a, ok := v.(batchAnswer)
+	if !ok {
 		data, err = gojson.Marshal(v)
 		return data, func() {}, err
 	}
@@ -491,9 +467,9 @@ func encodeReply(v any) (data []byte, done func(), err error) {
 	if buf == nil {
 		buf = new([]byte)
 	}
-	data, err = checkjson.AppendBatchResult((*buf)[:0], res)
+	data, err = checkjson.AppendBatchResult((*buf)[:0], &a.bb.res)
 	return data, func() {
-		release()
+		a.bb.release()
 		if cap(data) <= 4*MaxRequestBytes {
 			*buf = data[:0]
 			replyBufs.Put(buf)

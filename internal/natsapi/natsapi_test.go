@@ -58,16 +58,16 @@ func (f *fake) CheckAs(ctx context.Context, c principal.Caller, req *query.Check
 	return query.CheckResult{Allowed: req.Subject.ID == "yes", Revision: f.rev}, nil
 }
 
-func (f *fake) CheckBatchAs(ctx context.Context, c principal.Caller, req *query.BatchRequest) (query.BatchResult, error) {
-	out := query.BatchResult{Revision: f.rev}
+func (f *fake) CheckBatchAsInto(ctx context.Context, c principal.Caller, req *query.BatchRequest, out *query.BatchResult) error {
+	*out = query.BatchResult{Revision: f.rev, Results: out.Results[:0]}
 	for i := range req.Checks {
 		r, err := f.CheckAs(ctx, c, &req.Checks[i])
 		if err != nil {
-			return query.BatchResult{}, err
+			return err
 		}
 		out.Results = append(out.Results, query.BatchItem{CheckResult: r})
 	}
-	return out, nil
+	return nil
 }
 
 type auth struct{}
