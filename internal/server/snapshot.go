@@ -76,7 +76,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	if !s.cfg.Role.checks() {
 		return index.Open(opts)
 	}
-	fresh, err := emptyDir(dir)
+	fresh, err := snapshot.EmptyDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -128,19 +128,9 @@ func (s *Server) gapError(applied, first uint64, cause error) error {
 // restoreIndex restores the newest snapshot into dir (absent or empty),
 // logging progress, and checks that the stream holds the events after it.
 func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo) error {
-	latest, err := snapshot.Latest(ctx, s.js, s.cfg.SnapshotBucket)
-	if err != nil {
-		return err
-	}
-	if gap(stream, latest.Revision) {
-		return fmt.Errorf("newest snapshot %s is at revision %d but the stream starts at %d: take a new snapshot on a healthy node",
-			latest.Object, latest.Revision, stream.State.FirstSeq)
-	}
 	start := time.Now()
-	s.log.Info("restoring the index from a snapshot", "object", latest.Object, "revision", latest.Revision,
-		"bytes", latest.Bytes, "node", latest.Node, "createdAt", latest.CreatedAt)
 	lastPct := int64(-1)
-	info, err := snapshot.Restore(ctx, s.js, s.cfg.SnapshotBucket, dir, func(done, total int64) {
+	info, err := snapshot.RestoreForStream(ctx, s.js, s.cfg.SnapshotBucket, dir, stream, func(done, total int64) {
 		pct := int64(100)
 		if total > 0 {
 			pct = done * 100 / total
@@ -155,7 +145,7 @@ func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream
 	}
 	s.snapshots.restoredFrom.Store(info.Revision)
 	s.log.Info("restored the index from a snapshot; replaying the tail of the stream",
-		"object", info.Object, "revision", info.Revision, "bytes", info.Bytes,
+		"object", info.Object, "revision", info.Revision, "bytes", info.Bytes, "node", info.Node, "createdAt", info.CreatedAt,
 		"duration", time.Since(start).Round(time.Millisecond), "tail", stream.State.LastSeq-min(stream.State.LastSeq, info.Revision))
 	return nil
 }
@@ -163,18 +153,6 @@ func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream
 // gap reports whether the stream lacks the event after applied.
 func gap(stream *jetstream.StreamInfo, applied uint64) bool {
 	return stream.State.Msgs > 0 && stream.State.FirstSeq > applied+1
-}
-
-// emptyDir reports whether dir is absent or holds nothing.
-func emptyDir(dir string) (bool, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("index directory: %w", err)
-	}
-	return len(entries) == 0, nil
 }
 
 // projectorFailed wraps the projector's error; a gap that opened while the

@@ -331,6 +331,11 @@ func Restore(ctx context.Context, js jetstream.JetStream, bucket, dir string, pr
 	if err != nil {
 		return Info{}, err
 	}
+	return restore(ctx, js, bucket, info, dir, progress)
+}
+
+// restore is Restore of the snapshot info (a Latest answer).
+func restore(ctx context.Context, js jetstream.JetStream, bucket string, info Info, dir string, progress func(done, total int64)) (Info, error) {
 	if err := info.Compatible(); err != nil {
 		return Info{}, err
 	}
@@ -432,7 +437,7 @@ func RestoreForStream(ctx context.Context, js jetstream.JetStream, bucket, dir s
 		return Info{}, fmt.Errorf("snapshot: newest snapshot %s is at revision %d but the stream starts at %d: take a new snapshot on a healthy node",
 			latest.Object, latest.Revision, stream.State.FirstSeq)
 	}
-	return Restore(ctx, js, bucket, dir, progress)
+	return restore(ctx, js, bucket, latest, dir, progress)
 }
 
 // EmptyDir reports whether dir is absent or an empty directory.
