@@ -48,7 +48,9 @@ func nsPrefix(ns string) []byte {
 
 func nsInfoKey(ns string) []byte { return append(nsPrefix(ns), kindInfo) }
 
-func kindPrefix(ns string, kind byte) []byte { return append(nsPrefix(ns), kind, '/') }
+func kindPrefix(ns string, kind byte) []byte {
+	return appendKindPrefix(make([]byte, 0, len(ns)+5), ns, kind)
+}
 
 func roleKey(ns, roleID string) []byte { return append(kindPrefix(ns, kindRole), roleID...) }
 
@@ -69,19 +71,22 @@ func assignmentPrefix(ns, userID string) []byte {
 }
 
 func assignmentKey(ns, userID, roleID string) []byte {
-	return append(assignmentPrefix(ns, userID), roleID...)
+	return appendAssignmentKey(nil, ns, userID, roleID)
+}
+
+// appendKindPrefix appends kindPrefix(ns, kind) to dst.
+func appendKindPrefix(dst []byte, ns string, kind byte) []byte {
+	return append(append(append(dst, 'n', '/'), ns...), '/', kind, '/')
 }
 
 // appendAssignmentKey appends assignmentKey(ns, userID, roleID) to dst.
 func appendAssignmentKey(dst []byte, ns, userID, roleID string) []byte {
-	dst = append(append(append(dst, 'n', '/'), ns...), '/', kindAssignment, '/')
-	return append(append(append(dst, userID...), '/'), roleID...)
+	return append(append(append(appendKindPrefix(dst, ns, kindAssignment), userID...), '/'), roleID...)
 }
 
 // appendMemberKey appends memberKey(ns, roleID, userID) to dst.
 func appendMemberKey(dst []byte, ns, roleID, userID string) []byte {
-	dst = append(append(append(dst, 'n', '/'), ns...), '/', kindMember, '/')
-	return append(append(append(dst, roleID...), '/'), userID...)
+	return append(append(append(appendKindPrefix(dst, ns, kindMember), roleID...), '/'), userID...)
 }
 
 // splitAssignmentKey returns the parts of an assignment key (aliasing k),
@@ -108,7 +113,7 @@ func memberPrefix(ns, roleID string) []byte {
 }
 
 func memberKey(ns, roleID, userID string) []byte {
-	return append(memberPrefix(ns, roleID), userID...)
+	return appendMemberKey(nil, ns, roleID, userID)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

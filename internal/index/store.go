@@ -259,9 +259,10 @@ func (s *Store) load() error {
 			return fmt.Errorf("index: load key %q: %w", k, err)
 		}
 		switch pk.kind {
-		case kindMember:
-			// The reverse index is not held in memory: skip the namespace's.
-			valid = iter.SeekGE(prefixEnd(kindPrefix(pk.ns, kindMember)))
+		case kindMember, kindRole:
+			// The reverse index is not held in memory, and roles were read
+			// first: skip the namespace's.
+			valid = iter.SeekGE(prefixEnd(kindPrefix(pk.ns, pk.kind)))
 			continue
 		case kindInfo:
 			var info NamespaceInfo
@@ -313,7 +314,7 @@ func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byt
 	if err != nil {
 		return err
 	}
-	if rec.json && run.rewrite != nil {
+	if rec.json {
 		run.buf, _ = appendAssignmentRecord(run.buf[:0], rec.rev, rec.assignedAt, rec.notBefore, rec.notAfter, nss)
 		if err := run.rewrite(key, run.buf); err != nil {
 			return fmt.Errorf("rewrite in binary: %w", err)
