@@ -13,8 +13,12 @@ import (
 
 // benchToken is a token issued by the tokens phase and a check it allows.
 type benchToken struct {
-	secret, ns, user, resource string
+	secret, ns, user string
+	obj              string // the object the token may read: NAMESPACE:{namespace}:USER:{userId}:<obj>
 }
+
+// resource is the token's permission bound to its namespace and owner.
+func (t *benchToken) resource() string { return "NAMESPACE:" + t.ns + ":USER:" + t.user + ":" + t.obj }
 
 // tokens issues --tokens API tokens through the command path (one command
 // each, fsync on), each for a dataset user and narrower than what the user
@@ -38,7 +42,7 @@ func (b *bench) tokens(ctx context.Context) error {
 		// NAMESPACE:{namespace}:USER:{userId}:<OBJECT> with Read.
 		obj := b.d.RolePerms[a.Role][0].Resource[len("NAMESPACE:{namespace}:USER:{userId}:"):]
 		user := dataset.UserID(u)
-		toks = append(toks, benchToken{ns: ns, user: user, resource: "NAMESPACE:" + ns + ":USER:" + user + ":" + obj})
+		toks = append(toks, benchToken{ns: ns, user: user, obj: obj})
 	}
 	var (
 		mu       sync.Mutex
@@ -59,7 +63,7 @@ func (b *bench) tokens(ctx context.Context) error {
 				_, err := b.call(ctx, "POST", "/v1/namespaces/"+t.ns+"/tokens", map[string]any{
 					"name":        fmt.Sprintf("bench-%d", i),
 					"owner":       map[string]string{"type": "user", "id": t.user},
-					"permissions": []perm.Permission{{Resource: "NAMESPACE:{namespace}:USER:{userId}:" + t.resource[len("NAMESPACE:"+t.ns+":USER:"+t.user+":"):], Action: perm.Read}},
+					"permissions": []perm.Permission{{Resource: "NAMESPACE:{namespace}:USER:{userId}:" + t.obj, Action: perm.Read}},
 				}, &out)
 				mu.Lock()
 				if err != nil && firstErr == nil {
@@ -87,7 +91,7 @@ func (b *bench) tokens(ctx context.Context) error {
 	for i, t := range toks {
 		for j, act := range []perm.Action{perm.Read, perm.Delete} {
 			reqs[2*i+j] = query.CheckRequest{Subject: query.Subject{Type: query.SubjectToken, Token: t.secret},
-				Namespace: t.ns, Resource: t.resource, Action: act}
+				Namespace: t.ns, Resource: t.resource(), Action: act}
 		}
 	}
 	checks := max(b.cfg.inprocCheck/4, len(reqs))

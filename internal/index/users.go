@@ -91,8 +91,8 @@ type loadRun struct {
 	// The namespace and role of the last assignment read.
 	ns   string
 	role *Role
-	// rewrite, when set, stores a record again (a layout 1 record in
-	// binary, from buf).
+	// rewrite stores a record again (a layout 1 record in binary, from
+	// buf).
 	rewrite func(key, value []byte) error
 	buf     []byte
 }
