@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/grantlog/grantlog/command"
@@ -243,57 +242,32 @@ func (a *api) assignBatch(w http.ResponseWriter, r *http.Request, c principal.Ca
 // path (the generic decoder, with its errors, for anything else) and
 // writes the answer with checkjson's encoder: the same JSON as writeJSON.
 func (a *api) checkBatch(w http.ResponseWriter, r *http.Request, c principal.Caller) {
-	bb, _ := batchBufs.Get().(*batchBuf)
-	if bb == nil {
-		bb = new(batchBuf)
-	}
-	defer bb.release()
-	data, ok := readBody(w, r, &bb.in, MaxBodyBytes)
+	bb := checkjson.GetBuffers()
+	defer bb.Release()
+	data, ok := readBody(w, r, &bb.In, MaxBodyBytes)
 	if !ok {
 		return
 	}
-	req := &bb.req
+	req := &bb.Req
 	if !checkjson.DecodeBatchRequest(data, req) {
 		req = &query.BatchRequest{}
 		if !decodeFrom(w, r, bytes.NewReader(data), req, MaxBodyBytes) {
 			return
 		}
 	}
-	if err := a.Query.CheckBatchAsInto(r.Context(), c, req, &bb.res); err != nil {
+	if err := a.Query.CheckBatchAsInto(r.Context(), c, req, &bb.Res); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	out, err := checkjson.AppendBatchResult(bb.out[:0], &bb.res)
+	out, err := checkjson.AppendBatchResult(bb.Out[:0], &bb.Res)
 	if err != nil {
 		a.fail(w, r, fmt.Errorf("httpapi: encode batch answer: %w", err))
 		return
 	}
 	out = append(out, '\n') // as json.Encoder writes it
-	bb.out = out
+	bb.Out = out
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
-}
-
-// batchBuf is the reusable memory of one batch check: the body, the
-// decoded request, the answer and its encoding.
-type batchBuf struct {
-	in, out []byte
-	req     query.BatchRequest
-	res     query.BatchResult
-}
-
-var batchBufs = sync.Pool{New: func() any { return new(batchBuf) }}
-
-// release returns bb to the pool, unless a large request grew it.
-func (bb *batchBuf) release() {
-	if cap(bb.in) > 2*MaxBodyBytes || cap(bb.out) > 4*MaxBodyBytes || cap(bb.req.Checks) > 2*query.MaxBatch {
-		return
-	}
-	clear(bb.req.Checks) // drop the references to the body and answers
-	clear(bb.res.Results)
-	bb.req = query.BatchRequest{Checks: bb.req.Checks[:0]}
-	bb.res = query.BatchResult{Results: bb.res.Results[:0]}
-	batchBufs.Put(bb)
 }

@@ -316,7 +316,7 @@ func (d detached) Error(code, description string, data []byte, opts ...micro.Res
 func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) {
 	if err != nil {
 		if a, ok := v.(batchAnswer); ok {
-			a.bb.release()
+			a.bb.Release()
 		}
 		s.failWith(req, err, hdr)
 		return
@@ -392,12 +392,12 @@ func (s *Service) checks(req micro.Request) {
 	}
 	// The request is decoded with checkjson's fast path into pooled
 	// memory (the generic decoder, with its errors, for anything else).
-	bb := getBatchReq()
-	br := &bb.req
+	bb := checkjson.GetBuffers()
+	br := &bb.Req
 	if len(req.Data()) > MaxRequestBytes || !checkjson.DecodeBatchRequest(req.Data(), br) {
 		br = &query.BatchRequest{}
 		if err := decode(req.Data(), br); err != nil {
-			bb.release()
+			bb.Release()
 			s.fail(req, err)
 			return
 		}
@@ -409,7 +409,7 @@ func (s *Service) checks(req micro.Request) {
 	// The answer owns bb from here: reply returns it to the pool once the
 	// answer is sent (or refused).
 	fn := func(ctx context.Context) (any, error) {
-		err := s.cfg.Checks.CheckBatchAsInto(ctx, caller, br, &bb.res)
+		err := s.cfg.Checks.CheckBatchAsInto(ctx, caller, br, &bb.Res)
 		return batchAnswer{bb}, err
 	}
 	if rev > s.cfg.Checks.Revision() {
@@ -419,40 +419,8 @@ func (s *Service) checks(req micro.Request) {
 	s.spawn(s.batchSlots, req, nil, fn)
 }
 
-// batchReq is the reusable memory of a batch: the decoded request and its
-// answer.
-type batchReq struct {
-	req query.BatchRequest
-	res query.BatchResult
-}
-
 // batchAnswer is a batch answer in pooled memory, released once sent.
-type batchAnswer struct{ bb *batchReq }
-
-var batchReqs = sync.Pool{New: func() any { return new(batchReq) }}
-
-func getBatchReq() *batchReq {
-	bb, _ := batchReqs.Get().(*batchReq)
-	if bb == nil {
-		bb = new(batchReq)
-	}
-	return bb
-}
-
-// release returns bb to the pool, unless a large request grew it.
-func (bb *batchReq) release() {
-	if cap(bb.req.Checks) > 2*query.MaxBatch {
-		return
-	}
-	clear(bb.req.Checks) // drop the references to the request and answer
-	clear(bb.res.Results)
-	bb.req = query.BatchRequest{Checks: bb.req.Checks[:0]}
-	bb.res = query.BatchResult{Results: bb.res.Results[:0]}
-	batchReqs.Put(bb)
-}
-
-// replyBufs holds buffers for encoding batch answers (Respond copies them).
-var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
+type batchAnswer struct{ bb *checkjson.Buffers }
 
 // encodeReply encodes a reply: a batch answer with checkjson's encoder
 // (the same JSON as goccy/go-json's), anything else generically. done
@@ -463,18 +431,8 @@ func encodeReply(v any) (data []byte, done func(), err error) {
 		data, err = gojson.Marshal(v)
 		return data, func() {}, err
 	}
-	buf, _ := replyBufs.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	data, err = checkjson.AppendBatchResult((*buf)[:0], &a.bb.res)
-	return data, func() {
-		a.bb.release()
-		if cap(data) <= 4*MaxRequestBytes {
-			*buf = data[:0]
-			replyBufs.Put(buf)
-		}
-	}, err
+	a.bb.Out, err = checkjson.AppendBatchResult(a.bb.Out[:0], &a.bb.Res)
+	return a.bb.Out, a.bb.Release, err
 }
 
 // apiError is a refusal of this package (authentication, decoding).
