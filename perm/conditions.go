@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -30,7 +29,13 @@ const (
 type Constraints map[string]Constraint
 
 // Constraint is a test on one request attribute. Every operator given must
-// hold: eq (equal), gte / lte (a range, numbers or strings), in (one of).
+// hold: eq (equal), gte / lte (a numeric range), in (one of).
+//
+// Values are typed (PRODUCT.md 1.5): a value that reads as a number (a JSON
+// number, or a string such as "150" or "-1.5e2") is that number. eq and in
+// compare numbers as numbers ("150" equals 150) and other strings exactly;
+// gte and lte compare numbers only, and deny an attribute that is not a
+// number, never comparing strings in lexicographic order.
 type Constraint struct {
 	Eq  *Value  `json:"eq,omitempty"`
 	Gte *Value  `json:"gte,omitempty"`
@@ -44,15 +49,70 @@ type Constraint struct {
 type Value struct {
 	num   float64
 	str   string
-	isNum bool
+	isNum bool // a JSON number
+	numOK bool // num is the value as a number: a JSON number, or a string that reads as one
 	param int
 }
 
 // Num returns a number Value.
-func Num(f float64) Value { return Value{num: f, isNum: true} }
+func Num(f float64) Value { return Value{num: f, isNum: true, numOK: true} }
 
-// Str returns a string Value.
-func Str(s string) Value { return Value{str: s} }
+// Str returns a string Value (a number, too, when it reads as one).
+func Str(s string) Value {
+	v := Value{str: s}
+	v.num, v.numOK = readNumber(s)
+	return v
+}
+
+// maxNumberLen bounds the strings read as numbers.
+const maxNumberLen = 64
+
+// readNumber reads s as a decimal number: an optional '-', digits, an
+// optional fraction ('.' and digits) and an optional exponent ('e' or 'E',
+// an optional sign, digits); finite. Anything else (spaces, '+', hex, "Inf",
+// "NaN", '_', "1a") is not a number. It does not allocate.
+func readNumber(s string) (float64, bool) {
+	if len(s) == 0 || len(s) > maxNumberLen {
+		return 0, false
+	}
+	i := 0
+	if s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if !digits() {
+		return 0, false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i != len(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil { // out of range: not a finite number
+		return 0, false
+	}
+	return f, true
+}
 
 // MarshalJSON implements json.Marshaler.
 func (v Value) MarshalJSON() ([]byte, error) {
@@ -73,7 +133,7 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*v = Value{str: s}
+		*v = Str(s)
 		if len(s) == 2 && s[0] == '$' && s[1] >= '1' && s[1] <= '9' {
 			v.param = int(s[1] - '0')
 		}
@@ -83,7 +143,7 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("%w: a value must be a number or a string, not %s", ErrInvalidCondition, b)
 	}
-	*v = Value{num: f, isNum: true}
+	*v = Num(f)
 	return nil
 }
 
@@ -92,21 +152,22 @@ func (v Value) String() string {
 	return string(b)
 }
 
-// compare returns -1, 0 or 1, and false when the kinds differ.
-func (v Value) compare(o Value) (int, bool) {
-	if v.isNum != o.isNum {
-		return 0, false
+// typed returns v as a number when it reads as one (a filled param: "a
+// param that reads as a number is a number").
+func (v Value) typed() Value {
+	if v.numOK && !v.isNum {
+		return Num(v.num)
 	}
-	if v.isNum {
-		switch {
-		case v.num < o.num:
-			return -1, true
-		case v.num > o.num:
-			return 1, true
-		}
-		return 0, true
+	return v
+}
+
+// equal reports whether two values are equal: as numbers when both read
+// as numbers, else as strings when both are strings.
+func (v Value) equal(o Value) bool {
+	if v.numOK && o.numOK {
+		return v.num == o.num
 	}
-	return strings.Compare(v.str, o.str), true
+	return !v.isNum && !o.isNum && v.str == o.str
 }
 
 func (c Constraint) values() []*Value {
@@ -117,26 +178,22 @@ func (c Constraint) values() []*Value {
 	return out
 }
 
-// holds reports whether attribute value a satisfies c.
+// holds reports whether attribute value a satisfies c. A range bound that
+// is not a number (only an event written before ranges were numeric can
+// hold one) is satisfied by nothing.
 func (c *Constraint) holds(a Value) bool {
-	if c.Eq != nil {
-		if d, ok := a.compare(*c.Eq); !ok || d != 0 {
-			return false
-		}
+	if c.Eq != nil && !a.equal(*c.Eq) {
+		return false
 	}
-	if c.Gte != nil {
-		if d, ok := a.compare(*c.Gte); !ok || d < 0 {
-			return false
-		}
+	if c.Gte != nil && (!a.numOK || !c.Gte.numOK || a.num < c.Gte.num) {
+		return false
 	}
-	if c.Lte != nil {
-		if d, ok := a.compare(*c.Lte); !ok || d > 0 {
-			return false
-		}
+	if c.Lte != nil && (!a.numOK || !c.Lte.numOK || a.num > c.Lte.num) {
+		return false
 	}
 	if len(c.In) > 0 {
-		for _, v := range c.In {
-			if d, ok := a.compare(v); ok && d == 0 {
+		for i := range c.In {
+			if a.equal(c.In[i]) {
 				return true
 			}
 		}
@@ -164,7 +221,9 @@ func validAttrName(s string) bool {
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // validateConditions checks the optional fields and normalises times to UTC.
-func (p *Permission) validateConditions(allowParams bool) error {
+// With legacy (a permission an event already stores), a range bound that is
+// not a number is kept: it is satisfied by nothing.
+func (p *Permission) validateConditions(allowParams, legacy bool) error {
 	if len(p.Constraints) > MaxConstraints {
 		return condErr("%d constraints; the limit is %d", len(p.Constraints), MaxConstraints)
 	}
@@ -183,10 +242,19 @@ func (p *Permission) validateConditions(allowParams bool) error {
 				return condErr("constraint on %q uses param %s: params are only filled when a token is issued", name, v)
 			}
 		}
-		if c.Gte != nil && c.Lte != nil && c.Gte.param == 0 && c.Lte.param == 0 {
-			if d, ok := c.Gte.compare(*c.Lte); !ok || d > 0 {
-				return condErr("constraint on %q: gte %s must not exceed lte %s (and both must be numbers or both strings)", name, c.Gte, c.Lte)
+		if legacy {
+			continue
+		}
+		for _, b := range []struct {
+			op string
+			v  *Value
+		}{{"gte", c.Gte}, {"lte", c.Lte}} {
+			if b.v != nil && b.v.param == 0 && !b.v.numOK {
+				return condErr("constraint on %q: %s %s is not a number: gte and lte compare numbers (use eq or in for strings)", name, b.op, b.v)
 			}
+		}
+		if c.Gte != nil && c.Lte != nil && c.Gte.param == 0 && c.Lte.param == 0 && c.Gte.num > c.Lte.num {
+			return condErr("constraint on %q: gte %s must not exceed lte %s", name, c.Gte, c.Lte)
 		}
 	}
 	if len(p.Constraints) == 0 {
@@ -258,6 +326,7 @@ func FillParams(p Permission, params []Value) (Permission, error) {
 		}
 		f := params[v.param-1]
 		f.param = 0
+		f = f.typed()
 		return &f, nil
 	}
 	for name, c := range p.Constraints {
@@ -278,6 +347,15 @@ func FillParams(p Permission, params []Value) (Permission, error) {
 				return Permission{}, err
 			}
 			nc.In = append(nc.In, *v)
+		}
+		for _, b := range []struct {
+			op      string
+			tmpl, v *Value
+		}{{"gte", c.Gte, nc.Gte}, {"lte", c.Lte, nc.Lte}} {
+			if b.v != nil && b.tmpl.param > 0 && !b.v.numOK {
+				return Permission{}, condErr("constraint on %q: param $%d is %s, which is not a number: %s compares numbers",
+					name, b.tmpl.param, b.v, b.op)
+			}
 		}
 		out.Constraints[name] = nc
 	}

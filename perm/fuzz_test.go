@@ -1,9 +1,13 @@
 package perm_test
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantlog/grantlog/perm"
 )
@@ -103,4 +107,83 @@ func FuzzParseRequired(f *testing.F) {
 			t.Fatalf("grant %q does not cover itself: %v", bound, err)
 		}
 	})
+}
+
+// FuzzConstraintRange: a range constraint allows an attribute only when the
+// attribute is a number inside the range, whatever string it is given as
+// (never by comparing strings), and a string attribute that reads as a
+// number is answered as that number.
+func FuzzConstraintRange(f *testing.F) {
+	f.Add("150", 100.0, 200.0)
+	f.Add("1500", 100.0, 200.0)
+	f.Add("2", 100.0, 200.0)
+	f.Add("1a", 100.0, 200.0)
+	f.Add("-1.5e2", -200.0, 0.0)
+	f.Add("0x96", 100.0, 200.0)
+	f.Add(" 150", 100.0, 200.0)
+	f.Add("Inf", 0.0, 1e308)
+	f.Add("1e400", 0.0, 1e308)
+	for _, c := range loadConstraintCases(f) {
+		var s string
+		if json.Unmarshal([]byte(c.attr), &s) == nil {
+			f.Add(s, 100.0, 200.0)
+		}
+	}
+	r, err := perm.ParseRequired("X", perm.Read, perm.RequiredBinding{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string, lo, hi float64) {
+		if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || lo > hi {
+			return
+		}
+		lov, hiv := perm.Num(lo), perm.Num(hi)
+		g, err := perm.CompileGrant(perm.Permission{Resource: "X", Action: perm.Read,
+			Constraints: perm.Constraints{"id": {Gte: &lov, Lte: &hiv}}})
+		if err != nil {
+			t.Fatalf("range [%v, %v] refused: %v", lo, hi, err)
+		}
+		allows := func(v perm.Value) bool {
+			a := perm.NewAttributes(map[string]perm.Value{"id": v})
+			return g.Allows(&r, nil, &perm.Context{Now: time.Unix(0, 0), Attrs: &a})
+		}
+		got := allows(perm.Str(s))
+		// Decoded from JSON, the attribute is answered the same.
+		raw, _ := json.Marshal(s)
+		var dv perm.Value
+		if err := json.Unmarshal(raw, &dv); err == nil && allows(dv) != got {
+			t.Fatalf("%q: decoded from JSON %s answers %v, Str %v", s, raw, !got, got)
+		}
+		n, perr := strconv.ParseFloat(s, 64)
+		if got && (perr != nil || n < lo || n > hi) {
+			t.Fatalf("%q allowed by [%v, %v] but it is not a number in the range (%v, %v)", s, lo, hi, n, perr)
+		}
+		if perr == nil && isPlainDecimal(s) && got != allows(perm.Num(n)) {
+			t.Fatalf("%q answers %v, its number %v answers %v", s, got, n, !got)
+		}
+	})
+}
+
+// isPlainDecimal reports whether s is [-]digits[.digits][e[+-]digits],
+// at most 64 bytes: the strings that read as numbers.
+func isPlainDecimal(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	s = strings.TrimPrefix(s, "-")
+	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	ip, fp, hasFrac := strings.Cut(mant, ".")
+	digits := func(x string) bool {
+		return x != "" && strings.Trim(x, "0123456789") == ""
+	}
+	if !digits(ip) || hasFrac && !digits(fp) {
+		return false
+	}
+	if hasExp {
+		exp = strings.TrimLeft(exp, "+-")
+		if !digits(exp) || strings.ContainsAny(exp, "e") {
+			return false
+		}
+	}
+	return true
 }

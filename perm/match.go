@@ -30,9 +30,11 @@ type Grant struct {
 	cond *condition
 }
 
-// CompileGrant validates p like [ValidatePermission] and compiles it.
+// CompileGrant validates p like [ValidatePermission] and compiles it. It
+// accepts what an event written by an older version stores (a range bound
+// that is not a number, which nothing satisfies).
 func CompileGrant(p Permission) (Grant, error) {
-	p, err := ValidatePermission(p)
+	p, err := validatePermission(p, false, true)
 	if err != nil {
 		return Grant{}, err
 	}

@@ -207,16 +207,18 @@ func CanonicalTag(s string) (string, error) {
 // action is outside 1..15 it wraps ErrInvalidAction; if both are wrong it
 // wraps both.
 func ValidatePermission(p Permission) (Permission, error) {
-	return validatePermission(p, false)
+	return validatePermission(p, false, false)
 }
 
 // ValidateTemplate is ValidatePermission for a permission template whose
 // constraints may hold params ("$1", "$2", ...) to be filled by FillParams.
 func ValidateTemplate(p Permission) (Permission, error) {
-	return validatePermission(p, true)
+	return validatePermission(p, true, false)
 }
 
-func validatePermission(p Permission, allowParams bool) (Permission, error) {
+// validatePermission validates p; with legacy (CompileGrant: a permission
+// an event already stores) it accepts what older versions accepted.
+func validatePermission(p Permission, allowParams, legacy bool) (Permission, error) {
 	res, resErr := CanonicalTag(p.Resource)
 	var actErr error
 	if !p.Action.Valid() {
@@ -232,7 +234,7 @@ func validatePermission(p Permission, allowParams bool) (Permission, error) {
 	}
 	out := p
 	out.Resource = res
-	if err := out.validateConditions(allowParams); err != nil {
+	if err := out.validateConditions(allowParams, legacy); err != nil {
 		return Permission{}, err
 	}
 	return out, nil
