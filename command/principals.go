@@ -53,7 +53,10 @@ type CreateNamespace struct {
 const DefaultUserRole = "User"
 
 // CreateNamespace creates a namespace explicitly with its parent studio and
-// default roles.
+// default roles. It needs ADMIN:NAMESPACE Create; for a namespace that
+// already exists implicitly (it has events) also
+// ADMIN:NAMESPACE:{namespace}:NAMESPACE Update there, and for a parent the
+// same in the parent.
 func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespace) (events.NamespaceCreated, uint64, error) {
 	if !events.ValidNamespace(in.Namespace) {
 		return events.NamespaceCreated{}, 0, invalidNamespace("namespace", in.Namespace)
@@ -69,7 +72,8 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 	}
 	var ev events.NamespaceCreated
 	rev, err := s.execute(ctx, in.Namespace, &m, func(v index.View) (decision, error) {
-		if info, ok := v.Namespace(in.Namespace); ok && info.Explicit {
+		info, existed := v.Namespace(in.Namespace)
+		if existed && info.Explicit {
 			return decision{}, errorf(ErrConflict, "namespaceExists", "namespace %s already exists", in.Namespace)
 		}
 		ev = events.NamespaceCreated{Namespace: in.Namespace, Parent: in.Parent, DefaultRoles: []string{}}
@@ -89,6 +93,22 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 			}
 		}
 		return decision{kind: events.KindNamespace, aggregateID: in.Namespace, payload: ev, check: func() error {
+			// A namespace that already exists implicitly (it has events:
+			// assignments, clients, tokens) has owners: making it explicit
+			// sets its parent and default roles, which needs rights in it,
+			// not only ADMIN:NAMESPACE Create.
+			if existed {
+				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Namespace), perm.Update, in.Namespace); err != nil {
+					return err
+				}
+			}
+			// A parent studio's grants cover the namespace: attaching it
+			// to a studio needs rights in the studio.
+			if in.Parent != "" {
+				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Parent), perm.Update, in.Parent); err != nil {
+					return err
+				}
+			}
 			// Default roles apply to every user of the namespace.
 			for _, g := range grants {
 				if err := s.holds(ctx, &m, in.Namespace, g.perms, unbound, "default role "+g.name); err != nil {

@@ -31,7 +31,8 @@ func Audit(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":AUDIT" }
 // unassign, Read to list.
 func Assignment(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:*" }
 
-// Namespace guards reading and deleting namespace ns.
+// Namespace guards reading and deleting namespace ns, and (Update) creating
+// it explicitly once it has events or giving it as a parent.
 func Namespace(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":NAMESPACE" }
 
 // Client guards the IAM clients of namespace ns.
