@@ -62,6 +62,13 @@ const parallelFrom = 128
 // of out.Results (a server keeps it between batches). A large batch is
 // evaluated on up to GOMAXPROCS goroutines, at the one view.
 func (e *Engine) CheckBatchInto(ctx context.Context, req *BatchRequest, out *BatchResult) error {
+	return e.checkBatchInto(ctx, req, out, nil)
+}
+
+// checkBatchInto is CheckBatchInto; with xs (of the batch's length), the
+// explanations asked for are left unfinished in xs instead, to be
+// redacted once the view is released.
+func (e *Engine) checkBatchInto(ctx context.Context, req *BatchRequest, out *BatchResult, xs []*explainer) error {
 	if len(req.Checks) == 0 {
 		return invalid("emptyBatch", "checks is empty: give 1 to %d checks", MaxBatch)
 	}
@@ -87,7 +94,7 @@ func (e *Engine) CheckBatchInto(ctx context.Context, req *BatchRequest, out *Bat
 		parts = min(runtime.GOMAXPROCS(0), n/(parallelFrom/2), 8)
 	}
 	if parts <= 1 {
-		return e.checkRange(v, req.Checks, out.Results, out.Revision)
+		return e.checkRange(v, req.Checks, out.Results, out.Revision, xs)
 	}
 	// Parts of the batch on goroutines of their own, the first here; each
 	// writes only its own results. The view stays acquired until all end.
@@ -98,10 +105,10 @@ func (e *Engine) CheckBatchInto(ctx context.Context, req *BatchRequest, out *Bat
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[p] = e.checkRange(v, req.Checks[lo:hi], out.Results[lo:hi], out.Revision)
+			errs[p] = e.checkRange(v, req.Checks[lo:hi], out.Results[lo:hi], out.Revision, part(xs, lo, hi))
 		}()
 	}
-	errs[0] = e.checkRange(v, req.Checks[:n/parts], out.Results[:n/parts], out.Revision)
+	errs[0] = e.checkRange(v, req.Checks[:n/parts], out.Results[:n/parts], out.Revision, part(xs, 0, n/parts))
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
@@ -111,14 +118,23 @@ func (e *Engine) CheckBatchInto(ctx context.Context, req *BatchRequest, out *Bat
 	return nil
 }
 
+func part(xs []*explainer, lo, hi int) []*explainer {
+	if xs == nil {
+		return nil
+	}
+	return xs[lo:hi]
+}
+
 // checkRange answers checks into results (of the same length) at view v
-// of revision rev.
-func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []BatchItem, rev uint64) error {
+// of revision rev. With xs, explanations are left in xs unfinished.
+func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []BatchItem, rev uint64, xs []*explainer) error {
 	for i := range checks {
 		c := &checks[i]
 		err := validateCheck(c)
 		var res CheckResult
-		if err == nil {
+		if err == nil && xs != nil {
+			res, xs[i], err = e.evaluate(v, c)
+		} else if err == nil {
 			res, err = e.checkAt(v, c)
 		}
 		if err == nil {
@@ -137,7 +153,8 @@ func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []Batch
 
 // CheckBatchAsInto is CheckBatchInto on behalf of caller, who must hold
 // metaperm.Check Read in every namespace the batch checks in; otherwise the
-// whole batch is refused with the authorizer's error.
+// whole batch is refused with the authorizer's error. Explanations show
+// only what the caller may read, as CheckAs's do.
 func (e *Engine) CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *BatchRequest, out *BatchResult) error {
 	// Most batches check in a few namespaces: remember the last ones
 	// authorized without a map.
@@ -161,5 +178,23 @@ func (e *Engine) CheckBatchAsInto(ctx context.Context, caller principal.Caller, 
 		copy(recent[1:], recent[:3])
 		recent[0] = ns
 	}
-	return e.CheckBatchInto(ctx, req, out)
+	explain := false
+	for i := range req.Checks {
+		explain = explain || req.Checks[i].Explain
+	}
+	if !explain {
+		return e.CheckBatchInto(ctx, req, out)
+	}
+	xs := make([]*explainer, len(req.Checks))
+	if err := e.checkBatchInto(ctx, req, out, xs); err != nil {
+		return err
+	}
+	visible := e.readable(ctx, caller)
+	for i, x := range xs {
+		if x != nil {
+			x.redact(visible)
+			out.Results[i].Explanation = x.finish(&req.Checks[i])
+		}
+	}
+	return nil
 }

@@ -72,7 +72,7 @@ type Explanation struct {
 	// then its owner's. Empty when denied.
 	Grants []GrantReason `json:"grants,omitempty"`
 	// Considered is how many assignments (and default roles, client roles)
-	// were looked at.
+	// were looked at: through the API, only those the caller may read.
 	Considered int `json:"considered"`
 	// EvaluatedAt is the instant the check was evaluated at.
 	EvaluatedAt time.Time `json:"evaluatedAt"`
@@ -81,6 +81,12 @@ type Explanation struct {
 	ChangesAt *time.Time `json:"changesAt,omitempty"`
 	// Summary says it in words.
 	Summary string `json:"summary"`
+	// Withheld is set when some grant that allows the check is left out:
+	// an explanation through the API shows only what the caller may read
+	// (an assignment needs the caller to hold
+	// ADMIN:NAMESPACE:{namespace}:ROLE:USER:* Read in the assignment's
+	// namespace, as listing the user's roles there does).
+	Withheld bool `json:"withheld,omitempty"`
 }
 
 // Grant sources.
@@ -152,8 +158,19 @@ func (e *Engine) Check(ctx context.Context, req *CheckRequest) (CheckResult, err
 }
 
 // checkAt evaluates a validated req at view v (CheckBatch evaluates many
-// checks at one view).
+// checks at one view), with the whole explanation when req asks for one.
 func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
+	res, x, err := e.evaluate(v, req)
+	if x != nil {
+		res.Explanation = x.finish(req)
+	}
+	return res, err
+}
+
+// evaluate answers a validated req at view v. When req asks for an
+// explanation it returns its explainer too, to finish (after redacting
+// what the caller may not read, which needs the view released).
+func (e *Engine) evaluate(v index.View, req *CheckRequest) (CheckResult, *explainer, error) {
 	ev := evaluation{v: v, ns: req.Namespace, clock: e.cfg.Now}
 	if len(req.Attributes) > 0 {
 		a := perm.NewAttributes(req.Attributes)
@@ -181,7 +198,7 @@ func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
 	if req.Endpoint != nil {
 		ep := v.Endpoint(req.Endpoint.Service, req.Endpoint.Name)
 		if ep == nil {
-			return CheckResult{}, errorf(ErrNotFound, "endpointNotFound",
+			return CheckResult{}, nil, errorf(ErrNotFound, "endpointNotFound",
 				"endpoint %s/%s is not in the catalog; register it with PUT /v1/endpoints/%s/%s",
 				req.Endpoint.Service, req.Endpoint.Name, req.Endpoint.Service, req.Endpoint.Name)
 		}
@@ -201,7 +218,7 @@ func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
 		if errors.Is(err, perm.ErrInvalidAction) {
 			code = "invalidAction"
 		}
-		return CheckResult{}, &Error{Kind: ErrInvalid, Code: code, Message: err.Error()}
+		return CheckResult{}, nil, &Error{Kind: ErrInvalid, Code: code, Message: err.Error()}
 	}
 	res := CheckResult{Revision: v.Revision()}
 	if req.Explain {
@@ -216,15 +233,20 @@ func (e *Engine) checkAt(v index.View, req *CheckRequest) (CheckResult, error) {
 	case tok != nil:
 		res.Allowed = ev.token(tok)
 	}
-	if ev.ex != nil {
-		res.Explanation = ev.ex.finish(req, &ev.r, ev.c.Now, res.Allowed, client == nil && req.Subject.Type == SubjectClient,
-			tok == nil && req.Subject.Type == SubjectToken)
+	if ev.ex == nil {
+		return res, nil, nil
 	}
-	return res, nil
+	x := ev.ex
+	x.required = perm.Permission{Resource: ev.r.String(), Action: ev.r.Action()}
+	x.now, x.allowed = ev.c.Now, res.Allowed
+	x.unknownClient = client == nil && req.Subject.Type == SubjectClient
+	x.unknownToken = tok == nil && req.Subject.Type == SubjectToken
+	return res, x, nil
 }
 
 // CheckAs is Check on behalf of caller, who must hold metaperm.Check Read in
-// the check's namespace.
+// the check's namespace. Its explanation shows only what the caller may
+// read (see Explanation.Withheld); the answer is Check's.
 func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *CheckRequest) (CheckResult, error) {
 	if err := validateCheck(req); err != nil {
 		return CheckResult{}, err
@@ -232,7 +254,47 @@ func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *Chec
 	if err := e.authorize(ctx, ReadOptions{Caller: caller}, metaperm.Check, perm.Read, req.Namespace); err != nil {
 		return CheckResult{}, err
 	}
-	return e.Check(ctx, req)
+	if !req.Explain {
+		return e.Check(ctx, req)
+	}
+	if err := e.WaitFor(ctx, req.AtLeastRevision); err != nil {
+		return CheckResult{}, err
+	}
+	v := e.store.Acquire()
+	res, x, err := e.evaluate(v, req)
+	v.Release()
+	if err != nil {
+		return CheckResult{}, err
+	}
+	x.redact(e.readable(ctx, caller))
+	res.Explanation = x.finish(req)
+	return res, nil
+}
+
+// seeRule is the read that shows a part of an explanation: the caller must
+// hold resource Read in namespace ns, as the read listing that part needs.
+type seeRule struct{ resource, ns string }
+
+// Rules of the reads that list what explanations show.
+func seeAssignment(ns string) seeRule  { return seeRule{metaperm.Assignment(ns), ns} }
+func seeDefaultRole(ns string) seeRule { return seeRule{metaperm.Namespace(ns), ns} }
+func seeClient(ns string) seeRule      { return seeRule{metaperm.Client(ns), ns} }
+func seeToken(t *index.Token) seeRule {
+	return seeRule{metaperm.Token(t.Namespace, t.Owner.ID), t.Namespace}
+}
+
+// readable returns whether caller may read what a rule guards, asking the
+// authorizer once per rule (fail closed: any error hides).
+func (e *Engine) readable(ctx context.Context, caller principal.Caller) func(seeRule) bool {
+	seen := map[seeRule]bool{}
+	return func(r seeRule) bool {
+		ok, done := seen[r]
+		if !done {
+			ok = e.authorize(ctx, ReadOptions{Caller: caller}, r.resource, perm.Read, r.ns) == nil
+			seen[r] = ok
+		}
+		return ok
+	}
 }
 
 // evaluation is one check in progress.
@@ -259,10 +321,61 @@ func (e *evaluation) now() time.Time {
 }
 
 type explainer struct {
-	grants     []GrantReason
-	considered int
+	grants []GrantReason
+	see    []seeRule // what shows grants[i]
+	// considered has what shows each assignment, default role and client
+	// role looked at.
+	considered []seeRule
 	next       time.Time
-	notes      []string
+	notes      []explainNote
+
+	// Set when the evaluation ends.
+	required                    perm.Permission
+	now                         time.Time
+	allowed                     bool
+	unknownClient, unknownToken bool
+	// Set by redact.
+	redacted, withheld bool
+}
+
+// explainNote is a note of a denial; plain replaces text for a caller who
+// may not read what see guards.
+type explainNote struct {
+	text, plain string
+	see         seeRule
+}
+
+func (x *explainer) grant(g GrantReason, see seeRule) {
+	x.grants = append(x.grants, g)
+	x.see = append(x.see, see)
+}
+
+// redact drops the grants, considered items and note details the caller
+// may not read (visible says what it may). The answer is unchanged.
+func (x *explainer) redact(visible func(seeRule) bool) {
+	x.redacted = true
+	kept := x.grants[:0]
+	for i, g := range x.grants {
+		if visible(x.see[i]) {
+			kept = append(kept, g)
+		} else {
+			x.withheld = true
+		}
+	}
+	x.grants, x.see = kept, nil
+	n := 0
+	for _, r := range x.considered {
+		if visible(r) {
+			x.considered[n] = r
+			n++
+		}
+	}
+	x.considered = x.considered[:n]
+	for i := range x.notes {
+		if !visible(x.notes[i].see) {
+			x.notes[i].text = x.notes[i].plain
+		}
+	}
 }
 
 func (x *explainer) at(t time.Time, now time.Time) {
@@ -305,7 +418,7 @@ func (e *evaluation) user(userID string) bool {
 	allowed := false
 	for _, a := range e.v.Assignments(userID) {
 		if e.ex != nil {
-			e.ex.considered++
+			e.ex.considered = append(e.ex.considered, seeAssignment(a.Namespace))
 			e.ex.at(a.NotBefore(), e.c.Now)
 			e.ex.at(a.NotAfter(), e.c.Now)
 		}
@@ -326,11 +439,11 @@ func (e *evaluation) user(userID string) bool {
 				return true
 			}
 			if !allowed {
-				e.ex.grants = append(e.ex.grants, GrantReason{
+				e.ex.grant(GrantReason{
 					Source: SourceAssignment, RoleID: role.ID, RoleName: role.Name, IsWildcard: role.Wildcard,
 					AssignmentNamespace: a.Namespace, AssignedNamespaces: a.AssignedNamespaces,
 					Permission: role.Grants[i].Permission(), AssignedAtRevision: a.Revision,
-				})
+				}, seeAssignment(a.Namespace))
 			}
 			allowed = true
 		}
@@ -345,7 +458,7 @@ func (e *evaluation) user(userID string) bool {
 			continue
 		}
 		if e.ex != nil {
-			e.ex.considered++
+			e.ex.considered = append(e.ex.considered, seeDefaultRole(e.ns))
 		}
 		b := perm.Binding{UserID: userID, Namespaces: ctxNS[:]}
 		if i := e.match(role.Set, &b); i >= 0 {
@@ -353,10 +466,10 @@ func (e *evaluation) user(userID string) bool {
 				return true
 			}
 			if !allowed {
-				e.ex.grants = append(e.ex.grants, GrantReason{
+				e.ex.grant(GrantReason{
 					Source: SourceDefaultRole, RoleID: role.ID, RoleName: role.Name, IsWildcard: role.Wildcard,
 					AssignmentNamespace: strings.Clone(e.ns), Permission: role.Grants[i].Permission(),
-				})
+				}, seeDefaultRole(strings.Clone(e.ns)))
 			}
 			allowed = true
 		}
@@ -375,7 +488,7 @@ func (e *evaluation) client(cl *index.Client) bool {
 		if e.ex == nil {
 			return true
 		}
-		e.ex.grants = append(e.ex.grants, GrantReason{Source: SourceClient, ClientID: cl.ID, Permission: cl.Grants[i].Permission()})
+		e.ex.grant(GrantReason{Source: SourceClient, ClientID: cl.ID, Permission: cl.Grants[i].Permission()}, seeClient(cl.Namespace))
 		allowed = true
 	}
 	for _, id := range cl.Roles {
@@ -384,7 +497,7 @@ func (e *evaluation) client(cl *index.Client) bool {
 			continue
 		}
 		if e.ex != nil {
-			e.ex.considered++
+			e.ex.considered = append(e.ex.considered, seeClient(cl.Namespace))
 		}
 		rb := b
 		if role.Wildcard {
@@ -395,8 +508,8 @@ func (e *evaluation) client(cl *index.Client) bool {
 				return true
 			}
 			if !allowed {
-				e.ex.grants = append(e.ex.grants, GrantReason{Source: SourceClientRole, ClientID: cl.ID,
-					RoleID: role.ID, RoleName: role.Name, IsWildcard: role.Wildcard, Permission: role.Grants[i].Permission()})
+				e.ex.grant(GrantReason{Source: SourceClientRole, ClientID: cl.ID,
+					RoleID: role.ID, RoleName: role.Name, IsWildcard: role.Wildcard, Permission: role.Grants[i].Permission()}, seeClient(cl.Namespace))
 			}
 			allowed = true
 		}
@@ -414,7 +527,7 @@ func (e *evaluation) token(t *index.Token) bool {
 	}
 	if !t.Valid(e.now()) {
 		if e.ex != nil {
-			e.ex.notes = append(e.ex.notes, "token "+t.ID+" is expired or not yet valid")
+			e.ex.notes = append(e.ex.notes, explainNote{"token " + t.ID + " is expired or not yet valid", "the token is expired or not yet valid", seeToken(t)})
 		}
 		return false
 	}
@@ -423,12 +536,12 @@ func (e *evaluation) token(t *index.Token) bool {
 	i := e.match(t.Set, &b)
 	if i < 0 {
 		if e.ex != nil {
-			e.ex.notes = append(e.ex.notes, "no permission of token "+t.ID+" covers it")
+			e.ex.notes = append(e.ex.notes, explainNote{"no permission of token " + t.ID + " covers it", "no permission of the token covers it", seeToken(t)})
 		}
 		return false
 	}
 	if e.ex != nil {
-		e.ex.grants = append(e.ex.grants, GrantReason{Source: SourceToken, TokenID: t.ID, Permission: t.Grants[i].Permission()})
+		e.ex.grant(GrantReason{Source: SourceToken, TokenID: t.ID, Permission: t.Grants[i].Permission()}, seeToken(t))
 	}
 	var ok bool
 	switch t.Owner.Type {
@@ -440,30 +553,41 @@ func (e *evaluation) token(t *index.Token) bool {
 		}
 	}
 	if !ok && e.ex != nil {
-		e.ex.notes = append(e.ex.notes, "the token's owner "+t.Owner.Type+" "+t.Owner.ID+" no longer holds it")
+		e.ex.notes = append(e.ex.notes, explainNote{"the token's owner " + t.Owner.Type + " " + t.Owner.ID + " no longer holds it",
+			"the token's owner no longer holds it", seeToken(t)})
 	}
 	return ok
 }
 
-func (x *explainer) finish(req *CheckRequest, r *perm.Required, now time.Time, allowed, unknownClient, unknownToken bool) *Explanation {
+// finish builds the explanation of req.
+func (x *explainer) finish(req *CheckRequest) *Explanation {
 	ex := &Explanation{
-		Required:    perm.Permission{Resource: r.String(), Action: r.Action()},
-		Considered:  x.considered,
-		EvaluatedAt: now,
+		Required:    x.required,
+		Considered:  len(x.considered),
+		EvaluatedAt: x.now,
+		Withheld:    x.withheld,
 	}
-	if allowed {
+	if x.allowed {
 		ex.Grants = x.grants
 	}
 	if !x.next.IsZero() {
 		t := x.next
 		ex.ChangesAt = &t
 	}
+	withheld := ""
+	if x.withheld {
+		withheld = " (and grants the caller may not read)"
+	}
 	switch {
-	case unknownClient:
+	case x.unknownClient:
 		ex.Summary = "denied: no client " + req.Subject.ID
-	case unknownToken:
+	case x.unknownToken:
 		ex.Summary = "denied: the token is unknown or revoked"
-	case allowed:
+	case x.allowed && len(x.grants) == 0:
+		ex.Summary = "allowed: by grants the caller may not read"
+	case x.allowed && x.grants[len(x.grants)-1].Source == SourceToken:
+		ex.Summary = "allowed: the token's permission " + x.grants[0].Permission.Resource + " allows it" + withheld
+	case x.allowed:
 		g := x.grants[len(x.grants)-1]
 		var where string
 		switch {
@@ -479,15 +603,23 @@ func (x *explainer) finish(req *CheckRequest, r *perm.Required, now time.Time, a
 			who = "the client's own permission"
 		}
 		ex.Summary = fmt.Sprintf("allowed: %s grants %s with action %s", who, g.Permission.Resource, g.Permission.Action)
-		if len(x.grants) > 1 {
+		if len(x.grants) > 1 && x.grants[0].Source == SourceToken {
 			ex.Summary += " (and the token's permission " + x.grants[0].Permission.Resource + " allows it)"
+		} else if x.withheld {
+			ex.Summary += withheld
 		}
 	case len(x.notes) > 0:
-		ex.Summary = "denied: " + strings.Join(x.notes, "; ")
-	case x.considered == 0:
+		texts := make([]string, len(x.notes))
+		for i, n := range x.notes {
+			texts[i] = n.text
+		}
+		ex.Summary = "denied: " + strings.Join(texts, "; ")
+	case len(x.considered) == 0 && x.redacted:
+		ex.Summary = "denied: the subject has no roles the caller may read"
+	case len(x.considered) == 0:
 		ex.Summary = "denied: the subject has no roles"
 	default:
-		ex.Summary = "denied: no permission of the subject's roles covers " + ex.Required.Resource + " with action " + r.Action().String()
+		ex.Summary = "denied: no permission of the subject's roles covers " + ex.Required.Resource + " with action " + x.required.Action.String()
 	}
 	return ex
 }
