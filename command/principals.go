@@ -154,14 +154,9 @@ type ClientCreated struct {
 
 func validateName(field, name string, maxLen int) error {
 	if name == "" || len(name) > maxLen {
-		return errorf(ErrInvalid, "invalidName", "%s must be 1-%d characters", field, maxLen)
+		return errorf(ErrInvalid, "invalidName", "%s must be 1-%d bytes", field, maxLen)
 	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < 0x20 || c == 0x7f {
-			return errorf(ErrInvalid, "invalidName", "%s has a control character at position %d", field, i)
-		}
-	}
-	return nil
+	return validText("invalidName", field, name, maxLen, false)
 }
 
 // clientRoles copies the grants of role ids out of the view.
@@ -561,6 +556,9 @@ func (s *Service) DefineScope(ctx context.Context, m Meta, name string, in Defin
 	if err := validateMeta(&m); err != nil {
 		return 0, err
 	}
+	if err := validDescription(in.Description); err != nil {
+		return 0, err
+	}
 	if len(in.Permissions) > MaxPermissionsPerCmd {
 		return 0, errorf(ErrInvalid, "tooManyPermissions", "%d permissions; the limit is %d", len(in.Permissions), MaxPermissionsPerCmd)
 	}
@@ -658,8 +656,11 @@ func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name st
 	if err != nil {
 		return 0, errorf(ErrInvalid, "invalidPermission", "%v", err)
 	}
-	if len(in.Method) > 16 || len(in.Path) > 1024 {
-		return 0, errorf(ErrInvalid, "invalidEndpoint", "method is at most 16 and path at most 1024 characters")
+	if err := validText("invalidEndpoint", "method", in.Method, 16, false); err != nil {
+		return 0, err
+	}
+	if err := validText("invalidEndpoint", "path", in.Path, 1024, false); err != nil {
+		return 0, err
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, func(index.View) (decision, error) {
 		return decision{kind: events.KindEndpoint, aggregateID: service + "." + name, payload: events.EndpointRegistered{

@@ -57,11 +57,24 @@ func validateRoleName(name string) error {
 	return nil
 }
 
+// validateMeta checks what a command carries besides its input, with one
+// rule for every command (Service.execute runs it): the reason is text of
+// at most MaxReasonLen bytes (line breaks allowed), the command and
+// correlation ids single-line text of at most 128 bytes.
 func validateMeta(m *Meta) error {
-	if len(m.Reason) > MaxReasonLen {
-		return errorf(ErrInvalid, "invalidReason", "reason is %d bytes; the limit is %d", len(m.Reason), MaxReasonLen)
+	if err := validText("invalidReason", "reason", m.Reason, MaxReasonLen, true); err != nil {
+		return err
 	}
-	return nil
+	if err := validText("invalidIdempotencyKey", "Idempotency-Key", m.CommandID, MaxCommandIDLen, false); err != nil {
+		return err
+	}
+	return validText("invalidRequestId", "request id", m.CorrelationID, MaxCorrelationIDLen, false)
+}
+
+// validDescription checks a description: text of at most
+// MaxDescriptionLen bytes, line breaks allowed.
+func validDescription(d string) error {
+	return validText("invalidDescription", "description", d, MaxDescriptionLen, true)
 }
 
 // validatePermissions canonicalises ps. With allowZeroAction, an action of 0
@@ -108,8 +121,8 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 	if err := validateRoleName(in.RoleName); err != nil {
 		return events.RoleCreated{}, 0, err
 	}
-	if len(in.Description) > MaxDescriptionLen {
-		return events.RoleCreated{}, 0, errorf(ErrInvalid, "invalidDescription", "description is %d bytes; the limit is %d", len(in.Description), MaxDescriptionLen)
+	if err := validDescription(in.Description); err != nil {
+		return events.RoleCreated{}, 0, err
 	}
 	ps, err := validatePermissions(in.Permissions, false)
 	if err != nil {
@@ -147,8 +160,10 @@ func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in Upda
 			return 0, err
 		}
 	}
-	if in.Description != nil && len(*in.Description) > MaxDescriptionLen {
-		return 0, errorf(ErrInvalid, "invalidDescription", "description is %d bytes; the limit is %d", len(*in.Description), MaxDescriptionLen)
+	if in.Description != nil {
+		if err := validDescription(*in.Description); err != nil {
+			return 0, err
+		}
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
 		r := v.Role(roleID)

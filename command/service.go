@@ -169,6 +169,11 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 	if m.CorrelationID == "" {
 		m.CorrelationID = m.CommandID
 	}
+	// One rule for the reason and ids of every command, over every
+	// transport (a DELETE's reason comes from its query string).
+	if err := validateMeta(m); err != nil {
+		return 0, err
+	}
 	unlock := s.lockNS(ns)
 	defer unlock()
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -251,7 +250,7 @@ func (a *api) checkBatch(w http.ResponseWriter, r *http.Request, c principal.Cal
 	req := &bb.Req
 	if !checkjson.DecodeBatchRequest(data, req) {
 		req = &query.BatchRequest{}
-		if !decodeFrom(w, r, bytes.NewReader(data), req, MaxBodyBytes) {
+		if !decodeFrom(w, r, data, req, MaxBodyBytes) {
 			return
 		}
 	}

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
@@ -244,9 +246,9 @@ func statusOf(kind error) int {
 	return http.StatusInternalServerError
 }
 
-// decode reads a JSON body into v strictly: unknown fields, trailing data
-// and oversized bodies are errors. It writes the error answer itself and
-// returns false on failure.
+// decode reads a JSON body into v strictly: unknown fields, trailing data,
+// invalid UTF-8 and oversized bodies are errors. It writes the error answer
+// itself and returns false on failure.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return decodeLimit(w, r, v, MaxBodyBytes)
 }
@@ -255,13 +257,32 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // (and answers encoded) with goccy/go-json: a batch of 1,000 checks spends
 // most of its time in JSON.
 func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	return decodeFrom(w, r, r.Body, v, limit)
+	var buf []byte
+	data, ok := readBody(w, r, &buf, limit)
+	if !ok {
+		return false
+	}
+	return decodeFrom(w, r, data, v, limit)
 }
 
-// decodeFrom is decodeLimit reading from body (already limited to limit).
-func decodeFrom(w http.ResponseWriter, r *http.Request, body io.Reader, v any, limit int64) bool {
-	dec := gojson.NewDecoder(body)
+// decodeFrom is decodeLimit decoding data, a body readBody read. The raw
+// body must be valid UTF-8: decoding would silently replace invalid bytes
+// with U+FFFD.
+func decodeFrom(w http.ResponseWriter, r *http.Request, data []byte, v any, limit int64) bool {
+	if !utf8.Valid(data) {
+		at := 0
+		for at < len(data) {
+			_, size := utf8.DecodeRune(data[at:])
+			if size == 1 && data[at] >= utf8.RuneSelf {
+				break
+			}
+			at += size
+		}
+		writeError(w, r, http.StatusBadRequest, "invalidUtf8",
+			fmt.Sprintf("request body is not valid UTF-8 (byte %d); send JSON encoded in UTF-8", at))
+		return false
+	}
+	dec := gojson.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.More() {

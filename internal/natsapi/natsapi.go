@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go"
@@ -347,6 +348,10 @@ func decodeLimit(data []byte, v any, limit int) error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is empty; send a JSON object"}
+	}
+	// Decoding would silently replace invalid UTF-8 with U+FFFD.
+	if !utf8.Valid(data) {
+		return &apiError{status: http.StatusBadRequest, code: "invalidUtf8", msg: "request is not valid UTF-8; send JSON encoded in UTF-8"}
 	}
 	dec := gojson.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
