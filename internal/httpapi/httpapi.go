@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
@@ -55,6 +57,9 @@ type Config struct {
 	// Snapshots serves POST /v1/admin/snapshots (see snapshot.go); when nil
 	// it answers 501.
 	Snapshots Snapshotter
+	// BodyReadTimeout bounds the time a request body may take to arrive
+	// (408 after it); default DefaultBodyReadTimeout, negative for none.
+	BodyReadTimeout time.Duration
 }
 
 type api struct {
@@ -105,7 +110,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, r, http.StatusNotFound, "notFound",
 			fmt.Sprintf("no endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
 	})
-	return a.withRequestID(a.roleGuard(mux))
+	return a.withRequestID(a.guard(a.roleGuard(mux)))
 }
 
 // allowedMethods lists the methods some route serves r's path with.
@@ -324,10 +329,17 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, limit int64) 
 		}
 		if err != nil {
 			*buf = b
-			var mbe *http.MaxBytesError
+			var (
+				mbe *http.MaxBytesError
+				ne  net.Error
+			)
 			if errors.As(err, &mbe) {
 				writeError(w, r, http.StatusRequestEntityTooLarge, "requestTooLarge",
 					fmt.Sprintf("request body exceeds %d bytes; split the request", limit))
+			} else if errors.As(err, &ne) && ne.Timeout() {
+				w.Header().Set("Connection", "close")
+				writeError(w, r, http.StatusRequestTimeout, "requestTimeout",
+					"the request body did not arrive in time; send it at once")
 			} else {
 				writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is not valid JSON for this endpoint: "+err.Error())
 			}
