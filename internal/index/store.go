@@ -140,6 +140,11 @@ func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("index: Options.Dir is required")
 	}
+	if opts.FS == vfs.Default {
+		if err := privateDir(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
