@@ -334,6 +334,12 @@ func (es *EffectsSubscription) derive(rec Record, p events.Payload) []Effect {
 	case events.TokenIssued:
 		subj := &events.Actor{Type: events.ActorToken, ID: p.TokenID}
 		emit(Gained, index.FromEvent(p.Permissions), func(e *Effect) { e.Subject = subj })
+		// A bootstrap credential's rotation ends the ones it replaces (which
+		// held the same permissions).
+		for _, id := range p.Replaces {
+			old := &events.Actor{Type: events.ActorToken, ID: id}
+			emit(Lost, index.FromEvent(p.Permissions), func(e *Effect) { e.Subject = old })
+		}
 	case events.TokenRevoked:
 		if p.Before != nil {
 			subj := &events.Actor{Type: events.ActorToken, ID: p.TokenID}

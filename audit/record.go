@@ -202,6 +202,7 @@ func beforeAfter(p events.Payload) (before, after json.RawMessage) {
 		return jsonNull, marshal(events.TokenState{
 			TokenID: p.TokenID, Name: p.Name, Owner: p.Owner, Issuer: p.Issuer, Scopes: p.Scopes,
 			Permissions: p.Permissions, NotBefore: p.NotBefore, ExpiresAt: p.ExpiresAt,
+			Bootstrap: p.Bootstrap, Replaces: p.Replaces,
 		})
 	case events.TokenRevoked:
 		return orNil(p.Before), jsonNull

@@ -51,6 +51,7 @@ func tokenState(t *index.Token) *events.TokenState {
 	st := &events.TokenState{
 		TokenID: t.ID, Name: t.Name, Owner: t.Owner, Issuer: t.Issuer,
 		Scopes: append([]string(nil), t.Scopes...), Permissions: index.ToEvent(t.Permissions),
+		Bootstrap: t.Bootstrap,
 	}
 	if !t.NotBefore.IsZero() {
 		nb := t.NotBefore

@@ -327,3 +327,27 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, again.Data, third.Data)
 	})
 }
+
+// TestBootstrapTokenFields: the bootstrap credential is a token.issued.v1
+// with two optional fields; an ordinary token's encoding has neither, so
+// every token.issued.v1 written before them reads as an ordinary token.
+func TestBootstrapTokenFields(t *testing.T) {
+	reg := events.NewRegistry()
+	p := events.TokenIssued{TokenID: "b2", Name: "bootstrap", Owner: events.Actor{Type: "user", ID: "grantlog-bootstrap-admin"},
+		Issuer: events.Actor{Type: "token", ID: "b1"}, Permissions: []events.Permission{{Resource: "*", Action: 15}},
+		SecretHash: strings.Repeat("ef", 32), Bootstrap: true, Replaces: []string{"b1"}}
+	raw, err := events.Encode(goldenEnvelope(events.PlatformNamespace, "b2"), p)
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"bootstrap":true,"replaces":["b1"]`)
+	ev, err := reg.Decode(raw)
+	require.NoError(t, err)
+	assert.Equal(t, p, ev.Data)
+
+	old, err := os.ReadFile(goldenPath(events.TypeTokenIssued))
+	require.NoError(t, err)
+	assert.NotContains(t, string(old), "bootstrap")
+	ev, err = reg.Decode(old)
+	require.NoError(t, err)
+	assert.False(t, ev.Data.(events.TokenIssued).Bootstrap)
+	assert.Empty(t, ev.Data.(events.TokenIssued).Replaces)
+}

@@ -223,12 +223,31 @@ type TokenIssued struct {
 	SecretHash  string       `json:"secretHash"`
 	NotBefore   *time.Time   `json:"notBefore,omitempty"`
 	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+	// Bootstrap marks the bootstrap Super Admin credential: a token in
+	// PlatformNamespace owned by the bootstrap admin user whose secret
+	// (prefix "glt_") authenticates as the root of the service. Only the
+	// service issues one: on a new stream, when it registers the hash of a
+	// bootstrap token made before the credential lived in the event log
+	// (bootstrap-token.sha256), or when the credential is rotated.
+	// Revoking a bootstrap credential (here through Replaces, or with
+	// token.revoked.v1) also ends every token it issued, directly or
+	// through tokens it issued, and the tokens issued by the bootstrap
+	// credential before it lived in the log (issuer user
+	// grantlog-bootstrap-admin); tokens issued afterwards by any of them
+	// are ignored.
+	Bootstrap bool `json:"bootstrap,omitempty"`
+	// Replaces, on a bootstrap credential, lists the bootstrap credentials
+	// it revokes (a rotation: the new one and the end of the old one in
+	// one event).
+	Replaces []string `json:"replaces,omitempty"`
 }
 
 // EventType implements Payload.
 func (TokenIssued) EventType() string { return TypeTokenIssued }
 
-// TokenRevoked records a token's revocation.
+// TokenRevoked records a token's revocation. Revoking a bootstrap
+// credential (TokenIssued.Bootstrap) also ends the tokens it issued (see
+// TokenIssued.Bootstrap).
 type TokenRevoked struct {
 	TokenID string `json:"tokenId"`
 	// Before is the token as the command saw it, without its secret hash (audit).
@@ -326,4 +345,7 @@ type TokenState struct {
 	Permissions []Permission `json:"permissions"`
 	NotBefore   *time.Time   `json:"notBefore,omitempty"`
 	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+	// Bootstrap and Replaces: see TokenIssued.
+	Bootstrap bool     `json:"bootstrap,omitempty"`
+	Replaces  []string `json:"replaces,omitempty"`
 }

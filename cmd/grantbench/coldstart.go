@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/client"
-	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/server"
 )
 
@@ -48,7 +47,6 @@ func runReplicaChild(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "")
 	fs.StringVar(&cfg.NATSCreds, "nats-creds", "", "")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "")
-	fs.StringVar(&cfg.BootstrapTokenHashFile, "bootstrap-token-hash", "", "")
 	fs.StringVar(&cfg.SnapshotBucket, "snapshot-bucket", "", "")
 	fs.Uint64Var(&head, "head", 0, "")
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +99,6 @@ func (b *bench) startReplica(ctx context.Context, dir, bucket string, head uint6
 		"--nats-url", b.srv.NATSURL(),
 		"--nats-creds", filepath.Join(b.dataDir, "nats-replica.creds"),
 		"--data-dir", dir,
-		"--bootstrap-token-hash", filepath.Join(b.dataDir, credential.HashFile),
 		"--snapshot-bucket", bucket,
 		"--head", fmt.Sprint(head))
 	cmd.Stderr = b.progress

@@ -98,7 +98,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.NATSTLSKey, "nats-tls-key", os.Getenv("GRANTLOG_NATS_TLS_KEY"),
 		"PEM private key of --nats-tls-cert (env GRANTLOG_NATS_TLS_KEY)")
 	fs.StringVar(&cfg.BootstrapTokenHashFile, "bootstrap-token-hash-file", os.Getenv("GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE"),
-		"for --role command or replica: the bootstrap-token.sha256 of the node that created the stream, copied into the data dir (default: <data-dir>/bootstrap-token.sha256 must exist) (env GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE)")
+		"deprecated, no longer needed: every node reads the bootstrap credential from the event log. A bootstrap-token.sha256 written by an older version, registered in the log if the stream has no bootstrap credential yet; a missing file is ignored (env GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE)")
+	fs.BoolVar(&cfg.ResetBootstrapToken, "reset-bootstrap-token", false,
+		"for role all or command, when the bootstrap token is lost: issue a new bootstrap credential at start (revoking the current one and the tokens it issued) and write it to <data-dir>/bootstrap-token. Use for one start only")
 	fs.StringVar(&cfg.NodeName, "node-name", os.Getenv("GRANTLOG_NODE_NAME"),
 		"name of this node in grantlog.status.<node> and service discovery (default <host>-<role>-<hash of data dir>) (env GRANTLOG_NODE_NAME)")
 	snapshotEvery := fs.String("snapshot-interval", os.Getenv("GRANTLOG_SNAPSHOT_INTERVAL"),
@@ -114,6 +116,8 @@ answers checks, and the HTTP API listens on --http-addr.
 On first start a bootstrap Super Admin token is written to
 <data-dir>/bootstrap-token (mode 0600). Send it as "Authorization: Bearer
 <token>" on every /v1 call. A restart keeps every role, assignment and token.
+Like every credential it lives (hashed) in the event log, so every node
+accepts it; rotate it with POST /v1/admin/bootstrap-token:rotate.
 
 Replicas and command nodes: the embedded NATS server has a "replica" user
 (reads only) and a "command" user (may append events), with credentials in
@@ -122,7 +126,6 @@ it, each with its own data dir:
 
   grantlog serve --role replica --nats-url nats://HOST:4222 \
       --nats-creds <first>/nats-replica.creds \
-      --bootstrap-token-hash-file <first>/bootstrap-token.sha256 \
       --data-dir replica1 --http-addr 127.0.0.1:8081
 
 Replicas answer checks over HTTP and NATS (grantlog.v1.check) and refuse
@@ -173,18 +176,19 @@ Flags:
 	}
 	tokenPath, _ := filepath.Abs(filepath.Join(cfg.DataDir, credential.TokenFile))
 	natsAt := srv.NATSURL()
+	_, tokenErr := os.Stat(tokenPath)
 	switch {
-	case srv.Role() != server.RoleAll:
-		fmt.Fprintf(stdout, "Accepting the bootstrap token of the node that created the stream (hash in %s).\n",
-			filepath.Join(cfg.DataDir, credential.HashFile))
-		natsAt = "external " + cfg.NATSURL
 	case srv.Bootstrap.Created:
 		fmt.Fprintf(stdout, "Bootstrap Super Admin token written to %s (mode 0600).\n", tokenPath)
 		fmt.Fprintf(stdout, "Use it:  export GRANTLOG_TOKEN=$(cat %s)\n", tokenPath)
+	case cfg.ResetBootstrapToken:
+		fmt.Fprintf(stdout, "A new bootstrap Super Admin token replaces the current one once this node has caught up: it is written to %s (mode 0600).\n", tokenPath)
+	case tokenErr == nil:
+		fmt.Fprintf(stdout, "Using the bootstrap credential of the event log (token file: %s).\n", tokenPath)
 	default:
-		fmt.Fprintf(stdout, "Using the existing bootstrap credential (token file: %s).\n", tokenPath)
+		fmt.Fprintln(stdout, "Using the bootstrap credential of the event log (its token is in the bootstrap-token file of the node that created the stream).")
 	}
-	if natsAt == "" {
+	if natsAt == "" || srv.Role() != server.RoleAll {
 		natsAt = "external " + cfg.NATSURL
 	} else if cfg.NATSURL == "" {
 		fmt.Fprintf(stdout, "Replicas and command nodes connect with --nats-url %s --nats-creds %s (or %s).\n",

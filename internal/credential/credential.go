@@ -1,6 +1,8 @@
-// Package credential manages the bootstrap Super Admin token and
-// authenticates bearer tokens. Tokens are random and stored only as SHA-256
-// hashes; the clear token is written once, mode 0600, for the operator.
+// Package credential authenticates bearer tokens and IAM clients, and
+// keeps the operator's copy of the bootstrap Super Admin token. Every
+// credential, the bootstrap one included, lives in the event log as a
+// SHA-256 hash (see events.TokenIssued.Bootstrap), so every node knows it;
+// the clear bootstrap token is written once, mode 0600, for the operator.
 package credential
 
 import (
@@ -24,82 +26,86 @@ import (
 
 // File names under the data directory.
 const (
-	TokenFile = "bootstrap-token"        // the clear token, for the operator (0600)
-	HashFile  = "bootstrap-token.sha256" // what the server checks against (0600)
+	// TokenFile holds the clear bootstrap token, for the operator (0600).
+	TokenFile = "bootstrap-token"
+	// HashFile is where versions before the bootstrap credential lived in
+	// the event log kept its hash. It is read once, to register that hash
+	// in the log (so the old token keeps working), and never written.
+	HashFile = "bootstrap-token.sha256"
 )
 
-// TokenPrefix starts every Grantlog bearer token.
+// TokenPrefix starts every bootstrap token (API tokens start with "gltk_").
 const TokenPrefix = "glt_"
 
-// Bootstrap is the bootstrap Super Admin credential of a data directory.
-type Bootstrap struct {
-	hash [sha256.Size]byte
-	// TokenPath is where the clear token was written.
-	TokenPath string
-	// Created is true when this call made the credential.
-	Created bool
+// NewBootstrapSecret returns a new random bootstrap token and its SHA-256.
+func NewBootstrapSecret() (secret string, hash [sha256.Size]byte, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", hash, fmt.Errorf("credential: random: %w", err)
+	}
+	secret = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return secret, sha256.Sum256([]byte(secret)), nil
 }
 
-// LoadOrCreate returns the data directory's bootstrap credential, creating
-// it on first start. The operator may delete the clear token file once it is
-// stored somewhere safe; the hash is enough to authenticate.
-func LoadOrCreate(dataDir string) (*Bootstrap, error) {
-	b := &Bootstrap{TokenPath: filepath.Join(dataDir, TokenFile)}
-	hashPath := filepath.Join(dataDir, HashFile)
-	raw, err := os.ReadFile(hashPath)
-	switch {
-	case err == nil:
-		h, derr := hex.DecodeString(strings.TrimSpace(string(raw)))
-		if derr != nil || len(h) != sha256.Size {
-			return nil, fmt.Errorf("credential: %s is corrupt; delete it and %s to make a new bootstrap token", hashPath, TokenFile)
-		}
-		copy(b.hash[:], h)
-		return b, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("credential: %w", err)
-	}
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		return nil, fmt.Errorf("credential: random: %w", err)
-	}
-	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	b.hash = sha256.Sum256([]byte(token))
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("credential: %w", err)
-	}
-	if err := writeFile(b.TokenPath, token+"\n"); err != nil {
-		return nil, err
-	}
-	if err := writeFile(hashPath, hex.EncodeToString(b.hash[:])+"\n"); err != nil {
-		return nil, err
-	}
-	b.Created = true
-	return b, nil
-}
-
-func writeFile(path, content string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// WriteTokenFile writes the clear bootstrap token to dataDir/TokenFile, mode
+// 0600, synced, replacing the file atomically.
+func WriteTokenFile(dataDir, secret string) error {
+	path := filepath.Join(dataDir, TokenFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("credential: %w", err)
 	}
-	if _, err := f.WriteString(content); err != nil {
+	if _, err := f.WriteString(secret + "\n"); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("credential: write %s: %w", path, err)
+		return fmt.Errorf("credential: write %s: %w", tmp, err)
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("credential: sync %s: %w", path, err)
+		return fmt.Errorf("credential: sync %s: %w", tmp, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("credential: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("credential: %w", err)
+	}
+	return nil
 }
 
-// Authenticate returns the caller a bearer token stands for.
-func (b *Bootstrap) Authenticate(token string) (principal.Caller, bool) {
-	h := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(h[:], b.hash[:]) == 1 {
-		return principal.Bootstrap(), true
+// ReadTokenFile returns the bootstrap token in dataDir/TokenFile; ok is
+// false when there is no such file.
+func ReadTokenFile(dataDir string) (secret string, ok bool, err error) {
+	raw, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
 	}
-	return principal.Caller{}, false
+	if err != nil {
+		return "", false, fmt.Errorf("credential: %w", err)
+	}
+	secret = strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(secret, TokenPrefix) {
+		return "", false, fmt.Errorf("credential: %s does not hold a bootstrap token (%s...)", filepath.Join(dataDir, TokenFile), TokenPrefix)
+	}
+	return secret, true, nil
+}
+
+// ReadHashFile reads a HashFile: the 64 hex digits of a bootstrap token's
+// SHA-256. ok is false when there is no such file.
+func ReadHashFile(path string) (hash [sha256.Size]byte, ok bool, err error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return hash, false, nil
+	}
+	if err != nil {
+		return hash, false, fmt.Errorf("credential: %w", err)
+	}
+	h, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(h) != sha256.Size {
+		return hash, false, fmt.Errorf("credential: %s: want the 64 hex digits of a %s file", path, HashFile)
+	}
+	copy(hash[:], h)
+	return hash, true, nil
 }
 
 // Errors of Authenticator.Authenticate.
@@ -113,13 +119,18 @@ type Index interface {
 	Acquire() index.View
 }
 
-// Authenticator maps an Authorization header to a caller: the bootstrap
-// token ("Bearer glt_..."), an API token ("Bearer gltk_...", acting as its
-// owner within its own permissions) or an IAM client ("Basic" with client
-// id and secret). Secrets are compared by hash, in constant time.
+// Authenticator maps an Authorization header to a caller: a bootstrap
+// token ("Bearer glt_...", the root of the service, looked up in the
+// index), an API token ("Bearer gltk_...", acting as its owner within its
+// own permissions) or an IAM client ("Basic" with client id and secret).
+// Secrets are compared by hash.
 type Authenticator struct {
-	Bootstrap *Bootstrap
-	Index     Index
+	Index Index
+	// Legacy, when set, is the hash of a bootstrap token made before the
+	// bootstrap credential lived in the event log (a HashFile). It is
+	// accepted only while the index has never seen a bootstrap credential:
+	// during an upgrade, until a command node has registered it in the log.
+	Legacy *[sha256.Size]byte
 	// Now is the clock for token validity; default time.Now.
 	Now func() time.Time
 }
@@ -131,18 +142,28 @@ func (a *Authenticator) Authenticate(header string) (principal.Caller, error) {
 	cred = strings.TrimSpace(cred)
 	switch {
 	case header == "":
-		return principal.Caller{}, fmt.Errorf("%w: send Authorization: Bearer <token> (the bootstrap token is in the data directory's %s file)", ErrNoCredential, TokenFile)
+		return principal.Caller{}, fmt.Errorf("%w: send Authorization: Bearer <token> (the bootstrap token is in the %s file of the data directory of the node that created the stream)", ErrNoCredential, TokenFile)
 	case strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(cred, TokenPrefix):
-		if c, ok := a.Bootstrap.Authenticate(cred); ok {
-			return c, nil
-		}
-		return principal.Caller{}, fmt.Errorf("%w: the bearer token is not valid", ErrBadCredential)
+		return a.bootstrap(cred)
 	case strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(cred, "gltk_"):
 		return a.token(cred)
 	case strings.EqualFold(scheme, "Basic"):
 		return a.client(cred)
 	}
 	return principal.Caller{}, fmt.Errorf("%w: use Authorization: Bearer <token> or Basic <client id:secret>", ErrBadCredential)
+}
+
+func (a *Authenticator) bootstrap(secret string) (principal.Caller, error) {
+	h := sha256.Sum256([]byte(secret))
+	v := a.Index.Acquire()
+	defer v.Release()
+	if t := v.TokenByHash(h); t != nil && t.Bootstrap && t.Valid(a.now()) {
+		return principal.BootstrapCredential(t.ID), nil
+	}
+	if a.Legacy != nil && !v.HadBootstrap() && subtle.ConstantTimeCompare(h[:], a.Legacy[:]) == 1 {
+		return principal.Bootstrap(), nil
+	}
+	return principal.Caller{}, fmt.Errorf("%w: the bearer token is not valid (a bootstrap token that was rotated or revoked stops working everywhere)", ErrBadCredential)
 }
 
 func (a *Authenticator) now() time.Time {
@@ -156,7 +177,7 @@ func (a *Authenticator) token(secret string) (principal.Caller, error) {
 	v := a.Index.Acquire()
 	defer v.Release()
 	t := v.TokenByHash(sha256.Sum256([]byte(secret)))
-	if t == nil {
+	if t == nil || t.Bootstrap {
 		return principal.Caller{}, fmt.Errorf("%w: the token is unknown or revoked", ErrBadCredential)
 	}
 	if !t.Valid(a.now()) {

@@ -100,6 +100,7 @@ func New(cfg Config) http.Handler {
 	a.routesModel(v1)
 	a.routesAudit(v1)
 	v1("POST /v1/admin/snapshots", a.takeSnapshot)
+	a.routesBootstrap(v1)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

@@ -43,7 +43,17 @@ type Token struct {
 	ExpiresAt   time.Time
 	IssuedAt    time.Time
 	Revision    uint64
-	hash        [32]byte
+	// Bootstrap marks the bootstrap Super Admin credential (namespace
+	// events.PlatformNamespace; see events.TokenIssued.Bootstrap).
+	Bootstrap bool
+	// RevokedRevision, on a bootstrap credential, is the revision that
+	// revoked it (0: live). Revoked bootstrap credentials stay in the index
+	// (not as tokens: they authenticate nothing) so that a stream that ever
+	// had one is never given another from a file, and so that tokens they
+	// issued stay dead. Cascaded lists the tokens that ended with it.
+	RevokedRevision uint64
+	Cascaded        []string
+	hash            [32]byte
 }
 
 // Valid reports whether the token may be used at now (revoked tokens are
@@ -80,6 +90,9 @@ type tokenRecord struct {
 	events.TokenIssued
 	IssuedAt time.Time `json:"issuedAt"`
 	Revision uint64    `json:"revision"`
+	// Bootstrap credentials only (see Token).
+	RevokedRevision uint64   `json:"revokedRevision,omitempty"`
+	Cascaded        []string `json:"cascaded,omitempty"`
 }
 
 type scopeRecord struct {
@@ -117,6 +130,7 @@ func tokenFrom(ns string, rec tokenRecord) *Token {
 		ID: rec.TokenID, Namespace: ns, Name: rec.Name, Owner: rec.Owner, Issuer: rec.Issuer,
 		Scopes: rec.Scopes, SecretHash: rec.SecretHash, NotBefore: fromOpt(rec.NotBefore),
 		ExpiresAt: fromOpt(rec.ExpiresAt), IssuedAt: rec.IssuedAt, Revision: rec.Revision,
+		Bootstrap: rec.Bootstrap, RevokedRevision: rec.RevokedRevision, Cascaded: rec.Cascaded,
 	}
 	_, _ = hex.Decode(t.hash[:], []byte(rec.SecretHash))
 	// Token permissions are kept as issued (not merged): they are immutable.
@@ -139,6 +153,16 @@ func (st *state) loadPrincipal(pk parsedKey, raw []byte) error {
 			return err
 		}
 		t := tokenFrom(pk.ns, rec)
+		if t.Bootstrap {
+			st.bootstrap[t.ID] = t
+			if t.RevokedRevision != 0 {
+				st.deadIssuers[t.ID] = true
+				for _, id := range t.Cascaded {
+					st.deadIssuers[id] = true
+				}
+				return nil
+			}
+		}
 		st.tokens[t.ID] = t
 		st.tokenHash[t.hash] = t
 	case kindScope:
@@ -200,19 +224,15 @@ func (s *Store) applyPrincipal(b *writer, ev *events.Event) error {
 		delete(st.clients, c.ID)
 		return del(clientKey(c.Namespace, c.ID))
 	case events.TokenIssued:
-		t := tokenFrom(ev.Namespace, tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
-		if st.tokens[p.TokenID] != nil || st.tokenHash[t.hash] != nil {
-			s.skip(ev, "token already exists")
-			return nil
-		}
-		st.tokens[t.ID] = t
-		st.tokenHash[t.hash] = t
-		return setJSON(b, tokenKey(t.Namespace, t.ID), tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
+		return s.tokenIssued(b, ev, p)
 	case events.TokenRevoked:
 		t := st.tokens[p.TokenID]
 		if t == nil || t.Namespace != ev.Namespace {
 			s.skip(ev, "unknown token")
 			return nil
+		}
+		if t.Bootstrap {
+			return s.revokeBootstrap(b, ev, t)
 		}
 		delete(st.tokens, t.ID)
 		delete(st.tokenHash, t.hash)
@@ -233,6 +253,103 @@ func (s *Store) applyPrincipal(b *writer, ev *events.Event) error {
 		return del(endpointKey(p.Service, p.Name))
 	}
 	return nil
+}
+
+func (s *Store) tokenIssued(b *writer, ev *events.Event, p events.TokenIssued) error {
+	st := &s.mu.st
+	t := tokenFrom(ev.Namespace, tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision})
+	switch {
+	case st.tokens[p.TokenID] != nil || st.tokenHash[t.hash] != nil || st.bootstrap[p.TokenID] != nil:
+		s.skip(ev, "token already exists")
+		return nil
+	case p.Bootstrap && ev.Namespace != events.PlatformNamespace:
+		s.skip(ev, "a bootstrap credential outside namespace "+events.PlatformNamespace)
+		return nil
+	case !p.Bootstrap && p.Issuer.Type == events.ActorToken && st.deadIssuers[p.Issuer.ID]:
+		// Issued by a revoked bootstrap credential (or a token that ended
+		// with it) in the moment between its last authentication and its
+		// revocation.
+		s.skip(ev, "issued by a revoked bootstrap credential or a token that ended with it")
+		return nil
+	}
+	st.tokens[t.ID] = t
+	st.tokenHash[t.hash] = t
+	if p.Bootstrap {
+		st.bootstrap[t.ID] = t
+	}
+	if err := setJSON(b, tokenKey(t.Namespace, t.ID), tokenRecord{TokenIssued: p, IssuedAt: ev.OccurredAt, Revision: ev.Revision}); err != nil {
+		return err
+	}
+	for _, id := range p.Replaces {
+		old := st.tokens[id]
+		if !p.Bootstrap || old == nil || !old.Bootstrap {
+			s.skip(ev, "replaces "+id+", which is not a live bootstrap credential")
+			continue
+		}
+		if err := s.revokeBootstrap(b, ev, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// legacyBootstrapIssuer is the issuer recorded on tokens issued by the
+// bootstrap credential before it lived in the event log.
+var legacyBootstrapIssuer = events.Actor{Type: events.ActorUser, ID: "grantlog-bootstrap-admin"}
+
+// bootstrapDependents returns the ids of the live tokens that end with the
+// bootstrap credential id: those it issued, those they issued, and so on,
+// and those issued by the bootstrap credential before it lived in the log.
+func (st *state) bootstrapDependents(id string) []string {
+	dead := map[string]bool{id: true}
+	var out []string
+	for changed := true; changed; {
+		changed = false
+		for _, t := range st.tokens {
+			if dead[t.ID] || t.Bootstrap {
+				continue
+			}
+			if (t.Issuer.Type == events.ActorToken && dead[t.Issuer.ID]) || t.Issuer == legacyBootstrapIssuer {
+				dead[t.ID] = true
+				out = append(out, t.ID)
+				changed = true
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// revokeBootstrap ends the live bootstrap credential t and the tokens that
+// depend on it (bootstrapDependents), keeping t's record as revoked.
+func (s *Store) revokeBootstrap(b *writer, ev *events.Event, t *Token) error {
+	st := &s.mu.st
+	cascaded := st.bootstrapDependents(t.ID)
+	for _, id := range cascaded {
+		d := st.tokens[id]
+		delete(st.tokens, id)
+		delete(st.tokenHash, d.hash)
+		st.deadIssuers[id] = true
+		if err := b.Delete(tokenKey(d.Namespace, id), nil); err != nil {
+			return fmt.Errorf("index: batch delete: %w", err)
+		}
+	}
+	delete(st.tokens, t.ID)
+	delete(st.tokenHash, t.hash)
+	st.deadIssuers[t.ID] = true
+	t.RevokedRevision, t.Cascaded = ev.Revision, cascaded
+	return setJSON(b, tokenKey(t.Namespace, t.ID), t.record())
+}
+
+func (t *Token) record() tokenRecord {
+	return tokenRecord{
+		TokenIssued: events.TokenIssued{
+			TokenID: t.ID, Name: t.Name, Owner: t.Owner, Issuer: t.Issuer, Scopes: t.Scopes,
+			Permissions: ToEvent(t.Permissions), SecretHash: t.SecretHash,
+			NotBefore: optTime(t.NotBefore), ExpiresAt: optTime(t.ExpiresAt), Bootstrap: t.Bootstrap,
+		},
+		IssuedAt: t.IssuedAt, Revision: t.Revision, RevokedRevision: t.RevokedRevision, Cascaded: t.Cascaded,
+	}
 }
 
 // deleteNamespacePrincipals ends the clients and tokens of ns.
@@ -295,6 +412,36 @@ func (v View) Tokens(ns string) []*Token {
 	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
 	return out
 }
+
+// BootstrapCredentials returns every bootstrap credential the stream has
+// had, live (RevokedRevision 0) or revoked, in issue order.
+func (v View) BootstrapCredentials() []*Token {
+	out := make([]*Token, 0, len(v.s.mu.st.bootstrap))
+	for _, t := range v.s.mu.st.bootstrap {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out
+}
+
+// HadBootstrap reports whether the stream ever had a bootstrap credential.
+func (v View) HadBootstrap() bool { return len(v.s.mu.st.bootstrap) > 0 }
+
+// LiveBootstrap returns the live bootstrap credentials (at most one unless
+// the log was written otherwise), in issue order.
+func (v View) LiveBootstrap() []*Token {
+	var out []*Token
+	for _, t := range v.BootstrapCredentials() {
+		if t.RevokedRevision == 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// BootstrapDependents returns the ids of the tokens that would end with
+// the live bootstrap credential id (see events.TokenIssued.Bootstrap).
+func (v View) BootstrapDependents(id string) []string { return v.s.mu.st.bootstrapDependents(id) }
 
 // Scope returns the scope named name, or nil.
 func (v View) Scope(name string) *Scope { return v.s.mu.st.scopes[name] }

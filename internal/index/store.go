@@ -99,25 +99,31 @@ type state struct {
 	clients   map[string]*Client
 	tokens    map[string]*Token
 	tokenHash map[[32]byte]*Token // by SHA-256 of the secret
-	scopes    map[string]*Scope
-	endpoints map[string]*Endpoint // by service + "/" + name
-	parents   map[string]string    // namespace → parent studio, for those with one
-	in        *interner            // strings and lists shared by assignments
+	// bootstrap holds every bootstrap credential, live or revoked;
+	// deadIssuers the revoked ones and the tokens that ended with them.
+	bootstrap   map[string]*Token
+	deadIssuers map[string]bool
+	scopes      map[string]*Scope
+	endpoints   map[string]*Endpoint // by service + "/" + name
+	parents     map[string]string    // namespace → parent studio, for those with one
+	in          *interner            // strings and lists shared by assignments
 }
 
 func newState() state {
 	return state{
-		roles:     map[string]*Role{},
-		roleNames: map[string]*Role{},
-		users:     map[string][]*Assignment{},
-		ns:        map[string]*NamespaceInfo{},
-		clients:   map[string]*Client{},
-		tokens:    map[string]*Token{},
-		tokenHash: map[[32]byte]*Token{},
-		scopes:    map[string]*Scope{},
-		endpoints: map[string]*Endpoint{},
-		parents:   map[string]string{},
-		in:        newInterner(),
+		roles:       map[string]*Role{},
+		roleNames:   map[string]*Role{},
+		users:       map[string][]*Assignment{},
+		ns:          map[string]*NamespaceInfo{},
+		clients:     map[string]*Client{},
+		tokens:      map[string]*Token{},
+		tokenHash:   map[[32]byte]*Token{},
+		bootstrap:   map[string]*Token{},
+		deadIssuers: map[string]bool{},
+		scopes:      map[string]*Scope{},
+		endpoints:   map[string]*Endpoint{},
+		parents:     map[string]string{},
+		in:          newInterner(),
 	}
 }
 

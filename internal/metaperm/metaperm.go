@@ -22,6 +22,11 @@ const (
 	// Snapshots guards taking index snapshots (POST /v1/admin/snapshots):
 	// Create.
 	Snapshots = "ADMIN:SNAPSHOT"
+	// Bootstrap guards the bootstrap Super Admin credential: Read to see
+	// it (GET /v1/admin/bootstrap-token), Update to rotate it, Delete to
+	// revoke it. Whoever rotates it receives a credential holding every
+	// permission: grant this to Super Admins only.
+	Bootstrap = "ADMIN:BOOTSTRAP"
 )
 
 // Audit guards reading the audit records of namespace ns: Read.

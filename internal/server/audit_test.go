@@ -416,7 +416,11 @@ func TestAuditRecordContents(t *testing.T) {
 	upd := byReq["r2"]
 	assert.Equal(t, events.TypeRoleUpdated, upd.Type)
 	assert.Equal(t, "ticket r2", upd.Reason)
-	assert.Equal(t, events.Actor{Type: "user", ID: "grantlog-bootstrap-admin"}, upd.Actor)
+	// The bootstrap credential is recorded as itself (a token), acting for
+	// the bootstrap admin user.
+	assert.Equal(t, "token", upd.Actor.Type)
+	assert.NotEmpty(t, upd.Actor.ID)
+	assert.Equal(t, &events.Actor{Type: "user", ID: "grantlog-bootstrap-admin"}, upd.OnBehalfOf)
 	require.NotNil(t, upd.Source)
 	assert.Equal(t, "http", upd.Source.Via)
 	assert.NotEmpty(t, upd.Source.RemoteAddr)

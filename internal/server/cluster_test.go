@@ -106,18 +106,20 @@ func TestCluster(t *testing.T) {
 	all, c0 := n0.srv, n0.c
 	url := all.NATSURL()
 	require.NotEmpty(t, url)
-	hashFile := filepath.Join(dir0, credential.HashFile)
 	replicaCfg := func(dir string) server.Config {
 		return server.Config{DataDir: dir, Role: server.RoleReplica, NATSURL: url, MaxWait: 300 * time.Millisecond,
-			NATSCreds: filepath.Join(dir0, eventlog.ReplicaCredsFile), BootstrapTokenHashFile: hashFile,
+			NATSCreds:      filepath.Join(dir0, eventlog.ReplicaCredsFile),
 			StatusInterval: 100 * time.Millisecond}
 	}
 	r1dir, r2dir := t.TempDir(), t.TempDir()
 	r1 := startNode(t, replicaCfg(r1dir), c0.token)
 	r2 := startNode(t, replicaCfg(r2dir), c0.token)
 	cmd := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleCommand, NATSURL: url,
-		NATSCreds: filepath.Join(dir0, eventlog.CommandCredsFile), BootstrapTokenHashFile: hashFile}, c0.token)
+		NATSCreds: filepath.Join(dir0, eventlog.CommandCredsFile)}, c0.token)
 	replicas := []*node{r1, r2}
+	// The bootstrap credential is in the log: a node accepts it once it
+	// has applied it.
+	waitApplied(t, n0, r1, r2, cmd)
 
 	// A client of the NATS API, as a service on NATS would be (it only needs
 	// to make requests: the replica user will do).

@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/natsapi"
 	"github.com/grantlog/grantlog/internal/server"
@@ -163,8 +162,7 @@ func TestNATSCommands(t *testing.T) {
 
 	t.Run("replicas register no command endpoint", func(t *testing.T) {
 		r := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: url,
-			NATSCreds:              filepath.Join(dir, eventlog.ReplicaCredsFile),
-			BootstrapTokenHashFile: filepath.Join(dir, credential.HashFile)}, token)
+			NATSCreds: filepath.Join(dir, eventlog.ReplicaCredsFile)}, token)
 		cmds := map[string]bool{}
 		for _, s := range natsapi.CommandSubjects() {
 			cmds[s] = true

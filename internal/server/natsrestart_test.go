@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -97,21 +93,14 @@ func (n *standaloneNATS) stop() {
 func TestReplicaSurvivesNATSRestart(t *testing.T) {
 	ns := newStandaloneNATS(t)
 
-	// A bootstrap credential for both nodes (no role all node here).
-	credDir := t.TempDir()
-	_, err := credential.LoadOrCreate(credDir)
-	require.NoError(t, err)
-	raw, err := os.ReadFile(filepath.Join(credDir, credential.TokenFile))
-	require.NoError(t, err)
-	token := strings.TrimSpace(string(raw))
-	hashFile := filepath.Join(credDir, credential.HashFile)
-
 	base := server.Config{NATSURL: ns.url(), NATSUser: natsTestUser, NATSPassword: natsTestPassword,
-		BootstrapTokenHashFile: hashFile, MaxWait: 300 * time.Millisecond, ApplyWait: 2 * time.Second,
-		StatusInterval: 100 * time.Millisecond}
+		MaxWait: 300 * time.Millisecond, ApplyWait: 2 * time.Second, StatusInterval: 100 * time.Millisecond}
 	cmdCfg := base
 	cmdCfg.DataDir, cmdCfg.Role = t.TempDir(), server.RoleCommand
-	cmd := startNode(t, cmdCfg, token) // creates the stream
+	// The command node creates the stream and its bootstrap credential
+	// (no role all node here); the replica reads it from the event log.
+	cmd := startNode(t, cmdCfg, "")
+	token := cmd.c.token
 	repCfg := base
 	repCfg.DataDir, repCfg.Role = t.TempDir(), server.RoleReplica
 	rep := startNode(t, repCfg, token)

@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/httpapi"
 	"github.com/grantlog/grantlog/internal/natsapi"
 )
@@ -73,43 +69,6 @@ func sanitizeToken(s string) string {
 		return "node"
 	}
 	return b.String()
-}
-
-// loadBootstrap returns the bootstrap credential of the data directory. A
-// RoleAll node makes one on first start. Command and replica nodes must
-// authenticate the bootstrap token of the node that created the stream:
-// they take its hash from Config.BootstrapTokenHashFile (copied into the
-// data directory) or from <data-dir>/bootstrap-token.sha256, and never make
-// one.
-func loadBootstrap(cfg *Config) (*credential.Bootstrap, error) {
-	dst := filepath.Join(cfg.DataDir, credential.HashFile)
-	if cfg.BootstrapTokenHashFile != "" {
-		raw, err := os.ReadFile(cfg.BootstrapTokenHashFile)
-		if err != nil {
-			return nil, fmt.Errorf("bootstrap token hash: %w", err)
-		}
-		h, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-		if err != nil || len(h) != sha256.Size {
-			return nil, fmt.Errorf("bootstrap token hash %s: want the 64 hex digits of a %s file", cfg.BootstrapTokenHashFile, credential.HashFile)
-		}
-		if err := writeFileAtomic(dst, []byte(hex.EncodeToString(h)+"\n")); err != nil {
-			return nil, fmt.Errorf("bootstrap token hash: %w", err)
-		}
-	} else if cfg.Role != RoleAll {
-		if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("a %s node needs the bootstrap token hash of the node that created the stream: "+
-				"pass --bootstrap-token-hash-file <that node's data dir>/%s, or copy that file into %s", cfg.Role, credential.HashFile, cfg.DataDir)
-		}
-	}
-	return credential.LoadOrCreate(cfg.DataDir)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // Status is a node's role and progress.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +39,8 @@ import (
 
 // Config configures a Server. Zero fields take the documented defaults.
 type Config struct {
-	// DataDir holds the JetStream store, the index and the bootstrap
-	// credential. Required.
+	// DataDir holds the JetStream store, the index and, on the node that
+	// made it, the bootstrap token (bootstrap-token, mode 0600). Required.
 	DataDir string
 	// HTTPAddr is the API's HOST:PORT (port 0: any free port); default "127.0.0.1:8080".
 	HTTPAddr string
@@ -80,11 +81,20 @@ type Config struct {
 	// and service discovery: letters, digits, '-', '_'. Default
 	// "<host>-<role>-<hash of the data directory>".
 	NodeName string
-	// BootstrapTokenHashFile, for command and replica nodes, is the
-	// bootstrap-token.sha256 file of the node that created the stream; it
-	// is copied into DataDir. Default: DataDir/bootstrap-token.sha256 must
-	// already exist (a RoleAll node creates its own).
+	// BootstrapTokenHashFile is deprecated and no longer needed: every
+	// node reads the bootstrap credential from the event log. When set, it
+	// is a bootstrap-token.sha256 file written by a version before the
+	// credential lived in the log: a node that writes registers that hash
+	// as the bootstrap credential of a stream that never had one, and
+	// every node accepts it until the stream has one. A missing file is
+	// ignored. Default: DataDir/bootstrap-token.sha256, read the same way.
 	BootstrapTokenHashFile string
+	// ResetBootstrapToken, on a node that writes, issues a new bootstrap
+	// credential once the node has caught up, revoking the live one (and
+	// the tokens it issued), and writes its token to
+	// DataDir/bootstrap-token: the way back in when the bootstrap token is
+	// lost. Use it for one start only.
+	ResetBootstrapToken bool
 	// StatusInterval is how often the node polls the stream head and
 	// publishes its status; default 1s.
 	StatusInterval time.Duration
@@ -118,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.Role.Valid() {
 		errs = append(errs, fmt.Errorf("role %q: use all, command or replica", c.Role))
+	}
+	if c.ResetBootstrapToken && c.Role == RoleReplica {
+		errs = append(errs, errors.New("--reset-bootstrap-token needs a node that writes (role all or command), not a replica"))
 	}
 	if (c.Role == RoleCommand || c.Role == RoleReplica) && c.NATSURL == "" {
 		errs = append(errs, fmt.Errorf("role %s needs --nats-url: the NATS server of the node that holds the stream", c.Role))
@@ -212,24 +225,27 @@ func (c *Config) setDefaults() {
 
 // Server is a running single-machine Grantlog.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	nats      *eventlog.Embedded // nil with an external NATS
-	nc        *nats.Conn         // the service's connection (embedded or external)
-	ownConn   bool               // nc is external: Close closes it
-	js        jetstream.JetStream
-	stream    jetstream.Stream
-	auth      *credential.Authenticator
-	head      atomic.Uint64 // stream head as last polled
-	store     *index.Store
-	proj      *projector.Projector
-	Commands  *command.Service
-	Query     *query.Engine
-	Bootstrap *credential.Bootstrap
+	cfg      Config
+	log      *slog.Logger
+	nats     *eventlog.Embedded // nil with an external NATS
+	nc       *nats.Conn         // the service's connection (embedded or external)
+	ownConn  bool               // nc is external: Close closes it
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	auth     *credential.Authenticator
+	head     atomic.Uint64 // stream head as last polled
+	store    *index.Store
+	proj     *projector.Projector
+	Commands *command.Service
+	Query    *query.Engine
+	// Bootstrap says what the node did about the bootstrap token file.
+	Bootstrap BootstrapToken
+	boot      bootState
 	httpLn    net.Listener
 	http      *http.Server
-	// fresh is true when the event stream was empty at start: Run then
-	// creates the default roles and the bootstrap admin's assignment.
+	// fresh is true when the event stream was empty at start on a node
+	// that writes: Run then creates the default roles, the bootstrap
+	// admin's assignment and the bootstrap credential.
 	fresh        bool
 	bootstrapped atomic.Bool
 	natsServing  atomic.Bool   // the NATS micro service is registered
@@ -253,7 +269,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			partial.Close()
 		}
 	}()
-	if s.Bootstrap, err = loadBootstrap(&cfg); err != nil {
+	if err := s.loadLegacyHash(); err != nil {
 		return nil, err
 	}
 	if cfg.NATSURL == "" {
@@ -287,7 +303,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, fmt.Errorf("stream info: %w", err)
 	}
 	s.head.Store(info.State.LastSeq)
-	s.fresh = cfg.Role == RoleAll && info.State.LastSeq == 0
+	s.fresh = cfg.Role.writes() && info.State.LastSeq == 0
+	if err := s.prepareBootstrapToken(); err != nil {
+		return nil, err
+	}
 	if s.store, err = s.openIndex(ctx, info); err != nil {
 		return nil, err
 	}
@@ -304,7 +323,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
 	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait}, s.js, stream, s.store, authorizer)
 
-	s.auth = &credential.Authenticator{Bootstrap: s.Bootstrap, Index: s.store}
+	s.auth = &credential.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
 	auditSvc := audit.New(audit.Config{Stream: eventlog.DefaultStream, Members: s.roleMembers}, s.js, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -394,9 +413,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	// On a new stream the API waits for the default roles and the
+	// bootstrap credential; otherwise it serves at once (health, and reads
+	// while the index catches up).
+	bootstrapped := make(chan struct{})
+	g.Go(func() error { return s.bootstrap(gctx, sync.OnceFunc(func() { close(bootstrapped) })) })
 	g.Go(func() error {
-		if err := s.bootstrap(gctx); err != nil {
-			return err
+		select {
+		case <-bootstrapped:
+		case <-gctx.Done():
+			return nil
 		}
 		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -448,10 +474,17 @@ func (s *Server) Close() {
 // bootstrap, on a fresh stream, creates the default roles (AccelByte's
 // User, View Only, Game Admin, Super Admin) and assigns Super Admin to the
 // user the bootstrap credential acts as, so that tokens it issues for itself
-// hold what it holds. It waits for the projector to catch up first.
-func (s *Server) bootstrap(ctx context.Context) error {
+// hold what it holds. On a node that writes it then makes sure the stream
+// has its bootstrap credential (ensureBootstrapCredential). It waits for the
+// projector to catch up first, and calls serve when the API may serve: at
+// once, unless the stream is fresh.
+func (s *Server) bootstrap(ctx context.Context, serve func()) error {
+	defer serve()
 	defer s.bootstrapped.Store(true)
 	if !s.fresh {
+		serve()
+	}
+	if !s.fresh && !s.cfg.Role.writes() {
 		return nil
 	}
 	for !s.proj.Ready() {
@@ -461,6 +494,17 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	if s.fresh {
+		if err := s.defaultRoles(ctx); err != nil {
+			return err
+		}
+	}
+	return s.ensureBootstrapCredential(ctx)
+}
+
+// defaultRoles creates the default roles and the bootstrap admin's Super
+// Admin assignment.
+func (s *Server) defaultRoles(ctx context.Context) error {
 	p, ok, err := catalogs.PresetByName(DefaultsPreset)
 	if err != nil {
 		return fmt.Errorf("bootstrap: default roles preset %q: %w", DefaultsPreset, err)

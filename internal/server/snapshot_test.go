@@ -116,7 +116,7 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 	url := a.srv.NATSURL()
 	replicaCfg := func(dir, bucket string) server.Config {
 		return server.Config{DataDir: dir, Role: server.RoleReplica, NATSURL: url, SnapshotBucket: bucket,
-			NATSCreds: filepath.Join(dir0, eventlog.ReplicaCredsFile), BootstrapTokenHashFile: filepath.Join(dir0, credential.HashFile),
+			NATSCreds:      filepath.Join(dir0, eventlog.ReplicaCredsFile),
 			StatusInterval: 100 * time.Millisecond}
 	}
 
