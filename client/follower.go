@@ -33,8 +33,12 @@ type FollowerConfig struct {
 	// forever, and Close closes it.
 	URL string
 	// CredsFile authenticates to URL: a Grantlog credentials file
-	// (<data-dir>/nats-replica.creds of the node with the embedded NATS) or
-	// a NATS JWT .creds file. Excludes User and Password.
+	// (<data-dir>/nats-follower.creds of the node with the embedded NATS:
+	// the follower user may read the event stream's mirror and the
+	// snapshots, nothing else) or a NATS JWT .creds file. Excludes User and
+	// Password. A connection passed in NATS must use the inbox prefix of its
+	// user (nats.CustomInboxPrefix("_INBOX_follower")): that user may read
+	// no other inbox.
 	CredsFile string
 	// User and Password authenticate to URL; default none.
 	User, Password string
@@ -44,7 +48,10 @@ type FollowerConfig struct {
 	// the same time. A follower restarted on the same Dir resumes from the
 	// revision it had applied.
 	Dir string
-	// Stream is the event stream's name; default "GRANTLOG".
+	// Stream is the stream to follow; default "GRANTLOG_MIRROR", the
+	// readers' mirror of the event stream (the follower user's account).
+	// "GRANTLOG" follows the event stream itself, for a connection in the
+	// command account.
 	Stream string
 	// MaxWait bounds how long a check with AtLeastRevision waits for the
 	// index to apply it; default 5s.
@@ -73,7 +80,7 @@ type FollowerConfig struct {
 
 func (c *FollowerConfig) setDefaults() {
 	if c.Stream == "" {
-		c.Stream = eventlog.DefaultStream
+		c.Stream = eventlog.ReaderStream
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 5 * time.Second
@@ -149,9 +156,10 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 		return nil, err
 	}
 	f = &Follower{cfg: cfg, nc: cfg.NATS, done: make(chan struct{})}
+	partial := f // "return nil, err" clears f before this runs
 	defer func() {
 		if err != nil {
-			f.release()
+			partial.release()
 		}
 	}()
 	if f.nc == nil {
@@ -173,7 +181,15 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 		return nil, fmt.Errorf("client: follower: stream %s: %w", cfg.Stream, err)
 	}
 	if !cfg.NoSnapshot {
-		if err := f.bootstrap(ctx, js, stream.CachedInfo()); err != nil {
+		// The snapshot bucket is in the command account: a follower in the
+		// readers' account reads it through what that account exports.
+		sjs := js
+		if cfg.Stream != eventlog.DefaultStream {
+			if sjs, err = jetstream.NewWithAPIPrefix(f.nc, eventlog.CommandAPIPrefix); err != nil {
+				return nil, fmt.Errorf("client: follower: jetstream: %w", err)
+			}
+		}
+		if err := f.bootstrap(ctx, sjs, stream.CachedInfo()); err != nil {
 			return nil, err
 		}
 	}

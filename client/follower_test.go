@@ -76,7 +76,7 @@ func TestFollower(t *testing.T) {
 	rev := seedModel(ctx, t, c, rnd)
 
 	dir := filepath.Join(t.TempDir(), "follower")
-	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.replicaCreds(),
+	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.followerCreds(),
 		Dir: dir, MaxWait: 100 * time.Millisecond, CacheSize: 4 << 20, MemTableSize: 4 << 20})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close() })
@@ -181,7 +181,7 @@ func TestFollower(t *testing.T) {
 		assert.Equal(t, last, f.Revision())
 
 		// Reopened on the same directory, it resumes where it was.
-		f2, err := client.NewFollower(ctx, client.FollowerConfig{NATS: s.natsConn(t), Dir: dir,
+		f2, err := client.NewFollower(ctx, client.FollowerConfig{NATS: s.followerConn(t), Dir: dir,
 			CacheSize: 4 << 20, MemTableSize: 4 << 20})
 		require.NoError(t, err)
 		assert.Equal(t, last, f2.Revision())
@@ -214,7 +214,7 @@ func TestFollowerStartsFromSnapshot(t *testing.T) {
 
 	// No snapshot yet: a replay from the start.
 	seedModel(ctx, t, c, rnd)
-	noSnap, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.replicaCreds(),
+	noSnap, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.followerCreds(),
 		Dir: filepath.Join(t.TempDir(), "f0"), CacheSize: 4 << 20, MemTableSize: 4 << 20})
 	require.NoError(t, err)
 	require.NoError(t, noSnap.WaitReady(ctx))
@@ -249,7 +249,7 @@ func TestFollowerStartsFromSnapshot(t *testing.T) {
 		"NoSnapshot":    {NoSnapshot: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg.URL, cfg.CredsFile, cfg.CacheSize, cfg.MemTableSize = s.srv.NATSURL(), s.replicaCreds(), 4<<20, 4<<20
+			cfg.URL, cfg.CredsFile, cfg.CacheSize, cfg.MemTableSize = s.srv.NATSURL(), s.followerCreds(), 4<<20, 4<<20
 			cfg.Dir = filepath.Join(t.TempDir(), "follower")
 			f, err := client.NewFollower(ctx, cfg)
 			require.NoError(t, err)

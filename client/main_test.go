@@ -66,14 +66,24 @@ func (s *testServer) client(t *testing.T, token string) *client.Client {
 	return c
 }
 
-// replicaCreds is the replica NATS user's credentials file.
-func (s *testServer) replicaCreds() string { return filepath.Join(s.dir, eventlog.ReplicaCredsFile) }
+// followerCreds is the follower NATS user's credentials file.
+func (s *testServer) followerCreds() string { return filepath.Join(s.dir, eventlog.FollowerCredsFile) }
 
-// natsConn connects to the server's NATS as the replica user until test
-// cleanup.
+// natsConn connects to the server's NATS as the API client user until
+// test cleanup.
 func (s *testServer) natsConn(t *testing.T) *nats.Conn {
 	t.Helper()
-	nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: s.srv.NATSURL(), CredsFile: s.replicaCreds(), Name: "client-test"})
+	nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: s.srv.NATSURL(), CredsFile: filepath.Join(s.dir, eventlog.ClientCredsFile), Name: "client-test"})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// followerConn connects to the server's NATS as the follower user until
+// test cleanup.
+func (s *testServer) followerConn(t *testing.T) *nats.Conn {
+	t.Helper()
+	nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: s.srv.NATSURL(), CredsFile: s.followerCreds(), Name: "follower-test"})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc
@@ -84,7 +94,8 @@ func (s *testServer) natsConn(t *testing.T) *nats.Conn {
 func waitNATSAPI(t *testing.T, nc *nats.Conn) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		_, err := nc.Request("$SRV.PING.grantlog", nil, 200*time.Millisecond)
+		// Any answer (even a 401) means the check endpoint is registered.
+		_, err := nc.Request(client.CheckSubject, []byte("{}"), 200*time.Millisecond)
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond, "the grantlog NATS service does not answer")
 }

@@ -49,7 +49,7 @@ func TestRangeConstraintsEveryTransport(t *testing.T) {
 
 	nc := s.natsConn(t)
 	waitNATSAPI(t, nc)
-	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.replicaCreds(),
+	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: s.srv.NATSURL(), CredsFile: s.followerCreds(),
 		Dir: filepath.Join(t.TempDir(), "follower"), MaxWait: 2 * time.Second, CacheSize: 4 << 20, MemTableSize: 4 << 20})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close() })

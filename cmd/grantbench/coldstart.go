@@ -241,7 +241,7 @@ func (b *bench) followerFromSnapshot(ctx context.Context, head, snapRev uint64) 
 	defer func() { _ = os.RemoveAll(dir) }()
 	b.say("  embedded follower cold start from snapshot (revision %d)", head)
 	start := time.Now()
-	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: b.srv.NATSURL(), CredsFile: b.replicaCreds(),
+	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: b.srv.NATSURL(), CredsFile: b.followerCreds(),
 		Dir: filepath.Join(dir, "index"), Logger: b.log})
 	if err != nil {
 		return err

@@ -22,20 +22,23 @@ import (
 
 // Phases that measure the ways of reaching a replica: the NATS micro API,
 // batch checks (HTTP and NATS) and the embedded follower of the Go SDK.
-// They need the in-process server: its NATS URL and the replica user's
-// credentials file in its data directory.
+// They need the in-process server: its NATS URL and the users'
+// credentials files in its data directory.
 
-// natsConn connects to the in-process server's NATS as the replica user,
-// as a service on NATS (or an embedded follower) would.
+// natsConn connects to the in-process server's NATS as the API client
+// user, as a service on NATS would.
 func (b *bench) natsConn() (*nats.Conn, error) {
 	url := b.srv.NATSURL()
 	if url == "" {
 		return nil, fmt.Errorf("the in-process server has no NATS listener")
 	}
-	return eventlog.Connect(eventlog.ConnectConfig{URL: url, CredsFile: b.replicaCreds(), Name: "grantbench"})
+	return eventlog.Connect(eventlog.ConnectConfig{URL: url, CredsFile: filepath.Join(b.dataDir, eventlog.ClientCredsFile), Name: "grantbench"})
 }
 
-func (b *bench) replicaCreds() string { return filepath.Join(b.dataDir, eventlog.ReplicaCredsFile) }
+// replicaCreds is the replica node user's credentials file; followerCreds
+// the embedded follower user's.
+func (b *bench) replicaCreds() string  { return filepath.Join(b.dataDir, eventlog.ReplicaCredsFile) }
+func (b *bench) followerCreds() string { return filepath.Join(b.dataDir, eventlog.FollowerCredsFile) }
 
 // natsChecks measures grantlog.v1.check over NATS request/reply with the
 // SDK's NATS client, at concurrency 1 and 4.
@@ -192,7 +195,7 @@ func (b *bench) follower(ctx context.Context) error {
 	defer func() { _ = os.RemoveAll(dir) }()
 	head := b.srv.Store().Applied()
 	start := time.Now()
-	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: b.srv.NATSURL(), CredsFile: b.replicaCreds(),
+	f, err := client.NewFollower(ctx, client.FollowerConfig{URL: b.srv.NATSURL(), CredsFile: b.followerCreds(),
 		// Catch-up by replay: the coldstart phase measures starts from a snapshot.
 		Dir: filepath.Join(dir, "index"), Logger: b.log, NoSnapshot: true})
 	if err != nil {

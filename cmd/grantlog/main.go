@@ -90,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.NATSPassword, "nats-password", os.Getenv("GRANTLOG_NATS_PASSWORD"),
 		"NATS password for --nats-url; prefer the env var, flags show in ps (env GRANTLOG_NATS_PASSWORD)")
 	fs.StringVar(&cfg.NATSCreds, "nats-creds", os.Getenv("GRANTLOG_NATS_CREDS"),
-		"NATS credentials file for --nats-url: <data-dir>/nats-replica.creds or nats-command.creds of the node with the embedded server, or a NATS JWT .creds file (env GRANTLOG_NATS_CREDS)")
+		"NATS credentials file for --nats-url: <data-dir>/nats-replica.creds (replica) or nats-command.creds (command) of the node with the embedded server, or a NATS JWT .creds file (env GRANTLOG_NATS_CREDS)")
 	fs.StringVar(&cfg.NATSTLSCA, "nats-tls-ca", os.Getenv("GRANTLOG_NATS_TLS_CA"),
 		"PEM file of the CAs that sign the --nats-url server's certificate (default: the system's roots) (env GRANTLOG_NATS_TLS_CA)")
 	fs.StringVar(&cfg.NATSTLSCert, "nats-tls-cert", os.Getenv("GRANTLOG_NATS_TLS_CERT"),
@@ -119,10 +119,13 @@ On first start a bootstrap Super Admin token is written to
 Like every credential it lives (hashed) in the event log, so every node
 accepts it; rotate it with POST /v1/admin/bootstrap-token:rotate.
 
-Replicas and command nodes: the embedded NATS server has a "replica" user
-(reads only) and a "command" user (may append events), with credentials in
-<data-dir>/nats-replica.creds and nats-command.creds. Run more nodes against
-it, each with its own data dir:
+Replicas and command nodes: the embedded NATS server has four users in
+three accounts (docs/SECURITY.md), with credentials in <data-dir>:
+nats-command.creds (command nodes: the only ones that can write events),
+nats-replica.creds (replica nodes: read the stream's mirror, answer checks),
+nats-follower.creds (embedded followers: read only) and nats-client.creds
+(API clients over NATS: requests only). Run more nodes against it, each
+with its own data dir:
 
   grantlog serve --role replica --nats-url nats://HOST:4222 \
       --nats-creds <first>/nats-replica.creds \
@@ -191,8 +194,8 @@ Flags:
 	if natsAt == "" || srv.Role() != server.RoleAll {
 		natsAt = "external " + cfg.NATSURL
 	} else if cfg.NATSURL == "" {
-		fmt.Fprintf(stdout, "Replicas and command nodes connect with --nats-url %s --nats-creds %s (or %s).\n",
-			natsAt, filepath.Join(cfg.DataDir, eventlog.ReplicaCredsFile), eventlog.CommandCredsFile)
+		fmt.Fprintf(stdout, "NATS %s: replicas connect with --nats-creds %s, command nodes with %s, embedded followers with %s, API clients with %s (docs/SECURITY.md).\n",
+			natsAt, filepath.Join(cfg.DataDir, eventlog.ReplicaCredsFile), eventlog.CommandCredsFile, eventlog.FollowerCredsFile, eventlog.ClientCredsFile)
 	}
 	fmt.Fprintf(stdout, "Grantlog %s (%s node %s) serving HTTP on http://%s (NATS %s, data in %s)\n",
 		version, srv.Role(), srv.NodeName(), srv.HTTPAddr(), natsAt, cfg.DataDir)

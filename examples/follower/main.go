@@ -7,7 +7,7 @@
 // Run it against `grantlog serve` (see the README's "Go SDK"):
 //
 //	go run ./examples/follower --nats-url nats://127.0.0.1:4222 \
-//	  --nats-creds grantlog-data/nats-replica.creds --dir follower-data \
+//	  --nats-creds grantlog-data/nats-follower.creds --dir follower-data \
 //	  --namespace game --users p1,p2
 package main
 
@@ -43,7 +43,7 @@ func main() {
 	var cfg config
 	var users string
 	flag.StringVar(&cfg.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server holding the Grantlog event stream")
-	flag.StringVar(&cfg.natsCreds, "nats-creds", "grantlog-data/nats-replica.creds", "NATS credentials file (<data-dir>/nats-replica.creds of grantlog serve)")
+	flag.StringVar(&cfg.natsCreds, "nats-creds", "grantlog-data/nats-follower.creds", "NATS credentials file (<data-dir>/nats-follower.creds of grantlog serve: the follower user reads the stream and snapshots, nothing else)")
 	flag.StringVar(&cfg.dir, "dir", "follower-data", "directory of the follower's own Pebble index")
 	flag.StringVar(&cfg.namespace, "namespace", "game", "the game's namespace")
 	flag.StringVar(&users, "users", "p1,p2", "comma-separated player ids to check")

@@ -13,23 +13,18 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// NATS users of the embedded server besides the service's own internal user.
-// Their passwords are random, made on first start and kept in credentials
-// files under the data directory (mode 0600), so that they survive restarts.
+// Credentials file names under the data directory: nats-<user>.creds.
+// Their passwords are random, made on first start (mode 0600), so that
+// they survive restarts.
 const (
-	// ReplicaUser may read the event stream and create consumers on it, but
-	// may not publish events nor create, change, delete or purge streams.
-	ReplicaUser = "replica"
-	// CommandUser may also publish events (and create the stream on an
-	// empty server), but may not change, delete or purge streams.
-	CommandUser = "command"
+	CommandCredsFile  = "nats-command.creds"
+	ReplicaCredsFile  = "nats-replica.creds"
+	FollowerCredsFile = "nats-follower.creds"
+	ClientCredsFile   = "nats-client.creds"
 )
 
-// Credentials file names under the data directory.
-const (
-	ReplicaCredsFile = "nats-replica.creds"
-	CommandCredsFile = "nats-command.creds"
-)
+// CredsFile is the credentials file name of a user.
+func CredsFile(user string) string { return "nats-" + user + ".creds" }
 
 // Creds are a NATS user and password.
 //
@@ -76,8 +71,17 @@ func ParseCreds(raw []byte) (Creds, error) {
 
 // Format renders c as a credentials file.
 func (c Creds) Format(role string) []byte {
-	return fmt.Appendf(nil, "# Grantlog NATS credentials of the %s role. Keep secret.\n# Use: grantlog serve --role=%s --nats-url nats://HOST:PORT --nats-creds THIS_FILE\nuser=%s\npassword=%s\n",
-		role, role, c.User, c.Password)
+	use := map[string]string{
+		CommandUser:  "grantlog serve --role command --nats-url nats://HOST:PORT --nats-creds THIS_FILE",
+		ReplicaUser:  "grantlog serve --role replica --nats-url nats://HOST:PORT --nats-creds THIS_FILE",
+		FollowerUser: "client.FollowerConfig{URL: \"nats://HOST:PORT\", CredsFile: THIS_FILE} (an embedded follower)",
+		ClientUser:   "client.NewNATS over a connection made with THIS_FILE and inbox prefix " + InboxPrefix(ClientUser),
+	}[role]
+	if use == "" {
+		use = "grantlog serve --nats-url nats://HOST:PORT --nats-creds THIS_FILE"
+	}
+	return fmt.Appendf(nil, "# Grantlog NATS credentials of the %s user. Keep secret.\n# Use: %s\nuser=%s\npassword=%s\n",
+		role, use, c.User, c.Password)
 }
 
 // loadOrCreateCreds returns the credentials in path, or makes user a random
@@ -124,6 +128,8 @@ type ConnectConfig struct {
 	// Name is the connection's name, shown by the server's monitoring.
 	Name string
 	// Options are more nats options (e.g. TLS), applied after the above.
+	// With a user (or a Grantlog credentials file) the connection's inbox
+	// prefix is InboxPrefix(user): the only inbox that user may read.
 	Options []nats.Option
 }
 
@@ -150,9 +156,9 @@ func Connect(cfg ConnectConfig) (*nats.Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eventlog: nats credentials %s: %w", cfg.CredsFile, err)
 		}
-		opts = append(opts, nats.UserInfo(c.User, c.Password))
+		opts = append(opts, nats.UserInfo(c.User, c.Password), nats.CustomInboxPrefix(InboxPrefix(c.User)))
 	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password), nats.CustomInboxPrefix(InboxPrefix(cfg.User)))
 	}
 	nc, err := nats.Connect(cfg.URL, append(opts, cfg.Options...)...)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -18,7 +19,8 @@ import (
 
 // EmbeddedConfig configures an embedded NATS server with JetStream.
 type EmbeddedConfig struct {
-	// DataDir is where JetStream stores streams (under DataDir/jetstream). Required.
+	// DataDir is where JetStream stores streams (under DataDir/jetstream)
+	// and where the users' credentials files are kept. Required.
 	DataDir string
 	// Listen is the client address, HOST:PORT; port 0 picks a free port.
 	// Default "127.0.0.1:0".
@@ -30,46 +32,30 @@ type EmbeddedConfig struct {
 	SyncAlways bool
 	// ServerName names the server; default "grantlog".
 	ServerName string
-	// SubjectPrefix of event subjects, denied to the replica user; default
-	// events.DefaultSubjectPrefix.
-	SubjectPrefix string
-	// NoUsers leaves out the replica and command users (and their
-	// credentials files): only the in-process internal user exists.
+	// SnapshotBucket is the snapshot Object Store bucket readers may read;
+	// default "GRANTLOG_SNAPSHOTS".
+	SnapshotBucket string
+	// NoUsers keeps the external users' passwords in memory only: no
+	// credentials files are written or read (tests).
 	NoUsers bool
 }
 
-// Embedded is a running embedded server and the in-process connection the
-// service uses.
+// Embedded is a running embedded server and the in-process connections
+// the service uses.
 type Embedded struct {
 	Server *server.Server
-	// Conn is an in-process connection with full permissions.
+	// Conn is an in-process connection with full permissions in
+	// CommandAccount (the event stream's account).
 	Conn *nats.Conn
-	// ReplicaCreds and CommandCreds are the external users' credentials
-	// (also in DataDir/nats-replica.creds and DataDir/nats-command.creds).
-	// Zero with NoUsers.
-	ReplicaCreds, CommandCreds Creds
+	// ReaderConn is an in-process connection with full permissions in
+	// ReadersAccount: it creates the readers' mirror and serves the NATS
+	// check API there.
+	ReaderConn *nats.Conn
+	// CommandCreds, ReplicaCreds, FollowerCreds and ClientCreds are the
+	// external users' credentials (also in DataDir/nats-<role>.creds unless
+	// NoUsers).
+	CommandCreds, ReplicaCreds, FollowerCreds, ClientCreds Creds
 }
-
-// adminOnlyAPI are the JetStream API subjects that change or remove stored
-// events; only the internal user may publish them.
-var adminOnlyAPI = []string{
-	"$JS.API.STREAM.UPDATE.>",
-	"$JS.API.STREAM.DELETE.>",
-	"$JS.API.STREAM.PURGE.>",
-	"$JS.API.STREAM.MSG.DELETE.>",
-	"$JS.API.STREAM.RESTORE.>",
-	"$JS.API.STREAM.PEER.REMOVE.>",
-	"$JS.API.ACCOUNT.PURGE.>",
-}
-
-// ReplicaDenied returns the subjects the replica user may not publish:
-// events (prefix.>), stream creation and adminOnlyAPI.
-func ReplicaDenied(prefix string) []string {
-	return append([]string{events.AllFilter(prefix), "$JS.API.STREAM.CREATE.>"}, adminOnlyAPI...)
-}
-
-// CommandDenied returns the subjects the command user may not publish.
-func CommandDenied() []string { return append([]string(nil), adminOnlyAPI...) }
 
 func randomSecret() string {
 	var b [24]byte
@@ -77,10 +63,9 @@ func randomSecret() string {
 	return hex.EncodeToString(b[:])
 }
 
-// internalUser is the service's own NATS user, with full permissions. Its
-// password is random per start and never leaves the process; external
-// clients use ReplicaUser or CommandUser.
-const internalUser = "grantlog-internal"
+// DefaultSnapshotBucket is the snapshot bucket's default name (the same as
+// snapshot.DefaultBucket, which this package cannot import).
+const DefaultSnapshotBucket = "GRANTLOG_SNAPSHOTS"
 
 // MaxPayload is the largest message the embedded server accepts (8 MiB).
 const MaxPayload = 8 << 20
@@ -92,6 +77,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if cfg.ServerName == "" {
 		cfg.ServerName = "grantlog"
+	}
+	if cfg.SnapshotBucket == "" {
+		cfg.SnapshotBucket = DefaultSnapshotBucket
 	}
 	host, port := "127.0.0.1", -1
 	if cfg.Listen != "" {
@@ -108,42 +96,49 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 			port = pn
 		}
 	}
-	if cfg.SubjectPrefix == "" {
-		cfg.SubjectPrefix = events.DefaultSubjectPrefix
-	}
-	password := randomSecret()
-	users := []*server.User{{Username: internalUser, Password: password}}
-	var replica, command Creds
-	if !cfg.NoUsers {
-		var err error
-		if replica, err = loadOrCreateCreds(filepath.Join(cfg.DataDir, ReplicaCredsFile), ReplicaUser, "replica"); err != nil {
+	e := &Embedded{}
+	for _, u := range []struct {
+		creds *Creds
+		user  string
+	}{{&e.CommandCreds, CommandUser}, {&e.ReplicaCreds, ReplicaUser}, {&e.FollowerCreds, FollowerUser}, {&e.ClientCreds, ClientUser}} {
+		if cfg.NoUsers {
+			*u.creds = Creds{User: u.user, Password: randomSecret()}
+			continue
+		}
+		c, err := loadOrCreateCreds(filepath.Join(cfg.DataDir, CredsFile(u.user)), u.user, u.user)
+		if err != nil {
 			return nil, err
 		}
-		if command, err = loadOrCreateCreds(filepath.Join(cfg.DataDir, CommandCredsFile), CommandUser, "command"); err != nil {
-			return nil, err
-		}
-		users = append(users,
-			&server.User{Username: replica.User, Password: replica.Password, Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Deny: ReplicaDenied(cfg.SubjectPrefix)},
-			}},
-			&server.User{Username: command.User, Password: command.Password, Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Deny: CommandDenied()},
-			}})
+		*u.creds = c
 	}
-	opts := &server.Options{
-		ServerName: cfg.ServerName,
-		Host:       host,
-		Port:       port,
-		DontListen: cfg.NoListen,
-		JetStream:  true,
-		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
-		SyncAlways: cfg.SyncAlways,
-		NoSigs:     true,
-		NoLog:      true,
-		Users:      users,
-		// Bulk assignments (10,000 in one event) exceed the 1 MB default.
-		MaxPayload: MaxPayload,
+	internal, internalReader := randomSecret(), randomSecret()
+	conf, err := AccountsConfig(AccountsParams{
+		Command: Quote(e.CommandCreds.Password), Replica: Quote(e.ReplicaCreds.Password),
+		Follower: Quote(e.FollowerCreds.Password), Client: Quote(e.ClientCreds.Password),
+		Internal: Quote(internal), InternalReader: Quote(internalReader),
+		Stream: DefaultStream, Prefix: events.DefaultSubjectPrefix, Bucket: cfg.SnapshotBucket,
+	})
+	if err != nil {
+		return nil, err
 	}
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString(conf); err != nil {
+		return nil, fmt.Errorf("eventlog: nats accounts configuration: %w", err)
+	}
+	storeDir := filepath.Join(cfg.DataDir, "jetstream")
+	if err := migrateGlobalAccount(storeDir); err != nil {
+		return nil, err
+	}
+	opts.ServerName = cfg.ServerName
+	opts.Host, opts.Port = host, port
+	opts.DontListen = cfg.NoListen
+	opts.JetStream = true
+	opts.StoreDir = storeDir
+	opts.SyncAlways = cfg.SyncAlways
+	opts.NoSigs = true
+	opts.NoLog = true
+	// Bulk assignments (10,000 in one event) exceed the 1 MB default.
+	opts.MaxPayload = MaxPayload
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: nats server: %w", err)
@@ -153,13 +148,37 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, errors.New("eventlog: embedded nats server did not start within 30s")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalUser, password),
-		nats.Name("grantlog-internal"), nats.MaxReconnects(-1))
-	if err != nil {
+	e.Server = ns
+	if e.Conn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalUser, internal),
+		nats.Name("grantlog-internal"), nats.MaxReconnects(-1)); err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
 	}
-	return &Embedded{Server: ns, Conn: nc, ReplicaCreds: replica, CommandCreds: command}, nil
+	if e.ReaderConn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalReaderUser, internalReader),
+		nats.Name("grantlog-internal-reader"), nats.MaxReconnects(-1)); err != nil {
+		e.Conn.Close()
+		ns.Shutdown()
+		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
+	}
+	return e, nil
+}
+
+// migrateGlobalAccount moves the JetStream store of a data directory
+// written before accounts (every stream in the global account $G) to
+// CommandAccount, once.
+func migrateGlobalAccount(storeDir string) error {
+	old := filepath.Join(storeDir, "jetstream", "$G")
+	dst := filepath.Join(storeDir, "jetstream", CommandAccount)
+	if _, err := os.Stat(old); err != nil {
+		return nil //nolint:nilerr // nothing to migrate
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("eventlog: %s and %s both exist: the data directory holds streams of two layouts; move one away", old, dst)
+	}
+	if err := os.Rename(old, dst); err != nil {
+		return fmt.Errorf("eventlog: move the event stream to account %s: %w", CommandAccount, err)
+	}
+	return nil
 }
 
 // ClientURL returns the URL external clients connect to, or "" when not listening.
@@ -170,8 +189,9 @@ func (e *Embedded) ClientURL() string {
 	return e.Server.ClientURL()
 }
 
-// Close drains the connection and shuts the server down, waiting for it.
+// Close closes the connections and shuts the server down, waiting for it.
 func (e *Embedded) Close() {
+	e.ReaderConn.Close()
 	e.Conn.Close()
 	e.Server.Shutdown()
 	e.Server.WaitForShutdown()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,15 +41,83 @@ func StreamConfig(name, prefix string, replicas int) jetstream.StreamConfig {
 	}
 }
 
-// EnsureStream creates the event stream, or updates it to cfg when it
-// exists.
+// EnsureStream creates the event stream, or, when it exists with another
+// configuration, updates it to cfg (a command user may not update the
+// stream: an existing stream whose configuration already matches is left
+// alone, so such a node starts).
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	s, err := js.CreateStream(ctx, cfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+	s, err := js.Stream(ctx, cfg.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		s, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, cfg.Name)
+		}
+	case err == nil && !sameStreamConfig(s.CachedInfo().Config, cfg):
 		s, err = js.UpdateStream(ctx, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: ensure stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// sameStreamConfig compares the fields StreamConfig sets.
+func sameStreamConfig(got, want jetstream.StreamConfig) bool {
+	return got.Description == want.Description && slices.Equal(got.Subjects, want.Subjects) &&
+		got.Storage == want.Storage && got.Retention == want.Retention && got.Discard == want.Discard &&
+		got.Duplicates == want.Duplicates && got.Replicas == want.Replicas && got.DenyDelete == want.DenyDelete &&
+		got.DenyPurge == want.DenyPurge && got.AllowDirect == want.AllowDirect && got.AllowAtomicPublish == want.AllowAtomicPublish
+}
+
+// ReaderMirrorConfig is the configuration of ReaderStream: an unfiltered
+// mirror, in ReadersAccount, of the event stream in CommandAccount
+// (reached through CommandAPIPrefix), so it keeps the origin's sequence
+// numbers. It has no subjects: nothing published in ReadersAccount is ever
+// stored in it.
+func ReaderMirrorConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        ReaderStream,
+		Description: "Grantlog permission events: the readers' mirror of " + DefaultStream,
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Mirror: &jetstream.StreamSource{
+			Name:     DefaultStream,
+			External: &jetstream.ExternalStream{APIPrefix: CommandAPIPrefix, DeliverPrefix: MirrorDeliverPrefix},
+		},
+		DenyDelete:   true,
+		DenyPurge:    true,
+		AllowDirect:  true,
+		MirrorDirect: false,
+	}
+}
+
+// ErrNotAMirror: a stream named ReaderStream exists but is not a mirror of
+// the event stream.
+var ErrNotAMirror = errors.New("eventlog: not a mirror of the event stream")
+
+// EnsureReaderMirror returns ReaderStream in the account of js, creating
+// it when missing. An existing stream of that name must be an unfiltered
+// mirror of the event stream with no subjects, or it is refused with
+// ErrNotAMirror (someone else created it: delete it with an operator
+// credential).
+func EnsureReaderMirror(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	cfg := ReaderMirrorConfig()
+	st, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			st, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: readers' mirror %s: %w", cfg.Name, err)
+	}
+	got := st.CachedInfo().Config
+	if m := got.Mirror; m == nil || m.Name != DefaultStream || m.FilterSubject != "" || len(m.SubjectTransforms) > 0 ||
+		len(got.Subjects) > 0 || len(got.Sources) > 0 || m.External == nil || m.External.APIPrefix != CommandAPIPrefix {
+		return nil, fmt.Errorf("%w: stream %s in this account is not an unfiltered mirror of %s through %s; delete it with an operator credential and start again",
+			ErrNotAMirror, cfg.Name, DefaultStream, CommandAPIPrefix)
+	}
+	return st, nil
 }

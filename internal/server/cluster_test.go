@@ -121,16 +121,22 @@ func TestCluster(t *testing.T) {
 	// has applied it.
 	waitApplied(t, n0, r1, r2, cmd)
 
-	// A client of the NATS API, as a service on NATS would be (it only needs
-	// to make requests: the replica user will do).
+	// A client of the NATS API, as a service on NATS would be (the client
+	// user, in the clients' account); the replica and command users see
+	// the nodes of their own accounts (status, discovery).
+	connectAs := func(file string) *nats.Conn {
+		nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: url, CredsFile: filepath.Join(dir0, file)})
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	nc := connectAs(eventlog.ClientCredsFile)
+	rnc, cnc := connectAs(eventlog.ReplicaCredsFile), connectAs(eventlog.CommandCredsFile)
 	creds, err := os.ReadFile(filepath.Join(dir0, eventlog.ReplicaCredsFile))
 	require.NoError(t, err)
 	rc, err := eventlog.ParseCreds(creds)
 	require.NoError(t, err)
-	nc, err := nats.Connect(url, nats.UserInfo(rc.User, rc.Password))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	status, err := nc.SubscribeSync(natsapi.StatusSubjectPrefix + "." + r1.srv.NodeName())
+	status, err := rnc.SubscribeSync(natsapi.StatusSubjectPrefix + "." + r1.srv.NodeName())
 	require.NoError(t, err)
 
 	// Write through the command node.
@@ -245,48 +251,51 @@ func TestCluster(t *testing.T) {
 		assert.Equal(t, "400", reply.Header.Get(micro.ErrorCodeHeader))
 
 		// Discovery: every node serves grantlog: the all node and both
-		// replicas with the check endpoints, the all and command nodes with
-		// the command endpoints.
+		// replicas with the check endpoints (in the readers' account), the
+		// all and command nodes with the command endpoints (in the command
+		// account).
 		infoSubj, err := micro.ControlSubject(micro.InfoVerb, natsapi.ServiceName, "")
 		require.NoError(t, err)
-		inbox := nats.NewInbox()
-		sub, err := nc.SubscribeSync(inbox)
-		require.NoError(t, err)
-		defer func() { _ = sub.Unsubscribe() }()
-		require.NoError(t, nc.PublishRequest(infoSubj, inbox, nil))
 		roles := map[string]int{}
-		for {
-			msg, err := sub.NextMsg(500 * time.Millisecond)
-			if err != nil {
-				break
+		for _, nc := range []*nats.Conn{rnc, cnc} {
+			inbox := nc.NewRespInbox()
+			sub, err := nc.SubscribeSync(inbox)
+			require.NoError(t, err)
+			defer func() { _ = sub.Unsubscribe() }()
+			require.NoError(t, nc.PublishRequest(infoSubj, inbox, nil))
+			for {
+				msg, err := sub.NextMsg(500 * time.Millisecond)
+				if err != nil {
+					break
+				}
+				var info micro.Info
+				require.NoError(t, json.Unmarshal(msg.Data, &info))
+				assert.Equal(t, natsapi.Version, info.Version)
+				subjects := []string{}
+				for _, e := range info.Endpoints {
+					subjects = append(subjects, e.Subject)
+					assert.Equal(t, micro.DefaultQueueGroup, e.QueueGroup)
+				}
+				var want []string
+				if nc == rnc {
+					want = append(want, natsapi.CheckSubject, natsapi.ChecksSubject)
+					roles["readers:"+info.Metadata["role"]]++
+				} else {
+					want = append(want, natsapi.CommandSubjects()...)
+					roles["command:"+info.Metadata["role"]]++
+				}
+				assert.ElementsMatch(t, want, subjects, "role %s", info.Metadata["role"])
 			}
-			var info micro.Info
-			require.NoError(t, json.Unmarshal(msg.Data, &info))
-			assert.Equal(t, natsapi.Version, info.Version)
-			roles[info.Metadata["role"]]++
-			subjects := []string{}
-			for _, e := range info.Endpoints {
-				subjects = append(subjects, e.Subject)
-				assert.Equal(t, micro.DefaultQueueGroup, e.QueueGroup)
-			}
-			var want []string
-			if r := info.Metadata["role"]; r == "all" || r == "replica" {
-				want = append(want, natsapi.CheckSubject, natsapi.ChecksSubject)
-			}
-			if r := info.Metadata["role"]; r == "all" || r == "command" {
-				want = append(want, natsapi.CommandSubjects()...)
-			}
-			assert.ElementsMatch(t, want, subjects, "role %s", info.Metadata["role"])
 		}
-		assert.Equal(t, map[string]int{"all": 1, "replica": 2, "command": 1}, roles)
+		assert.Equal(t, map[string]int{"readers:all": 1, "readers:replica": 2, "command:all": 1, "command:command": 1}, roles)
 	})
 
 	t.Run("replica NATS user cannot write", func(t *testing.T) {
 		// The server refuses the publish and reports it asynchronously: the
 		// request itself gets no answer.
 		violations := make(chan error, 8)
-		wc, err := nats.Connect(url, nats.UserInfo(rc.User, rc.Password),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+		wc, err := eventlog.Connect(eventlog.ConnectConfig{URL: url, User: rc.User, Password: rc.Password,
+			Options: []nats.Option{nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err })}})
 		require.NoError(t, err)
 		defer wc.Close()
 		js, err := jetstream.New(wc)

@@ -132,19 +132,50 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	cfg := natsapi.Config{Conn: s.nc, Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log}
-	if s.cfg.Role.checks() {
-		cfg.Checks = s.Query
+	// Checks are served in the readers' account (where API clients import
+	// them from), commands in the command account: on the embedded server
+	// a role all node has a connection in each; against an external NATS a
+	// node has one, in the account of its credential.
+	var svcs []*natsapi.Service
+	defer func() {
+		for _, svc := range svcs {
+			_ = svc.Close()
+		}
+	}()
+	start := func(cfg natsapi.Config) error {
+		svc, err := natsapi.Start(cfg)
+		if err != nil {
+			return err
+		}
+		svcs = append(svcs, svc)
+		return nil
 	}
-	if s.cfg.Role.writes() {
-		cfg.Commands, cfg.Reads = s.Commands, s.Query
-	}
-	svc, err := natsapi.Start(cfg)
-	if err != nil {
-		return err
+	base := natsapi.Config{Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log}
+	switch {
+	case s.cfg.Role == RoleReplica:
+		cfg := base
+		cfg.Conn, cfg.Checks = s.nc, s.Query
+		if err := start(cfg); err != nil {
+			return err
+		}
+	default: // the command side
+		cfg := base
+		cfg.Conn, cfg.Commands, cfg.Reads = s.nc, s.Commands, s.Query
+		if err := start(cfg); err != nil {
+			return err
+		}
+		if s.cfg.Role.checks() && s.readerNC != nil {
+			cfg := base
+			cfg.Conn, cfg.Checks = s.readerNC, s.Query
+			if err := start(cfg); err != nil {
+				return err
+			}
+		} else if s.cfg.Role.checks() {
+			s.log.Info("checks over NATS are served by replica nodes (the readers' account); this node answers checks over HTTP")
+		}
 	}
 	s.natsServing.Store(true)
 	<-ctx.Done()
 	s.natsServing.Store(false)
-	return svc.Close()
+	return nil
 }

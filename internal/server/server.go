@@ -227,9 +227,11 @@ func (c *Config) setDefaults() {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	nats     *eventlog.Embedded // nil with an external NATS
-	nc       *nats.Conn         // the service's connection (embedded or external)
-	ownConn  bool               // nc is external: Close closes it
+	nats     *eventlog.Embedded  // nil with an external NATS
+	nc       *nats.Conn          // the service's connection (embedded or external)
+	readerNC *nats.Conn          // the embedded server's connection in the readers' account (nil with an external NATS)
+	snapJS   jetstream.JetStream // reads snapshots: s.js, or through the command account's exports on a replica
+	ownConn  bool                // nc is external: Close closes it
 	js       jetstream.JetStream
 	stream   jetstream.Stream
 	auth     *credential.Authenticator
@@ -278,7 +280,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}); err != nil {
 			return nil, err
 		}
-		s.nc = s.nats.Conn
+		s.nc, s.readerNC = s.nats.Conn, s.nats.ReaderConn
 	} else {
 		tlsOpts, err := cfg.NATSTLSOptions()
 		if err != nil {
@@ -293,11 +295,30 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	s.snapJS = s.js
 	stream, err := s.openStream(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.stream = stream
+	if s.streamName() == eventlog.ReaderStream {
+		// A replica in the readers' account sees the snapshot bucket only
+		// through what the command account exports to it.
+		if s.snapJS, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.CommandAPIPrefix); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+	}
+	if s.readerNC != nil {
+		// The embedded server's readers (replicas, followers) read the
+		// event stream's mirror in their own account.
+		rjs, err := jetstream.New(s.readerNC)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		if _, err := eventlog.EnsureReaderMirror(ctx, rjs); err != nil {
+			return nil, err
+		}
+	}
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("stream info: %w", err)
@@ -312,7 +333,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	s.snapshots.taker = s.newSnapshotter(s.store)
 	s.proj = projector.New(projector.Config{
-		Stream: eventlog.DefaultStream, Logger: cfg.Logger,
+		Stream: s.streamName(), Logger: cfg.Logger,
 		Progress: func(applied, head uint64) {
 			cfg.Logger.Info("catching up", "applied", applied, "head", head)
 		},
@@ -325,7 +346,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 
 	s.auth = &credential.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
-	auditSvc := audit.New(audit.Config{Stream: eventlog.DefaultStream, Members: s.roleMembers}, s.js, authorizer)
+	auditSvc := audit.New(audit.Config{Stream: s.streamName(), Members: s.roleMembers}, s.js, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
@@ -364,6 +385,15 @@ func (s *Server) Role() Role { return s.cfg.Role }
 // NodeName is the node's name in status messages and discovery.
 func (s *Server) NodeName() string { return s.cfg.NodeName }
 
+// streamName is the stream the node reads: the event stream on the
+// command side, the readers' mirror on a replica.
+func (s *Server) streamName() string {
+	if s.stream != nil {
+		return s.stream.CachedInfo().Config.Name
+	}
+	return eventlog.DefaultStream
+}
+
 // openStream finds the event stream. A RoleAll node creates it or updates
 // its configuration; a command node creates it when missing (never
 // changes it); a replica only looks it up.
@@ -371,6 +401,9 @@ func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
 	cfg := eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1)
 	if s.cfg.Role == RoleAll {
 		return eventlog.EnsureStream(ctx, s.js, cfg)
+	}
+	if s.cfg.Role == RoleReplica {
+		return s.openReaderStream(ctx)
 	}
 	st, err := s.js.Stream(ctx, cfg.Name)
 	switch {
@@ -382,6 +415,30 @@ func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
 		return nil, fmt.Errorf("no event stream %s on %s: start the node that holds it (role all or command) first", cfg.Name, s.cfg.NATSURL)
 	case err != nil:
 		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
+}
+
+// openReaderStream finds the stream a replica reads: the readers' mirror
+// (created when missing), or, on a NATS server without Grantlog's accounts
+// where the replica's account holds the event stream itself, that stream
+// (with a warning: nothing then keeps other users of the account from
+// writing events; see docs/SECURITY.md).
+func (s *Server) openReaderStream(ctx context.Context) (jetstream.Stream, error) {
+	if _, err := s.js.Stream(ctx, eventlog.ReaderStream); err == nil || !errors.Is(err, jetstream.ErrStreamNotFound) {
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w (a replica connects with the replica NATS user of the readers' account)", eventlog.ReaderStream, err)
+		}
+		return eventlog.EnsureReaderMirror(ctx, s.js)
+	}
+	if st, err := s.js.Stream(ctx, eventlog.DefaultStream); err == nil {
+		s.log.Warn("this replica's NATS account holds the event stream itself: run NATS with Grantlog's accounts (deploy/nats/nats.conf) so that only the command side can write events",
+			"stream", eventlog.DefaultStream)
+		return st, nil
+	}
+	st, err := eventlog.EnsureReaderMirror(ctx, s.js)
+	if err != nil {
+		return nil, fmt.Errorf("%w (a replica connects with the replica NATS user of the readers' account)", err)
 	}
 	return st, nil
 }

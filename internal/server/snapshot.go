@@ -106,7 +106,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	broken := filepath.Join(s.cfg.DataDir, fmt.Sprintf("index.broken-%d", time.Now().Unix()))
 	s.log.Warn("the stream no longer holds the events after the index's revision: rebuilding from the newest snapshot",
 		"applied", applied, "streamFirst", stream.State.FirstSeq, "movedAsideTo", broken)
-	if _, err := snapshot.Latest(ctx, s.js, s.cfg.SnapshotBucket); err != nil {
+	if _, err := snapshot.Latest(ctx, s.snapJS, s.cfg.SnapshotBucket); err != nil {
 		return nil, s.gapError(applied, stream.State.FirstSeq, err)
 	}
 	if err := os.Rename(dir, broken); err != nil {
@@ -130,7 +130,7 @@ func (s *Server) gapError(applied, first uint64, cause error) error {
 func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo) error {
 	start := time.Now()
 	lastPct := int64(-1)
-	info, err := snapshot.RestoreForStream(ctx, s.js, s.cfg.SnapshotBucket, dir, stream, func(done, total int64) {
+	info, err := snapshot.RestoreForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, stream, func(done, total int64) {
 		pct := int64(100)
 		if total > 0 {
 			pct = done * 100 / total

@@ -1,0 +1,46 @@
+package eventlog_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/eventlog"
+)
+
+func TestSmokeMirror(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	defer e.Close()
+	js, _ := jetstream.New(e.Conn)
+	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	require.NoError(t, err)
+	_, err = js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))
+	require.NoError(t, err)
+	rjs, _ := jetstream.New(e.ReaderConn)
+	m, err := eventlog.EnsureReaderMirror(ctx, rjs)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		i, err := m.Info(ctx)
+		return err == nil && i.State.LastSeq == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	fc, err := eventlog.Connect(eventlog.ConnectConfig{URL: e.Server.ClientURL(), User: "follower", Password: e.FollowerCreds.Password})
+	require.NoError(t, err)
+	defer fc.Close()
+	fjs, _ := jetstream.New(fc)
+	st, err := fjs.Stream(ctx, eventlog.ReaderStream)
+	require.NoError(t, err)
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	require.NoError(t, err)
+	msg, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	require.NoError(t, err)
+	require.Equal(t, "grantlog.ev.foo.x.1", msg.Subject())
+	_ = nats.ErrTimeout
+}

@@ -1,0 +1,318 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/natsapi"
+	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/testutil"
+)
+
+// attackEnv is a running deployment under attack: a NATS server with the
+// accounts of eventlog.AccountsConfig, a role all node holding the event
+// stream and answering checks over NATS.
+type attackEnv struct {
+	url   string
+	creds map[string]eventlog.Creds // by user name
+	token string                    // the bootstrap admin's token
+	node  *node
+}
+
+// connect connects as user (with its own inbox prefix) and records the
+// permission errors the server sends it.
+func (e *attackEnv) connect(t *testing.T, user string) (*nats.Conn, *violations) {
+	t.Helper()
+	v := &violations{}
+	c := e.creds[user]
+	nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: e.url, User: c.User, Password: c.Password, Name: "attacker-" + user,
+		Options: []nats.Option{nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { v.add(err) })}})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc, v
+}
+
+type violations struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (v *violations) add(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.errs = append(v.errs, err.Error())
+}
+
+func (v *violations) count() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.errs)
+}
+
+// streamState reads the event stream with the command user: its last
+// sequence, and the deliver subjects of its push consumers.
+func (e *attackEnv) streamState(t *testing.T, ctx context.Context) (last uint64, msgs uint64, pushTo []string) {
+	t.Helper()
+	nc, _ := e.connect(t, eventlog.CommandUser)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(ctx, eventlog.DefaultStream)
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	lister := st.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		if ci.Config.DeliverSubject != "" {
+			pushTo = append(pushTo, ci.Config.DeliverSubject)
+		}
+	}
+	require.NoError(t, lister.Err())
+	return info.State.LastSeq, info.State.Msgs, pushTo
+}
+
+// describe is the subject and start of the event at seq.
+func (e *attackEnv) describe(t *testing.T, ctx context.Context, seq uint64) string {
+	nc, _ := e.connect(t, eventlog.CommandUser)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(ctx, eventlog.DefaultStream)
+	require.NoError(t, err)
+	m, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s %.200s", m.Subject, m.Data)
+}
+
+// nonCommandUsers are every credential but the command side's.
+var nonCommandUsers = []string{eventlog.ReplicaUser, eventlog.FollowerUser, eventlog.ClientUser}
+
+// runAttackSuite tries every route by which a non-command credential
+// could get a message stored in the event stream, read another caller's
+// credentials, answer in the service's place, or edit the stream, and
+// checks that none works and the stream is unchanged.
+func runAttackSuite(t *testing.T, e *attackEnv) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	last0, msgs0, _ := e.streamState(t, ctx)
+	require.NotZero(t, last0, "the bootstrap wrote events")
+
+	for _, user := range nonCommandUsers {
+		t.Run("inject/"+user, func(t *testing.T) {
+			nc, _ := e.connect(t, user)
+			evil := func(route string) string { return "grantlog.ev._platform.role." + route }
+			// Direct publish, plain and as a JetStream publish.
+			require.NoError(t, nc.Publish(evil("publish"), []byte(`{"type":"role.created.v1"}`)))
+			js, err := jetstream.New(nc)
+			require.NoError(t, err)
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			_, err = js.Publish(pctx, evil("jspublish"), []byte(`{}`))
+			pcancel()
+			require.Error(t, err, "a JetStream publish of an event must fail")
+
+			req := func(subject, reply string, body any) {
+				data, ok := body.([]byte)
+				if !ok {
+					var err error
+					data, err = json.Marshal(body)
+					require.NoError(t, err)
+				}
+				msg := nats.NewMsg(subject)
+				msg.Reply, msg.Data = reply, data
+				msg.Header.Set(natsapi.AuthorizationHeader, "Bearer "+e.token)
+				require.NoError(t, nc.PublishMsg(msg))
+			}
+			api := "$JS.API."
+			mirror := eventlog.ReaderStream
+			// Push consumers whose deliveries land on event subjects: on the
+			// readers' mirror, and on the event stream through the import.
+			push := map[string]any{"deliver_subject": evil("push"), "deliver_policy": "all", "ack_policy": "none"}
+			req(api+"CONSUMER.CREATE."+mirror, "", map[string]any{"stream_name": mirror, "config": push})
+			req(api+"CONSUMER.CREATE."+mirror+".evilpush", "", map[string]any{"stream_name": mirror, "config": merge(push, "name", "evilpush")})
+			req(eventlog.CommandAPIPrefix+".CONSUMER.CREATE."+eventlog.DefaultStream, "",
+				map[string]any{"stream_name": eventlog.DefaultStream, "config": map[string]any{"deliver_subject": "$O.GRANTLOG_SNAPSHOTS.M.evil", "deliver_policy": "all"}})
+			req(api+"CONSUMER.CREATE."+eventlog.DefaultStream, "", map[string]any{"stream_name": eventlog.DefaultStream, "config": push})
+			// A JetStream answer echoing a consumer's config, sent to the
+			// imported consumer-create subject of the event stream.
+			pushCfg := map[string]any{"name": "echo", "deliver_subject": "$O.GRANTLOG_SNAPSHOTS.M.echo", "deliver_policy": "all", "ack_policy": "none"}
+			req(api+"CONSUMER.CREATE."+mirror+".echo", eventlog.CommandAPIPrefix+".CONSUMER.CREATE."+eventlog.DefaultStream,
+				map[string]any{"stream_name": mirror, "config": pushCfg})
+			req(api+"CONSUMER.INFO."+mirror+".echo", eventlog.CommandAPIPrefix+".CONSUMER.CREATE."+eventlog.DefaultStream, []byte(nil))
+			// A pull consumer asked for its next message, with the reply on an
+			// event subject.
+			req(api+"CONSUMER.CREATE."+mirror+".evilpull", "", map[string]any{"stream_name": mirror,
+				"config": map[string]any{"name": "evilpull", "deliver_policy": "all", "ack_policy": "none"}})
+			req(api+"CONSUMER.MSG.NEXT."+mirror+".evilpull", evil("pull"), map[string]any{"batch": 5, "expires": int64(time.Second)})
+			// Direct gets (the mirror, the snapshot bucket through the
+			// import), message gets, and the JetStream API's own answers.
+			req(api+"DIRECT.GET."+mirror, evil("directget"), map[string]any{"seq": 1})
+			req(api+"STREAM.MSG.GET."+mirror, evil("msgget"), map[string]any{"seq": 1})
+			req(eventlog.CommandAPIPrefix+".DIRECT.GET.OBJ_GRANTLOG_SNAPSHOTS", evil("snapget"), map[string]any{"seq": 1})
+			req(eventlog.CommandAPIPrefix+".STREAM.INFO.OBJ_GRANTLOG_SNAPSHOTS", evil("snapinfo"), []byte(nil))
+			req(api+"INFO", evil("apiinfo"), []byte(nil))
+			req(api+"STREAM.INFO."+mirror, evil("streaminfo"), []byte(nil))
+			// Grantlog's own responders.
+			req(natsapi.CheckSubject, evil("check"), map[string]any{"subject": map[string]any{"type": "user", "id": "x"},
+				"namespace": "g", "resource": "NAMESPACE:g:X", "action": 2})
+			req(natsapi.ChecksSubject, evil("checks"), map[string]any{"checks": []any{}})
+			req(natsapi.CommandSubjectPrefix+".role.create", evil("command"), map[string]any{"roleName": "not a valid role name"})
+			req("$SRV.PING", evil("srvping"), []byte(nil))
+			// Streams that would capture, republish, mirror or source events,
+			// and KV or object store buckets.
+			req(api+"STREAM.CREATE.EVIL", "", map[string]any{"name": "EVIL", "subjects": []string{"evil.>"},
+				"republish": map[string]any{"src": ">", "dest": "grantlog.ev._platform.role.republish"}})
+			req(api+"STREAM.CREATE.EVILSRC", "", map[string]any{"name": "EVILSRC", "sources": []any{map[string]any{"name": mirror}}})
+			req(api+"STREAM.CREATE.KV_EVIL", "", map[string]any{"name": "KV_EVIL", "subjects": []string{"$KV.EVIL.>"}})
+			req(api+"STREAM.UPDATE."+mirror, "", map[string]any{"name": mirror, "subjects": []string{"grantlog.ev.>"}})
+			req(api+"STREAM.DELETE."+mirror, "", []byte(nil))
+			require.NoError(t, nc.FlushTimeout(5*time.Second))
+		})
+	}
+
+	// The server processed every attack (each connection flushed); give
+	// consumers it created a moment to deliver, then look.
+	time.Sleep(500 * time.Millisecond)
+	last1, msgs1, pushTo := e.streamState(t, ctx)
+	for seq := last0 + 1; seq <= last1; seq++ {
+		t.Errorf("appended at %d: %s", seq, e.describe(t, ctx, seq))
+	}
+	assert.Equal(t, last0, last1, "nothing was appended to the event stream")
+	assert.Equal(t, msgs0, msgs1)
+	for _, subj := range pushTo {
+		assert.True(t, strings.HasPrefix(subj, eventlog.MirrorDeliverPrefix+"."),
+			"the event stream's only push consumer is the readers' mirror's, not one delivering to %s", subj)
+	}
+
+	t.Run("edit-stream/command", func(t *testing.T) {
+		nc, _ := e.connect(t, eventlog.CommandUser)
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		cfg := eventlog.StreamConfig(eventlog.DefaultStream, "grantlog.ev", 1)
+		cfg.MaxAge = time.Second
+		uctx, ucancel := context.WithTimeout(ctx, 2*time.Second)
+		defer ucancel()
+		_, err = js.UpdateStream(uctx, cfg)
+		require.Error(t, err, "the command user may not change the event stream")
+		st, err := js.Stream(ctx, eventlog.DefaultStream)
+		require.NoError(t, err)
+		require.Error(t, st.DeleteMsg(uctx, 1))
+		require.Error(t, st.Purge(uctx))
+		require.Error(t, js.DeleteStream(uctx, eventlog.DefaultStream))
+		info, err := st.Info(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, info.Config.MaxAge)
+		assert.Equal(t, last0, info.State.LastSeq)
+	})
+
+	t.Run("sniff-and-impersonate", func(t *testing.T) {
+		var sniffed sync.Map
+		var got int
+		for _, user := range nonCommandUsers {
+			nc, v := e.connect(t, user)
+			for _, subj := range []string{">", "_INBOX.>", "_INBOX_client.>", "grantlog.v1.>", "_R_.>", "$JS.>"} {
+				if user == eventlog.ClientUser && subj == "_INBOX_client.>" {
+					continue // its own inbox
+				}
+				_, err := nc.Subscribe(subj, func(m *nats.Msg) { sniffed.Store(user+" "+subj+" "+m.Subject, string(m.Data)) })
+				require.NoError(t, err)
+			}
+			if user != eventlog.ReplicaUser { // a replica is a Grantlog node: it answers checks
+				_, err := nc.QueueSubscribe(natsapi.CheckSubject, "q", func(m *nats.Msg) {
+					_ = m.Respond([]byte(`{"allowed":true,"revision":1}`))
+				})
+				require.NoError(t, err)
+			}
+			require.NoError(t, nc.FlushTimeout(5*time.Second))
+			require.Eventually(t, func() bool { return v.count() > 0 }, 5*time.Second, 10*time.Millisecond,
+				"%s: the server refuses the subscriptions", user)
+		}
+		// A legitimate client issues a token over NATS and asks checks.
+		nc, _ := e.connect(t, eventlog.ClientUser)
+		issue := natsCheck(t, nc, natsapi.CommandSubjectPrefix+".token.issue", e.token, map[string]any{
+			"namespace": "attack", "name": "secret-token",
+			"permissions": []any{map[string]any{"resource": "NAMESPACE:attack:X", "action": 2}}})
+		secret, _ := decodeMap(t, issue.Data)["token"].(string)
+		require.NotEmpty(t, secret, "token issued: %s", issue.Data)
+		for range 20 {
+			reply := natsCheck(t, nc, natsapi.CheckSubject, e.token, map[string]any{
+				"subject": map[string]any{"type": "user", "id": "nobody"}, "namespace": "attack",
+				"resource": "NAMESPACE:attack:X", "action": 2})
+			out := decodeMap(t, reply.Data)
+			assert.Equal(t, false, out["allowed"], "every check is answered by Grantlog: %s", reply.Data)
+			got++
+		}
+		require.Equal(t, 20, got)
+		sniffed.Range(func(k, v any) bool {
+			t.Errorf("sniffed %v: %v", k, v)
+			return true
+		})
+	})
+}
+
+func merge(m map[string]any, kv ...string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// readCreds reads the data directory's credentials files.
+func readCreds(t *testing.T, dir string) map[string]eventlog.Creds {
+	t.Helper()
+	out := map[string]eventlog.Creds{}
+	for _, user := range []string{eventlog.CommandUser, eventlog.ReplicaUser, eventlog.FollowerUser, eventlog.ClientUser} {
+		raw, err := os.ReadFile(filepath.Join(dir, eventlog.CredsFile(user)))
+		require.NoError(t, err)
+		c, err := eventlog.ParseCreds(raw)
+		require.NoError(t, err)
+		out[user] = c
+	}
+	return out
+}
+
+// TestAttackEmbedded runs the attack suite against the embedded server of
+// `grantlog serve`.
+func TestAttackEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, server.Config{DataDir: dir, NATSListen: "127.0.0.1:0"}, "")
+	runAttackSuite(t, &attackEnv{url: n.srv.NATSURL(), creds: readCreds(t, dir), token: n.c.token, node: n})
+}
+
+// TestAttackDeployConfig runs the attack suite against the real
+// nats-server started with deploy/nats/nats.conf, with a role all node
+// (the command user) and a replica node (the replica user) on it.
+func TestAttackDeployConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real nats-server; skipped with -short")
+	}
+	creds := map[string]eventlog.Creds{}
+	env := []string{"NATS_SERVER_NAME=attack"}
+	for _, user := range []string{eventlog.CommandUser, eventlog.ReplicaUser, eventlog.FollowerUser, eventlog.ClientUser} {
+		c := eventlog.Creds{User: user, Password: fmt.Sprintf("%s-%d-secret", user, time.Now().UnixNano())}
+		creds[user] = c
+		env = append(env, "GRANTLOG_NATS_"+strings.ToUpper(user)+"_PASSWORD="+c.Password)
+	}
+	ns := testutil.StartNATSServer(t, filepath.Join("..", "..", "deploy", "nats", "nats.conf"), t.TempDir(), env...)
+	all := startNode(t, server.Config{DataDir: t.TempDir(), NATSURL: ns.URL,
+		NATSUser: eventlog.CommandUser, NATSPassword: creds[eventlog.CommandUser].Password}, "")
+	startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: ns.URL,
+		NATSUser: eventlog.ReplicaUser, NATSPassword: creds[eventlog.ReplicaUser].Password}, all.c.token)
+	runAttackSuite(t, &attackEnv{url: ns.URL, creds: creds, token: all.c.token, node: all})
+}
