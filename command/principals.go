@@ -54,7 +54,8 @@ const DefaultUserRole = "User"
 
 // CreateNamespace creates a namespace explicitly with its parent studio and
 // default roles. It needs ADMIN:NAMESPACE Create; for a namespace that
-// already exists implicitly (it has events) also
+// already exists implicitly (it has events, or something names it: see
+// index.View.NamespaceReferenced) also
 // ADMIN:NAMESPACE:{namespace}:NAMESPACE Update there, and for a parent the
 // same in the parent.
 func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespace) (events.NamespaceCreated, uint64, error) {
@@ -72,10 +73,12 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 	}
 	var ev events.NamespaceCreated
 	rev, err := s.execute(ctx, in.Namespace, &m, func(v index.View) (decision, error) {
-		info, existed := v.Namespace(in.Namespace)
-		if existed && info.Explicit {
+		if info, ok := v.Namespace(in.Namespace); ok && info.Explicit {
 			return decision{}, errorf(ErrConflict, "namespaceExists", "namespace %s already exists", in.Namespace)
 		}
+		// Events of its own, or named by anything else: an assignment's
+		// assignedNamespaces, a parent, a literal namespace in a permission.
+		existed := v.NamespaceReferenced(in.Namespace)
 		ev = events.NamespaceCreated{Namespace: in.Namespace, Parent: in.Parent, DefaultRoles: []string{}}
 		var grants []roleGrant
 		if in.DefaultRoles == nil {
@@ -94,9 +97,9 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 		}
 		return decision{kind: events.KindNamespace, aggregateID: in.Namespace, payload: ev, check: func() error {
 			// A namespace that already exists implicitly (it has events:
-			// assignments, clients, tokens) has owners: making it explicit
-			// sets its parent and default roles, which needs rights in it,
-			// not only ADMIN:NAMESPACE Create.
+			// assignments, clients, tokens; or others name it) has owners:
+			// making it explicit sets its parent and default roles, which
+			// needs rights in it, not only ADMIN:NAMESPACE Create.
 			if existed {
 				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Namespace), perm.Update, in.Namespace); err != nil {
 					return err

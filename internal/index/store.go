@@ -107,6 +107,9 @@ type state struct {
 	endpoints   map[string]*Endpoint // by service + "/" + name
 	parents     map[string]string    // namespace → parent studio, for those with one
 	in          *interner            // strings and lists shared by assignments
+	// assignedIn counts the assignments naming each namespace in their
+	// assignedNamespaces (see refAssigned; nil until the first).
+	assignedIn map[string]int32
 }
 
 func newState() state {

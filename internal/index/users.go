@@ -46,9 +46,11 @@ func (st *state) putAssignment(a Assignment) {
 	rest := list[i:]
 	n := len(list) + 1
 	if i < len(list) && list[i].Namespace == a.Namespace && list[i].role.ID == a.role.ID {
+		st.refAssigned(list[i].AssignedNamespaces, -1)
 		rest = list[i+1:]
 		n--
 	}
+	st.refAssigned(a.AssignedNamespaces, 1)
 	vals := make([]Assignment, 0, n)
 	for _, o := range list[:i] {
 		vals = append(vals, *o)
@@ -67,6 +69,7 @@ func (st *state) removeAssignment(ns, userID, roleID string) {
 		if a.Namespace != ns || a.role.ID != roleID {
 			continue
 		}
+		st.refAssigned(a.AssignedNamespaces, -1)
 		if len(list) == 1 {
 			delete(st.users, userID)
 			return
@@ -115,6 +118,7 @@ func (r *loadRun) flush(st *state) {
 	}
 	for _, a := range r.vals {
 		a.UserID = uid
+		st.refAssigned(a.AssignedNamespaces, 1)
 		vals = append(vals, a)
 	}
 	// Key order is not assignmentLess order across namespaces ("n/foo-bar/"

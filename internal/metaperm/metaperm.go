@@ -37,7 +37,8 @@ func Audit(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":AUDIT" }
 func Assignment(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:*" }
 
 // Namespace guards reading and deleting namespace ns, and (Update) creating
-// it explicitly once it has events or giving it as a parent.
+// it explicitly once it exists implicitly (see index.View.NamespaceReferenced)
+// or giving it as a parent.
 func Namespace(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":NAMESPACE" }
 
 // Client guards the IAM clients of namespace ns.

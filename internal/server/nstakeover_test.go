@@ -52,3 +52,59 @@ func TestNamespaceTakeoverRefused(t *testing.T) {
 	// Whoever holds rights in both may still do it.
 	root.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "victim", "parent": "mine"})
 }
+
+// TestNamespaceTakeoverRefusedWhenReferenced: a namespace without events of
+// its own that something else names (an assignment's assignedNamespaces,
+// another namespace's parent, a literal NAMESPACE:{name} segment of a role,
+// client, token or scope) exists too: creating it needs rights in it, so a
+// user with ADMIN:NAMESPACE Create and rights in "mine" cannot attach it to
+// "mine" and administer what others were given there. A studio prefix grant
+// (NAMESPACE:pre-:*) names no namespace; a reference that ends frees the
+// name.
+func TestNamespaceTakeoverRefusedWhenReferenced(t *testing.T) {
+	_, root := startServer(t, t.TempDir())
+	gameAdmin, user := roleID(t, root, "GameAdmin"), roleID(t, root, "User")
+	creator := root.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "NamespaceCreator",
+		"permissions": []map[string]any{{"resource": "ADMIN:NAMESPACE", "action": 1}}})
+	root.must(http.StatusCreated, "POST", "/v1/namespaces/mine/users/mal/roles", map[string]any{"roleId": gameAdmin, "assignedNamespaces": []string{"mine"}})
+	root.must(http.StatusCreated, "POST", "/v1/namespaces/mine/users/mal/roles", map[string]any{"roleId": creator["roleId"], "assignedNamespaces": []string{"mine"}})
+	tok := root.must(http.StatusCreated, "POST", "/v1/namespaces/mine/tokens", map[string]any{
+		"name": "mal", "owner": map[string]any{"type": "user", "id": "mal"}, "permissions": []map[string]any{
+			{"resource": "ADMIN:NAMESPACE", "action": 1},
+			{"resource": "ADMIN:NAMESPACE:{namespace}:*", "action": 15},
+			{"resource": "NAMESPACE:{namespace}:*", "action": 15}}})
+	mal := root.as(tok["token"].(string))
+
+	// Each named only from elsewhere: no events of their own.
+	root.must(http.StatusCreated, "POST", "/v1/namespaces/home/users/vic/roles", map[string]any{"roleId": user, "assignedNamespaces": []string{"quiet"}})
+	root.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "g9", "parent": "acme"})
+	root.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "LitReader",
+		"permissions": []map[string]any{{"resource": "NAMESPACE:litrole:SERVER", "action": 2}, {"resource": "NAMESPACE:pre-:*", "action": 2}}})
+	root.must(http.StatusCreated, "POST", "/v1/namespaces/ops/clients", map[string]any{"clientName": "bot",
+		"permissions": []map[string]any{{"resource": "ADMIN:NAMESPACE:litclient:CLIENT", "action": 2}}})
+	anyServer := root.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "AnyServer",
+		"permissions": []map[string]any{{"resource": "NAMESPACE:*:SERVER", "action": 2}}})
+	root.must(http.StatusCreated, "POST", "/v1/namespaces/ops/users/srv/roles", map[string]any{"roleId": anyServer["roleId"], "assignedNamespaces": []string{"ops"}})
+	root.must(http.StatusCreated, "POST", "/v1/namespaces/ops/tokens", map[string]any{
+		"name": "srv", "owner": map[string]any{"type": "user", "id": "srv"}, "permissions": []map[string]any{
+			{"resource": "NAMESPACE:littoken:SERVER", "action": 2}}})
+	for _, ns := range []string{"quiet", "acme", "litrole", "litclient", "littoken"} {
+		root.must(http.StatusNotFound, "GET", "/v1/namespaces/"+ns, nil)
+		out := mal.must(http.StatusForbidden, "POST", "/v1/namespaces", map[string]any{"namespace": ns, "parent": "mine"})
+		assert.Equal(t, "forbidden", out["errorCode"], ns)
+		assert.Contains(t, out["errorMessage"], ns)
+		mal.must(http.StatusForbidden, "POST", "/v1/namespaces", map[string]any{"namespace": ns})
+		root.must(http.StatusNotFound, "GET", "/v1/namespaces/"+ns, nil)
+	}
+
+	// A studio prefix names no namespace; a name nobody uses is free.
+	mal.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "pre-x", "parent": "mine"})
+	mal.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "fresh", "parent": "mine"})
+
+	// Once the only reference ends, the name is free again.
+	root.must(http.StatusOK, "DELETE", "/v1/namespaces/home/users/vic/roles/"+user, nil)
+	mal.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "quiet", "parent": "mine"})
+
+	// Whoever holds rights in it may still create it.
+	root.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "acme", "parent": "mine"})
+}
