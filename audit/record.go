@@ -57,6 +57,12 @@ type Record struct {
 	PrevHash string `json:"prevHash"`
 	// Hash is the hex SHA-256 of the event's raw bytes in the stream.
 	Hash string `json:"hash"`
+	// Subject is the event's subject in the stream.
+	Subject string `json:"subject,omitempty"`
+	// Signature is the event's Grantlog-Sig header: the command side's
+	// signature of Subject and Hash ("<keyId>.<base64url>"), absent for
+	// events written before the log was signed (see Verifier).
+	Signature string `json:"signature,omitempty"`
 	// Error, when set, says why the event could not be read (an unknown
 	// type written by a newer Grantlog, or malformed bytes).
 	Error string `json:"error,omitempty"`
@@ -68,12 +74,13 @@ type Record struct {
 var jsonNull = json.RawMessage("null")
 
 // Decode turns the raw bytes of a stream message (at revision seq, on
-// subject, under subject prefix) into a Record. It never fails: an event it
+// subject, under subject prefix) into a Record (set its Signature from the
+// message's logsig.Header header). It never fails: an event it
 // cannot read gives a record with Error set, its namespace taken from the
 // subject, and its hash (so the chain can still be checked).
 func Decode(reg *events.Registry, prefix string, seq uint64, subject string, data []byte) Record {
 	sum := sha256.Sum256(data)
-	rec := Record{Revision: seq, Hash: hex.EncodeToString(sum[:]), Namespace: namespaceOf(prefix, subject)}
+	rec := Record{Revision: seq, Hash: hex.EncodeToString(sum[:]), Namespace: namespaceOf(prefix, subject), Subject: subject}
 	ev, err := reg.Decode(data)
 	if err != nil {
 		rec.Error = err.Error()
@@ -214,6 +221,8 @@ func beforeAfter(p events.Payload) (before, after json.RawMessage) {
 		return nil, marshal(p)
 	case events.EndpointDeleted:
 		return nil, jsonNull
+	case events.LogSigningKeyAdded:
+		return jsonNull, marshal(p)
 	}
 	return nil, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/metaperm"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
@@ -316,6 +317,9 @@ func (s *Service) visible(ctx context.Context, a *access, types map[string]bool,
 		return Record{Revision: meta.Sequence.Stream}, false, err
 	}
 	rec := Decode(s.reg, s.cfg.SubjectPrefix, meta.Sequence.Stream, msg.Subject(), msg.Data())
+	if h := msg.Headers(); h != nil {
+		rec.Signature = h.Get(logsig.Header)
+	}
 	if rec.Namespace != ns {
 		// The envelope claims another namespace than its subject: show it
 		// only to callers who may read both.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -79,6 +80,11 @@ type Config struct {
 	MaxAttempts int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Signer, when set, signs every appended event (header
+	// logsig.Header): the log signing key of the command side. Nodes
+	// refuse unsigned events once the stream has announced a key (see
+	// AnnounceSigningKey and package projector).
+	Signer *logsig.Key
 }
 
 func (c *Config) setDefaults() {
@@ -214,6 +220,9 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 		msg := nats.NewMsg(events.Subject(s.cfg.SubjectPrefix, ns, d.kind, d.aggregateID))
 		msg.Data = data
 		msg.Header.Set(EventTypeHeader, d.payload.EventType())
+		if s.cfg.Signer != nil {
+			msg.Header.Set(logsig.Header, s.cfg.Signer.SignEvent(msg.Subject, data))
+		}
 		ack, err := s.js.PublishMsg(ctx, msg,
 			jetstream.WithMsgID(m.CommandID),
 			jetstream.WithExpectLastSequenceForSubject(info.LastRevision, filter))
@@ -262,7 +271,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 // its hash; then the hash is read from the stream head. If the head has
 // moved on, the append fails its concurrency check anyway and is re-decided.
 func (s *Service) prevHash(ctx context.Context, filter string, info index.NamespaceInfo) (string, error) {
-	if info.LastHash != "" || info.LastRevision == 0 {
+	if info.LastHash != "" || info.LastRevision == 0 || info.Chained {
 		return info.LastHash, nil
 	}
 	last, err := s.head.GetLastMsgForSubject(ctx, filter)

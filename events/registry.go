@@ -48,6 +48,7 @@ func NewRegistry() *Registry {
 		TypeEndpointRegistered:      decoderOf[EndpointRegistered](),
 		TypeEndpointDeleted:         decoderOf[EndpointDeleted](),
 		TypeUserRolesAssignedBatch:  decoderOf[UserRolesAssignedBatch](),
+		TypeLogSigningKeyAdded:      decoderOf[LogSigningKeyAdded](),
 	}}
 }
 
@@ -63,7 +64,8 @@ func (r *Registry) Types() []string {
 
 // Decode parses an encoded event. The returned Event has Revision zero; the
 // caller sets it from the stream sequence. Errors wrap ErrMalformed or
-// ErrUnknownType.
+// ErrUnknownType; with ErrUnknownType the returned Event holds the
+// envelope (its Data is nil).
 func (r *Registry) Decode(data []byte) (Event, error) {
 	var env Envelope
 	if err := gojson.Unmarshal(data, &env); err != nil {
@@ -71,7 +73,7 @@ func (r *Registry) Decode(data []byte) (Event, error) {
 	}
 	dec, ok := r.decoders[env.Type]
 	if !ok {
-		return Event{}, fmt.Errorf("%w %q", ErrUnknownType, env.Type)
+		return Event{Envelope: env}, fmt.Errorf("%w %q", ErrUnknownType, env.Type)
 	}
 	p, err := dec(env.Payload)
 	if err != nil {

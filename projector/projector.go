@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 )
 
 // Errors that stop a Projector.
@@ -20,15 +23,26 @@ var (
 	// ErrGap: the stream no longer holds the event after the applied
 	// revision, so the index cannot be brought up to date by replay.
 	ErrGap = errors.New("projector: stream does not hold the next event")
-	// ErrUnknownEvent: the stream holds an event type this binary does not
-	// know (written by a newer version); upgrade the binary.
+	// ErrUnknownEvent: the stream holds an authenticated event of a type
+	// this binary does not know (written by a newer version); upgrade the
+	// binary. Run does not return it: the projector halts before the event,
+	// reports it (Halted), and retries every Config.HaltRetry.
 	ErrUnknownEvent = errors.New("projector: unknown event type")
 )
 
 // Index is where events are applied. *index.Store satisfies it.
 type Index interface {
 	Applied() uint64
+	// Apply applies events in order; an event whose Data is an
+	// index.Refused changes nothing but the revisions (see index.Refused).
 	Apply(evs []events.Event) error
+	// SigningKeys returns the log signing keys announced by the events
+	// applied so far.
+	SigningKeys() (logsig.Keys, error)
+	// ChainHead returns the hash of the last event accepted in namespace
+	// ns ("" for none), or index.ErrChainUnknown with the namespace's last
+	// revision when the index did not record it.
+	ChainHead(ns string) (hash string, rev uint64, err error)
 }
 
 // Config configures a Projector.
@@ -44,6 +58,9 @@ type Config struct {
 	// Progress, when set, is called after each applied batch during
 	// catch-up with the applied revision and the head revision seen at start.
 	Progress func(applied, head uint64)
+	// HaltRetry is how often a projector halted at an event type it does
+	// not know tries again; default 30s.
+	HaltRetry time.Duration
 }
 
 // Projector keeps an Index up to date with the stream.
@@ -56,6 +73,39 @@ type Projector struct {
 	head   atomic.Uint64 // stream head seen at start
 	ready  atomic.Bool
 	lastAt atomic.Int64 // unix nanos of the last applied batch
+
+	halted  atomic.Pointer[Halt]
+	refused struct {
+		sync.Mutex
+		count, last uint64
+		reason      string
+	}
+}
+
+// Halt says why a projector stopped applying: an authenticated event of a
+// type this binary does not know.
+type Halt struct {
+	// Revision is the event's revision; the index stays before it.
+	Revision uint64
+	// Type is the unknown event type.
+	Type string
+	// Reason is a sentence for status pages and logs.
+	Reason string
+}
+
+// Halted returns why the projector is halted, or nil while it applies.
+func (p *Projector) Halted() *Halt { return p.halted.Load() }
+
+// Refused returns how many messages of the stream the projector refused
+// to apply since it was made (unsigned or badly signed after the log's
+// first signing key, replayed or out of their namespace's order, unknown
+// types on a stream with no signing key), and the revision and reason of
+// the last one. Refused messages are logged at error level and skipped:
+// the applied revision moves past them.
+func (p *Projector) Refused() (count, lastRevision uint64, reason string) {
+	p.refused.Lock()
+	defer p.refused.Unlock()
+	return p.refused.count, p.refused.last, p.refused.reason
 }
 
 // New returns a projector applying stream cfg.Stream to idx.
@@ -69,6 +119,9 @@ func New(cfg Config, js jetstream.JetStream, idx Index) *Projector {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.HaltRetry <= 0 {
+		cfg.HaltRetry = 30 * time.Second
+	}
 	return &Projector{cfg: cfg, js: js, index: idx, reg: events.NewRegistry()}
 }
 
@@ -80,8 +133,10 @@ func (p *Projector) Ready() bool { return p.ready.Load() }
 func (p *Projector) Head() uint64 { return p.head.Load() }
 
 // Run applies events until ctx ends (returning nil) or the projector cannot
-// go on (ErrGap, ErrUnknownEvent, an index failure). Transient NATS errors
-// are retried with backoff.
+// go on (ErrGap, an index failure). Transient NATS errors are retried with
+// backoff. At an authenticated event of a type this binary does not know,
+// it halts (Ready false, Halted says why) and tries again every
+// Config.HaltRetry, without returning.
 func (p *Projector) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
@@ -89,7 +144,19 @@ func (p *Projector) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil //nolint:nilerr // shutdown is not an error
 		}
-		if errors.Is(err, ErrGap) || errors.Is(err, ErrUnknownEvent) || errors.Is(err, errIndex) {
+		if h := (*haltError)(nil); errors.As(err, &h) {
+			p.ready.Store(false)
+			p.halted.Store(&h.halt)
+			p.cfg.Logger.Error("projector: halted: "+h.halt.Reason, "revision", h.halt.Revision, "type", h.halt.Type,
+				"retryIn", p.cfg.HaltRetry)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(p.cfg.HaltRetry):
+			}
+			continue
+		}
+		if errors.Is(err, ErrGap) || errors.Is(err, errIndex) {
 			p.ready.Store(false)
 			return err
 		}
@@ -147,11 +214,19 @@ func (p *Projector) run(ctx context.Context) error {
 	// Applied batches go back to the reader to be filled again (a batch of
 	// 1000 events is ~300 KB: allocating each anew made work for the GC).
 	free := make(chan []events.Event, 3)
-	go p.read(rctx, it, stream, applied+1, chunks, free)
+	auth, err := p.newAuth(stream)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errIndex, err)
+	}
+	go p.read(rctx, it, stream, auth, applied+1, chunks, free)
 	for c := range chunks {
 		if len(c.events) > 0 {
 			if err := p.index.Apply(c.events); err != nil {
 				return fmt.Errorf("%w: %w", errIndex, err)
+			}
+			p.noteRefused(c.events)
+			if h := p.halted.Load(); h != nil && c.last >= h.Revision {
+				p.halted.Store(nil)
 			}
 			clear(c.events)
 			select {
@@ -175,6 +250,22 @@ func (p *Projector) run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// noteRefused logs and counts the refused events of an applied batch.
+func (p *Projector) noteRefused(evs []events.Event) {
+	for i := range evs {
+		r, ok := evs[i].Data.(index.Refused)
+		if !ok {
+			continue
+		}
+		p.cfg.Logger.Error("projector: refused a message of the event stream", "revision", evs[i].Revision,
+			"namespace", evs[i].Namespace, "type", evs[i].Type, "reason", r.Reason)
+		p.refused.Lock()
+		p.refused.count++
+		p.refused.last, p.refused.reason = evs[i].Revision, r.Reason
+		p.refused.Unlock()
+	}
+}
+
 // chunk is a decoded batch, or the error that ended reading (after the
 // events before it).
 type chunk struct {
@@ -184,10 +275,11 @@ type chunk struct {
 }
 
 // read decodes messages into batches of up to BatchSize, cut when the
-// consumer has nothing more pending, and sends them on out, which it
+// consumer has nothing more pending (and after each signing key event),
+// authenticates each batch (auth.admit), and sends them on out, which it
 // closes when it stops (with an error chunk, or when ctx ends).
-func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stream jetstream.Stream, expect uint64,
-	out chan<- chunk, free <-chan []events.Event,
+func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stream jetstream.Stream, auth *authenticator,
+	expect uint64, out chan<- chunk, free <-chan []events.Event,
 ) {
 	defer close(out)
 	send := func(c chunk) bool {
@@ -208,19 +300,41 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		}
 	}
 	batch := newBatch()
+	var meta []msgMeta
+	// flush authenticates the batch and sends what may be applied; false
+	// when reading must stop.
+	flush := func(last uint64) bool {
+		evs, halt := auth.admit(ctx, batch, meta)
+		meta = meta[:0]
+		if halt != nil {
+			send(chunk{events: evs, last: halt.halt.Revision - 1, err: halt})
+			return false
+		}
+		if !send(chunk{events: evs, last: last}) {
+			return false
+		}
+		batch = newBatch()
+		return true
+	}
 	next := jetstream.NextContext(ctx)
 	for {
 		msg, err := it.Next(next)
 		if err != nil {
-			send(chunk{events: batch, last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
+			if len(batch) > 0 && !flush(expect-1) {
+				return
+			}
+			send(chunk{last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
 			return
 		}
-		meta, err := msg.Metadata()
+		mmeta, err := msg.Metadata()
 		if err != nil {
-			send(chunk{events: batch, last: expect - 1, err: fmt.Errorf("projector: metadata: %w", err)})
+			if len(batch) > 0 && !flush(expect-1) {
+				return
+			}
+			send(chunk{last: expect - 1, err: fmt.Errorf("projector: metadata: %w", err)})
 			return
 		}
-		seq := meta.Sequence.Stream
+		seq := mmeta.Sequence.Stream
 		if seq < expect {
 			continue // already applied (redelivery after a consumer reset)
 		}
@@ -234,37 +348,36 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 			}
 		}
 		first = false
-		ev, err := p.decode(msg, seq)
-		if err != nil {
-			// Apply what came before the event this binary cannot read.
-			send(chunk{events: batch, last: expect - 1, err: err})
-			return
-		}
+		ev, m := p.decode(msg, seq)
 		batch = append(batch, ev)
+		meta = append(meta, m)
 		expect = seq + 1
-		if len(batch) >= p.cfg.BatchSize || meta.NumPending == 0 {
-			if !send(chunk{events: batch, last: seq}) {
+		if len(batch) >= p.cfg.BatchSize || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded {
+			if !flush(seq) {
 				return
 			}
-			batch = newBatch()
 		}
 	}
 }
 
-func (p *Projector) decode(msg jetstream.Msg, seq uint64) (events.Event, error) {
+// decode reads one message. A message this binary cannot read is still
+// returned (Data nil), with why in the metadata: admit decides.
+func (p *Projector) decode(msg jetstream.Msg, seq uint64) (events.Event, msgMeta) {
+	m := msgMeta{subject: msg.Subject()}
+	if h := msg.Headers(); h != nil {
+		m.sig = h.Get(logsig.Header)
+	}
 	ev, err := p.reg.Decode(msg.Data())
 	switch {
 	case errors.Is(err, events.ErrUnknownType):
-		return events.Event{}, fmt.Errorf("%w at revision %d: %w", ErrUnknownEvent, seq, err)
+		m.unknown = true
 	case err != nil:
-		// No version of Grantlog can read it: record it as applied (so the
-		// index moves on) but change nothing.
-		p.cfg.Logger.Error("projector: skipping undecodable event", "revision", seq, "subject", msg.Subject(), "err", err)
-		ev = events.Event{Envelope: events.Envelope{Namespace: namespaceOf(p.cfg.SubjectPrefix, msg.Subject())}}
+		m.malformed = err
+		ev = events.Event{Envelope: events.Envelope{Namespace: namespaceOf(p.cfg.SubjectPrefix, m.subject)}}
 	}
 	ev.Revision = seq
 	ev.Hash = sha256.Sum256(msg.Data())
-	return ev, nil
+	return ev, m
 }
 
 func namespaceOf(prefix, subject string) string {

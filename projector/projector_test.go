@@ -71,22 +71,6 @@ func TestCatchUpResumeAndReady(t *testing.T) {
 	assert.Equal(t, testutil.Dump(t, fresh), testutil.Dump(t, st), "resumed projection equals replay from zero")
 }
 
-func TestUnknownEventTypeStops(t *testing.T) {
-	log := testutil.StartLog(t, t.TempDir())
-	d := smallDataset()
-	log.Publish(t, d.Events[:3])
-	_, err := log.JS.Publish(context.Background(), events.Subject(events.DefaultSubjectPrefix, "g1", "x", "y"),
-		[]byte(`{"eventId":"e","type":"role.future.v9","namespace":"g1","payload":{}}`))
-	require.NoError(t, err)
-
-	st := openIndex(t)
-	p := projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: testutil.Quiet}, log.JS, st)
-	err = p.Run(context.Background())
-	require.ErrorIs(t, err, projector.ErrUnknownEvent)
-	assert.EqualValues(t, 3, st.Applied(), "stops before the unknown event")
-	assert.False(t, p.Ready())
-}
-
 func TestUndecodableEventIsSkipped(t *testing.T) {
 	log := testutil.StartLog(t, t.TempDir())
 	d := smallDataset()

@@ -25,6 +25,7 @@ import (
 	"github.com/grantlog/grantlog/internal/dataset"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/projector"
@@ -327,18 +328,31 @@ func (b *bench) visible(ctx context.Context) error {
 	if roleID == "" {
 		return fmt.Errorf("no role loaded: run the load phase first")
 	}
+	// Events are appended as a command node does: chained and signed with
+	// the node's log signing key (the index refuses anything else).
+	key, err := logsig.LoadKey(ctx, js, "")
+	if err != nil {
+		return err
+	}
 	for i := range n {
 		ns := "visible"
+		prev, _, err := st.ChainHead(ns)
+		if err != nil {
+			return err
+		}
 		p := events.UserRoleAssigned{UserID: fmt.Sprintf("vis%d", i), RoleID: roleID, AssignedNamespaces: []string{ns}}
 		data, err := events.Encode(events.Envelope{EventID: fmt.Sprintf("vis-%d-%d", time.Now().UnixNano(), i), Namespace: ns,
 			AggregateID: p.UserID, OccurredAt: time.Now(), Actor: events.Actor{Type: events.ActorUser, ID: "grantbench"},
-			CommandID: fmt.Sprintf("vis-%d-%d", time.Now().UnixNano(), i)}, p)
+			CommandID: fmt.Sprintf("vis-%d-%d", time.Now().UnixNano(), i), PrevHash: prev}, p)
 		if err != nil {
 			return err
 		}
 		msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, events.KindUser, p.UserID))
 		msg.Data = data
 		t0 := time.Now()
+		if key != nil {
+			msg.Header.Set(logsig.Header, key.SignEvent(msg.Subject, data))
+		}
 		ack, err := js.PublishMsg(ctx, msg)
 		if err != nil {
 			return err

@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/client"
+	"github.com/grantlog/grantlog/events"
 )
 
 const auditUsage = `Usage:
@@ -25,8 +27,10 @@ const auditUsage = `Usage:
 tail    prints audit records, one line each (time, revision, namespace, actor,
         type, reason), or JSON lines with --json; -f keeps following the stream.
 export  writes every selected record as JSON lines to stdout, progress to stderr.
-verify  walks the per-namespace hash chains and names the first broken link
-        (exit status 1).
+verify  walks the per-namespace hash chains and, from the log's first signing
+        key on, checks every event's signature; names the first broken link
+        or unsigned/forged event (exit status 1). Checking signatures needs
+        the key records of namespace _platform (ADMIN:AUDIT Read).
 
 Every subcommand talks to a Grantlog server over HTTP: --url (env GRANTLOG_URL,
 default http://127.0.0.1:8080) with the token in --token-file or GRANTLOG_TOKEN.
@@ -156,6 +160,11 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "verify":
 		var b *audit.Break
 		b, err = auditVerify(ctx, c, o, stdout)
+		if err == nil && b != nil && b.Reason != "" {
+			fmt.Fprintf(stderr, "grantlog audit verify: NOT AUTHENTIC at revision %d, namespace %s: %s\n",
+				b.Revision, b.Namespace, b.Reason)
+			return 1
+		}
 		if err == nil && b != nil {
 			fmt.Fprintf(stderr, "grantlog audit verify: BROKEN LINK at revision %d, namespace %s: expected prevHash %q, found %q\n",
 				b.Revision, b.Namespace, b.Expected, b.Found)
@@ -241,10 +250,24 @@ func auditExport(ctx context.Context, c *client.Client, o client.AuditOptions, s
 	return err
 }
 
-// auditVerify checks the hash chains of the namespaces o selects (every
-// readable one when none), from their first event.
+// auditVerify checks the hash chains and signatures of the namespaces o
+// selects (every readable one when none), from their first event.
 func auditVerify(ctx context.Context, c *client.Client, o client.AuditOptions, stdout io.Writer) (*audit.Break, error) {
 	v := audit.NewVerifier()
+	keysNote := ""
+	if len(o.Namespaces) > 0 && !slices.Contains(o.Namespaces, events.PlatformNamespace) {
+		// The signing keys are platform records: read them first.
+		var keys []audit.Record
+		err := eachRecord(ctx, c, client.AuditOptions{Namespaces: []string{events.PlatformNamespace},
+			Types: []string{events.TypeLogSigningKeyAdded}}, func(r audit.Record) error {
+			keys = append(keys, r)
+			return nil
+		})
+		if err != nil {
+			keysNote = fmt.Sprintf("; signatures NOT checked: cannot read the log's signing keys (%v)", err)
+		}
+		v.PreloadKeys(keys)
+	}
 	var brk *audit.Break
 	var head uint64
 	errBroken := errors.New("broken")
@@ -262,6 +285,13 @@ func auditVerify(ctx context.Context, c *client.Client, o client.AuditOptions, s
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "hash chains intact: %d records in %d namespaces, up to revision %d\n", v.Records(), v.Namespaces(), head)
+	switch {
+	case keysNote != "":
+	case v.Signed():
+		keysNote = "; every event since the log's first signing key is signed by the command side"
+	default:
+		keysNote = "; the log has no signing key (events are not signed)"
+	}
+	fmt.Fprintf(stdout, "hash chains intact: %d records in %d namespaces, up to revision %d%s\n", v.Records(), v.Namespaces(), head, keysNote)
 	return nil, nil
 }

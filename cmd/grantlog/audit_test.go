@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/grantlog/grantlog/audit"
+	"github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/credential"
@@ -67,18 +72,53 @@ func TestAuditCLI(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "hash chains intact")
 
-	// A forged event, appended behind the service's back.
+	assert.Contains(t, out, "signed by the command side")
+
+	// A verbatim copy of a signed event, appended behind the service's
+	// back, breaks its namespace's chain.
+	stream, err := srv.JetStream().Stream(ctx, "GRANTLOG")
+	require.NoError(t, err)
+	last, err := stream.GetLastMsgForSubject(ctx, "grantlog.ev.foo.>")
+	require.NoError(t, err)
+	first, err := stream.GetMsg(ctx, last.Sequence-1)
+	require.NoError(t, err)
+	replay := nats.NewMsg(first.Subject)
+	replay.Data, replay.Header = first.Data, first.Header
+	for k := range replay.Header {
+		if strings.HasPrefix(k, "Nats-") {
+			replay.Header.Del(k) // the copy keeps its bytes and its Grantlog-Sig
+		}
+	}
+	ack, err := srv.JetStream().PublishMsg(ctx, replay)
+	require.NoError(t, err)
+	code, _, errOut = cli("audit", "verify", "--namespace", "foo")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, fmt.Sprintf("BROKEN LINK at revision %d, namespace foo", ack.Sequence))
+
+	// A forged event with a correct prevHash (the hash of the namespace's
+	// last event) is named too: it is not signed.
+	sum := sha256.Sum256(last.Data)
 	data, err := events.Encode(events.Envelope{EventID: "x", Namespace: "foo", AggregateID: "eve", CommandID: "x",
-		Actor: events.Actor{Type: "user", ID: "eve"}, PrevHash: "00"},
+		Actor: events.Actor{Type: "user", ID: "eve"}, PrevHash: hex.EncodeToString(sum[:])},
 		events.UserRoleUnassigned{UserID: "u1", RoleID: role.RoleID})
 	require.NoError(t, err)
 	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser, "u1"))
 	msg.Data = data
-	ack, err := srv.JetStream().PublishMsg(ctx, msg)
+	ack, err = srv.JetStream().PublishMsg(ctx, msg)
 	require.NoError(t, err)
-	code, _, errOut = cli("audit", "verify")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, fmt.Sprintf("BROKEN LINK at revision %d, namespace foo", ack.Sequence))
+	v := audit.NewVerifier()
+	var breaks []*audit.Break
+	tok, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	require.NoError(t, err)
+	require.NoError(t, eachRecord(ctx, client.New("http://"+srv.HTTPAddr(), strings.TrimSpace(string(tok))), client.AuditOptions{}, func(r audit.Record) error {
+		if b := v.Add(r); b != nil {
+			breaks = append(breaks, b)
+		}
+		return nil
+	}))
+	require.Len(t, breaks, 2, "the replay and the forged event")
+	assert.Equal(t, ack.Sequence, breaks[1].Revision)
+	assert.Contains(t, breaks[1].Reason, "no signature")
 
 	code, _, errOut = cli("audit", "tail", "--since", "yesterday")
 	assert.Equal(t, 2, code)

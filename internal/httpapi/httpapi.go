@@ -177,6 +177,12 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 	if a.Status != nil {
 		st := a.Status()
 		body["role"], body["node"], body["head"], body["lag"] = st.Role, st.Node, st.Head, st.Lag
+		if st.Halted != "" {
+			body["reason"] = st.Halted
+		}
+		if st.Refused != nil {
+			body["refused"] = st.Refused
+		}
 	}
 	writeJSON(w, status, body)
 }

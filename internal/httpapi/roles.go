@@ -28,6 +28,20 @@ type NodeStatus struct {
 	Lag uint64 `json:"lag"`
 	// HeadAtStart is the stream head seen when the projector started.
 	HeadAtStart uint64 `json:"headAtStart"`
+	// Refused counts the messages of the stream the node refused to apply
+	// (not written by the command side, or replayed) since it started.
+	Refused *RefusedStatus `json:"refused,omitempty"`
+	// Halted, when set, says why the node stopped applying events (an
+	// event type newer than this binary): it is not ready until upgraded.
+	Halted string `json:"halted,omitempty"`
+}
+
+// RefusedStatus is NodeStatus.Refused.
+type RefusedStatus struct {
+	Count uint64 `json:"count"`
+	// LastRevision and LastReason are the last refused message's.
+	LastRevision uint64 `json:"lastRevision"`
+	LastReason   string `json:"lastReason"`
 }
 
 // checkRoutes are the routes that answer checks (served by replicas, not

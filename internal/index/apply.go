@@ -25,12 +25,16 @@ func setJSON(b *writer, k []byte, v any) error {
 // namespace as touched. It returns an error only for storage failures.
 func (s *Store) applyOne(b *writer, ev *events.Event) error {
 	st := &s.mu.st
+	if _, refused := ev.Data.(Refused); refused && ev.Namespace == "" {
+		return nil // no namespace to record it in: only the applied revision moves
+	}
 	info := st.ns[ev.Namespace]
 	if info == nil {
 		info = &NamespaceInfo{Name: ev.Namespace}
 		st.ns[ev.Namespace] = info
 	}
 	info.LastRevision = ev.Revision // LastHash: see Apply
+	info.Chained = true
 
 	var err error
 	switch p := ev.Data.(type) {
@@ -88,6 +92,11 @@ func (s *Store) applyOne(b *writer, ev *events.Event) error {
 		}
 		info.Explicit, info.Parent, info.DefaultRoles = false, "", nil
 		delete(st.parents, ev.Namespace)
+	case events.LogSigningKeyAdded:
+		err = s.signingKeyAdded(b, ev, p)
+	case Refused:
+		// Refused by the projector (which logged it): its Hash is the
+		// namespace's chain head, kept as it was.
 	case events.ClientCreated, events.ClientUpdated, events.ClientDeleted,
 		events.TokenIssued, events.TokenRevoked,
 		events.ScopeDefined, events.ScopeDeleted, events.EndpointRegistered, events.EndpointDeleted:

@@ -128,9 +128,14 @@ type NamespaceInfo struct {
 	// LastRevision is the revision of the namespace's last event: the value
 	// a command appending to the namespace expects.
 	LastRevision uint64 `json:"lastRevision"`
-	// LastHash is the hex SHA-256 of the raw bytes of that event: the
+	// LastHash is the hex SHA-256 of the raw bytes of the namespace's last
+	// accepted event (that event, unless the projector refused it): the
 	// PrevHash the namespace's next event carries (the audit hash chain).
 	LastHash string `json:"lastHash,omitempty"`
+	// Chained says LastHash was recorded by a binary that keeps the chain
+	// ("" then means the namespace has no accepted event); false in
+	// indexes written before, whose LastHash may be missing.
+	Chained bool `json:"chained,omitempty"`
 }
 
 // Member is one holder of a role.

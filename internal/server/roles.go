@@ -79,10 +79,17 @@ type Status = httpapi.NodeStatus
 func (s *Server) Status() Status {
 	applied := s.store.Applied()
 	head := max(s.head.Load(), applied)
-	return Status{
+	st := Status{
 		Role: string(s.cfg.Role), Node: s.cfg.NodeName, Ready: s.Ready(),
 		Revision: applied, Head: head, Lag: head - applied, HeadAtStart: s.proj.Head(),
 	}
+	if n, last, why := s.proj.Refused(); n > 0 {
+		st.Refused = &httpapi.RefusedStatus{Count: n, LastRevision: last, LastReason: why}
+	}
+	if h := s.proj.Halted(); h != nil {
+		st.Halted = h.Reason
+	}
+	return st
 }
 
 // statusMessage is what a node publishes on grantlog.status.<node>.

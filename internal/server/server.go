@@ -31,6 +31,7 @@ import (
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/httpapi"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/projector"
@@ -252,6 +253,7 @@ type Server struct {
 	bootstrapped atomic.Bool
 	natsServing  atomic.Bool   // the NATS micro service is registered
 	snapshots    snapshotState // see snapshot.go
+	signKey      *logsig.Key   // the log signing key of a node that writes (signing.go)
 }
 
 // New starts the embedded NATS server, ensures the stream, opens the index
@@ -331,6 +333,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if s.store, err = s.openIndex(ctx, info); err != nil {
 		return nil, err
 	}
+	if err := s.loadSigningKey(ctx); err != nil {
+		return nil, err
+	}
 	s.snapshots.taker = s.newSnapshotter(s.store)
 	s.proj = projector.New(projector.Config{
 		Stream: s.streamName(), Logger: cfg.Logger,
@@ -342,7 +347,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	// engine the API serves is guarded by the authorizer.
 	authorizer := authz.New(query.New(query.Config{}, s.store, nil))
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
-	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait}, s.js, stream, s.store, authorizer)
+	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey}, s.js, stream, s.store, authorizer)
 
 	s.auth = &credential.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
@@ -550,6 +555,9 @@ func (s *Server) bootstrap(ctx context.Context, serve func()) error {
 			return nil
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+	if err := s.announceSigningKey(ctx); err != nil {
+		return err
 	}
 	if s.fresh {
 		if err := s.defaultRoles(ctx); err != nil {

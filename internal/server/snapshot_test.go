@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
@@ -74,34 +73,13 @@ func startLoggedNode(t *testing.T, cfg server.Config, token string) (*node, *syn
 }
 
 // publishDataset appends the events of a generated permission model to the
-// stream, as a command node would, and returns the last revision.
+// stream, as a command node would (signed with the node's log signing key),
+// and returns the last revision.
 func publishDataset(t *testing.T, js jetstream.JetStream, shape testutil.Shape) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	evs := testutil.GenerateDataset(shape).Events
-	var last uint64
-	for i := 0; i < len(evs); i += 1000 {
-		var futures []jetstream.PubAckFuture
-		for _, ev := range evs[i:min(i+1000, len(evs))] {
-			data, err := events.Encode(ev.Envelope, ev.Data)
-			require.NoError(t, err)
-			f, err := js.PublishAsync(events.Subject(events.DefaultSubjectPrefix, ev.Namespace, "x", ev.AggregateID), data)
-			require.NoError(t, err)
-			futures = append(futures, f)
-		}
-		for _, f := range futures {
-			select {
-			case ack := <-f.Ok():
-				last = max(last, ack.Sequence)
-			case err := <-f.Err():
-				require.NoError(t, err)
-			case <-ctx.Done():
-				require.NoError(t, ctx.Err())
-			}
-		}
-	}
-	return last
+	stream, err := js.Stream(context.Background(), eventlog.DefaultStream)
+	require.NoError(t, err)
+	return testutil.SignedWithBucketKey(t, js, stream).AppendAsync(t, testutil.GenerateDataset(shape).Events)
 }
 
 // TestReplicaBootstrapsFromSnapshot: an all node with data takes a snapshot

@@ -20,6 +20,7 @@ import (
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
@@ -73,7 +74,19 @@ type Node struct {
 
 // StartNode opens an index in dir and runs a projector on it until Stop or
 // test cleanup.
+// Its command service signs with the log signing key of the Log's key
+// bucket (logsig.DefaultBucket) when there is one, as a command node of
+// the deployment would; it announces nothing.
 func StartNode(t testing.TB, l *Log, dir string) *Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key, err := logsig.LoadKey(ctx, l.JS, "")
+	require.NoError(t, err)
+	return startNode(t, l, dir, key)
+}
+
+func startNode(t testing.TB, l *Log, dir string, key *logsig.Key) *Node {
 	t.Helper()
 	st, err := index.Open(index.Options{Dir: filepath.Join(dir, "index"), Logger: Quiet, CacheSize: 8 << 20, MemTableSize: 8 << 20})
 	require.NoError(t, err)
@@ -81,7 +94,7 @@ func StartNode(t testing.TB, l *Log, dir string) *Node {
 	n.Proj = projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: Quiet}, l.JS, st)
 	az := authz.New(query.New(query.Config{}, st, nil))
 	n.Query = query.New(query.Config{MaxWait: 2 * time.Second}, st, az)
-	n.Commands = command.New(command.Config{ApplyWait: 5 * time.Second}, l.JS, l.Stream, st, az)
+	n.Commands = command.New(command.Config{ApplyWait: 5 * time.Second, Signer: key}, l.JS, l.Stream, st, az)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() { n.done <- n.Proj.Run(ctx) }()
