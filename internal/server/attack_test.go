@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,6 +263,32 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 	})
 }
 
+// injectionControl shows that the suite would see an injection: inside
+// the command account the same reply route does store a message in the
+// stream (the command side may write events), and the node refuses that
+// unsigned message without stopping.
+func injectionControl(t *testing.T, e *attackEnv) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	last0, _, _ := e.streamState(t, ctx)
+	nc, _ := e.connect(t, eventlog.CommandUser)
+	msg := nats.NewMsg("$JS.API.INFO")
+	msg.Reply = "grantlog.ev._platform.role.control"
+	require.NoError(t, nc.PublishMsg(msg))
+	require.NoError(t, nc.FlushTimeout(5*time.Second))
+	require.Eventually(t, func() bool {
+		last, _, _ := e.streamState(t, ctx)
+		return last == last0+1
+	}, 10*time.Second, 20*time.Millisecond, "the reply route stores a message in the command account")
+	require.Eventually(t, func() bool {
+		st := e.node.c.must(http.StatusOK, "GET", "/v1/status", nil)
+		refused, _ := st["refused"].(map[string]any)
+		return refused != nil && num(refused["lastRevision"]) == last0+1
+	}, 10*time.Second, 20*time.Millisecond, "the node refuses the unsigned message and reports it")
+	st := e.node.c.must(http.StatusOK, "GET", "/v1/status", nil)
+	assert.Equal(t, last0+1, num(st["revision"]), "the node moved past it and keeps serving")
+}
+
 func merge(m map[string]any, kv ...string) map[string]any {
 	out := map[string]any{}
 	for k, v := range m {
@@ -292,7 +319,9 @@ func readCreds(t *testing.T, dir string) map[string]eventlog.Creds {
 func TestAttackEmbedded(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, server.Config{DataDir: dir, NATSListen: "127.0.0.1:0"}, "")
-	runAttackSuite(t, &attackEnv{url: n.srv.NATSURL(), creds: readCreds(t, dir), token: n.c.token, node: n})
+	e := &attackEnv{url: n.srv.NATSURL(), creds: readCreds(t, dir), token: n.c.token, node: n}
+	runAttackSuite(t, e)
+	injectionControl(t, e)
 }
 
 // TestAttackDeployConfig runs the attack suite against the real
@@ -314,5 +343,7 @@ func TestAttackDeployConfig(t *testing.T) {
 		NATSUser: eventlog.CommandUser, NATSPassword: creds[eventlog.CommandUser].Password}, "")
 	startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: ns.URL,
 		NATSUser: eventlog.ReplicaUser, NATSPassword: creds[eventlog.ReplicaUser].Password}, all.c.token)
-	runAttackSuite(t, &attackEnv{url: ns.URL, creds: creds, token: all.c.token, node: all})
+	e := &attackEnv{url: ns.URL, creds: creds, token: all.c.token, node: all}
+	runAttackSuite(t, e)
+	injectionControl(t, e)
 }
