@@ -172,6 +172,18 @@ func (p *Projector) Run(ctx context.Context) error {
 
 var errIndex = errors.New("projector: index")
 
+// StreamHead is the last revision a stream is known to hold: its last
+// sequence, plus, for a mirror (a replica's or a region's), how far the
+// mirror knows itself to be behind its origin, so that a node reading a
+// lagging mirror is not ready at the mirror's head.
+func StreamHead(info *jetstream.StreamInfo) uint64 {
+	head := info.State.LastSeq
+	if info.Mirror != nil {
+		head += info.Mirror.Lag
+	}
+	return head
+}
+
 func (p *Projector) run(ctx context.Context) error {
 	stream, err := p.js.Stream(ctx, p.cfg.Stream)
 	if err != nil {
@@ -182,10 +194,11 @@ func (p *Projector) run(ctx context.Context) error {
 		return fmt.Errorf("projector: stream info: %w", err)
 	}
 	applied := p.index.Applied()
+	head := StreamHead(info)
 	if !p.ready.Load() {
-		p.head.Store(info.State.LastSeq)
+		p.head.Store(head)
 	}
-	if applied >= info.State.LastSeq {
+	if applied >= head {
 		p.ready.Store(true)
 	}
 	if info.State.Msgs > 0 && info.State.FirstSeq > applied+1 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/grantlog/grantlog/internal/httpapi"
 	"github.com/grantlog/grantlog/internal/natsapi"
+	"github.com/grantlog/grantlog/projector"
 )
 
 // Role is what a node does.
@@ -109,7 +110,7 @@ func (s *Server) watchStatus(ctx context.Context, stream jetstream.Stream) error
 		info, err := stream.Info(ictx)
 		cancel()
 		if err == nil {
-			s.head.Store(info.State.LastSeq)
+			s.head.Store(projector.StreamHead(info))
 		} else if ctx.Err() == nil {
 			s.log.Debug("status: stream info", "err", err)
 		}

@@ -325,7 +325,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream info: %w", err)
 	}
-	s.head.Store(info.State.LastSeq)
+	s.head.Store(projector.StreamHead(info))
 	s.fresh = cfg.Role.writes() && info.State.LastSeq == 0
 	if err := s.prepareBootstrapToken(); err != nil {
 		return nil, err
