@@ -121,8 +121,11 @@ func Quote(s string) string { return strconv.Quote(s) }
 //     <Stream> because nothing in ReadersAccount is named <Stream>
 //     (ReaderStream differs, and readers may not create other streams).
 //   - the mirror's deliver subjects and flow control replies;
-//   - STREAM.INFO and DIRECT.GET of the snapshot bucket's stream: reads
-//     that create nothing.
+//   - STREAM.INFO and DIRECT.GET (both forms: with the request in the body,
+//     which reads an object's chunks by sequence, and with a subject
+//     appended, which reads an object's metadata) of the snapshot bucket's
+//     stream: reads that create nothing (package snapshot reads through
+//     them only).
 //
 // and to ClientsAccount the command API (grantlog.v1.cmd.>);
 // ReadersAccount exports the check API (grantlog.v1.check, .checks).
@@ -181,6 +184,7 @@ accounts {
       { service: "$JS.FC.>", accounts: [READERS] }
       # Snapshots, read without creating anything.
       { service: {{Quote (printf "$JS.API.STREAM.INFO.OBJ_%s" .Bucket)}}, accounts: [READERS] }
+      { service: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s" .Bucket)}}, accounts: [READERS] }
       { service: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s.>" .Bucket)}}, accounts: [READERS] }
       # The NATS command API.
       { service: "grantlog.v1.cmd.>", accounts: [CLIENTS] }
@@ -199,14 +203,14 @@ accounts {
       # snapshots, answer grantlog.v1.check(s) and publish their status.
       { user: replica, password: {{.Replica}},
         permissions: {
-          publish: { allow: {{list "$JS.API.INFO" "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.DELETE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.INFO.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.MSG.NEXT.GRANTLOG_MIRROR.>" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR.>" "$JS.API.STREAM.MSG.GET.GRANTLOG_MIRROR" (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket) "grantlog.status.>" "$SRV.>"}} }
+          publish: { allow: {{list "$JS.API.INFO" "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.DELETE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.INFO.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.MSG.NEXT.GRANTLOG_MIRROR.>" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR.>" "$JS.API.STREAM.MSG.GET.GRANTLOG_MIRROR" (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket) "grantlog.status.>" "$SRV.>"}} }
           subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "$SRV.>" "grantlog.status.>"}} }
           allow_responses: true
         } }
       # Embedded followers (game servers): read the mirror and snapshots.
       { user: follower, password: {{.Follower}},
         permissions: {
-          publish: { allow: {{list "$JS.API.INFO" "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.DELETE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.INFO.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.MSG.NEXT.GRANTLOG_MIRROR.>" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR.>" "$JS.API.STREAM.MSG.GET.GRANTLOG_MIRROR" (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }
+          publish: { allow: {{list "$JS.API.INFO" "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.DELETE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.INFO.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.MSG.NEXT.GRANTLOG_MIRROR.>" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR.>" "$JS.API.STREAM.MSG.GET.GRANTLOG_MIRROR" (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }
           subscribe: { allow: {{list (inbox "follower")}} }
         } }
     ]
@@ -215,6 +219,7 @@ accounts {
       { stream: { account: GRANTLOG, subject: "grantlog.mirror.>" } }
       { service: { account: GRANTLOG, subject: "$JS.FC.>" } }
       { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.STREAM.INFO.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket)}} }
+      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s" .Bucket)}} }
       { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }
     ]
     exports: [
