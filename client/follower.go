@@ -189,7 +189,7 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 				return nil, fmt.Errorf("client: follower: jetstream: %w", err)
 			}
 		}
-		if err := f.bootstrap(ctx, sjs, stream.CachedInfo()); err != nil {
+		if err := f.bootstrap(ctx, sjs, stream); err != nil {
 			return nil, err
 		}
 	}
@@ -208,7 +208,8 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 // holds events, so that the follower replays only the tail. With no
 // snapshot (or none usable while the stream still starts at its first
 // event) it leaves Dir empty: the follower replays from the start.
-func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, stream *jetstream.StreamInfo) error {
+func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, events jetstream.Stream) error {
+	stream := events.CachedInfo()
 	empty, err := snapshot.EmptyDir(f.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("client: follower: %w", err)
@@ -217,7 +218,7 @@ func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, stream
 		return nil
 	}
 	start := time.Now()
-	info, err := snapshot.RestoreForStream(ctx, js, f.cfg.SnapshotBucket, f.cfg.Dir, stream, nil)
+	info, err := snapshot.RestoreForStream(ctx, js, f.cfg.SnapshotBucket, f.cfg.Dir, events, snapshot.RestoreOptions{Logger: f.cfg.Logger})
 	switch {
 	case errors.Is(err, snapshot.ErrNoSnapshot):
 		return nil

@@ -38,6 +38,7 @@ func (s *Server) newSnapshotter(store *index.Store) *snapshot.Snapshotter {
 	return snapshot.NewSnapshotter(snapshot.Config{
 		Store: store, JS: s.js, Bucket: s.cfg.SnapshotBucket, Interval: s.cfg.SnapshotInterval,
 		Node: s.cfg.NodeName, TempDir: s.cfg.DataDir, Logger: s.log,
+		Signer: s.signKey, Events: s.stream,
 	})
 }
 
@@ -85,7 +86,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 		switch {
 		case errors.Is(err, snapshot.ErrNoSnapshot):
 			s.log.Info("empty index and no snapshot: replaying the stream from the start",
-				"bucket", s.cfg.SnapshotBucket, "head", stream.State.LastSeq)
+				"bucket", s.cfg.SnapshotBucket, "head", stream.State.LastSeq, "why", err)
 		case err != nil && stream.State.FirstSeq <= 1:
 			s.log.Warn("could not restore the index from a snapshot: replaying the stream from the start", "err", err)
 		case err != nil:
@@ -125,12 +126,13 @@ func (s *Server) gapError(applied, first uint64, cause error) error {
 		projector.ErrGap, applied, first, s.cfg.SnapshotBucket, cause)
 }
 
-// restoreIndex restores the newest snapshot into dir (absent or empty),
-// logging progress, and checks that the stream holds the events after it.
+// restoreIndex restores the newest authentic snapshot into dir (absent or
+// empty), logging progress and why any newer one was refused (see
+// snapshot.RestoreForStream: verified against the stream the node reads).
 func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo) error {
 	start := time.Now()
 	lastPct := int64(-1)
-	info, err := snapshot.RestoreForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, stream, func(done, total int64) {
+	progress := func(done, total int64) {
 		pct := int64(100)
 		if total > 0 {
 			pct = done * 100 / total
@@ -139,13 +141,16 @@ func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream
 			lastPct = pct
 			s.log.Info("restoring the index from a snapshot", "bytes", done, "of", total, "percent", pct)
 		}
-	})
+	}
+	info, err := snapshot.RestoreForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, s.stream,
+		snapshot.RestoreOptions{Progress: progress, Logger: s.log})
 	if err != nil {
 		return err
 	}
 	s.snapshots.restoredFrom.Store(info.Revision)
 	s.log.Info("restored the index from a snapshot; replaying the tail of the stream",
 		"object", info.Object, "revision", info.Revision, "bytes", info.Bytes, "node", info.Node, "createdAt", info.CreatedAt,
+		"signedBy", info.SignedBy,
 		"duration", time.Since(start).Round(time.Millisecond), "tail", stream.State.LastSeq-min(stream.State.LastSeq, info.Revision))
 	return nil
 }

@@ -3,9 +3,13 @@ package snapshot
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 )
 
 // Defaults.
@@ -72,6 +77,9 @@ type Info struct {
 	Node string `json:"node"`
 	// Bytes is the size of the compressed archive.
 	Bytes int64 `json:"bytes"`
+	// SignedBy is the id of the log signing key the snapshot's manifest
+	// names ("" for an unsigned snapshot); List does not verify it.
+	SignedBy string `json:"signedBy,omitempty"`
 }
 
 // ObjectName is the object name of a snapshot at revision rev.
@@ -84,6 +92,8 @@ type options struct {
 	node    string
 	keep    int
 	tempDir string
+	signer  *logsig.Key
+	events  jetstream.Stream
 }
 
 // WithNode names the node in the snapshot's metadata; default the host name.
@@ -91,6 +101,14 @@ func WithNode(name string) Option { return func(o *options) { o.node = name } }
 
 // WithKeep keeps the newest k snapshots (k >= 1); default DefaultKeep.
 func WithKeep(k int) Option { return func(o *options) { o.keep = k } }
+
+// WithSigner signs the snapshot's manifest with the log signing key key;
+// events is the event stream (the manifest records the hash of the event
+// at the snapshot's revision). Without it the snapshot is unsigned, and
+// RestoreForStream refuses it.
+func WithSigner(key *logsig.Key, events jetstream.Stream) Option {
+	return func(o *options) { o.signer, o.events = key, events }
+}
 
 // WithTempDir puts the temporary checkpoint under dir (it should be on the
 // index's file system so the checkpoint can hard-link); default os.TempDir().
@@ -112,7 +130,8 @@ func buildOptions(opts []Option) options {
 
 // Take checkpoints store, uploads the checkpoint as a gzipped tar to bucket
 // (DefaultBucket when ""; created with file storage when missing) as
-// ObjectName(revision), and deletes all but the newest snapshots. The
+// ObjectName(revision), signs its manifest (WithSigner), and deletes all
+// but the newest snapshots. The
 // temporary checkpoint is removed before Take returns. A failure to delete
 // old snapshots is reported only when the upload succeeded (the returned
 // Info is then valid).
@@ -135,6 +154,14 @@ func Take(ctx context.Context, store *index.Store, js jetstream.JetStream, bucke
 	info := Info{
 		Object: ObjectName(rev), Revision: rev, PebbleFormat: store.PebbleFormat(), Layout: index.LayoutVersion,
 		CreatedAt: time.Now().UTC(), Node: o.node,
+	}
+	sum := sha256.New()
+
+	eventHash := ""
+	if o.signer != nil {
+		if eventHash, err = eventHashAt(ctx, o.events, rev); err != nil {
+			return Info{}, err
+		}
 	}
 
 	pr, pw := io.Pipe()
@@ -161,7 +188,7 @@ func Take(ctx context.Context, store *index.Store, js jetstream.JetStream, bucke
 			MetaCreatedAt:    info.CreatedAt.Format(time.RFC3339Nano),
 			MetaNode:         info.Node,
 		},
-	}, pr)
+	}, io.TeeReader(pr, sum))
 	pr.CloseWithError(errors.New("snapshot: upload ended")) // unblocks the writer if Put gave up early
 	archiveErr := <-done
 	if err != nil {
@@ -172,8 +199,24 @@ func Take(ctx context.Context, store *index.Store, js jetstream.JetStream, bucke
 	}
 	_ = os.RemoveAll(tmp)
 	info.Bytes = int64(oi.Size) //nolint:gosec // object sizes fit in int64
+	if o.signer != nil {
+		// The manifest names the archive's digest, known once uploaded:
+		// it is added to the object's metadata after (a reader meanwhile
+		// sees an unsigned snapshot, and skips it).
+		md, err := signManifest(Manifest{Object: info.Object, Revision: rev, ArchiveSHA256: hex.EncodeToString(sum.Sum(nil)),
+			ArchiveBytes: info.Bytes, PebbleFormat: info.PebbleFormat, Layout: info.Layout, CreatedAt: info.CreatedAt,
+			Node: info.Node, EventHash: eventHash}, o.signer)
+		if err != nil {
+			return Info{}, fmt.Errorf("snapshot: manifest: %w", err)
+		}
+		maps.Copy(md, oi.Metadata)
+		if err := obs.UpdateMeta(ctx, info.Object, jetstream.ObjectMeta{Name: info.Object, Description: oi.Description, Metadata: md}); err != nil {
+			return Info{}, fmt.Errorf("snapshot: sign %s: %w", info.Object, err)
+		}
+		info.SignedBy = logsig.SignerOf(md[MetaManifestSig])
+	}
 
-	if err := prune(ctx, obs, o.keep); err != nil {
+	if err := prune(ctx, js, bucket, obs, o.keep); err != nil {
 		return info, err
 	}
 	return info, nil
@@ -198,35 +241,46 @@ func openOrCreate(ctx context.Context, js jetstream.JetStream, bucket string) (j
 }
 
 // prune deletes all but the newest keep snapshots.
-func prune(ctx context.Context, obs jetstream.ObjectStore, keep int) error {
-	all, err := list(ctx, obs)
+func prune(ctx context.Context, js jetstream.JetStream, bucketName string, obs jetstream.ObjectStore, keep int) error {
+	b, err := openBucket(ctx, js, bucketName)
+	if err != nil {
+		return err
+	}
+	all, err := b.list(ctx)
 	if err != nil || len(all) <= keep {
 		return err
 	}
 	var errs []error
 	for _, old := range all[keep:] {
-		if err := obs.Delete(ctx, old.Object); err != nil {
-			errs = append(errs, fmt.Errorf("snapshot: delete old snapshot %s: %w", old.Object, err))
+		if err := obs.Delete(ctx, old.info.Object); err != nil {
+			errs = append(errs, fmt.Errorf("snapshot: delete old snapshot %s: %w", old.info.Object, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // List returns the snapshots in bucket (DefaultBucket when ""), newest
-// (highest revision) first; ErrNoSnapshot when there are none.
-func List(ctx context.Context, js jetstream.JetStream, bucket string) ([]Info, error) {
-	obs, err := open(ctx, js, bucket)
+// (highest revision) first; ErrNoSnapshot when there are none. Nothing in
+// an Info of List is verified: RestoreForStream verifies what it restores.
+// It reads the bucket through stream calls that create nothing (see
+// bucket), so a reader in another account can list.
+func List(ctx context.Context, js jetstream.JetStream, bucketName string) ([]Info, error) {
+	b, err := openBucket(ctx, js, bucketName)
 	if err != nil {
 		return nil, err
 	}
-	all, err := list(ctx, obs)
+	all, err := b.list(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if len(all) == 0 {
 		return nil, ErrNoSnapshot
 	}
-	return all, nil
+	out := make([]Info, len(all))
+	for i, c := range all {
+		out[i] = c.info
+	}
+	return out, nil
 }
 
 // Latest returns the newest snapshot in bucket; ErrNoSnapshot when there is
@@ -239,39 +293,29 @@ func Latest(ctx context.Context, js jetstream.JetStream, bucket string) (Info, e
 	return all[0], nil
 }
 
-func open(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.ObjectStore, error) {
-	if bucket == "" {
-		bucket = DefaultBucket
-	}
-	obs, err := js.ObjectStore(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("%w: no bucket %s", ErrNoSnapshot, bucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: bucket %s: %w", bucket, err)
-	}
-	return obs, nil
+// candidate is a snapshot object with its Info.
+type candidate struct {
+	info Info
+	obj  *jetstream.ObjectInfo
 }
 
-func list(ctx context.Context, obs jetstream.ObjectStore) ([]Info, error) {
-	objs, err := obs.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil, nil
-	}
+// list returns the bucket's snapshots, newest first.
+func (b *bucket) list(ctx context.Context) ([]candidate, error) {
+	objs, err := b.objects(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: list: %w", err)
+		return nil, err
 	}
-	out := make([]Info, 0, len(objs))
+	out := make([]candidate, 0, len(objs))
 	for _, oi := range objs {
 		if info, ok := infoOf(oi); ok {
-			out = append(out, info)
+			out = append(out, candidate{info: info, obj: oi})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Revision != out[j].Revision {
-			return out[i].Revision > out[j].Revision
+		if out[i].info.Revision != out[j].info.Revision {
+			return out[i].info.Revision > out[j].info.Revision
 		}
-		return out[i].CreatedAt.After(out[j].CreatedAt)
+		return out[i].info.CreatedAt.After(out[j].info.CreatedAt)
 	})
 	return out, nil
 }
@@ -288,7 +332,7 @@ func infoOf(oi *jetstream.ObjectInfo) (Info, bool) {
 		return Info{}, false
 	}
 	info := Info{Object: oi.Name, Revision: rev, Layout: md[MetaLayout], Node: md[MetaNode],
-		Bytes: int64(oi.Size)} //nolint:gosec // object sizes fit in int64
+		Bytes: int64(oi.Size), SignedBy: logsig.SignerOf(md[MetaManifestSig])} //nolint:gosec // object sizes fit in int64
 	info.PebbleFormat, _ = strconv.ParseUint(md[MetaPebbleFormat], 10, 64)
 	if t, err := time.Parse(time.RFC3339Nano, md[MetaCreatedAt]); err == nil {
 		info.CreatedAt = t
@@ -319,48 +363,6 @@ func (i Info) Compatible() error {
 	return nil
 }
 
-// Restore downloads the newest snapshot of bucket (DefaultBucket when "")
-// into dir, which must not exist or be empty, and returns it. progress,
-// when set, is called as bytes arrive with the bytes read so far and the
-// archive's size. Restore refuses an incompatible snapshot
-// (ErrIncompatible) and an archive entry outside dir (ErrUnsafeArchive).
-// The archive is unpacked next to dir and renamed into place, so dir holds
-// either nothing or the whole snapshot.
-func Restore(ctx context.Context, js jetstream.JetStream, bucket, dir string, progress func(done, total int64)) (Info, error) {
-	info, err := Latest(ctx, js, bucket)
-	if err != nil {
-		return Info{}, err
-	}
-	return restore(ctx, js, bucket, info, dir, progress)
-}
-
-// restore is Restore of the snapshot info (a Latest answer).
-func restore(ctx context.Context, js jetstream.JetStream, bucket string, info Info, dir string, progress func(done, total int64)) (Info, error) {
-	if err := info.Compatible(); err != nil {
-		return Info{}, err
-	}
-	obs, err := open(ctx, js, bucket)
-	if err != nil {
-		return Info{}, err
-	}
-	if err := checkTarget(dir); err != nil {
-		return Info{}, err
-	}
-	res, err := obs.Get(ctx, info.Object)
-	if err != nil {
-		return Info{}, fmt.Errorf("snapshot: get %s: %w", info.Object, err)
-	}
-	defer res.Close()
-	r := io.Reader(res)
-	if progress != nil {
-		r = &progressReader{r: res, total: info.Bytes, fn: progress}
-	}
-	if err := unpackInto(r, dir); err != nil {
-		return Info{}, fmt.Errorf("snapshot: restore %s: %w", info.Object, err)
-	}
-	return info, nil
-}
-
 // checkTarget makes sure dir does not exist or is an empty directory (then
 // removed, to be replaced by the unpacked snapshot).
 func checkTarget(dir string) error {
@@ -380,8 +382,8 @@ func checkTarget(dir string) error {
 }
 
 // unpackInto unpacks the archive r into a fresh sibling of dir and renames
-// it to dir once complete (and the object's digest verified).
-func unpackInto(r io.Reader, dir string) error {
+// it to dir once complete and check (the archive's digest) passed.
+func unpackInto(r io.Reader, dir string, check func() error) error {
 	tmp := dir + ".restoring"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -393,8 +395,12 @@ func unpackInto(r io.Reader, dir string) error {
 		_ = os.RemoveAll(tmp)
 		return err
 	}
-	// Read to the end: the object store verifies the digest at EOF.
+	// Read to the end: the digests are known at EOF.
 	if _, err := io.Copy(io.Discard, r); err != nil {
+		_ = os.RemoveAll(tmp)
+		return err
+	}
+	if err := check(); err != nil {
 		_ = os.RemoveAll(tmp)
 		return err
 	}
@@ -421,23 +427,124 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// RestoreForStream restores the newest snapshot of bucket into dir (absent
-// or empty) for an index that will follow stream from the snapshot's
-// revision on. It fails, restoring nothing, when the stream no longer holds
-// the event after the snapshot's revision (a newer snapshot is needed); it
-// returns ErrNoSnapshot (wrapped) when the bucket holds none.
-func RestoreForStream(ctx context.Context, js jetstream.JetStream, bucket, dir string, stream *jetstream.StreamInfo,
-	progress func(done, total int64),
+// RestoreOptions adjust RestoreForStream.
+type RestoreOptions struct {
+	// Progress, when set, is called as bytes arrive with the bytes read so
+	// far and the archive's size.
+	Progress func(done, total int64)
+	// Logger receives why each refused snapshot was refused (warning);
+	// default slog.Default().
+	Logger *slog.Logger
+	// SubjectPrefix of the event stream; default events.DefaultSubjectPrefix.
+	SubjectPrefix string
+}
+
+// RestoreForStream restores the newest authentic snapshot of bucket
+// (DefaultBucket when "") into dir (absent or empty) for an index that
+// will follow stream (the event stream, or a reader's mirror of it) from
+// the snapshot's revision on. js reaches the bucket (for a reader, through
+// the command account's exports: jetstream.NewWithAPIPrefix); it is read
+// through stream calls only (see bucket).
+//
+// A snapshot is restored only when
+//   - its manifest is signed by a log signing key announced in stream
+//     (read from stream itself, by the rules every node applies),
+//   - its revision is not ahead of the stream's head, and the stream's
+//     event at that revision is the one the snapshot was taken after,
+//   - the stream still holds the event after its revision,
+//   - this binary can open it, and
+//   - its archive's bytes have the SHA-256 the manifest names (checked as
+//     they are unpacked; a mismatch removes what was unpacked).
+//
+// A snapshot that fails is logged with the reason and the next newest is
+// tried. When none is left, RestoreForStream returns an error wrapping
+// ErrNoSnapshot (and ErrRefused when some were refused), having restored
+// nothing: the caller replays the stream from the start.
+func RestoreForStream(ctx context.Context, js jetstream.JetStream, bucketName, dir string, stream jetstream.Stream,
+	opts RestoreOptions,
 ) (Info, error) {
-	latest, err := Latest(ctx, js, bucket)
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b, err := openBucket(ctx, js, bucketName)
 	if err != nil {
 		return Info{}, err
 	}
-	if stream.State.Msgs > 0 && stream.State.FirstSeq > latest.Revision+1 {
-		return Info{}, fmt.Errorf("snapshot: newest snapshot %s is at revision %d but the stream starts at %d: take a new snapshot on a healthy node",
-			latest.Object, latest.Revision, stream.State.FirstSeq)
+	all, err := b.list(ctx)
+	if err != nil {
+		return Info{}, err
 	}
-	return restore(ctx, js, bucket, latest, dir, progress)
+	if len(all) == 0 {
+		return Info{}, fmt.Errorf("%w in bucket %s", ErrNoSnapshot, b.name)
+	}
+	if err := checkTarget(dir); err != nil {
+		return Info{}, err
+	}
+	tr, err := loadTrust(ctx, stream, opts.SubjectPrefix)
+	if err != nil {
+		return Info{}, err
+	}
+	var refused []error
+	for _, c := range all {
+		info, err := tr.restore(ctx, b, c, dir, opts.Progress)
+		if err == nil {
+			return info, nil
+		}
+		if ctx.Err() != nil {
+			return Info{}, ctx.Err()
+		}
+		opts.Logger.Warn("snapshot refused: trying the next newest", "object", c.info.Object, "revision", c.info.Revision,
+			"signedBy", c.info.SignedBy, "reason", err)
+		refused = append(refused, fmt.Errorf("%s: %w", c.info.Object, err))
+	}
+	return Info{}, fmt.Errorf("%w that can be restored in bucket %s: %w", ErrNoSnapshot, b.name, errors.Join(refused...))
+}
+
+// restore verifies c and restores it into dir.
+func (t *trust) restore(ctx context.Context, b *bucket, c candidate, dir string, progress func(done, total int64)) (Info, error) {
+	m, err := t.verify(ctx, c.obj)
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{Object: c.obj.Name, Revision: m.Revision, PebbleFormat: m.PebbleFormat, Layout: m.Layout,
+		CreatedAt: m.CreatedAt, Node: m.Node, Bytes: m.ArchiveBytes, SignedBy: logsig.SignerOf(c.obj.Metadata[MetaManifestSig])}
+	if st := t.info.State; st.Msgs > 0 && st.FirstSeq > m.Revision+1 {
+		return Info{}, fmt.Errorf("%w: the snapshot is at revision %d but the stream starts at %d: take a new snapshot on a healthy node",
+			ErrRefused, m.Revision, st.FirstSeq)
+	}
+	if err := info.Compatible(); err != nil {
+		return Info{}, err
+	}
+	if int64(c.obj.Size) != m.ArchiveBytes { //nolint:gosec // object sizes fit in int64
+		return Info{}, fmt.Errorf("%w: the object holds %d bytes, the manifest names %d", ErrArchive, c.obj.Size, m.ArchiveBytes)
+	}
+	pr, pw := io.Pipe()
+	sum := sha256.New()
+	go func() {
+		pw.CloseWithError(b.read(ctx, c.obj, io.MultiWriter(pw, sum)))
+	}()
+	r := io.Reader(pr)
+	if progress != nil {
+		r = &progressReader{r: pr, total: m.ArchiveBytes, fn: progress}
+	}
+	err = unpackInto(r, dir, func() error {
+		if got := hex.EncodeToString(sum.Sum(nil)); got != m.ArchiveSHA256 {
+			return fmt.Errorf("%w: the archive hashes to %s, the manifest names %s", ErrArchive, got, m.ArchiveSHA256)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrArchive) {
+		// Unpacking failed before the end: if the bytes are not the
+		// signed ones, say so rather than how they failed to unpack.
+		if _, cerr := io.Copy(io.Discard, pr); cerr == nil && hex.EncodeToString(sum.Sum(nil)) != m.ArchiveSHA256 {
+			err = fmt.Errorf("%w: the archive is not the one the manifest names (%w)", ErrArchive, err)
+		}
+	}
+	pr.CloseWithError(errors.New("snapshot: restore ended")) // unblocks the reader if unpacking gave up early
+	if err != nil {
+		return Info{}, fmt.Errorf("snapshot: restore %s: %w", c.obj.Name, err)
+	}
+	return info, nil
 }
 
 // EmptyDir reports whether dir is absent or an empty directory.

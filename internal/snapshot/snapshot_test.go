@@ -5,8 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +22,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -44,14 +50,38 @@ func openStore(t *testing.T, dir string) *index.Store {
 	return st
 }
 
+// signedStream starts a log whose stream announces a signing key and then
+// holds evs (signed), so that an index that applied evs from revision 1
+// has a stream to be verified against (the key event is the stream's
+// last).
+func signedStream(t *testing.T, evs []events.Event) (*testutil.Log, *testutil.SignedLog) {
+	t.Helper()
+	log := testutil.StartLog(t, t.TempDir())
+	s := log.Signed(t, nil)
+	s.AppendAsync(t, evs)
+	s.Announce(t)
+	return log, s
+}
+
+// restore is RestoreForStream against the log's stream, logging to the
+// returned buffer.
+func restore(t *testing.T, log *testutil.Log, bucket, dir string, progress func(done, total int64)) (snapshot.Info, string, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	info, err := snapshot.RestoreForStream(ctxT(t), log.JS, bucket, dir, log.Stream, snapshot.RestoreOptions{
+		Progress: progress, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	return info, buf.String(), err
+}
+
 func TestTakeRestoreRoundTrip(t *testing.T) {
 	ctx := ctxT(t)
-	log := testutil.StartLog(t, t.TempDir())
-	st := openStore(t, filepath.Join(t.TempDir(), "index"))
 	evs := dataset()
+	log, signed := signedStream(t, evs)
+	st := openStore(t, filepath.Join(t.TempDir(), "index"))
 	require.NoError(t, st.Apply(evs))
 
-	info, err := snapshot.Take(ctx, st, log.JS, "", snapshot.WithNode("node-a"), snapshot.WithTempDir(t.TempDir()))
+	info, err := snapshot.Take(ctx, st, log.JS, "", snapshot.WithNode("node-a"), snapshot.WithTempDir(t.TempDir()),
+		snapshot.WithSigner(signed.Key, log.Stream))
 	require.NoError(t, err)
 	assert.Equal(t, snapshot.ObjectName(st.Applied()), info.Object)
 	assert.Equal(t, st.Applied(), info.Revision)
@@ -59,6 +89,7 @@ func TestTakeRestoreRoundTrip(t *testing.T) {
 	assert.Equal(t, index.LayoutVersion, info.Layout)
 	assert.Equal(t, st.PebbleFormat(), info.PebbleFormat)
 	assert.Positive(t, info.Bytes)
+	assert.Equal(t, signed.Key.ID(), info.SignedBy)
 
 	// The object carries the metadata.
 	obs, err := log.JS.ObjectStore(ctx, snapshot.DefaultBucket)
@@ -70,6 +101,13 @@ func TestTakeRestoreRoundTrip(t *testing.T) {
 	assert.Equal(t, strconv.FormatUint(st.PebbleFormat(), 10), oi.Metadata[snapshot.MetaPebbleFormat])
 	assert.Equal(t, "node-a", oi.Metadata[snapshot.MetaNode])
 	assert.NotEmpty(t, oi.Metadata[snapshot.MetaCreatedAt])
+	var m snapshot.Manifest
+	require.NoError(t, json.Unmarshal([]byte(oi.Metadata[snapshot.MetaManifest]), &m))
+	assert.Equal(t, info.Revision, m.Revision)
+	assert.Equal(t, info.Object, m.Object)
+	assert.Len(t, m.ArchiveSHA256, 64)
+	assert.Len(t, m.EventHash, 64)
+	assert.True(t, strings.HasPrefix(oi.Metadata[snapshot.MetaManifestSig], signed.Key.ID()+"."))
 	// Whole 128 KiB chunks (not one message per write of the archive).
 	assert.Equal(t, uint32((info.Bytes+128<<10-1)/(128<<10)), oi.Chunks) //nolint:gosec // small
 
@@ -85,11 +123,12 @@ func TestTakeRestoreRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "restored")
 	var calls int
 	var lastDone, lastTotal int64
-	got, err := snapshot.Restore(ctx, log.JS, "", dir, func(done, total int64) {
+	got, logged, err := restore(t, log, "", dir, func(done, total int64) {
 		calls++
 		lastDone, lastTotal = done, total
 	})
-	require.NoError(t, err)
+	require.NoError(t, err, logged)
+	assert.Equal(t, signed.Key.ID(), got.SignedBy)
 	assert.Equal(t, info.Revision, got.Revision)
 	assert.Positive(t, calls)
 	assert.Equal(t, info.Bytes, lastTotal)
@@ -106,10 +145,10 @@ func TestTakeRestoreRoundTrip(t *testing.T) {
 	assert.Equal(t, st.Applied(), restored.Applied())
 
 	t.Run("target must be empty", func(t *testing.T) {
-		_, err := snapshot.Restore(ctx, log.JS, "", dir, nil)
+		_, _, err := restore(t, log, "", dir, nil)
 		require.ErrorIs(t, err, snapshot.ErrTargetNotEmpty)
 		empty := t.TempDir()
-		_, err = snapshot.Restore(ctx, log.JS, "", empty, nil)
+		_, _, err = restore(t, log, "", empty, nil)
 		require.NoError(t, err, "an empty directory will do")
 	})
 }
@@ -139,7 +178,7 @@ func TestTakeKeepsNewest(t *testing.T) {
 
 	_, err = snapshot.Latest(ctx, log.JS, "NOSUCH")
 	require.ErrorIs(t, err, snapshot.ErrNoSnapshot)
-	_, err = snapshot.Restore(ctx, log.JS, "NOSUCH", filepath.Join(t.TempDir(), "x"), nil)
+	_, _, err = restore(t, log, "NOSUCH", filepath.Join(t.TempDir(), "x"), nil)
 	require.ErrorIs(t, err, snapshot.ErrNoSnapshot)
 }
 
@@ -168,25 +207,58 @@ func craft(t *testing.T, entries ...entry) []byte {
 	return buf.Bytes()
 }
 
-// putCrafted stores data as a snapshot at rev with the given layout and
-// Pebble format.
-func putCrafted(t *testing.T, js jetstream.JetStream, bucket string, rev uint64, layout string, format uint64, data []byte) {
+// crafted is a snapshot made by hand.
+type crafted struct {
+	bucket    string
+	rev       uint64
+	layout    string
+	format    uint64
+	data      []byte
+	key       *logsig.Key      // signs the manifest; nil: unsigned
+	stream    jetstream.Stream // the event hash comes from it
+	eventHash string           // instead of the stream's
+}
+
+// put stores c as a snapshot.
+func (c crafted) put(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
 	ctx := ctxT(t)
-	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket})
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: c.bucket})
 	if err != nil {
-		obs, err = js.ObjectStore(ctx, bucket)
+		obs, err = js.ObjectStore(ctx, c.bucket)
 	}
 	require.NoError(t, err)
-	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: snapshot.ObjectName(rev), Metadata: map[string]string{
-		snapshot.MetaRevision: strconv.FormatUint(rev, 10), snapshot.MetaLayout: layout,
-		snapshot.MetaPebbleFormat: strconv.FormatUint(format, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
-	}}, bytes.NewReader(data))
+	if c.layout == "" {
+		c.layout = index.LayoutVersion
+	}
+	if c.format == 0 {
+		c.format = index.SupportedPebbleFormat()
+	}
+	name := snapshot.ObjectName(c.rev)
+	md := map[string]string{
+		snapshot.MetaRevision: strconv.FormatUint(c.rev, 10), snapshot.MetaLayout: c.layout,
+		snapshot.MetaPebbleFormat: strconv.FormatUint(c.format, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if c.key != nil {
+		sum := sha256.Sum256(c.data)
+		eh := c.eventHash
+		if eh == "" && c.stream != nil {
+			if m, err := c.stream.GetMsg(ctx, c.rev); err == nil {
+				h := sha256.Sum256(m.Data)
+				eh = hex.EncodeToString(h[:])
+			}
+		}
+		raw, err := json.Marshal(snapshot.Manifest{Object: name, Revision: c.rev, ArchiveSHA256: hex.EncodeToString(sum[:]),
+			ArchiveBytes: int64(len(c.data)), PebbleFormat: c.format, Layout: c.layout, CreatedAt: time.Now().UTC(), EventHash: eh})
+		require.NoError(t, err)
+		md[snapshot.MetaManifest], md[snapshot.MetaManifestSig] = string(raw), c.key.SignSnapshot(raw)
+	}
+	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: name, Metadata: md}, bytes.NewReader(c.data))
 	require.NoError(t, err)
 }
 
 func TestRestoreRefusesUnsafeArchives(t *testing.T) {
-	log := testutil.StartLog(t, t.TempDir())
+	log, signed := signedStream(t, dataset()[:20])
 	for i, tc := range []struct {
 		name    string
 		entries []entry
@@ -199,11 +271,11 @@ func TestRestoreRefusesUnsafeArchives(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bucket := "CRAFTED" + strconv.Itoa(i)
-			putCrafted(t, log.JS, bucket, 10, index.LayoutVersion, index.SupportedPebbleFormat(), craft(t, tc.entries...))
+			crafted{bucket: bucket, rev: 10, data: craft(t, tc.entries...), key: signed.Key, stream: log.Stream}.put(t, log.JS)
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "sub", "index")
-			_, err := snapshot.Restore(ctxT(t), log.JS, bucket, dir, nil)
-			require.ErrorIs(t, err, snapshot.ErrUnsafeArchive)
+			_, _, err := restore(t, log, bucket, dir, nil)
+			require.ErrorIs(t, err, snapshot.ErrUnsafeArchive, "signed, but unsafe all the same")
 			assert.NoFileExists(t, filepath.Join(parent, "sub", "evil"))
 			assert.NoFileExists(t, filepath.Join(parent, "evil"))
 			assert.NoDirExists(t, dir, "nothing is left at the target")
@@ -213,7 +285,7 @@ func TestRestoreRefusesUnsafeArchives(t *testing.T) {
 }
 
 func TestRestoreRefusesNewerSnapshots(t *testing.T) {
-	log := testutil.StartLog(t, t.TempDir())
+	log, signed := signedStream(t, dataset()[:20])
 	body := craft(t, entry{name: "MANIFEST", typ: tar.TypeReg, body: "x"})
 	for i, tc := range []struct {
 		name   string
@@ -227,9 +299,9 @@ func TestRestoreRefusesNewerSnapshots(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bucket := "NEWER" + strconv.Itoa(i)
-			putCrafted(t, log.JS, bucket, 7, tc.layout, tc.format, body)
+			crafted{bucket: bucket, rev: 7, layout: tc.layout, format: tc.format, data: body, key: signed.Key, stream: log.Stream}.put(t, log.JS)
 			dir := filepath.Join(t.TempDir(), "index")
-			_, err := snapshot.Restore(ctxT(t), log.JS, bucket, dir, nil)
+			_, _, err := restore(t, log, bucket, dir, nil)
 			require.ErrorIs(t, err, snapshot.ErrIncompatible)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NoDirExists(t, dir)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 )
 
 // DefaultInterval is how often a Snapshotter takes a snapshot.
@@ -34,6 +35,11 @@ type Config struct {
 	TempDir string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Signer signs each snapshot's manifest (the log signing key), and
+	// Events is the event stream (see WithSigner). Without a Signer,
+	// snapshots are unsigned: restorers refuse them.
+	Signer *logsig.Key
+	Events jetstream.Stream
 }
 
 // Snapshotter takes snapshots of one index: on demand with Take, and
@@ -76,8 +82,11 @@ func (s *Snapshotter) Take(ctx context.Context) (Info, error) {
 
 func (s *Snapshotter) take(ctx context.Context) (Info, error) {
 	start := time.Now()
-	info, err := Take(ctx, s.cfg.Store, s.cfg.JS, s.cfg.Bucket,
-		WithNode(s.cfg.Node), WithKeep(s.cfg.Keep), WithTempDir(s.cfg.TempDir))
+	opts := []Option{WithNode(s.cfg.Node), WithKeep(s.cfg.Keep), WithTempDir(s.cfg.TempDir)}
+	if s.cfg.Signer != nil {
+		opts = append(opts, WithSigner(s.cfg.Signer, s.cfg.Events))
+	}
+	info, err := Take(ctx, s.cfg.Store, s.cfg.JS, s.cfg.Bucket, opts...)
 	if info.Object == "" {
 		return Info{}, err
 	}
