@@ -38,16 +38,16 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	real, err := snapshot.Latest(ctx, s.srv.JetStream(), "")
+	orig, err := snapshot.Latest(ctx, s.srv.JetStream(), "")
 	require.NoError(t, err)
 
 	// A newer, unsigned snapshot that claims to be far ahead.
 	obs, err := s.srv.JetStream().ObjectStore(ctx, snapshot.DefaultBucket)
 	require.NoError(t, err)
-	forged := real.Revision + 1000
+	forged := orig.Revision + 1000
 	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: snapshot.ObjectName(forged), Metadata: map[string]string{
-		snapshot.MetaRevision: strconv.FormatUint(forged, 10), snapshot.MetaLayout: real.Layout,
-		snapshot.MetaPebbleFormat: strconv.FormatUint(real.PebbleFormat, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
+		snapshot.MetaRevision: strconv.FormatUint(forged, 10), snapshot.MetaLayout: orig.Layout,
+		snapshot.MetaPebbleFormat: strconv.FormatUint(orig.PebbleFormat, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
 	}}, bytes.NewReader([]byte("not an index")))
 	require.NoError(t, err)
 
@@ -57,7 +57,7 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		st, err := rjs.Stream(ctx, eventlog.ReaderStream)
-		return err == nil && st.CachedInfo().State.LastSeq >= real.Revision
+		return err == nil && st.CachedInfo().State.LastSeq >= orig.Revision
 	}, 10*time.Second, 10*time.Millisecond)
 
 	var logs bytes.Buffer
@@ -66,7 +66,7 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, f.Close()) }()
-	assert.Equal(t, real.Revision, f.RestoredFrom(), "the genuine snapshot is restored")
+	assert.Equal(t, orig.Revision, f.RestoredFrom(), "the genuine snapshot is restored")
 	assert.Contains(t, logs.String(), "snapshot refused")
 	assert.Contains(t, logs.String(), "not signed")
 	assert.Contains(t, logs.String(), snapshot.ObjectName(forged))

@@ -223,10 +223,10 @@ func (p *Projector) run(ctx context.Context) error {
 	// does both at once).
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunks := make(chan chunk, 2)
+	chunks := make(chan chunk, authWindow+1)
 	// Applied batches go back to the reader to be filled again (a batch of
 	// 1000 events is ~300 KB: allocating each anew made work for the GC).
-	free := make(chan []events.Event, 3)
+	free := make(chan []events.Event, authWindow+2)
 	auth, err := p.newAuth(stream)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errIndex, err)
@@ -279,6 +279,10 @@ func (p *Projector) noteRefused(evs []events.Event) {
 	}
 }
 
+// authWindow is how many batches are read (and authenticated together)
+// ahead of the applier while catching up.
+const authWindow = 8
+
 // chunk is a decoded batch, or the error that ended reading (after the
 // events before it).
 type chunk struct {
@@ -312,28 +316,35 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 			return make([]events.Event, 0, p.cfg.BatchSize)
 		}
 	}
-	batch := newBatch()
+	// Events are authenticated in windows of up to authWindow batches
+	// while catching up (one signature per namespace per window, see
+	// authenticate), then sent in batches.
+	window := make([]events.Event, 0, authWindow*p.cfg.BatchSize)
 	var meta []msgMeta
-	// flush authenticates the batch and sends what may be applied; false
+	// flush authenticates the window and sends what may be applied; false
 	// when reading must stop.
-	flush := func(last uint64) bool {
-		evs, halt := auth.admit(ctx, batch, meta)
-		meta = meta[:0]
+	flush := func() bool {
+		evs, halt := auth.admit(ctx, window, meta)
+		for len(evs) > 0 {
+			b := append(newBatch(), evs[:min(len(evs), p.cfg.BatchSize)]...)
+			evs = evs[len(b):]
+			if !send(chunk{events: b, last: b[len(b)-1].Revision}) {
+				return false
+			}
+		}
+		clear(window)
+		window, meta = window[:0], meta[:0]
 		if halt != nil {
-			send(chunk{events: evs, last: halt.halt.Revision - 1, err: halt})
+			send(chunk{last: halt.halt.Revision - 1, err: halt})
 			return false
 		}
-		if !send(chunk{events: evs, last: last}) {
-			return false
-		}
-		batch = newBatch()
 		return true
 	}
 	next := jetstream.NextContext(ctx)
 	for {
 		msg, err := it.Next(next)
 		if err != nil {
-			if len(batch) > 0 && !flush(expect-1) {
+			if len(window) > 0 && !flush() {
 				return
 			}
 			send(chunk{last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
@@ -341,7 +352,7 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		}
 		mmeta, err := msg.Metadata()
 		if err != nil {
-			if len(batch) > 0 && !flush(expect-1) {
+			if len(window) > 0 && !flush() {
 				return
 			}
 			send(chunk{last: expect - 1, err: fmt.Errorf("projector: metadata: %w", err)})
@@ -362,11 +373,11 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		}
 		first = false
 		ev, m := p.decode(msg, seq)
-		batch = append(batch, ev)
+		window = append(window, ev)
 		meta = append(meta, m)
 		expect = seq + 1
-		if len(batch) >= p.cfg.BatchSize || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded {
-			if !flush(seq) {
+		if len(window) >= cap(window) || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded {
+			if !flush() {
 				return
 			}
 		}

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -122,5 +123,5 @@ func digestIs(d string, h hash.Hash) bool {
 	if err != nil {
 		return false
 	}
-	return string(want) == string(h.Sum(nil))
+	return bytes.Equal(want, h.Sum(nil))
 }

@@ -228,16 +228,17 @@ func (c crafted) put(t *testing.T, js jetstream.JetStream) {
 		obs, err = js.ObjectStore(ctx, c.bucket)
 	}
 	require.NoError(t, err)
-	if c.layout == "" {
-		c.layout = index.LayoutVersion
+	layout, format := c.layout, c.format
+	if layout == "" {
+		layout = index.LayoutVersion
 	}
-	if c.format == 0 {
-		c.format = index.SupportedPebbleFormat()
+	if format == 0 {
+		format = index.SupportedPebbleFormat()
 	}
 	name := snapshot.ObjectName(c.rev)
 	md := map[string]string{
-		snapshot.MetaRevision: strconv.FormatUint(c.rev, 10), snapshot.MetaLayout: c.layout,
-		snapshot.MetaPebbleFormat: strconv.FormatUint(c.format, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
+		snapshot.MetaRevision: strconv.FormatUint(c.rev, 10), snapshot.MetaLayout: layout,
+		snapshot.MetaPebbleFormat: strconv.FormatUint(format, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
 	}
 	if c.key != nil {
 		sum := sha256.Sum256(c.data)
@@ -249,7 +250,7 @@ func (c crafted) put(t *testing.T, js jetstream.JetStream) {
 			}
 		}
 		raw, err := json.Marshal(snapshot.Manifest{Object: name, Revision: c.rev, ArchiveSHA256: hex.EncodeToString(sum[:]),
-			ArchiveBytes: int64(len(c.data)), PebbleFormat: c.format, Layout: c.layout, CreatedAt: time.Now().UTC(), EventHash: eh})
+			ArchiveBytes: int64(len(c.data)), PebbleFormat: format, Layout: layout, CreatedAt: time.Now().UTC(), EventHash: eh})
 		require.NoError(t, err)
 		md[snapshot.MetaManifest], md[snapshot.MetaManifestSig] = string(raw), c.key.SignSnapshot(raw)
 	}

@@ -71,18 +71,18 @@ func TestRestoreRefusesForgedSnapshots(t *testing.T) {
 
 	for i, tc := range []struct {
 		name   string
-		forge  func(t *testing.T, bucket string, real snapshot.Info, archive []byte)
-		hidden bool // the real snapshot is hidden: nothing can be restored
+		forge  func(t *testing.T, bucket string, orig snapshot.Info, archive []byte)
+		hidden bool // the genuine snapshot is hidden: nothing can be restored
 		want   error
 		logged string
 	}{
-		{"unsigned, real one hidden", func(t *testing.T, bucket string, real snapshot.Info, _ []byte) {
+		{"unsigned, the genuine one hidden", func(t *testing.T, bucket string, orig snapshot.Info, _ []byte) {
 			crafted{bucket: bucket, rev: head + 1000, data: forged}.put(t, log.JS)
 			obs, err := log.JS.ObjectStore(ctx, bucket)
 			require.NoError(t, err)
-			require.NoError(t, obs.Delete(ctx, real.Object))
+			require.NoError(t, obs.Delete(ctx, orig.Object))
 		}, true, snapshot.ErrUnsigned, "not signed"},
-		{"unsigned, newer than the real one", func(t *testing.T, bucket string, _ snapshot.Info, _ []byte) {
+		{"unsigned, newer than the genuine one", func(t *testing.T, bucket string, _ snapshot.Info, _ []byte) {
 			crafted{bucket: bucket, rev: head, data: forged}.put(t, log.JS)
 		}, false, snapshot.ErrUnsigned, "not signed"},
 		{"signed by a key the log never announced", func(t *testing.T, bucket string, _ snapshot.Info, _ []byte) {
@@ -94,29 +94,29 @@ func TestRestoreRefusesForgedSnapshots(t *testing.T) {
 		{"another history at its revision", func(t *testing.T, bucket string, _ snapshot.Info, _ []byte) {
 			crafted{bucket: bucket, rev: head, data: forged, key: signed.Key, eventHash: strings.Repeat("ab", 32)}.put(t, log.JS)
 		}, false, snapshot.ErrHistory, "history differs"},
-		{"the real signature on another archive", func(t *testing.T, bucket string, real snapshot.Info, _ []byte) {
+		{"the genuine signature on another archive", func(t *testing.T, bucket string, orig snapshot.Info, _ []byte) {
 			obs, err := log.JS.ObjectStore(ctx, bucket)
 			require.NoError(t, err)
-			oi, err := obs.GetInfo(ctx, real.Object)
+			oi, err := obs.GetInfo(ctx, orig.Object)
 			require.NoError(t, err)
-			_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: real.Object, Metadata: oi.Metadata}, strings.NewReader(string(forged)))
+			_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: orig.Object, Metadata: oi.Metadata}, strings.NewReader(string(forged)))
 			require.NoError(t, err)
 		}, true, snapshot.ErrArchive, "archive"},
-		{"the real archive with bytes changed", func(t *testing.T, bucket string, real snapshot.Info, archive []byte) {
+		{"the genuine archive with bytes changed", func(t *testing.T, bucket string, orig snapshot.Info, archive []byte) {
 			obs, err := log.JS.ObjectStore(ctx, bucket)
 			require.NoError(t, err)
-			oi, err := obs.GetInfo(ctx, real.Object)
+			oi, err := obs.GetInfo(ctx, orig.Object)
 			require.NoError(t, err)
 			bad := append([]byte(nil), archive...)
 			bad[len(bad)/2] ^= 0xff
-			_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: real.Object, Metadata: oi.Metadata}, strings.NewReader(string(bad)))
+			_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: orig.Object, Metadata: oi.Metadata}, strings.NewReader(string(bad)))
 			require.NoError(t, err)
 		}, true, snapshot.ErrArchive, "not the one the manifest names"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bucket := "FORGED" + string(rune('A'+i))
-			real, archive := genuine(t, log, signed.Key, bucket, evs)
-			tc.forge(t, bucket, real, archive)
+			orig, archive := genuine(t, log, signed.Key, bucket, evs)
+			tc.forge(t, bucket, orig, archive)
 
 			dir := filepath.Join(t.TempDir(), "index")
 			got, logged, err := restore(t, log, bucket, dir, nil)
@@ -130,7 +130,7 @@ func TestRestoreRefusesForgedSnapshots(t *testing.T) {
 				return
 			}
 			require.NoError(t, err, logged)
-			assert.Equal(t, real.Revision, got.Revision, "the real snapshot is restored")
+			assert.Equal(t, orig.Revision, got.Revision, "the genuine snapshot is restored")
 			restored := openStore(t, dir)
 			v := restored.Acquire()
 			defer v.Release()
@@ -197,8 +197,8 @@ accounts {
 	signed := log.Signed(t, nil)
 	signed.AppendAsync(t, evs)
 	signed.Announce(t)
-	real, _ := genuine(t, log, signed.Key, "SNAPS", evs)
-	require.Greater(t, real.Bytes, int64(128<<10), "several chunks")
+	orig, _ := genuine(t, log, signed.Key, "SNAPS", evs)
+	require.Greater(t, orig.Bytes, int64(128<<10), "several chunks")
 
 	// The reader: only the imported API, under the prefix.
 	rd, err := jetstream.NewWithAPIPrefix(connect("rd"), eventlog.CommandAPIPrefix)
@@ -206,22 +206,22 @@ accounts {
 	all, err := snapshot.List(ctx, rd, "SNAPS")
 	require.NoError(t, err)
 	require.Len(t, all, 1)
-	assert.Equal(t, real.Revision, all[0].Revision)
+	assert.Equal(t, orig.Revision, all[0].Revision)
 
 	target := filepath.Join(t.TempDir(), "index")
 	got, err := snapshot.RestoreForStream(ctx, rd, "SNAPS", target, stream, snapshot.RestoreOptions{Logger: testutil.Quiet})
 	require.NoError(t, err)
-	assert.Equal(t, real.Revision, got.Revision)
+	assert.Equal(t, orig.Revision, got.Revision)
 	assert.Equal(t, signed.Key.ID(), got.SignedBy)
 	restored := openStore(t, target)
-	assert.Equal(t, real.Revision, restored.Applied())
+	assert.Equal(t, orig.Revision, restored.Applied())
 
 	// The Object Store API, which creates consumers, is not open to it.
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	obs, err := rd.ObjectStore(short, "SNAPS")
 	if err == nil {
-		_, err = obs.GetBytes(short, real.Object)
+		_, err = obs.GetBytes(short, orig.Object)
 	}
 	require.Error(t, err)
 	obj, err := cmd.Stream(ctx, "OBJ_SNAPS")
