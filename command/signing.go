@@ -34,13 +34,13 @@ func (s *Service) AnnounceSigningKey(ctx context.Context, m Meta) (rev uint64, a
 		return 0, false, err
 	}
 	rev, err = s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
-		trusted, any, err := v.SigningKey(key.ID())
+		trusted, anyKey, err := v.SigningKey(key.ID())
 		switch {
 		case err != nil:
 			return decision{}, err
 		case trusted:
 			return decision{}, errAnnounced
-		case any:
+		case anyKey:
 			return decision{}, ErrForeignKey
 		}
 		return decision{kind: events.KindLog, aggregateID: key.ID(), payload: events.LogSigningKeyAdded{

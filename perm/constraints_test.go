@@ -2,7 +2,6 @@ package perm_test
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -74,7 +73,7 @@ func TestConstraintsGolden(t *testing.T) {
 		g, err := grantFor(t, c)
 		if c.expect == "refused" {
 			if assert.Error(t, err, "%s: %s with params %s must be refused", c.where, c.constraints, c.params) {
-				assert.True(t, errors.Is(err, perm.ErrInvalidCondition), "%s: %v", c.where, err)
+				assert.ErrorIs(t, err, perm.ErrInvalidCondition, "%s: %v", c.where, err)
 			}
 			continue
 		}

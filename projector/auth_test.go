@@ -217,7 +217,7 @@ func TestLegacyStreamGetsSigned(t *testing.T) {
 	for i := range 10 {
 		assert.NotNil(t, v.Role(testutil.RoleID(i)))
 	}
-	assert.Equal(t, len(w.Roles()), len(v.Roles()))
+	assert.Len(t, v.Roles(), len(w.Roles()))
 	v.Release()
 	w.Release()
 }
@@ -254,18 +254,18 @@ func TestForgedSigningKeys(t *testing.T) {
 	log := testutil.StartLog(t, t.TempDir())
 	d := smallDataset()
 	log.Publish(t, d.Events[:10])
-	real := log.Signed(t, nil)
+	genuine := log.Signed(t, nil)
 	evil := log.Signed(t, nil)
 	// First announcement, signed by another key than the one it announces.
 	subj, data := evil.Encode(t, events.Event{Envelope: events.Envelope{Namespace: events.PlatformNamespace, AggregateID: evil.Key.ID()},
 		Data: events.LogSigningKeyAdded{KeyID: evil.Key.ID(), Algorithm: logsig.Algorithm, PublicKey: evil.Key.PublicString()}})
-	log.PublishRaw(t, subj, data, real.Key.SignEvent(subj, data))
-	real.Announce(t)
+	log.PublishRaw(t, subj, data, genuine.Key.SignEvent(subj, data))
+	genuine.Announce(t)
 	evil.Announce(t) // self-signed, but the log already trusts a key
 	ns := testutil.NSName(0)
-	real.Append(t, assign(ns, "alice", testutil.RoleID(0)))
+	genuine.Append(t, assign(ns, "alice", testutil.RoleID(0)))
 	evil.Append(t, assign(ns, "mallory", testutil.RoleID(0)))
-	rev := real.Append(t, assign(ns, "bob", testutil.RoleID(0)))
+	rev := genuine.Append(t, assign(ns, "bob", testutil.RoleID(0)))
 
 	st := openIndex(t)
 	p := newProjector(log, st)
@@ -276,7 +276,7 @@ func TestForgedSigningKeys(t *testing.T) {
 	assert.EqualValues(t, 3, n)
 	keys, err := st.SigningKeys()
 	require.NoError(t, err)
-	assert.Equal(t, []string{real.Key.ID()}, mapKeys(keys))
+	assert.Equal(t, []string{genuine.Key.ID()}, mapKeys(keys))
 	assert.Zero(t, assignments(st, "mallory"))
 	assert.Equal(t, 1, assignments(st, "alice"))
 	assert.Equal(t, 1, assignments(st, "bob"))

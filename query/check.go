@@ -355,9 +355,9 @@ func (x *explainer) grant(g GrantReason, see seeRule) {
 func (x *explainer) redact(visible func(seeRule) bool) {
 	x.redacted = true
 	kept := x.grants[:0]
-	for i, g := range x.grants {
+	for i := range x.grants {
 		if visible(x.see[i]) {
-			kept = append(kept, g)
+			kept = append(kept, x.grants[i])
 		} else {
 			x.withheld = true
 		}

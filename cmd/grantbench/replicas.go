@@ -35,9 +35,7 @@ func (b *bench) natsConn() (*nats.Conn, error) {
 	return eventlog.Connect(eventlog.ConnectConfig{URL: url, CredsFile: filepath.Join(b.dataDir, eventlog.ClientCredsFile), Name: "grantbench"})
 }
 
-// replicaCreds is the replica node user's credentials file; followerCreds
-// the embedded follower user's.
-func (b *bench) replicaCreds() string  { return filepath.Join(b.dataDir, eventlog.ReplicaCredsFile) }
+// followerCreds is the embedded follower user's credentials file.
 func (b *bench) followerCreds() string { return filepath.Join(b.dataDir, eventlog.FollowerCredsFile) }
 
 // natsChecks measures grantlog.v1.check over NATS request/reply with the

@@ -92,8 +92,8 @@ func ReaderMirrorConfig() jetstream.StreamConfig {
 	}
 }
 
-// ErrNotAMirror: a stream named ReaderStream exists but is not a mirror of
-// the event stream.
+// ErrNotAMirror is returned when a stream named ReaderStream exists but is
+// not a mirror of the event stream.
 var ErrNotAMirror = errors.New("eventlog: not a mirror of the event stream")
 
 // EnsureReaderMirror returns ReaderStream in the account of js, creating

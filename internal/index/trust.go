@@ -81,7 +81,7 @@ func (s *Store) SigningKeys() (logsig.Keys, error) {
 
 // SigningKey reports whether the view's index trusts the signing key id,
 // and whether it trusts any key at all.
-func (v View) SigningKey(id string) (trusted, any bool, err error) {
+func (v View) SigningKey(id string) (trusted, anyKey bool, err error) {
 	keys, err := v.s.SigningKeys()
 	if err != nil {
 		return false, false, err

@@ -20,12 +20,12 @@ func TestSigningKeysAndRefusedEvents(t *testing.T) {
 	require.NoError(t, err)
 	key := events.Event{Revision: 1, Hash: [32]byte{1}, Envelope: events.Envelope{Namespace: events.PlatformNamespace, Type: events.TypeLogSigningKeyAdded},
 		Data: events.LogSigningKeyAdded{KeyID: k.ID(), Algorithm: logsig.Algorithm, PublicKey: k.PublicString()}}
-	real := events.Event{Revision: 2, Hash: [32]byte{2}, Envelope: events.Envelope{Namespace: "g1", Type: events.TypeNamespaceCreated},
+	genuine := events.Event{Revision: 2, Hash: [32]byte{2}, Envelope: events.Envelope{Namespace: "g1", Type: events.TypeNamespaceCreated},
 		Data: events.NamespaceCreated{Namespace: "g1"}}
-	refused := events.Event{Revision: 3, Hash: real.Hash, Envelope: events.Envelope{Namespace: "g1", Type: events.TypeUserRoleAssigned},
+	refused := events.Event{Revision: 3, Hash: genuine.Hash, Envelope: events.Envelope{Namespace: "g1", Type: events.TypeUserRoleAssigned},
 		Data: Refused{Reason: "no signature"}}
 	nowhere := events.Event{Revision: 4, Data: Refused{Reason: "no namespace"}}
-	ts.apply(t, key, real, refused, nowhere)
+	ts.apply(t, key, genuine, refused, nowhere)
 	ts = ts.reopen(t)
 
 	keys, err := ts.SigningKeys()
@@ -34,16 +34,16 @@ func TestSigningKeysAndRefusedEvents(t *testing.T) {
 	assert.EqualValues(t, 4, ts.Applied())
 	h, rev, err := ts.ChainHead("g1")
 	require.NoError(t, err)
-	assert.Equal(t, hex.EncodeToString(real.Hash[:]), h, "the refused event is not part of the chain")
+	assert.Equal(t, hex.EncodeToString(genuine.Hash[:]), h, "the refused event is not part of the chain")
 	assert.EqualValues(t, 3, rev, "but commands append after it")
 	v := ts.Acquire()
 	_, ok := v.Namespace("")
-	trusted, any, err := v.SigningKey(k.ID())
+	trusted, anyKey, err := v.SigningKey(k.ID())
 	v.Release()
 	require.NoError(t, err)
 	assert.False(t, ok, "a refused event with no namespace creates none")
 	assert.True(t, trusted)
-	assert.True(t, any)
+	assert.True(t, anyKey)
 
 	// An index written before the chain was recorded says so.
 	ts.mu.st.ns["old"] = &NamespaceInfo{Name: "old", LastRevision: 9}

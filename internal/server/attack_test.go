@@ -65,7 +65,7 @@ func (v *violations) count() int {
 
 // streamState reads the event stream with the command user: its last
 // sequence, and the deliver subjects of its push consumers.
-func (e *attackEnv) streamState(t *testing.T, ctx context.Context) (last uint64, msgs uint64, pushTo []string) {
+func (e *attackEnv) streamState(ctx context.Context, t *testing.T) (last uint64, msgs uint64, pushTo []string) {
 	t.Helper()
 	nc, _ := e.connect(t, eventlog.CommandUser)
 	js, err := jetstream.New(nc)
@@ -85,7 +85,7 @@ func (e *attackEnv) streamState(t *testing.T, ctx context.Context) (last uint64,
 }
 
 // describe is the subject and start of the event at seq.
-func (e *attackEnv) describe(t *testing.T, ctx context.Context, seq uint64) string {
+func (e *attackEnv) describe(ctx context.Context, t *testing.T, seq uint64) string {
 	nc, _ := e.connect(t, eventlog.CommandUser)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -108,7 +108,7 @@ var nonCommandUsers = []string{eventlog.ReplicaUser, eventlog.FollowerUser, even
 func runAttackSuite(t *testing.T, e *attackEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	last0, msgs0, _ := e.streamState(t, ctx)
+	last0, msgs0, _ := e.streamState(ctx, t)
 	require.NotZero(t, last0, "the bootstrap wrote events")
 
 	for _, user := range nonCommandUsers {
@@ -186,9 +186,9 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 	// The server processed every attack (each connection flushed); give
 	// consumers it created a moment to deliver, then look.
 	time.Sleep(500 * time.Millisecond)
-	last1, msgs1, pushTo := e.streamState(t, ctx)
+	last1, msgs1, pushTo := e.streamState(ctx, t)
 	for seq := last0 + 1; seq <= last1; seq++ {
-		t.Errorf("appended at %d: %s", seq, e.describe(t, ctx, seq))
+		t.Errorf("appended at %d: %s", seq, e.describe(ctx, t, seq))
 	}
 	assert.Equal(t, last0, last1, "nothing was appended to the event stream")
 	assert.Equal(t, msgs0, msgs1)
@@ -270,14 +270,14 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 func injectionControl(t *testing.T, e *attackEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	last0, _, _ := e.streamState(t, ctx)
+	last0, _, _ := e.streamState(ctx, t)
 	nc, _ := e.connect(t, eventlog.CommandUser)
 	msg := nats.NewMsg("$JS.API.INFO")
 	msg.Reply = "grantlog.ev._platform.role.control"
 	require.NoError(t, nc.PublishMsg(msg))
 	require.NoError(t, nc.FlushTimeout(5*time.Second))
 	require.Eventually(t, func() bool {
-		last, _, _ := e.streamState(t, ctx)
+		last, _, _ := e.streamState(ctx, t)
 		return last == last0+1
 	}, 10*time.Second, 20*time.Millisecond, "the reply route stores a message in the command account")
 	require.Eventually(t, func() bool {

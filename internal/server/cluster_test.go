@@ -261,7 +261,6 @@ func TestCluster(t *testing.T) {
 			inbox := nc.NewRespInbox()
 			sub, err := nc.SubscribeSync(inbox)
 			require.NoError(t, err)
-			defer func() { _ = sub.Unsubscribe() }()
 			require.NoError(t, nc.PublishRequest(infoSubj, inbox, nil))
 			for {
 				msg, err := sub.NextMsg(500 * time.Millisecond)
@@ -286,6 +285,7 @@ func TestCluster(t *testing.T) {
 				}
 				assert.ElementsMatch(t, want, subjects, "role %s", info.Metadata["role"])
 			}
+			require.NoError(t, sub.Unsubscribe())
 		}
 		assert.Equal(t, map[string]int{"readers:all": 1, "readers:replica": 2, "command:all": 1, "command:command": 1}, roles)
 	})

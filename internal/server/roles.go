@@ -159,8 +159,8 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		return nil
 	}
 	base := natsapi.Config{Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log}
-	switch {
-	case s.cfg.Role == RoleReplica:
+	switch s.cfg.Role {
+	case RoleReplica:
 		cfg := base
 		cfg.Conn, cfg.Checks = s.nc, s.Query
 		if err := start(cfg); err != nil {

@@ -110,10 +110,7 @@ func TestForgedEventIsRefusedAndFailsVerify(t *testing.T) {
 
 	// Namespace-filtered verification reads the keys first.
 	v = audit.NewVerifier()
-	var keys []audit.Record
-	for _, r := range auditAll(t, root, "namespace=_platform&type="+events.TypeLogSigningKeyAdded) {
-		keys = append(keys, r)
-	}
+	keys := auditAll(t, root, "namespace=_platform&type="+events.TypeLogSigningKeyAdded)
 	require.Len(t, keys, 1)
 	v.PreloadKeys(keys)
 	breaks = nil
