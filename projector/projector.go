@@ -217,6 +217,11 @@ func (p *Projector) run(ctx context.Context) error {
 		return fmt.Errorf("projector: messages: %w", err)
 	}
 	defer it.Stop()
+	// NextContext(ctx) alone does not end a Next that is resetting the
+	// ordered consumer (it retries creating it, forever, when the stream
+	// is gone): stopping the iterator does.
+	stopOnDone := context.AfterFunc(ctx, it.Stop)
+	defer stopOnDone()
 
 	// Decode and apply in a pipeline: one goroutine reads and decodes the
 	// next batch while this one applies the last (a replay on two cores
