@@ -71,7 +71,7 @@ func (s *Service) AssignBatch(ctx context.Context, m Meta, ns string, in []Batch
 			NotBefore: utcPtr(a.NotBefore), NotAfter: utcPtr(a.NotAfter)}
 	}
 	var roles []string
-	rev, err := s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, ns, &m, req("AssignBatch", out), func(v index.View) (decision, error) {
 		grants := map[string]roleGrant{}
 		for i, a := range out {
 			g, ok := grants[a.RoleID]

@@ -48,7 +48,7 @@ func (s *Service) RegisterBootstrapCredential(ctx context.Context, m Meta, hash 
 		return false, "", 0, err
 	}
 	id := uuid.NewString()
-	rev, err = s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	rev, err = s.execute(ctx, events.PlatformNamespace, &m, req("RegisterBootstrapCredential", hex.EncodeToString(hash[:])), func(v index.View) (decision, error) {
 		if v.HadBootstrap() {
 			return decision{}, errHadBootstrap
 		}
@@ -95,7 +95,7 @@ func (s *Service) RotateBootstrapCredential(ctx context.Context, m Meta) (Bootst
 	}
 	id := uuid.NewString()
 	out := BootstrapRotated{TokenID: id, Token: secret}
-	rev, err := s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, events.PlatformNamespace, &m, req("RotateBootstrapCredential"), func(v index.View) (decision, error) {
 		if err := callerStillValid(v, m.Caller); err != nil {
 			return decision{}, err
 		}
@@ -143,7 +143,7 @@ func (s *Service) RevokeBootstrapCredential(ctx context.Context, m Meta) (Bootst
 		return BootstrapRevoked{}, err
 	}
 	var out BootstrapRevoked
-	rev, err := s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, events.PlatformNamespace, &m, req("RevokeBootstrapCredential"), func(v index.View) (decision, error) {
 		if err := callerStillValid(v, m.Caller); err != nil {
 			return decision{}, err
 		}

@@ -5,7 +5,12 @@
 // (role exists, names unique, ...) and appended with per-namespace optimistic
 // concurrency: the append expects the namespace's last revision
 // (Nats-Expected-Last-Subject-Sequence on "<prefix>.<ns>.>") and carries the
-// command id as Nats-Msg-Id, so a retried command is stored once. When
+// command id as Nats-Msg-Id, so a retried command is stored once. A caller's
+// Idempotency-Key is theirs alone: the command id is derived from the
+// caller's identity and the key (DeriveCommandID), and a retry is answered
+// with the stored event only when that event was decided from the same
+// request (RequestHashHeader); a key reused for another request is refused
+// (ErrConflict, code idempotencyKeyReused). When
 // another writer got there first, the command re-reads the index at the new
 // head and decides again, so concurrent command nodes never break an
 // invariant. Every result carries the revision of the command's event.

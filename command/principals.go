@@ -72,7 +72,7 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 		return events.NamespaceCreated{}, 0, err
 	}
 	var ev events.NamespaceCreated
-	rev, err := s.execute(ctx, in.Namespace, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, in.Namespace, &m, req("CreateNamespace", in), func(v index.View) (decision, error) {
 		if info, ok := v.Namespace(in.Namespace); ok && info.Explicit {
 			return decision{}, errorf(ErrConflict, "namespaceExists", "namespace %s already exists", in.Namespace)
 		}
@@ -133,7 +133,7 @@ func (s *Service) DeleteNamespace(ctx context.Context, m Meta, ns string) (uint6
 	if err := s.authorize(ctx, &m, metaperm.Namespace(ns), perm.Delete, ns); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, ns, &m, req("DeleteNamespace"), func(v index.View) (decision, error) {
 		if _, ok := v.Namespace(ns); !ok {
 			return decision{}, errorf(ErrNotFound, "namespaceNotFound", "namespace %s does not exist", ns)
 		}
@@ -211,7 +211,7 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 	id := uuid.NewString()
 	secret, hash := newSecret(ClientSecretPrefix)
 	roles := slices.Compact(slices.Sorted(slices.Values(in.Roles)))
-	rev, err := s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, ns, &m, req("CreateClient", in.ClientName, eps, roles), func(v index.View) (decision, error) {
 		grants, err := clientRoles(v, roles)
 		if err != nil {
 			return decision{}, err
@@ -248,7 +248,7 @@ func (s *Service) UpdateClient(ctx context.Context, m Meta, ns, id string, in Up
 			return 0, err
 		}
 	}
-	return s.changeClient(ctx, m, ns, id, func(v index.View, c *index.Client, ev *events.ClientUpdated) (func() error, error) {
+	return s.changeClient(ctx, m, ns, id, req("UpdateClient", id, in), func(v index.View, c *index.Client, ev *events.ClientUpdated) (func() error, error) {
 		if in.ClientName != nil {
 			ev.ClientName = *in.ClientName
 		}
@@ -273,7 +273,7 @@ func (s *Service) ChangeClientPermissions(ctx context.Context, m Meta, ns, id st
 	if op != ReplacePermissions && len(eps) == 0 {
 		return 0, errorf(ErrInvalid, "invalidPermission", "permissions must list at least one permission")
 	}
-	return s.changeClient(ctx, m, ns, id, func(_ index.View, c *index.Client, ev *events.ClientUpdated) (func() error, error) {
+	return s.changeClient(ctx, m, ns, id, req("ChangeClientPermissions", id, op, eps), func(_ index.View, c *index.Client, ev *events.ClientUpdated) (func() error, error) {
 		var next []perm.Permission
 		switch op {
 		case AddPermissions:
@@ -294,7 +294,7 @@ func (s *Service) ChangeClientPermissions(ctx context.Context, m Meta, ns, id st
 	})
 }
 
-func (s *Service) changeClient(ctx context.Context, m Meta, ns, id string,
+func (s *Service) changeClient(ctx context.Context, m Meta, ns, id string, rq request,
 	change func(v index.View, c *index.Client, ev *events.ClientUpdated) (func() error, error),
 ) (uint64, error) {
 	if !events.ValidNamespace(ns) {
@@ -306,7 +306,7 @@ func (s *Service) changeClient(ctx context.Context, m Meta, ns, id string,
 	if err := validateMeta(&m); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, ns, &m, rq, func(v index.View) (decision, error) {
 		c := v.Client(id)
 		if c == nil || c.Namespace != ns {
 			return decision{}, clientNotFound(ns, id)
@@ -328,7 +328,7 @@ func (s *Service) DeleteClient(ctx context.Context, m Meta, ns, id string) (uint
 	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Delete, ns); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, ns, &m, req("DeleteClient", id), func(v index.View) (decision, error) {
 		c := v.Client(id)
 		if c == nil || c.Namespace != ns {
 			return decision{}, clientNotFound(ns, id)
@@ -448,7 +448,7 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 	id := uuid.NewString()
 	secret, hash := newSecret(TokenPrefix)
 	var out TokenIssued
-	rev, err := s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, ns, &m, req("IssueToken", in.Name, in.Owner, in.Scopes, in.Permissions, in.Params, utcPtr(in.NotBefore), utcPtr(in.ExpiresAt)), func(v index.View) (decision, error) {
 		owner, ok := ownerOf(v, m.Caller)
 		if in.Owner != nil {
 			owner, ok = *in.Owner, true
@@ -512,7 +512,7 @@ func (s *Service) RevokeToken(ctx context.Context, m Meta, ns, id string) (uint6
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, ns, &m, req("RevokeToken", id), func(v index.View) (decision, error) {
 		t := v.Token(id)
 		if t == nil || t.Namespace != ns {
 			return decision{}, errorf(ErrNotFound, "tokenNotFound", "namespace %s has no token %q", ns, id)
@@ -573,7 +573,7 @@ func (s *Service) DefineScope(ctx context.Context, m Meta, name string, in Defin
 		}
 		ps = append(ps, vp)
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("DefineScope", name, in.Description, ps, in.Includes), func(v index.View) (decision, error) {
 		for _, inc := range in.Includes {
 			if inc == name {
 				return decision{}, errorf(ErrInvalid, "invalidScope", "scope %s cannot include itself", name)
@@ -616,7 +616,7 @@ func (s *Service) DeleteScope(ctx context.Context, m Meta, name string) (uint64,
 	if err := s.authorize(ctx, &m, metaperm.Scopes, perm.Delete, ""); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteScope", name), func(v index.View) (decision, error) {
 		if v.Scope(name) == nil {
 			return decision{}, errorf(ErrNotFound, "scopeNotFound", "scope %q does not exist", name)
 		}
@@ -665,7 +665,7 @@ func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name st
 	if err := validText("invalidEndpoint", "path", in.Path, 1024, false); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("RegisterEndpoint", service, name, in.Method, in.Path, p), func(index.View) (decision, error) {
 		return decision{kind: events.KindEndpoint, aggregateID: service + "." + name, payload: events.EndpointRegistered{
 			Service: service, Name: name, Method: in.Method, Path: in.Path, Resource: p.Resource, Action: uint8(p.Action),
 		}}, nil
@@ -677,7 +677,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, m Meta, service, name stri
 	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Delete, ""); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteEndpoint", service, name), func(v index.View) (decision, error) {
 		if v.Endpoint(service, name) == nil {
 			return decision{}, errorf(ErrNotFound, "endpointNotFound", "endpoint %s/%s is not in the catalog", service, name)
 		}

@@ -135,7 +135,7 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 		RoleID: uuid.NewString(), RoleName: in.RoleName, AdminRole: in.AdminRole,
 		IsWildcard: in.IsWildcard, Description: in.Description, Permissions: ps,
 	}
-	rev, err := s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, events.PlatformNamespace, &m, req("CreateRole", in.RoleName, in.AdminRole, in.IsWildcard, in.Description, ps), func(v index.View) (decision, error) {
 		if other := v.RoleByName(in.RoleName); other != nil {
 			return decision{}, nameTaken(in.RoleName, other)
 		}
@@ -165,7 +165,7 @@ func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in Upda
 			return 0, err
 		}
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("UpdateRole", roleID, in), func(v index.View) (decision, error) {
 		r := v.Role(roleID)
 		if r == nil {
 			return decision{}, roleNotFound(roleID)
@@ -243,7 +243,7 @@ func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, 
 	if payloadOf(nil) == nil {
 		return 0, fmt.Errorf("command: unknown permission op %d", op)
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("ChangePermissions", roleID, op, eps), func(v index.View) (decision, error) {
 		r := v.Role(roleID)
 		if r == nil {
 			return decision{}, roleNotFound(roleID)
@@ -260,7 +260,7 @@ func (s *Service) DeleteRole(ctx context.Context, m Meta, roleID string) (uint64
 	if err := validateMeta(&m); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteRole", roleID), func(v index.View) (decision, error) {
 		r := v.Role(roleID)
 		if r == nil {
 			return decision{}, roleNotFound(roleID)
@@ -348,7 +348,7 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 	}
 	slices.Sort(nss)
 	nss = slices.Compact(nss)
-	rev, err := s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	rev, err := s.execute(ctx, ns, &m, req("AssignRole", userID, roleID, nss, utcPtr(o.NotBefore), utcPtr(o.NotAfter)), func(v index.View) (decision, error) {
 		r := v.Role(roleID)
 		if r == nil {
 			return decision{}, roleNotFound(roleID)
@@ -402,7 +402,7 @@ func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID s
 	if err := validateMeta(&m); err != nil {
 		return 0, err
 	}
-	return s.execute(ctx, ns, &m, func(v index.View) (decision, error) {
+	return s.execute(ctx, ns, &m, req("UnassignRole", userID, roleID), func(v index.View) (decision, error) {
 		if a := findAssignment(v, ns, userID, roleID); a != nil {
 			return decision{kind: events.KindUser, aggregateID: userID, payload: events.UserRoleUnassigned{
 				UserID: userID, RoleID: roleID, Before: assignmentState(a),

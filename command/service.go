@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -27,9 +28,11 @@ type Appender interface {
 	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
 }
 
-// HeadReader reads the last message on a subject. jetstream.Stream satisfies it.
+// HeadReader reads the last message on a subject, and a message by its
+// sequence. jetstream.Stream satisfies it.
 type HeadReader interface {
 	GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error)
+	GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error)
 }
 
 // State is the index a Service decides against. *index.Store satisfies it.
@@ -52,9 +55,15 @@ type Authorizer interface {
 // Meta is the context of one command.
 type Meta struct {
 	Caller principal.Caller
-	// CommandID identifies the command (an idempotency key); generated when empty.
+	// CommandID is the caller's idempotency key (the Idempotency-Key
+	// header); generated when empty. Keys belong to their caller: the
+	// stream's Nats-Msg-Id and the event's commandId are derived from the
+	// caller's identity and the key (see DeriveCommandID), so callers never
+	// share one, and a key is answered with an earlier event only for the
+	// same request (else idempotencyKeyReused).
 	CommandID string
-	// CorrelationID ties the command to a request; defaults to CommandID.
+	// CorrelationID ties the command to a request; defaults to the command
+	// id (derived from CommandID, see DeriveCommandID).
 	CorrelationID string
 	// Reason is the caller's justification, recorded with the event.
 	Reason string
@@ -66,6 +75,53 @@ type Meta struct {
 // EventTypeHeader carries the event type on every stream message, so tools
 // can filter without decoding.
 const EventTypeHeader = "Grantlog-Event-Type"
+
+// RequestHashHeader carries, on every message a command appends, the hash
+// of the request it was decided from (see request.hash): a command retried
+// with the same idempotency key is answered with the stored event only
+// when the hashes match. Messages written before it have none and never
+// match.
+const RequestHashHeader = "Grantlog-Request-Hash"
+
+// commandIDSpace is the UUIDv5 namespace of command ids derived from
+// idempotency keys.
+var commandIDSpace = uuid.MustParse("5d0c1f0e-8a43-4c6b-9a55-1b0e6a7f2c3d")
+
+// DeriveCommandID returns the command id (the stream's Nats-Msg-Id and the
+// event's commandId) of a command sent by caller with idempotency key key:
+// a UUIDv5 of the caller's identity (actor, whom it acts for, root) and
+// the key, so that equal keys of different callers never collide.
+func DeriveCommandID(caller principal.Caller, key string) string {
+	var obo events.Actor
+	if caller.OnBehalfOf != nil {
+		obo = *caller.OnBehalfOf
+	}
+	name, err := json.Marshal([]any{caller.Type, caller.ID, obo.Type, obo.ID, caller.Root, key})
+	if err != nil { // strings and a bool always marshal
+		panic(err)
+	}
+	return uuid.NewSHA1(commandIDSpace, name).String()
+}
+
+// request names a command and its input, for the request hash: build it
+// with req from the command's name and its (validated) input, never from
+// values generated per attempt (ids, secrets, clocks).
+type request struct {
+	op   string
+	args []any
+}
+
+func req(op string, args ...any) request { return request{op: op, args: args} }
+
+// hash is the hex SHA-256 of the request in namespace ns with reason.
+func (r request) hash(ns, reason string) (string, error) {
+	raw, err := json.Marshal(append([]any{"grantlog.request.v1", r.op, ns, reason}, r.args...))
+	if err != nil {
+		return "", fmt.Errorf("command: hash %s request: %w", r.op, err)
+	}
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(h[:]), nil
+}
 
 // Config configures a Service.
 type Config struct {
@@ -168,16 +224,27 @@ type decideFunc func(v index.View) (decision, error)
 
 // execute appends the event decide returns to namespace ns with optimistic
 // concurrency, re-deciding after a lost race. It returns the event's revision.
-func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decideFunc) (uint64, error) {
-	if m.CommandID == "" {
-		m.CommandID = uuid.NewString()
-	}
-	if m.CorrelationID == "" {
-		m.CorrelationID = m.CommandID
-	}
+// rq is the request (command and input) decide decides from: a command whose
+// idempotency key already stored an event is answered with that event's
+// revision only if it was the same request.
+func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, decide decideFunc) (uint64, error) {
 	// One rule for the reason and ids of every command, over every
 	// transport (a DELETE's reason comes from its query string).
 	if err := validateMeta(m); err != nil {
+		return 0, err
+	}
+	key := m.CommandID
+	var cmdID string
+	if key == "" {
+		cmdID = uuid.NewString()
+	} else {
+		cmdID = DeriveCommandID(m.Caller, key)
+	}
+	if m.CorrelationID == "" {
+		m.CorrelationID = cmdID
+	}
+	reqHash, err := rq.hash(ns, m.Reason)
+	if err != nil {
 		return 0, err
 	}
 	unlock := s.lockNS(ns)
@@ -208,7 +275,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 			OccurredAt:    s.cfg.Now(),
 			Actor:         m.Caller.Actor,
 			OnBehalfOf:    m.Caller.OnBehalfOf,
-			CommandID:     m.CommandID,
+			CommandID:     cmdID,
 			CorrelationID: m.CorrelationID,
 			Reason:        m.Reason,
 			Source:        m.Source,
@@ -220,13 +287,26 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 		msg := nats.NewMsg(events.Subject(s.cfg.SubjectPrefix, ns, d.kind, d.aggregateID))
 		msg.Data = data
 		msg.Header.Set(EventTypeHeader, d.payload.EventType())
+		msg.Header.Set(RequestHashHeader, reqHash)
 		if s.cfg.Signer != nil {
 			msg.Header.Set(logsig.Header, s.cfg.Signer.SignEvent(msg.Subject, data))
 		}
 		ack, err := s.js.PublishMsg(ctx, msg,
-			jetstream.WithMsgID(m.CommandID),
+			jetstream.WithMsgID(cmdID),
 			jetstream.WithExpectLastSequenceForSubject(info.LastRevision, filter))
 		if err == nil {
+			if ack.Duplicate {
+				// The stream already holds a message with this command id
+				// (within its duplicate window) and stored nothing: answer
+				// with it only if it is this very request.
+				stored, gerr := s.head.GetMsg(ctx, ack.Sequence)
+				if gerr != nil {
+					return 0, fmt.Errorf("command: read event %d of command %s: %w", ack.Sequence, cmdID, gerr)
+				}
+				if err := sameRequest(stored, cmdID, reqHash, key); err != nil {
+					return 0, err
+				}
+			}
 			s.waitApplied(ctx, ack.Sequence)
 			return ack.Sequence, nil
 		}
@@ -241,7 +321,10 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 		if herr != nil {
 			return 0, fmt.Errorf("command: read head of %s: %w", ns, herr)
 		}
-		if last.Header.Get(jetstream.MsgIDHeader) == m.CommandID {
+		if last.Header.Get(jetstream.MsgIDHeader) == cmdID {
+			if err := sameRequest(last, cmdID, reqHash, key); err != nil {
+				return 0, err
+			}
 			s.waitApplied(ctx, last.Sequence)
 			return last.Sequence, nil
 		}
@@ -263,6 +346,19 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, decide decide
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// sameRequest returns nil when stored, a message the stream deduplicated a
+// command against, is the event of the same command (id cmdID) decided from
+// the same request (hash reqHash); else the idempotency key was reused for
+// another request, a conflict.
+func sameRequest(stored *jetstream.RawStreamMsg, cmdID, reqHash, key string) error {
+	if stored.Header.Get(jetstream.MsgIDHeader) == cmdID && stored.Header.Get(RequestHashHeader) == reqHash {
+		return nil
+	}
+	return errorf(ErrConflict, "idempotencyKeyReused",
+		"Idempotency-Key %q was already used for a different request (stored at revision %d); "+
+			"use a new key for a new request, and the same key only to retry the same request", key, stored.Sequence)
 }
 
 // prevHash returns the hash chain link of the next event of a namespace

@@ -33,7 +33,7 @@ func (s *Service) AnnounceSigningKey(ctx context.Context, m Meta) (rev uint64, a
 	if err := validateMeta(&m); err != nil {
 		return 0, false, err
 	}
-	rev, err = s.execute(ctx, events.PlatformNamespace, &m, func(v index.View) (decision, error) {
+	rev, err = s.execute(ctx, events.PlatformNamespace, &m, req("AnnounceSigningKey", key.ID()), func(v index.View) (decision, error) {
 		trusted, anyKey, err := v.SigningKey(key.ID())
 		switch {
 		case err != nil:
