@@ -169,16 +169,30 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 		}
 		f.ownNC = true
 	}
-	js, err := jetstream.New(f.nc)
-	if err != nil {
-		return nil, fmt.Errorf("client: follower: jetstream: %w", err)
-	}
-	stream, err := js.Stream(ctx, cfg.Stream)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return nil, fmt.Errorf("client: follower: no event stream %s on this NATS: start grantlog serve (role all or command) first: %w", cfg.Stream, err)
+	var (
+		js     jetstream.JetStream
+		stream jetstream.Stream
+	)
+	if cfg.Stream == eventlog.ReaderStream {
+		// The mirror lives in an account of its own: the follower reads it
+		// through the read-only subjects that account exports, and refuses
+		// a stream of that name that is not the mirror of the event stream.
+		if js, err = jetstream.NewWithAPIPrefix(f.nc, eventlog.MirrorAPIPrefix); err != nil {
+			return nil, fmt.Errorf("client: follower: jetstream: %w", err)
 		}
-		return nil, fmt.Errorf("client: follower: stream %s: %w", cfg.Stream, err)
+		if stream, err = eventlog.OpenReaderMirror(ctx, js); err != nil {
+			return nil, fmt.Errorf("client: follower: %w", err)
+		}
+	} else {
+		if js, err = jetstream.New(f.nc); err != nil {
+			return nil, fmt.Errorf("client: follower: jetstream: %w", err)
+		}
+		if stream, err = js.Stream(ctx, cfg.Stream); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return nil, fmt.Errorf("client: follower: no event stream %s on this NATS: start grantlog serve (role all or command) first: %w", cfg.Stream, err)
+			}
+			return nil, fmt.Errorf("client: follower: stream %s: %w", cfg.Stream, err)
+		}
 	}
 	if !cfg.NoSnapshot {
 		// The snapshot bucket is in the command account: a follower in the
@@ -214,13 +228,14 @@ func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, events
 	if err != nil {
 		return fmt.Errorf("client: follower: %w", err)
 	}
-	if !empty || stream.State.LastSeq == 0 {
+	if !empty || projector.StreamHead(stream) == 0 {
 		return nil
 	}
 	start := time.Now()
 	info, err := snapshot.RestoreForStream(ctx, js, f.cfg.SnapshotBucket, f.cfg.Dir, events, snapshot.RestoreOptions{Logger: f.cfg.Logger})
 	switch {
 	case errors.Is(err, snapshot.ErrNoSnapshot):
+		f.cfg.Logger.Info("grantlog follower: no snapshot to start from; replaying the stream from the start", "why", err)
 		return nil
 	case err != nil && stream.State.FirstSeq <= 1:
 		f.cfg.Logger.Warn("grantlog follower: could not restore the newest snapshot; replaying the stream from the start", "err", err)

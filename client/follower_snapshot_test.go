@@ -53,7 +53,7 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 
 	// (Wait for the readers' mirror to hold the snapshot's revision: a
 	// follower on a mirror that is still empty replays from the start.)
-	rjs, err := jetstream.New(s.followerConn(t))
+	rjs, err := jetstream.NewWithAPIPrefix(s.followerConn(t), eventlog.MirrorAPIPrefix)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		st, err := rjs.Stream(ctx, eventlog.ReaderStream)

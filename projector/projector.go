@@ -239,10 +239,12 @@ func (p *Projector) run(ctx context.Context) error {
 	go p.read(rctx, it, stream, auth, applied+1, chunks, free)
 	for c := range chunks {
 		if len(c.events) > 0 {
+			// Counted before the batch is applied: a reader that sees the
+			// applied revision sees its refusals too.
+			p.noteRefused(c.events)
 			if err := p.index.Apply(c.events); err != nil {
 				return fmt.Errorf("%w: %w", errIndex, err)
 			}
-			p.noteRefused(c.events)
 			if h := p.halted.Load(); h != nil && c.last >= h.Revision {
 				p.halted.Store(nil)
 			}

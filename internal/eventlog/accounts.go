@@ -19,9 +19,14 @@ const (
 	// has users here, so only the command side can get a message stored in
 	// the event stream, by any route NATS offers.
 	CommandAccount = "GRANTLOG"
-	// ReadersAccount holds ReaderStream, a mirror of the event stream, for
-	// replicas and embedded followers. A mirror has no subjects: nothing
-	// published, delivered or replied in this account is ever stored in it.
+	// MirrorAccount holds ReaderStream, a mirror of the event stream, and
+	// no users but the embedded server's own: nobody can make a JetStream
+	// responder act there. It exports read-only API subjects of the mirror
+	// to ReadersAccount, and its creation to CommandAccount.
+	MirrorAccount = "MIRROR"
+	// ReadersAccount holds replicas and embedded followers. It has no
+	// JetStream: they read the mirror and the snapshots through imported,
+	// read-only API subjects (MirrorAPIPrefix, CommandAPIPrefix).
 	ReadersAccount = "READERS"
 	// ClientsAccount holds the API clients: they may only send requests to
 	// the Grantlog API (imported from the two accounts above) and read the
@@ -30,17 +35,21 @@ const (
 )
 
 // ReaderStream is the readers' mirror of the event stream in
-// ReadersAccount. It keeps the origin's sequence numbers, so a revision
+// MirrorAccount. It keeps the origin's sequence numbers, so a revision
 // means the same thing everywhere. It must not be named like the event
 // stream: see the note on the consumer-create export in AccountsConfig.
 const ReaderStream = "GRANTLOG_MIRROR"
 
-// CommandAPIPrefix is where ReadersAccount sees the JetStream API subjects
-// that CommandAccount exports to it (see AccountsConfig).
+// CommandAPIPrefix is where ReadersAccount and MirrorAccount see the
+// JetStream API subjects that CommandAccount exports to them.
 const CommandAPIPrefix = "$JS.GRANTLOG.API"
 
+// MirrorAPIPrefix is where ReadersAccount and CommandAccount see the
+// JetStream API subjects of ReaderStream that MirrorAccount exports.
+const MirrorAPIPrefix = "$JS.MIRROR.API"
+
 // MirrorDeliverPrefix is the deliver subject prefix of the mirror's
-// consumer in CommandAccount, exported to ReadersAccount as a stream.
+// consumer in CommandAccount, exported to MirrorAccount as a stream.
 const MirrorDeliverPrefix = "grantlog.mirror"
 
 // InboxPrefix is the inbox prefix of a NATS user: replies to its requests
@@ -67,12 +76,13 @@ const (
 	ClientUser = "client"
 )
 
-// internal users of the embedded server, one per account with JetStream,
+// internal users of the embedded server, one per account it serves in,
 // with full permissions in their account. Their passwords are random per
 // start and never leave the process.
 const (
 	internalUser       = "grantlog-internal"
 	internalReaderUser = "grantlog-internal-reader"
+	internalMirrorUser = "grantlog-internal-mirror"
 )
 
 // AccountsParams fills AccountsConfig. Each password is written as is
@@ -89,9 +99,9 @@ type AccountsParams struct {
 	// Command, Replica, Follower and Client are the passwords of the four
 	// users.
 	Command, Replica, Follower, Client string
-	// Internal and InternalReader, when set, add the embedded server's
-	// internal users with these passwords.
-	Internal, InternalReader string
+	// Internal, InternalReader and InternalMirror, when set, add the
+	// embedded server's internal users with these passwords.
+	Internal, InternalReader, InternalMirror string
 	// Stream, Prefix and Bucket are the event stream's name, its subject
 	// prefix and the snapshot bucket.
 	Stream, Prefix, Bucket string
@@ -104,31 +114,31 @@ func Quote(s string) string { return strconv.Quote(s) }
 // imports of a Grantlog NATS server.
 //
 // Why no path exists for anyone but the command side to get a message
-// stored in the event stream: the stream lives in CommandAccount, whose
-// only users are the command side. Everything a non-command user can make
-// the server publish (its own publishes, replies of the JetStream API or
-// of any service to a reply subject it chooses, deliveries of consumers it
-// creates, direct-get replies) is published in the user's own account,
-// where no stream captures event subjects (the readers' mirror has no
-// subjects). Replies that cross a service import go back to the
-// requester's account. What CommandAccount exports to ReadersAccount is:
+// stored in the event stream, or to change a stream a reader relies on: NATS
+// checks a user's publish permission on the subject, never on the reply
+// subject, so whatever a user may ask, it may also have the answer (or a
+// consumer's delivery) published on a subject of its choosing in its own
+// account — including the JetStream API's own subjects, where an empty
+// answer is a valid delete request. So no untrusted user shares an account
+// with a stream or a JetStream responder:
 //
-//   - $JS.API.CONSUMER.CREATE.<Stream> (exactly; the mirror's consumer):
-//     a push consumer on the event stream cannot deliver into the event
-//     subjects (the server refuses a delivery cycle), and no reader may
-//     publish to it (permissions). A JetStream answer in ReadersAccount
-//     echoing a consumer's config is not a valid create request for
-//     <Stream> because nothing in ReadersAccount is named <Stream>
-//     (ReaderStream differs, and readers may not create other streams).
-//   - the mirror's deliver subjects and flow control replies;
-//   - STREAM.INFO and DIRECT.GET (both forms: with the request in the body,
-//     which reads an object's chunks by sequence, and with a subject
-//     appended, which reads an object's metadata) of the snapshot bucket's
-//     stream: reads that create nothing (package snapshot reads through
-//     them only).
+//   - CommandAccount holds the event stream (and the snapshot bucket and the
+//     signing key); its only users are the command side.
+//   - MirrorAccount holds the readers' mirror and no user but the embedded
+//     server's own. It exports only reads of the mirror (stream info,
+//     consumer create/info/next for pull consumers, direct and message
+//     gets) to ReadersAccount, and the mirror's creation to CommandAccount.
+//   - ReadersAccount (replicas, followers) has no JetStream at all: an
+//     answer a reader redirects lands on an imported read subject, which
+//     reads. CommandAccount exports it only reads of the snapshot bucket.
+//   - The mirror's consumer on the event stream (CommandAccount exports
+//     $JS.API.CONSUMER.CREATE.<Stream> to MirrorAccount alone) cannot
+//     deliver into the event subjects: the server refuses a delivery cycle.
+//   - Replies that cross a service import go back to the requester's
+//     account (a private _R_ subject in the exporter's).
 //
-// and to ClientsAccount the command API (grantlog.v1.cmd.>);
-// ReadersAccount exports the check API (grantlog.v1.check, .checks).
+// ClientsAccount imports the command API (grantlog.v1.cmd.>) from
+// CommandAccount and the check API from ReadersAccount.
 func AccountsConfig(p AccountsParams) (string, error) {
 	if p.Stream == "" || p.Prefix == "" || p.Bucket == "" {
 		return "", fmt.Errorf("eventlog: AccountsConfig needs Stream, Prefix and Bucket")
@@ -140,15 +150,52 @@ func AccountsConfig(p AccountsParams) (string, error) {
 	return b.String(), nil
 }
 
+// mirrorReads are the read-only JetStream API subjects of ReaderStream,
+// under the API prefix api: what MirrorAccount exports to ReadersAccount.
+// No delete, no create of streams: a reply a reader sends there cannot
+// change anything.
+func mirrorReads(api string) []string {
+	out := make([]string, 0, 7)
+	for _, op := range []string{"STREAM.INFO.%s", "CONSUMER.CREATE.%s.>", "CONSUMER.INFO.%s.>", "CONSUMER.MSG.NEXT.%s.>",
+		"DIRECT.GET.%s", "DIRECT.GET.%s.>", "STREAM.MSG.GET.%s"} {
+		out = append(out, api+"."+fmt.Sprintf(op, ReaderStream))
+	}
+	return out
+}
+
+// snapReads are the read-only JetStream API subjects of the snapshot
+// bucket's stream, under the API prefix api: what CommandAccount exports
+// to ReadersAccount.
+func snapReads(bucket, api string) []string {
+	return []string{api + ".STREAM.INFO.OBJ_" + bucket, api + ".DIRECT.GET.OBJ_" + bucket, api + ".DIRECT.GET.OBJ_" + bucket + ".>"}
+}
+
 var accountsTemplate = template.Must(template.New("accounts").Funcs(template.FuncMap{
-	"list": func(subjects ...string) string {
-		q := make([]string, len(subjects))
-		for i, s := range subjects {
+	"list": func(items ...any) string {
+		var flat []string
+		for _, x := range items {
+			switch v := x.(type) {
+			case string:
+				flat = append(flat, v)
+			case []string:
+				flat = append(flat, v...)
+			}
+		}
+		q := make([]string, len(flat))
+		for i, s := range flat {
 			q[i] = Quote(s)
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	},
-	"inbox": func(user string) string { return InboxPrefix(user) + ".>" },
+	"inbox":       func(user string) string { return InboxPrefix(user) + ".>" },
+	"mirrorReads": mirrorReads,
+	"snapReads":   snapReads,
+	"replace":     func(s, from, to string) string { return strings.Replace(s, from, to, 1) },
+	// reads is what a reader may publish: the mirror's and the snapshots'
+	// read-only API subjects as imported, and extra.
+	"reads": func(bucket string, extra ...string) []string {
+		return append(append(mirrorReads(MirrorAPIPrefix), snapReads(bucket, CommandAPIPrefix)...), extra...)
+	},
 	"Quote": Quote,
 }).Parse(`{{if .Header}}{{.Header}}
 {{end}}{{if .ServerName}}server_name: {{.ServerName}}
@@ -177,50 +224,78 @@ accounts {
         } }
     ]
     exports: [
-      # The readers' mirror: its consumer on {{.Stream}} (exact subject), its
-      # deliveries and flow control.
-      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [READERS] }
-      { stream: "grantlog.mirror.>", accounts: [READERS] }
-      { service: "$JS.FC.>", accounts: [READERS] }
+      # The readers' mirror (account MIRROR): its consumer on {{.Stream}}
+      # (exact subject), its deliveries and flow control.
+      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR] }
+      { stream: "grantlog.mirror.>", accounts: [MIRROR] }
+      { service: "$JS.FC.>", accounts: [MIRROR] }
       # Snapshots, read without creating anything.
-      { service: {{Quote (printf "$JS.API.STREAM.INFO.OBJ_%s" .Bucket)}}, accounts: [READERS] }
-      { service: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s" .Bucket)}}, accounts: [READERS] }
-      { service: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s.>" .Bucket)}}, accounts: [READERS] }
+{{- range snapReads .Bucket "$JS.API"}}
+      { service: {{Quote .}}, accounts: [READERS], response_type: stream }
+{{- end}}
       # The NATS command API.
       { service: "grantlog.v1.cmd.>", accounts: [CLIENTS] }
     ]
+    imports: [
+      # Command nodes create the readers' mirror when it is missing.
+      { service: { account: MIRROR, subject: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.CREATE.GRANTLOG_MIRROR" }
+      { service: { account: MIRROR, subject: "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.INFO.GRANTLOG_MIRROR" }
+    ]
   }
 
-  # Readers: the mirror GRANTLOG_MIRROR of the event stream (no subjects),
-  # replica nodes and embedded followers.
-  READERS: {
+  # The readers' mirror GRANTLOG_MIRROR of the event stream: no subjects,
+  # and no users but the embedded server's own, so that no reader can make
+  # a JetStream responder act in the account that holds it. Readers reach
+  # it through read-only API subjects it exports.
+  MIRROR: {
     jetstream: enabled
+    users: [
+{{- if .InternalMirror}}
+      { user: grantlog-internal-mirror, password: {{.InternalMirror}} }
+{{- end}}
+    ]
+    imports: [
+      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.CONSUMER.CREATE.%s" .Stream)}} }
+      { stream: { account: GRANTLOG, subject: "grantlog.mirror.>" } }
+      { service: { account: GRANTLOG, subject: "$JS.FC.>" } }
+    ]
+    exports: [
+      { service: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR", accounts: [GRANTLOG] }
+{{- range mirrorReads "$JS.API"}}
+      { service: {{Quote .}}, accounts: [READERS, GRANTLOG], response_type: stream }
+{{- end}}
+    ]
+  }
+
+  # Readers: replica nodes and embedded followers. No JetStream here: they
+  # read the mirror and the snapshots through imported, read-only subjects.
+  READERS: {
     users: [
 {{- if .InternalReader}}
       { user: grantlog-internal-reader, password: {{.InternalReader}} }
 {{- end}}
-      # Replica nodes: read the mirror (create it when missing), read
-      # snapshots, answer grantlog.v1.check(s) and publish their status.
+      # Replica nodes: read the mirror and snapshots, answer
+      # grantlog.v1.check(s) and publish their status.
       { user: replica, password: {{.Replica}},
         permissions: {
-          publish: { allow: {{list "$JS.API.INFO" "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.DELETE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.INFO.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.MSG.NEXT.GRANTLOG_MIRROR.>" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR.>" "$JS.API.STREAM.MSG.GET.GRANTLOG_MIRROR" (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket) "grantlog.status.>" "$SRV.>"}} }
+          publish: { allow: {{list (reads .Bucket "grantlog.status.>" "$SRV.>")}} }
           subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "$SRV.>" "grantlog.status.>"}} }
           allow_responses: true
         } }
       # Embedded followers (game servers): read the mirror and snapshots.
       { user: follower, password: {{.Follower}},
         permissions: {
-          publish: { allow: {{list "$JS.API.INFO" "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR" "$JS.API.CONSUMER.CREATE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.DELETE.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.INFO.GRANTLOG_MIRROR.>" "$JS.API.CONSUMER.MSG.NEXT.GRANTLOG_MIRROR.>" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR" "$JS.API.DIRECT.GET.GRANTLOG_MIRROR.>" "$JS.API.STREAM.MSG.GET.GRANTLOG_MIRROR" (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s" .Bucket) (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }
+          publish: { allow: {{list (reads .Bucket)}} }
           subscribe: { allow: {{list (inbox "follower")}} }
         } }
     ]
     imports: [
-      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.CONSUMER.CREATE.%s" .Stream)}} }
-      { stream: { account: GRANTLOG, subject: "grantlog.mirror.>" } }
-      { service: { account: GRANTLOG, subject: "$JS.FC.>" } }
-      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.STREAM.INFO.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.STREAM.INFO.OBJ_%s" .Bucket)}} }
-      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s" .Bucket)}} }
-      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.DIRECT.GET.OBJ_%s.>" .Bucket)}} }
+{{- range mirrorReads "$JS.API"}}
+      { service: { account: MIRROR, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.MIRROR.API")}} }
+{{- end}}
+{{- range snapReads .Bucket "$JS.API"}}
+      { service: { account: GRANTLOG, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.GRANTLOG.API")}} }
+{{- end}}
     ]
     exports: [
       { service: "grantlog.v1.check", accounts: [CLIENTS] }

@@ -48,9 +48,11 @@ type Embedded struct {
 	// CommandAccount (the event stream's account).
 	Conn *nats.Conn
 	// ReaderConn is an in-process connection with full permissions in
-	// ReadersAccount: it creates the readers' mirror and serves the NATS
-	// check API there.
+	// ReadersAccount: it serves the NATS check API there.
 	ReaderConn *nats.Conn
+	// MirrorConn is an in-process connection with full permissions in
+	// MirrorAccount: it creates the readers' mirror.
+	MirrorConn *nats.Conn
 	// CommandCreds, ReplicaCreds, FollowerCreds and ClientCreds are the
 	// external users' credentials (also in DataDir/nats-<role>.creds unless
 	// NoUsers).
@@ -111,11 +113,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		}
 		*u.creds = c
 	}
-	internal, internalReader := randomSecret(), randomSecret()
+	internal, internalReader, internalMirror := randomSecret(), randomSecret(), randomSecret()
 	conf, err := AccountsConfig(AccountsParams{
 		Command: Quote(e.CommandCreds.Password), Replica: Quote(e.ReplicaCreds.Password),
 		Follower: Quote(e.FollowerCreds.Password), Client: Quote(e.ClientCreds.Password),
-		Internal: Quote(internal), InternalReader: Quote(internalReader),
+		Internal: Quote(internal), InternalReader: Quote(internalReader), InternalMirror: Quote(internalMirror),
 		Stream: DefaultStream, Prefix: events.DefaultSubjectPrefix, Bucket: cfg.SnapshotBucket,
 	})
 	if err != nil {
@@ -160,6 +162,13 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
 	}
+	if e.MirrorConn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalMirrorUser, internalMirror),
+		nats.Name("grantlog-internal-mirror"), nats.MaxReconnects(-1)); err != nil {
+		e.ReaderConn.Close()
+		e.Conn.Close()
+		ns.Shutdown()
+		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
+	}
 	return e, nil
 }
 
@@ -191,6 +200,7 @@ func (e *Embedded) ClientURL() string {
 
 // Close closes the connections and shuts the server down, waiting for it.
 func (e *Embedded) Close() {
+	e.MirrorConn.Close()
 	e.ReaderConn.Close()
 	e.Conn.Close()
 	e.Server.Shutdown()

@@ -92,6 +92,18 @@ func ReaderMirrorConfig() jetstream.StreamConfig {
 	}
 }
 
+// isReaderMirror reports whether cfg is ReaderMirrorConfig's mirror: an
+// unfiltered mirror of the event stream through CommandAPIPrefix,
+// delivered under MirrorDeliverPrefix, from its start, with no subjects,
+// sources, transforms or republish. Retention limits are the operator's.
+func isReaderMirror(cfg jetstream.StreamConfig) bool {
+	m := cfg.Mirror
+	return m != nil && m.Name == DefaultStream && m.FilterSubject == "" && len(m.SubjectTransforms) == 0 &&
+		m.OptStartSeq == 0 && m.OptStartTime == nil && m.Consumer == nil &&
+		m.External != nil && m.External.APIPrefix == CommandAPIPrefix && m.External.DeliverPrefix == MirrorDeliverPrefix &&
+		len(cfg.Subjects) == 0 && len(cfg.Sources) == 0 && cfg.SubjectTransform == nil && cfg.RePublish == nil
+}
+
 // ErrNotAMirror is returned when a stream named ReaderStream exists but is
 // not a mirror of the event stream.
 var ErrNotAMirror = errors.New("eventlog: not a mirror of the event stream")
@@ -113,11 +125,71 @@ func EnsureReaderMirror(ctx context.Context, js jetstream.JetStream) (jetstream.
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: readers' mirror %s: %w", cfg.Name, err)
 	}
-	got := st.CachedInfo().Config
-	if m := got.Mirror; m == nil || m.Name != DefaultStream || m.FilterSubject != "" || len(m.SubjectTransforms) > 0 ||
-		len(got.Subjects) > 0 || len(got.Sources) > 0 || m.External == nil || m.External.APIPrefix != CommandAPIPrefix {
+	if got := st.CachedInfo().Config; !isReaderMirror(got) {
 		return nil, fmt.Errorf("%w: stream %s in this account is not an unfiltered mirror of %s through %s; delete it with an operator credential and start again",
 			ErrNotAMirror, cfg.Name, DefaultStream, CommandAPIPrefix)
 	}
 	return st, nil
+}
+
+// ErrNoMirror is returned by OpenReaderMirror when ReaderStream does not
+// exist yet.
+var ErrNoMirror = errors.New("eventlog: the readers' mirror does not exist yet")
+
+// OpenReaderMirror returns ReaderStream as a reader sees it (js made with
+// jetstream.NewWithAPIPrefix(nc, MirrorAPIPrefix)), refusing one that is
+// not ReaderMirrorConfig's mirror (ErrNotAMirror). A reader never creates
+// it: the command side does (EnsureReaderMirror through MirrorAPIPrefix).
+func OpenReaderMirror(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, ReaderStream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, fmt.Errorf("%w: start a command node (role all or command) first: it creates %s", ErrNoMirror, ReaderStream)
+	case err != nil:
+		return nil, fmt.Errorf("eventlog: readers' mirror %s: %w", ReaderStream, err)
+	}
+	if !isReaderMirror(st.CachedInfo().Config) {
+		return nil, fmt.Errorf("%w: stream %s is not an unfiltered mirror of %s; delete it with an operator credential and restart a command node",
+			ErrNotAMirror, ReaderStream, DefaultStream)
+	}
+	// A mirror that has not heard from its origin yet (just created, or
+	// after a restart) does not know how far behind it is: wait for it,
+	// bounded, so that a reader is not ready at an empty mirror's head.
+	if _, active, err := WaitMirrorActive(ctx, st, MirrorActiveWait); err != nil || active {
+		if err != nil {
+			return nil, err
+		}
+		return js.Stream(ctx, ReaderStream) // fresh CachedInfo
+	}
+	return st, nil
+}
+
+// MirrorActiveWait bounds how long OpenReaderMirror waits for the mirror to
+// hear from its origin.
+var MirrorActiveWait = 10 * time.Second
+
+// WaitMirrorActive waits, at most until ctx ends or wait passes, until the
+// mirror st has heard from its origin (its mirror consumer is set up), and
+// returns its fresh info: only then do its last sequence and lag say how
+// far the origin is. A stream that is not a mirror returns at once. It
+// reports whether the mirror was active.
+func WaitMirrorActive(ctx context.Context, st jetstream.Stream, wait time.Duration) (*jetstream.StreamInfo, bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("eventlog: stream info: %w", err)
+		}
+		if info.Mirror == nil || info.Mirror.Active >= 0 {
+			return info, true, nil
+		}
+		if time.Now().After(deadline) {
+			return info, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return info, false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

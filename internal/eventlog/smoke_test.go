@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -13,7 +12,10 @@ import (
 	"github.com/grantlog/grantlog/internal/eventlog"
 )
 
-func TestSmokeMirror(t *testing.T) {
+// TestReaderMirror: the readers' mirror, in its own account, follows the
+// event stream; a follower, whose account has no JetStream, reads it
+// through the imported read-only subjects; and it cannot delete it.
+func TestReaderMirror(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
@@ -24,7 +26,7 @@ func TestSmokeMirror(t *testing.T) {
 	require.NoError(t, err)
 	_, err = js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))
 	require.NoError(t, err)
-	rjs, _ := jetstream.New(e.ReaderConn)
+	rjs, _ := jetstream.New(e.MirrorConn)
 	m, err := eventlog.EnsureReaderMirror(ctx, rjs)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -34,7 +36,7 @@ func TestSmokeMirror(t *testing.T) {
 	fc, err := eventlog.Connect(eventlog.ConnectConfig{URL: e.Server.ClientURL(), User: "follower", Password: e.FollowerCreds.Password})
 	require.NoError(t, err)
 	defer fc.Close()
-	fjs, _ := jetstream.New(fc)
+	fjs, _ := jetstream.NewWithAPIPrefix(fc, eventlog.MirrorAPIPrefix)
 	st, err := fjs.Stream(ctx, eventlog.ReaderStream)
 	require.NoError(t, err)
 	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
@@ -42,5 +44,9 @@ func TestSmokeMirror(t *testing.T) {
 	msg, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
 	require.NoError(t, err)
 	require.Equal(t, "grantlog.ev.foo.x.1", msg.Subject())
-	_ = nats.ErrTimeout
+	dctx, dcancel := context.WithTimeout(ctx, time.Second)
+	defer dcancel()
+	require.Error(t, fjs.DeleteStream(dctx, eventlog.ReaderStream))
+	_, err = m.Info(ctx)
+	require.NoError(t, err, "the mirror is still there")
 }

@@ -98,6 +98,24 @@ func (e *attackEnv) describe(ctx context.Context, t *testing.T, seq uint64) stri
 	return fmt.Sprintf("%s %.200s", m.Subject, m.Data)
 }
 
+// checkReadersIntact checks, through the readers' imports, that the
+// readers' mirror still exists, is still the mirror of the event stream
+// and holds the stream up to last, and that the snapshot bucket answers.
+func (e *attackEnv) checkReadersIntact(ctx context.Context, t *testing.T, last uint64) {
+	t.Helper()
+	nc, _ := e.connect(t, eventlog.FollowerUser)
+	mjs, err := jetstream.NewWithAPIPrefix(nc, eventlog.MirrorAPIPrefix)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := eventlog.OpenReaderMirror(ctx, mjs)
+		return err == nil && st.CachedInfo().State.LastSeq == last
+	}, 10*time.Second, 20*time.Millisecond, "the readers' mirror is intact and in step with the stream")
+	sjs, err := jetstream.NewWithAPIPrefix(nc, eventlog.CommandAPIPrefix)
+	require.NoError(t, err)
+	_, err = sjs.Stream(ctx, "OBJ_GRANTLOG_SNAPSHOTS")
+	require.NoError(t, err, "the snapshot bucket still answers")
+}
+
 // nonCommandUsers are every credential but the command side's.
 var nonCommandUsers = []string{eventlog.ReplicaUser, eventlog.FollowerUser, eventlog.ClientUser}
 
@@ -108,6 +126,8 @@ var nonCommandUsers = []string{eventlog.ReplicaUser, eventlog.FollowerUser, even
 func runAttackSuite(t *testing.T, e *attackEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// A snapshot, so that the bucket exists to be attacked.
+	e.node.c.must(http.StatusCreated, "POST", "/v1/admin/snapshots", nil)
 	last0, msgs0, _ := e.streamState(ctx, t)
 	require.NotZero(t, last0, "the bootstrap wrote events")
 
@@ -179,13 +199,45 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 			req(api+"STREAM.CREATE.KV_EVIL", "", map[string]any{"name": "KV_EVIL", "subjects": []string{"$KV.EVIL.>"}})
 			req(api+"STREAM.UPDATE."+mirror, "", map[string]any{"name": mirror, "subjects": []string{"grantlog.ev.>"}})
 			req(api+"STREAM.DELETE."+mirror, "", []byte(nil))
+			// The same, through the readers' imports: reads of the mirror
+			// and the snapshots whose answers (an empty 404, a stored
+			// message) go to an admin subject of the JetStream API — in the
+			// reader's own account (no JetStream there), under the import
+			// prefixes, or to the consumer-create of the event stream.
+			mapi, capi := eventlog.MirrorAPIPrefix+".", eventlog.CommandAPIPrefix+"."
+			// Push consumers on the mirror (created through the import, so
+			// they live in the mirror's account) delivering events and idle
+			// heartbeats (empty bodies) to JetStream admin subjects there
+			// and to the imported consumer-create of the event stream.
+			for i, to := range []string{api + "STREAM.DELETE." + mirror, api + "STREAM.PURGE." + mirror,
+				api + "STREAM.UPDATE." + mirror, capi + "CONSUMER.CREATE." + eventlog.DefaultStream, "$JS.FC.x"} {
+				name := fmt.Sprintf("evilhb%d", i)
+				req(mapi+"CONSUMER.CREATE."+mirror+"."+name, "", map[string]any{"stream_name": mirror, "config": map[string]any{
+					"name": name, "deliver_subject": to, "deliver_policy": "all", "ack_policy": "none",
+					"idle_heartbeat": int64(100 * time.Millisecond), "flow_control": true}})
+			}
+			for _, victim := range []string{
+				api + "STREAM.DELETE." + mirror, api + "STREAM.DELETE." + eventlog.DefaultStream,
+				api + "STREAM.UPDATE." + mirror, api + "STREAM.PURGE." + mirror,
+				mapi + "STREAM.DELETE." + mirror, mapi + "STREAM.PURGE." + mirror, mapi + "CONSUMER.DELETE." + mirror + ".x",
+				capi + "STREAM.DELETE." + eventlog.DefaultStream, capi + "STREAM.DELETE.OBJ_GRANTLOG_SNAPSHOTS",
+				capi + "STREAM.DELETE.KV_GRANTLOG_KEYS", capi + "STREAM.UPDATE." + eventlog.DefaultStream,
+				capi + "CONSUMER.CREATE." + eventlog.DefaultStream,
+			} {
+				req(mapi+"DIRECT.GET."+mirror, victim, map[string]any{"seq": 999999})
+				req(mapi+"DIRECT.GET."+mirror, victim, map[string]any{"seq": 1})
+				req(mapi+"STREAM.INFO."+mirror, victim, []byte(nil))
+				req(capi+"DIRECT.GET.OBJ_GRANTLOG_SNAPSHOTS", victim, map[string]any{"seq": 999999})
+				req(capi+"STREAM.INFO.OBJ_GRANTLOG_SNAPSHOTS", victim, []byte(nil))
+				req(api+"DIRECT.GET."+mirror, victim, map[string]any{"seq": 999999})
+			}
 			require.NoError(t, nc.FlushTimeout(5*time.Second))
 		})
 	}
 
 	// The server processed every attack (each connection flushed); give
-	// consumers it created a moment to deliver, then look.
-	time.Sleep(500 * time.Millisecond)
+	// consumers it created a moment to deliver (and heartbeat), then look.
+	time.Sleep(time.Second)
 	last1, msgs1, pushTo := e.streamState(ctx, t)
 	for seq := last0 + 1; seq <= last1; seq++ {
 		t.Errorf("appended at %d: %s", seq, e.describe(ctx, t, seq))
@@ -196,6 +248,7 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 		assert.True(t, strings.HasPrefix(subj, eventlog.MirrorDeliverPrefix+"."),
 			"the event stream's only push consumer is the readers' mirror's, not one delivering to %s", subj)
 	}
+	e.checkReadersIntact(ctx, t, last1)
 
 	t.Run("edit-stream/command", func(t *testing.T) {
 		nc, _ := e.connect(t, eventlog.CommandUser)

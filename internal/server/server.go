@@ -294,30 +294,31 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		s.ownConn = true
 	}
-	if s.js, err = jetstream.New(s.nc); err != nil {
+	if cfg.Role == RoleReplica {
+		// A replica reads the mirror through what its account imports.
+		s.js, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.MirrorAPIPrefix)
+	} else {
+		s.js, err = jetstream.New(s.nc)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	s.snapJS = s.js
 	stream, err := s.openStream(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.stream = stream
+	s.snapJS = s.js
 	if s.streamName() == eventlog.ReaderStream {
 		// A replica in the readers' account sees the snapshot bucket only
-		// through what the command account exports to it.
+		// through what the command account exports to it (and the mirror
+		// through what the mirror's account exports: s.js).
 		if s.snapJS, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.CommandAPIPrefix); err != nil {
 			return nil, fmt.Errorf("jetstream: %w", err)
 		}
 	}
-	if s.readerNC != nil {
-		// The embedded server's readers (replicas, followers) read the
-		// event stream's mirror in their own account.
-		rjs, err := jetstream.New(s.readerNC)
-		if err != nil {
-			return nil, fmt.Errorf("jetstream: %w", err)
-		}
-		if _, err := eventlog.EnsureReaderMirror(ctx, rjs); err != nil {
+	if cfg.Role.writes() {
+		if err := s.ensureReaderMirror(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -424,28 +425,59 @@ func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
 	return st, nil
 }
 
-// openReaderStream finds the stream a replica reads: the readers' mirror
-// (created when missing), or, on a NATS server without Grantlog's accounts
-// where the replica's account holds the event stream itself, that stream
-// (with a warning: nothing then keeps other users of the account from
-// writing events; see docs/SECURITY.md).
-func (s *Server) openReaderStream(ctx context.Context) (jetstream.Stream, error) {
-	if _, err := s.js.Stream(ctx, eventlog.ReaderStream); err == nil || !errors.Is(err, jetstream.ErrStreamNotFound) {
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w (a replica connects with the replica NATS user of the readers' account)", eventlog.ReaderStream, err)
-		}
-		return eventlog.EnsureReaderMirror(ctx, s.js)
+// ensureReaderMirror creates the readers' mirror when it is missing: in
+// the embedded server's mirror account directly, or, against an external
+// NATS, through the creation its mirror account exports to the command
+// account. A NATS server without Grantlog's accounts has no mirror
+// account: the node says so and goes on (replicas then read the stream
+// itself, see openReaderStream).
+func (s *Server) ensureReaderMirror(ctx context.Context) error {
+	var (
+		mjs jetstream.JetStream
+		err error
+	)
+	if s.nats != nil {
+		mjs, err = jetstream.New(s.nats.MirrorConn)
+	} else {
+		mjs, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.MirrorAPIPrefix)
 	}
-	if st, err := s.js.Stream(ctx, eventlog.DefaultStream); err == nil {
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	_, err = eventlog.EnsureReaderMirror(ctx, mjs)
+	switch {
+	case err == nil:
+		return nil
+	case s.nats == nil && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrPermissionViolation) || errors.Is(err, context.DeadlineExceeded)):
+		s.log.Warn("no readers' mirror account on this NATS server: run it with Grantlog's accounts (deploy/nats/nats.conf, docs/SECURITY.md)", "err", err)
+		return nil
+	default:
+		return err
+	}
+}
+
+// openReaderStream finds the stream a replica reads: the readers' mirror
+// through what its account exports (s.js has MirrorAPIPrefix), or, on a
+// NATS server without Grantlog's accounts where the replica's account
+// holds the event stream itself, that stream (with a warning: nothing then
+// keeps other users of the account from writing events; see
+// docs/SECURITY.md).
+func (s *Server) openReaderStream(ctx context.Context) (jetstream.Stream, error) {
+	st, err := eventlog.OpenReaderMirror(ctx, s.js)
+	if err == nil || errors.Is(err, eventlog.ErrNotAMirror) || errors.Is(err, eventlog.ErrNoMirror) {
+		return st, err
+	}
+	plain, perr := jetstream.New(s.nc)
+	if perr != nil {
+		return nil, fmt.Errorf("jetstream: %w", perr)
+	}
+	if own, oerr := plain.Stream(ctx, eventlog.DefaultStream); oerr == nil {
 		s.log.Warn("this replica's NATS account holds the event stream itself: run NATS with Grantlog's accounts (deploy/nats/nats.conf) so that only the command side can write events",
 			"stream", eventlog.DefaultStream)
-		return st, nil
+		s.js = plain
+		return own, nil
 	}
-	st, err := eventlog.EnsureReaderMirror(ctx, s.js)
-	if err != nil {
-		return nil, fmt.Errorf("%w (a replica connects with the replica NATS user of the readers' account)", err)
-	}
-	return st, nil
+	return nil, fmt.Errorf("%w (a replica connects with the replica NATS user of the readers' account)", err)
 }
 
 // Store returns the index.
@@ -460,6 +492,21 @@ func (s *Server) Ready() bool {
 // caughtUp reports whether the index has caught up and bootstrap is done
 // (the NATS check service starts then; readiness waits for it too).
 func (s *Server) caughtUp() bool { return s.proj.Ready() && s.bootstrapped.Load() }
+
+// MirrorJetStream returns a JetStream context with full permissions in the
+// embedded server's mirror account (the readers' mirror lives there: an
+// operator sets its retention limits through it), or nil with an external
+// NATS.
+func (s *Server) MirrorJetStream() jetstream.JetStream {
+	if s.nats == nil {
+		return nil
+	}
+	js, err := jetstream.New(s.nats.MirrorConn)
+	if err != nil {
+		return nil
+	}
+	return js
+}
 
 // JetStream returns the service's JetStream context.
 func (s *Server) JetStream() jetstream.JetStream { return s.js }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/projector"
 )
@@ -82,7 +83,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 		return nil, err
 	}
 	if fresh && stream.State.LastSeq > 0 {
-		err := s.restoreIndex(ctx, dir, stream)
+		err := s.restoreIndex(ctx, dir, stream, nil)
 		switch {
 		case errors.Is(err, snapshot.ErrNoSnapshot):
 			s.log.Info("empty index and no snapshot: replaying the stream from the start",
@@ -101,6 +102,12 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	if !gap(stream, applied) {
 		return st, nil
 	}
+	// The stream may no longer hold the events that announced the log's
+	// signing keys: the keys this index trusted still vouch for snapshots.
+	trusted, err := st.SigningKeys()
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
 	if err := st.Close(); err != nil {
 		return nil, fmt.Errorf("close index: %w", err)
 	}
@@ -113,7 +120,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	if err := os.Rename(dir, broken); err != nil {
 		return nil, fmt.Errorf("move the index aside: %w", err)
 	}
-	if err := s.restoreIndex(ctx, dir, stream); err != nil {
+	if err := s.restoreIndex(ctx, dir, stream, trusted); err != nil {
 		return nil, s.gapError(applied, stream.State.FirstSeq, err)
 	}
 	return index.Open(opts)
@@ -129,7 +136,7 @@ func (s *Server) gapError(applied, first uint64, cause error) error {
 // restoreIndex restores the newest authentic snapshot into dir (absent or
 // empty), logging progress and why any newer one was refused (see
 // snapshot.RestoreForStream: verified against the stream the node reads).
-func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo) error {
+func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo, trusted logsig.Keys) error {
 	start := time.Now()
 	lastPct := int64(-1)
 	progress := func(done, total int64) {
@@ -143,7 +150,7 @@ func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream
 		}
 	}
 	info, err := snapshot.RestoreForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, s.stream,
-		snapshot.RestoreOptions{Progress: progress, Logger: s.log})
+		snapshot.RestoreOptions{Progress: progress, Logger: s.log, TrustedKeys: trusted})
 	if err != nil {
 		return err
 	}

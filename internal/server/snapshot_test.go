@@ -203,6 +203,16 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 		info, err := a.srv.JetStream().UpdateStream(ctx, cfg)
 		require.NoError(t, err)
 		require.Greater(t, info.CachedInfo().State.FirstSeq, before+1)
+		// The readers' mirror keeps its own limits: the operator sets them
+		// there too.
+		mjs := a.srv.MirrorJetStream()
+		mst, err := mjs.Stream(ctx, eventlog.ReaderStream)
+		require.NoError(t, err)
+		mcfg := mst.CachedInfo().Config
+		mcfg.Discard, mcfg.MaxMsgs = jetstream.DiscardOld, 1
+		minfo, err := mjs.UpdateStream(ctx, mcfg)
+		require.NoError(t, err)
+		require.Greater(t, minfo.CachedInfo().State.FirstSeq, before+1)
 
 		// Without a snapshot in its bucket, C refuses to start and says why.
 		_, err = server.New(ctx, func() server.Config {

@@ -437,6 +437,11 @@ type RestoreOptions struct {
 	Logger *slog.Logger
 	// SubjectPrefix of the event stream; default events.DefaultSubjectPrefix.
 	SubjectPrefix string
+	// TrustedKeys are log signing keys the caller already trusts (the keys
+	// of the node's previous index), for a stream that no longer holds the
+	// events that announced them (retention limits): they vouch for
+	// snapshots besides the keys the stream announces.
+	TrustedKeys logsig.Keys
 }
 
 // RestoreForStream restores the newest authentic snapshot of bucket
@@ -483,6 +488,9 @@ func RestoreForStream(ctx context.Context, js jetstream.JetStream, bucketName, d
 	tr, err := loadTrust(ctx, stream, opts.SubjectPrefix)
 	if err != nil {
 		return Info{}, err
+	}
+	for id, k := range opts.TrustedKeys {
+		tr.keys[id] = k
 	}
 	var refused []error
 	for _, c := range all {
