@@ -38,11 +38,11 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	orig, err := snapshot.Latest(ctx, s.srv.JetStream(), "")
+	orig, err := snapshot.Latest(ctx, s.srv.AccountJetStream(), "")
 	require.NoError(t, err)
 
 	// A newer, unsigned snapshot that claims to be far ahead.
-	obs, err := s.srv.JetStream().ObjectStore(ctx, snapshot.DefaultBucket)
+	obs, err := s.srv.AccountJetStream().ObjectStore(ctx, snapshot.DefaultBucket)
 	require.NoError(t, err)
 	forged := orig.Revision + 1000
 	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: snapshot.ObjectName(forged), Metadata: map[string]string{

@@ -31,7 +31,7 @@ func TestRunStopsWhenStreamDeletedUnderIt(t *testing.T) {
 	// Watch the JetStream API for the ordered consumer's attempts to
 	// recreate itself: once one is seen after the delete, the projector is
 	// inside the consumer's reset loop.
-	creates, err := log.Embedded.Conn.SubscribeSync("$JS.API.CONSUMER.CREATE." + eventlog.DefaultStream + ".>")
+	creates, err := log.Embedded.StoreConn.SubscribeSync("$JS.API.CONSUMER.CREATE." + eventlog.DefaultStream + ".>")
 	require.NoError(t, err)
 	defer func() { _ = creates.Unsubscribe() }()
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)

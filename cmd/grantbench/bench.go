@@ -330,7 +330,7 @@ func (b *bench) visible(ctx context.Context) error {
 	}
 	// Events are appended as a command node does: chained and signed with
 	// the node's log signing key (the index refuses anything else).
-	key, err := logsig.LoadKey(ctx, js, "")
+	key, err := logsig.LoadKey(ctx, b.srv.AccountJetStream(), "")
 	if err != nil {
 		return err
 	}

@@ -14,10 +14,15 @@ import (
 // explains the design; this file is its single source: the embedded server
 // and deploy/nats/nats.conf are both rendered from AccountsConfig.
 const (
-	// CommandAccount holds the event stream, the snapshot bucket and the
-	// log signing key. Only the command side (command and role all nodes)
-	// has users here, so only the command side can get a message stored in
-	// the event stream, by any route NATS offers.
+	// StoreAccount holds the event stream and no users but the embedded
+	// server's own: nobody can make a JetStream responder act where the
+	// stream is. It exports to CommandAccount the publishing of events and
+	// reads of the stream (and its creation), and to MirrorAccount the
+	// mirror's consumer.
+	StoreAccount = "STORE"
+	// CommandAccount holds the command side (command and role all nodes),
+	// the snapshot bucket and the log signing key. Only its users can
+	// publish events (through StoreAccount's export).
 	CommandAccount = "GRANTLOG"
 	// MirrorAccount holds ReaderStream, a mirror of the event stream, and
 	// no users but the embedded server's own: nobody can make a JetStream
@@ -40,16 +45,20 @@ const (
 // stream: see the note on the consumer-create export in AccountsConfig.
 const ReaderStream = "GRANTLOG_MIRROR"
 
-// CommandAPIPrefix is where ReadersAccount and MirrorAccount see the
-// JetStream API subjects that CommandAccount exports to them.
+// CommandAPIPrefix is where ReadersAccount sees the JetStream API subjects
+// of the snapshot bucket that CommandAccount exports to it.
 const CommandAPIPrefix = "$JS.GRANTLOG.API"
+
+// StoreAPIPrefix is where CommandAccount and MirrorAccount see the
+// JetStream API subjects of the event stream that StoreAccount exports.
+const StoreAPIPrefix = "$JS.STORE.API"
 
 // MirrorAPIPrefix is where ReadersAccount and CommandAccount see the
 // JetStream API subjects of ReaderStream that MirrorAccount exports.
 const MirrorAPIPrefix = "$JS.MIRROR.API"
 
 // MirrorDeliverPrefix is the deliver subject prefix of the mirror's
-// consumer in CommandAccount, exported to MirrorAccount as a stream.
+// consumer in StoreAccount, exported to MirrorAccount as a stream.
 const MirrorDeliverPrefix = "grantlog.mirror"
 
 // InboxPrefix is the inbox prefix of a NATS user: replies to its requests
@@ -83,6 +92,7 @@ const (
 	internalUser       = "grantlog-internal"
 	internalReaderUser = "grantlog-internal-reader"
 	internalMirrorUser = "grantlog-internal-mirror"
+	internalStoreUser  = "grantlog-internal-store"
 )
 
 // AccountsParams fills AccountsConfig. Each password is written as is
@@ -99,9 +109,9 @@ type AccountsParams struct {
 	// Command, Replica, Follower and Client are the passwords of the four
 	// users.
 	Command, Replica, Follower, Client string
-	// Internal, InternalReader and InternalMirror, when set, add the
-	// embedded server's internal users with these passwords.
-	Internal, InternalReader, InternalMirror string
+	// Internal, InternalReader, InternalMirror and InternalStore, when set,
+	// add the embedded server's internal users with these passwords.
+	Internal, InternalReader, InternalMirror, InternalStore string
 	// Stream, Prefix and Bucket are the event stream's name, its subject
 	// prefix and the snapshot bucket.
 	Stream, Prefix, Bucket string
@@ -163,6 +173,19 @@ func mirrorReads(api string) []string {
 	return out
 }
 
+// storeReads are the JetStream API subjects of the event stream that
+// StoreAccount exports to CommandAccount (under api): reads, pull
+// consumers (the projector's and the audit's ordered consumers) and their
+// cleanup. Nothing that changes or removes the stream.
+func storeReads(api string) []string {
+	out := make([]string, 0, 8)
+	for _, op := range []string{"STREAM.INFO.%s", "CONSUMER.CREATE.%s.>", "CONSUMER.INFO.%s.>", "CONSUMER.DELETE.%s.>",
+		"CONSUMER.MSG.NEXT.%s.>", "CONSUMER.LIST.%s", "CONSUMER.NAMES.%s", "DIRECT.GET.%s", "DIRECT.GET.%s.>", "STREAM.MSG.GET.%s"} {
+		out = append(out, api+"."+fmt.Sprintf(op, DefaultStream))
+	}
+	return out
+}
+
 // snapReads are the read-only JetStream API subjects of the snapshot
 // bucket's stream, under the API prefix api: what CommandAccount exports
 // to ReadersAccount.
@@ -190,6 +213,7 @@ var accountsTemplate = template.Must(template.New("accounts").Funcs(template.Fun
 	"inbox":       func(user string) string { return InboxPrefix(user) + ".>" },
 	"mirrorReads": mirrorReads,
 	"snapReads":   snapReads,
+	"storeReads":  storeReads,
 	"replace":     func(s, from, to string) string { return strings.Replace(s, from, to, 1) },
 	// reads is what a reader may publish: the mirror's and the snapshots'
 	// read-only API subjects as imported, and extra.
@@ -206,8 +230,32 @@ jetstream {
 {{end}}}
 {{end}}
 accounts {
-  # The command side: the event stream {{.Stream}}, the snapshot bucket
-  # {{.Bucket}} and the log signing key. No other users here.
+  # The event stream {{.Stream}}, and no users but the embedded server's own:
+  # nobody can make a JetStream responder act where it is. The command side
+  # publishes events and reads the stream through what this account exports.
+  STORE: {
+    jetstream: enabled
+    users: [
+{{- if .InternalStore}}
+      { user: grantlog-internal-store, password: {{.InternalStore}} }
+{{- end}}
+    ]
+    exports: [
+      { service: {{Quote (printf "%s.>" .Prefix)}}, accounts: [GRANTLOG] }
+{{- range storeReads "$JS.API"}}
+      { service: {{Quote .}}, accounts: [GRANTLOG], response_type: stream }
+{{- end}}
+      { service: {{Quote (printf "$JS.API.STREAM.CREATE.%s" .Stream)}}, accounts: [GRANTLOG] }
+      # The readers' mirror (account MIRROR): its consumer on {{.Stream}}
+      # (exact subject), its deliveries and flow control.
+      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR] }
+      { stream: "grantlog.mirror.>", accounts: [MIRROR] }
+      { service: "$JS.FC.>", accounts: [MIRROR] }
+    ]
+  }
+
+  # The command side: the snapshot bucket {{.Bucket}} and the log signing
+  # key. No other users here.
   GRANTLOG: {
     jetstream: enabled
     users: [
@@ -224,11 +272,6 @@ accounts {
         } }
     ]
     exports: [
-      # The readers' mirror (account MIRROR): its consumer on {{.Stream}}
-      # (exact subject), its deliveries and flow control.
-      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR] }
-      { stream: "grantlog.mirror.>", accounts: [MIRROR] }
-      { service: "$JS.FC.>", accounts: [MIRROR] }
       # Snapshots, read without creating anything.
 {{- range snapReads .Bucket "$JS.API"}}
       { service: {{Quote .}}, accounts: [READERS], response_type: stream }
@@ -237,6 +280,12 @@ accounts {
       { service: "grantlog.v1.cmd.>", accounts: [CLIENTS] }
     ]
     imports: [
+      # Events: published into, and read from, the store account.
+      { service: { account: STORE, subject: {{Quote (printf "%s.>" .Prefix)}} } }
+{{- range storeReads "$JS.API"}}
+      { service: { account: STORE, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.STORE.API")}} }
+{{- end}}
+      { service: { account: STORE, subject: {{Quote (printf "$JS.API.STREAM.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.STORE.API.STREAM.CREATE.%s" .Stream)}} }
       # Command nodes create the readers' mirror when it is missing.
       { service: { account: MIRROR, subject: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.CREATE.GRANTLOG_MIRROR" }
       { service: { account: MIRROR, subject: "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.INFO.GRANTLOG_MIRROR" }
@@ -255,9 +304,9 @@ accounts {
 {{- end}}
     ]
     imports: [
-      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.CONSUMER.CREATE.%s" .Stream)}} }
-      { stream: { account: GRANTLOG, subject: "grantlog.mirror.>" } }
-      { service: { account: GRANTLOG, subject: "$JS.FC.>" } }
+      { service: { account: STORE, subject: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.STORE.API.CONSUMER.CREATE.%s" .Stream)}} }
+      { stream: { account: STORE, subject: "grantlog.mirror.>" } }
+      { service: { account: STORE, subject: "$JS.FC.>" } }
     ]
     exports: [
       { service: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR", accounts: [GRANTLOG] }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -53,6 +54,10 @@ type Embedded struct {
 	// MirrorConn is an in-process connection with full permissions in
 	// MirrorAccount: it creates the readers' mirror.
 	MirrorConn *nats.Conn
+	// StoreConn is an in-process connection with full permissions in
+	// StoreAccount: it creates the event stream and keeps its
+	// configuration (and an operator changes its limits through it).
+	StoreConn *nats.Conn
 	// CommandCreds, ReplicaCreds, FollowerCreds and ClientCreds are the
 	// external users' credentials (also in DataDir/nats-<role>.creds unless
 	// NoUsers).
@@ -113,11 +118,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		}
 		*u.creds = c
 	}
-	internal, internalReader, internalMirror := randomSecret(), randomSecret(), randomSecret()
+	internal, internalReader, internalMirror, internalStore := randomSecret(), randomSecret(), randomSecret(), randomSecret()
 	conf, err := AccountsConfig(AccountsParams{
 		Command: Quote(e.CommandCreds.Password), Replica: Quote(e.ReplicaCreds.Password),
 		Follower: Quote(e.FollowerCreds.Password), Client: Quote(e.ClientCreds.Password),
-		Internal: Quote(internal), InternalReader: Quote(internalReader), InternalMirror: Quote(internalMirror),
+		Internal: Quote(internal), InternalReader: Quote(internalReader), InternalMirror: Quote(internalMirror), InternalStore: Quote(internalStore),
 		Stream: DefaultStream, Prefix: events.DefaultSubjectPrefix, Bucket: cfg.SnapshotBucket,
 	})
 	if err != nil {
@@ -169,23 +174,48 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
 	}
+	if e.StoreConn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalStoreUser, internalStore),
+		nats.Name("grantlog-internal-store"), nats.MaxReconnects(-1)); err != nil {
+		e.MirrorConn.Close()
+		e.ReaderConn.Close()
+		e.Conn.Close()
+		ns.Shutdown()
+		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
+	}
 	return e, nil
 }
 
 // migrateGlobalAccount moves the JetStream store of a data directory
-// written before accounts (every stream in the global account $G) to
-// CommandAccount, once.
+// written before accounts (every stream in the global account $G), once:
+// the event stream to StoreAccount, every other stream (the snapshot
+// bucket, the signing key) to CommandAccount.
 func migrateGlobalAccount(storeDir string) error {
 	old := filepath.Join(storeDir, "jetstream", "$G")
-	dst := filepath.Join(storeDir, "jetstream", CommandAccount)
 	if _, err := os.Stat(old); err != nil {
 		return nil //nolint:nilerr // nothing to migrate
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return fmt.Errorf("eventlog: %s and %s both exist: the data directory holds streams of two layouts; move one away", old, dst)
+	streams, err := os.ReadDir(filepath.Join(old, "streams"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("eventlog: migrate the global account: %w", err)
 	}
-	if err := os.Rename(old, dst); err != nil {
-		return fmt.Errorf("eventlog: move the event stream to account %s: %w", CommandAccount, err)
+	for _, st := range streams {
+		acc := CommandAccount
+		if st.Name() == DefaultStream {
+			acc = StoreAccount
+		}
+		dst := filepath.Join(storeDir, "jetstream", acc, "streams", st.Name())
+		if _, err := os.Stat(dst); err == nil {
+			return fmt.Errorf("eventlog: %s and %s both exist: the data directory holds streams of two layouts; move one away", filepath.Join(old, "streams", st.Name()), dst)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return fmt.Errorf("eventlog: migrate the global account: %w", err)
+		}
+		if err := os.Rename(filepath.Join(old, "streams", st.Name()), dst); err != nil {
+			return fmt.Errorf("eventlog: move stream %s to account %s: %w", st.Name(), acc, err)
+		}
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("eventlog: migrate the global account: %w", err)
 	}
 	return nil
 }
@@ -200,6 +230,7 @@ func (e *Embedded) ClientURL() string {
 
 // Close closes the connections and shuts the server down, waiting for it.
 func (e *Embedded) Close() {
+	e.StoreConn.Close()
 	e.MirrorConn.Close()
 	e.ReaderConn.Close()
 	e.Conn.Close()

@@ -71,9 +71,9 @@ func sameStreamConfig(got, want jetstream.StreamConfig) bool {
 }
 
 // ReaderMirrorConfig is the configuration of ReaderStream: an unfiltered
-// mirror, in ReadersAccount, of the event stream in CommandAccount
-// (reached through CommandAPIPrefix), so it keeps the origin's sequence
-// numbers. It has no subjects: nothing published in ReadersAccount is ever
+// mirror, in MirrorAccount, of the event stream in StoreAccount (reached
+// through StoreAPIPrefix), so it keeps the origin's sequence
+// numbers. It has no subjects: nothing published in MirrorAccount is ever
 // stored in it.
 func ReaderMirrorConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
@@ -83,7 +83,7 @@ func ReaderMirrorConfig() jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Mirror: &jetstream.StreamSource{
 			Name:     DefaultStream,
-			External: &jetstream.ExternalStream{APIPrefix: CommandAPIPrefix, DeliverPrefix: MirrorDeliverPrefix},
+			External: &jetstream.ExternalStream{APIPrefix: StoreAPIPrefix, DeliverPrefix: MirrorDeliverPrefix},
 		},
 		DenyDelete:   true,
 		DenyPurge:    true,
@@ -93,14 +93,14 @@ func ReaderMirrorConfig() jetstream.StreamConfig {
 }
 
 // isReaderMirror reports whether cfg is ReaderMirrorConfig's mirror: an
-// unfiltered mirror of the event stream through CommandAPIPrefix,
+// unfiltered mirror of the event stream through StoreAPIPrefix,
 // delivered under MirrorDeliverPrefix, from its start, with no subjects,
 // sources, transforms or republish. Retention limits are the operator's.
 func isReaderMirror(cfg jetstream.StreamConfig) bool {
 	m := cfg.Mirror
 	return m != nil && m.Name == DefaultStream && m.FilterSubject == "" && len(m.SubjectTransforms) == 0 &&
 		m.OptStartSeq == 0 && m.OptStartTime == nil && m.Consumer == nil &&
-		m.External != nil && m.External.APIPrefix == CommandAPIPrefix && m.External.DeliverPrefix == MirrorDeliverPrefix &&
+		m.External != nil && m.External.APIPrefix == StoreAPIPrefix && m.External.DeliverPrefix == MirrorDeliverPrefix &&
 		len(cfg.Subjects) == 0 && len(cfg.Sources) == 0 && cfg.SubjectTransform == nil && cfg.RePublish == nil
 }
 
@@ -127,7 +127,7 @@ func EnsureReaderMirror(ctx context.Context, js jetstream.JetStream) (jetstream.
 	}
 	if got := st.CachedInfo().Config; !isReaderMirror(got) {
 		return nil, fmt.Errorf("%w: stream %s in this account is not an unfiltered mirror of %s through %s; delete it with an operator credential and start again",
-			ErrNotAMirror, cfg.Name, DefaultStream, CommandAPIPrefix)
+			ErrNotAMirror, cfg.Name, DefaultStream, StoreAPIPrefix)
 	}
 	return st, nil
 }

@@ -21,7 +21,7 @@ func TestReaderMirror(t *testing.T) {
 	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
 	require.NoError(t, err)
 	defer e.Close()
-	js, _ := jetstream.New(e.Conn)
+	js, _ := jetstream.New(e.StoreConn)
 	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
 	require.NoError(t, err)
 	_, err = js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))

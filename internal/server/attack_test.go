@@ -68,7 +68,7 @@ func (v *violations) count() int {
 func (e *attackEnv) streamState(ctx context.Context, t *testing.T) (last uint64, msgs uint64, pushTo []string) {
 	t.Helper()
 	nc, _ := e.connect(t, eventlog.CommandUser)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.NewWithAPIPrefix(nc, eventlog.StoreAPIPrefix)
 	require.NoError(t, err)
 	st, err := js.Stream(ctx, eventlog.DefaultStream)
 	require.NoError(t, err)
@@ -87,7 +87,7 @@ func (e *attackEnv) streamState(ctx context.Context, t *testing.T) (last uint64,
 // describe is the subject and start of the event at seq.
 func (e *attackEnv) describe(ctx context.Context, t *testing.T, seq uint64) string {
 	nc, _ := e.connect(t, eventlog.CommandUser)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.NewWithAPIPrefix(nc, eventlog.StoreAPIPrefix)
 	require.NoError(t, err)
 	st, err := js.Stream(ctx, eventlog.DefaultStream)
 	require.NoError(t, err)
@@ -252,22 +252,58 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 
 	t.Run("edit-stream/command", func(t *testing.T) {
 		nc, _ := e.connect(t, eventlog.CommandUser)
-		js, err := jetstream.New(nc)
+		own, err := jetstream.New(nc)
+		require.NoError(t, err)
+		js, err := jetstream.NewWithAPIPrefix(nc, eventlog.StoreAPIPrefix)
 		require.NoError(t, err)
 		cfg := eventlog.StreamConfig(eventlog.DefaultStream, "grantlog.ev", 1)
-		cfg.MaxAge = time.Second
-		uctx, ucancel := context.WithTimeout(ctx, 2*time.Second)
-		defer ucancel()
-		_, err = js.UpdateStream(uctx, cfg)
-		require.Error(t, err, "the command user may not change the event stream")
+		cfg.MaxAge, cfg.MaxMsgs = time.Second, 1
+		for _, j := range []jetstream.JetStream{own, js} {
+			uctx, ucancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err = j.UpdateStream(uctx, cfg)
+			require.Error(t, err, "the command user may not change the event stream")
+			require.Error(t, j.DeleteStream(uctx, eventlog.DefaultStream))
+			ucancel()
+		}
 		st, err := js.Stream(ctx, eventlog.DefaultStream)
 		require.NoError(t, err)
+		uctx, ucancel := context.WithTimeout(ctx, 2*time.Second)
+		defer ucancel()
 		require.Error(t, st.DeleteMsg(uctx, 1))
 		require.Error(t, st.Purge(uctx))
-		require.Error(t, js.DeleteStream(uctx, eventlog.DefaultStream))
+		// The reply route, from the command account: an empty 404 and a
+		// stored stream configuration, each answered onto the admin
+		// subjects of the event stream, in the command account and under
+		// the store account's import prefix.
+		data, err := json.Marshal(cfg)
+		require.NoError(t, err)
+		evil, err := own.CreateStream(ctx, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}, AllowDirect: true})
+		require.NoError(t, err)
+		_, err = own.Publish(ctx, "evil.cfg", data)
+		require.NoError(t, err)
+		for _, victim := range []string{"$JS.API.STREAM.UPDATE.GRANTLOG", "$JS.API.STREAM.DELETE.GRANTLOG", "$JS.API.STREAM.PURGE.GRANTLOG",
+			eventlog.StoreAPIPrefix + ".STREAM.UPDATE.GRANTLOG", eventlog.StoreAPIPrefix + ".STREAM.DELETE.GRANTLOG",
+			eventlog.StoreAPIPrefix + ".STREAM.PURGE.GRANTLOG", eventlog.StoreAPIPrefix + ".STREAM.CREATE.GRANTLOG"} {
+			for _, get := range []map[string]any{{"seq": 1}, {"seq": 999999}} {
+				msg := nats.NewMsg("$JS.API.DIRECT.GET.EVIL")
+				msg.Reply = victim
+				msg.Data, err = json.Marshal(get)
+				require.NoError(t, err)
+				require.NoError(t, nc.PublishMsg(msg))
+				msg = nats.NewMsg(eventlog.StoreAPIPrefix + ".DIRECT.GET.GRANTLOG")
+				msg.Reply = victim
+				msg.Data, err = json.Marshal(get)
+				require.NoError(t, err)
+				require.NoError(t, nc.PublishMsg(msg))
+			}
+		}
+		require.NoError(t, nc.FlushTimeout(5*time.Second))
+		require.NoError(t, own.DeleteStream(ctx, evil.CachedInfo().Config.Name))
+		time.Sleep(300 * time.Millisecond)
 		info, err := st.Info(ctx)
 		require.NoError(t, err)
 		assert.Zero(t, info.Config.MaxAge)
+		assert.LessOrEqual(t, info.Config.MaxMsgs, int64(0))
 		assert.Equal(t, last0, info.State.LastSeq)
 	})
 
@@ -316,23 +352,23 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 	})
 }
 
-// injectionControl shows that the suite would see an injection: inside
-// the command account the same reply route does store a message in the
-// stream (the command side may write events), and the node refuses that
-// unsigned message without stopping.
+// injectionControl shows that the suite would see an injection: the
+// command user (who may publish events) stores an unsigned message in the
+// stream, the suite's check sees it, and the node refuses it without
+// stopping.
 func injectionControl(t *testing.T, e *attackEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	last0, _, _ := e.streamState(ctx, t)
 	nc, _ := e.connect(t, eventlog.CommandUser)
-	msg := nats.NewMsg("$JS.API.INFO")
-	msg.Reply = "grantlog.ev._platform.role.control"
+	msg := nats.NewMsg("grantlog.ev._platform.role.control")
+	msg.Data = []byte(`{"type":"role.created.v1"}`)
 	require.NoError(t, nc.PublishMsg(msg))
 	require.NoError(t, nc.FlushTimeout(5*time.Second))
 	require.Eventually(t, func() bool {
 		last, _, _ := e.streamState(ctx, t)
 		return last == last0+1
-	}, 10*time.Second, 20*time.Millisecond, "the reply route stores a message in the command account")
+	}, 10*time.Second, 20*time.Millisecond, "the command user's publish is stored")
 	require.Eventually(t, func() bool {
 		st := e.node.c.must(http.StatusOK, "GET", "/v1/status", nil)
 		refused, _ := st["refused"].(map[string]any)

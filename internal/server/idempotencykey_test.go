@@ -80,7 +80,7 @@ func TestIdempotencyKeyIsScopedToTheCaller(t *testing.T) {
 	head := streamHead(t, srv)
 	status, out = root.keyed("assign-carol", "POST", "/v1/namespaces/g/users/carol/roles", assign)
 	require.Equal(t, http.StatusCreated, status, "%v", out)
-	assert.Equal(t, carolRev, out["revision"], "a retry is answered with the revision of its one event")
+	assert.InDelta(t, carolRev, out["revision"], 0, "a retry is answered with the revision of its one event")
 	assert.Equal(t, head, streamHead(t, srv), "a retry appends nothing")
 
 	// Same caller, same key, another request: refused, nothing appended.

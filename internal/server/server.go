@@ -232,6 +232,7 @@ type Server struct {
 	nc       *nats.Conn          // the service's connection (embedded or external)
 	readerNC *nats.Conn          // the embedded server's connection in the readers' account (nil with an external NATS)
 	snapJS   jetstream.JetStream // reads snapshots: s.js, or through the command account's exports on a replica
+	evjs     jetstream.JetStream // reaches the event stream (or the readers' mirror): through the store account's exports on a node that writes
 	ownConn  bool                // nc is external: Close closes it
 	js       jetstream.JetStream
 	stream   jetstream.Stream
@@ -303,6 +304,14 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	s.evjs = s.js
+	if cfg.Role.writes() {
+		// The event stream lives in the store account: a node that writes
+		// publishes into it and reads it through what that account exports.
+		if s.evjs, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.StoreAPIPrefix); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+	}
 	stream, err := s.openStream(ctx)
 	if err != nil {
 		return nil, err
@@ -343,16 +352,16 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		Progress: func(applied, head uint64) {
 			cfg.Logger.Info("catching up", "applied", applied, "head", head)
 		},
-	}, s.js, s.store)
+	}, s.evjs, s.store)
 	// The authorizer asks an unguarded engine (it only uses Allows); the
 	// engine the API serves is guarded by the authorizer.
 	authorizer := authz.New(query.New(query.Config{}, s.store, nil))
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
-	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey}, s.js, stream, s.store, authorizer)
+	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey}, s.evjs, stream, s.store, authorizer)
 
 	s.auth = &credential.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
-	auditSvc := audit.New(audit.Config{Stream: s.streamName(), Members: s.roleMembers}, s.js, authorizer)
+	auditSvc := audit.New(audit.Config{Stream: s.streamName(), Members: s.roleMembers}, s.evjs, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
@@ -400,25 +409,46 @@ func (s *Server) streamName() string {
 	return eventlog.DefaultStream
 }
 
-// openStream finds the event stream. A RoleAll node creates it or updates
-// its configuration; a command node creates it when missing (never
-// changes it); a replica only looks it up.
+// openStream finds the event stream. The embedded server's store account
+// creates it or updates its configuration; against an external NATS a
+// node that writes creates it through what the store account exports when
+// it is missing (never changes it); a replica finds the readers' mirror.
+// On a NATS server without Grantlog's accounts a node that writes finds
+// the stream in its own account (with a warning).
 func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
 	cfg := eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1)
-	if s.cfg.Role == RoleAll {
-		return eventlog.EnsureStream(ctx, s.js, cfg)
-	}
 	if s.cfg.Role == RoleReplica {
 		return s.openReaderStream(ctx)
 	}
-	st, err := s.js.Stream(ctx, cfg.Name)
+	if s.nats != nil {
+		sjs, err := jetstream.New(s.nats.StoreConn)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		if _, err := eventlog.EnsureStream(ctx, sjs, cfg); err != nil {
+			return nil, err
+		}
+		return s.evjs.Stream(ctx, cfg.Name)
+	}
+	st, err := s.evjs.Stream(ctx, cfg.Name)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound) && s.cfg.Role == RoleCommand:
-		if st, err = s.js.CreateStream(ctx, cfg); err != nil {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if st, err = s.evjs.CreateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
 		}
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return nil, fmt.Errorf("no event stream %s on %s: start the node that holds it (role all or command) first", cfg.Name, s.cfg.NATSURL)
+	case err != nil && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrPermissionViolation) || errors.Is(err, context.DeadlineExceeded)):
+		s.log.Warn("no store account on this NATS server: the event stream is in this node's own account; run NATS with Grantlog's accounts (deploy/nats/nats.conf, docs/SECURITY.md)",
+			"err", err)
+		s.evjs = s.js
+		if s.cfg.Role == RoleAll {
+			return eventlog.EnsureStream(ctx, s.js, cfg)
+		}
+		if st, err = s.js.Stream(ctx, cfg.Name); errors.Is(err, jetstream.ErrStreamNotFound) {
+			st, err = s.js.CreateStream(ctx, cfg)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
 	case err != nil:
 		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
 	}
@@ -474,7 +504,7 @@ func (s *Server) openReaderStream(ctx context.Context) (jetstream.Stream, error)
 	if own, oerr := plain.Stream(ctx, eventlog.DefaultStream); oerr == nil {
 		s.log.Warn("this replica's NATS account holds the event stream itself: run NATS with Grantlog's accounts (deploy/nats/nats.conf) so that only the command side can write events",
 			"stream", eventlog.DefaultStream)
-		s.js = plain
+		s.js, s.evjs = plain, plain
 		return own, nil
 	}
 	return nil, fmt.Errorf("%w (a replica connects with the replica NATS user of the readers' account)", err)
@@ -508,8 +538,27 @@ func (s *Server) MirrorJetStream() jetstream.JetStream {
 	return js
 }
 
-// JetStream returns the service's JetStream context.
-func (s *Server) JetStream() jetstream.JetStream { return s.js }
+// JetStream returns the JetStream context through which the node reaches
+// its event stream (on a replica, the readers' mirror).
+func (s *Server) JetStream() jetstream.JetStream { return s.evjs }
+
+// AccountJetStream returns the JetStream context of the node's own account:
+// the snapshot bucket and the signing key on a node that writes.
+func (s *Server) AccountJetStream() jetstream.JetStream { return s.js }
+
+// StoreJetStream returns a JetStream context with full permissions in the
+// embedded server's store account (where the event stream is: an operator
+// changes its limits through it), or nil with an external NATS.
+func (s *Server) StoreJetStream() jetstream.JetStream {
+	if s.nats == nil {
+		return nil
+	}
+	js, err := jetstream.New(s.nats.StoreConn)
+	if err != nil {
+		return nil
+	}
+	return js
+}
 
 // Run serves until ctx ends, then shuts down gracefully and closes
 // everything. It returns the first error of a component that failed.

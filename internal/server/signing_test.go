@@ -130,7 +130,7 @@ func TestLegacyStreamIsSigned(t *testing.T) {
 	dir := t.TempDir()
 	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true})
 	require.NoError(t, err)
-	js, err := jetstream.New(e.Conn)
+	js, err := jetstream.New(e.StoreConn)
 	require.NoError(t, err)
 	ctx := context.Background()
 	stream, err := eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))

@@ -75,11 +75,12 @@ func startLoggedNode(t *testing.T, cfg server.Config, token string) (*node, *syn
 // publishDataset appends the events of a generated permission model to the
 // stream, as a command node would (signed with the node's log signing key),
 // and returns the last revision.
-func publishDataset(t *testing.T, js jetstream.JetStream, shape testutil.Shape) uint64 {
+func publishDataset(t *testing.T, srv *server.Server, shape testutil.Shape) uint64 {
 	t.Helper()
+	js := srv.JetStream()
 	stream, err := js.Stream(context.Background(), eventlog.DefaultStream)
 	require.NoError(t, err)
-	return testutil.SignedWithBucketKey(t, js, stream).AppendAsync(t, testutil.GenerateDataset(shape).Events)
+	return testutil.SignedWithBucketKey(t, srv.AccountJetStream(), js, stream).AppendAsync(t, testutil.GenerateDataset(shape).Events)
 }
 
 // TestReplicaBootstrapsFromSnapshot: an all node with data takes a snapshot
@@ -110,7 +111,7 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 	start := time.Now()
 	shape := testutil.Shape{Namespaces: 20, Roles: 200, PermsPerRole: 10, Users: users,
 		MaxRolesPerUse: 3, MaxNSPerAssign: 3, WildcardEvery: 50, Seed: 7}
-	dataRev := publishDataset(t, a.srv.JetStream(), shape)
+	dataRev := publishDataset(t, a.srv, shape)
 	testutil.WaitApplied(t, a.srv.Store(), dataRev)
 	t.Logf("published and applied %d events in %s", dataRev, time.Since(start).Round(time.Millisecond))
 
@@ -196,11 +197,12 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 		// as an operator might set them): C's resume point is gone.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		st, err := a.srv.JetStream().Stream(ctx, eventlog.DefaultStream)
+		sjs := a.srv.StoreJetStream()
+		st, err := sjs.Stream(ctx, eventlog.DefaultStream)
 		require.NoError(t, err)
 		cfg := st.CachedInfo().Config
 		cfg.Discard, cfg.MaxMsgs = jetstream.DiscardOld, 1
-		info, err := a.srv.JetStream().UpdateStream(ctx, cfg)
+		info, err := sjs.UpdateStream(ctx, cfg)
 		require.NoError(t, err)
 		require.Greater(t, info.CachedInfo().State.FirstSeq, before+1)
 		// The readers' mirror keeps its own limits: the operator sets them

@@ -41,12 +41,12 @@ func (l *Log) Signed(t testing.TB, key *logsig.Key) *SignedLog {
 
 // SignedWithBucketKey returns a SignedLog on the stream of js signing with
 // the log signing key a command node stored in its key bucket
-// (logsig.DefaultBucket): it appends as that node would.
-func SignedWithBucketKey(t testing.TB, js jetstream.JetStream, stream jetstream.Stream) *SignedLog {
+// (logsig.DefaultBucket, reached with keys): it appends as that node would.
+func SignedWithBucketKey(t testing.TB, keys, js jetstream.JetStream, stream jetstream.Stream) *SignedLog {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	key, err := logsig.LoadKey(ctx, js, "")
+	key, err := logsig.LoadKey(ctx, keys, "")
 	require.NoError(t, err)
 	require.NotNil(t, key, "no log signing key in bucket %s", logsig.DefaultBucket)
 	return (&Log{JS: js, Stream: stream}).Signed(t, key)

@@ -32,8 +32,13 @@ var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // Log is an embedded NATS server with the event stream.
 type Log struct {
 	Embedded *eventlog.Embedded
-	JS       jetstream.JetStream
-	Stream   jetstream.Stream
+	// JS reaches the event stream with full permissions (the store
+	// account's in-process connection).
+	JS     jetstream.JetStream
+	Stream jetstream.Stream
+	// KeysJS is the command account's (the log signing key's bucket); nil
+	// means JS.
+	KeysJS jetstream.JetStream
 }
 
 // StartLog starts an embedded server (fsync on, no TCP listener) storing in
@@ -50,13 +55,15 @@ func StartLogWith(t testing.TB, dir string, syncAlways bool) *Log {
 	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true, SyncAlways: syncAlways})
 	require.NoError(t, err)
 	t.Cleanup(e.Close)
-	js, err := jetstream.New(e.Conn)
+	js, err := jetstream.New(e.StoreConn)
+	require.NoError(t, err)
+	keys, err := jetstream.New(e.Conn)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
 	require.NoError(t, err)
-	return &Log{Embedded: e, JS: js, Stream: s}
+	return &Log{Embedded: e, JS: js, Stream: s, KeysJS: keys}
 }
 
 // Node is one Grantlog node on a Log: its own index, projector, command
@@ -81,7 +88,11 @@ func StartNode(t testing.TB, l *Log, dir string) *Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	key, err := logsig.LoadKey(ctx, l.JS, "")
+	keys := l.KeysJS
+	if keys == nil {
+		keys = l.JS
+	}
+	key, err := logsig.LoadKey(ctx, keys, "")
 	require.NoError(t, err)
 	return startNode(t, l, dir, key)
 }
