@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	sdk "github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/natsapi"
 	"github.com/grantlog/grantlog/internal/server"
@@ -434,5 +435,28 @@ func TestAttackDeployConfig(t *testing.T) {
 		NATSUser: eventlog.ReplicaUser, NATSPassword: creds[eventlog.ReplicaUser].Password}, all.c.token)
 	e := &attackEnv{url: ns.URL, creds: creds, token: all.c.token, node: all}
 	runAttackSuite(t, e)
+
+	// The follower user works with the shipped configuration: it restores
+	// the suite's snapshot through the snapshot reads and follows the
+	// readers' mirror through the mirror reads.
+	t.Run("follower", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		role := all.c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "DeployPlayer",
+			"permissions": []map[string]any{{"resource": "NAMESPACE:{namespace}:MATCH", "action": 2}}})
+		rev := num(all.c.must(http.StatusCreated, "POST", "/v1/namespaces/game/users/p1/roles",
+			map[string]any{"roleId": role["roleId"], "assignedNamespaces": []string{"game"}})["revision"])
+		f, err := sdk.NewFollower(ctx, sdk.FollowerConfig{URL: ns.URL, User: eventlog.FollowerUser,
+			Password: creds[eventlog.FollowerUser].Password, Dir: t.TempDir(), CacheSize: 4 << 20, MemTableSize: 4 << 20,
+			Logger: testutil.Quiet})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, f.Close()) }()
+		assert.Positive(t, f.RestoredFrom(), "restored the snapshot through the shipped configuration")
+		require.NoError(t, f.WaitFor(ctx, rev))
+		res, err := f.Check(ctx, &sdk.CheckRequest{Subject: sdk.Subject{Type: "user", ID: "p1"}, Namespace: "game",
+			Resource: "NAMESPACE:game:MATCH", Action: 2})
+		require.NoError(t, err)
+		assert.True(t, res.Allowed)
+	})
 	injectionControl(t, e)
 }
