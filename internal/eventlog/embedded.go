@@ -156,33 +156,30 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		return nil, errors.New("eventlog: embedded nats server did not start within 30s")
 	}
 	e.Server = ns
-	if e.Conn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalUser, internal),
-		nats.Name("grantlog-internal"), nats.MaxReconnects(-1)); err != nil {
-		ns.Shutdown()
-		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
-	}
-	if e.ReaderConn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalReaderUser, internalReader),
-		nats.Name("grantlog-internal-reader"), nats.MaxReconnects(-1)); err != nil {
-		e.Conn.Close()
-		ns.Shutdown()
-		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
-	}
-	if e.MirrorConn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalMirrorUser, internalMirror),
-		nats.Name("grantlog-internal-mirror"), nats.MaxReconnects(-1)); err != nil {
-		e.ReaderConn.Close()
-		e.Conn.Close()
-		ns.Shutdown()
-		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
-	}
-	if e.StoreConn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalStoreUser, internalStore),
-		nats.Name("grantlog-internal-store"), nats.MaxReconnects(-1)); err != nil {
-		e.MirrorConn.Close()
-		e.ReaderConn.Close()
-		e.Conn.Close()
-		ns.Shutdown()
-		return nil, fmt.Errorf("eventlog: connect in-process: %w", err)
+	for _, c := range []struct {
+		conn           **nats.Conn
+		user, password string
+	}{
+		{&e.Conn, internalUser, internal}, {&e.ReaderConn, internalReaderUser, internalReader},
+		{&e.MirrorConn, internalMirrorUser, internalMirror}, {&e.StoreConn, internalStoreUser, internalStore},
+	} {
+		if *c.conn, err = nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(c.user, c.password),
+			nats.Name(c.user), nats.MaxReconnects(-1)); err != nil {
+			e.closeConns()
+			ns.Shutdown()
+			return nil, fmt.Errorf("eventlog: connect in-process as %s: %w", c.user, err)
+		}
 	}
 	return e, nil
+}
+
+// closeConns closes the in-process connections that are open.
+func (e *Embedded) closeConns() {
+	for _, nc := range []*nats.Conn{e.StoreConn, e.MirrorConn, e.ReaderConn, e.Conn} {
+		if nc != nil {
+			nc.Close()
+		}
+	}
 }
 
 // migrateGlobalAccount moves the JetStream store of a data directory
@@ -230,10 +227,7 @@ func (e *Embedded) ClientURL() string {
 
 // Close closes the connections and shuts the server down, waiting for it.
 func (e *Embedded) Close() {
-	e.StoreConn.Close()
-	e.MirrorConn.Close()
-	e.ReaderConn.Close()
-	e.Conn.Close()
+	e.closeConns()
 	e.Server.Shutdown()
 	e.Server.WaitForShutdown()
 }

@@ -531,11 +531,7 @@ func (s *Server) MirrorJetStream() jetstream.JetStream {
 	if s.nats == nil {
 		return nil
 	}
-	js, err := jetstream.New(s.nats.MirrorConn)
-	if err != nil {
-		return nil
-	}
-	return js
+	return embeddedJS(s.nats.MirrorConn)
 }
 
 // JetStream returns the JetStream context through which the node reaches
@@ -553,7 +549,13 @@ func (s *Server) StoreJetStream() jetstream.JetStream {
 	if s.nats == nil {
 		return nil
 	}
-	js, err := jetstream.New(s.nats.StoreConn)
+	return embeddedJS(s.nats.StoreConn)
+}
+
+// embeddedJS is a JetStream context on an in-process connection (nil if
+// it cannot be made, which jetstream.New does not do for a connection).
+func embeddedJS(nc *nats.Conn) jetstream.JetStream {
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil
 	}
