@@ -262,12 +262,12 @@ accounts {
 {{- if .Internal}}
       { user: grantlog-internal, password: {{.Internal}} }
 {{- end}}
-      # Command nodes (role all or command): append events, write snapshots,
-      # answer grantlog.v1.cmd.* (and replies); never change, delete or purge
-      # the event stream.
+      # Command nodes (role all or command): append events (into STORE, which
+      # exports nothing that changes, purges or deletes the stream), write
+      # snapshots, answer grantlog.v1.cmd.* (and replies).
       { user: command, password: {{.Command}},
         permissions: {
-          publish: { deny: {{list (printf "$JS.API.STREAM.UPDATE.%s" .Stream) (printf "$JS.API.STREAM.DELETE.%s" .Stream) (printf "$JS.API.STREAM.PURGE.%s" .Stream) (printf "$JS.API.STREAM.MSG.DELETE.%s" .Stream) "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
+          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
           subscribe: { deny: {{list "_INBOX.>"}} }
         } }
     ]

@@ -46,7 +46,8 @@ type EmbeddedConfig struct {
 type Embedded struct {
 	Server *server.Server
 	// Conn is an in-process connection with full permissions in
-	// CommandAccount (the event stream's account).
+	// CommandAccount: it publishes events into StoreAccount and reads the
+	// stream through that account's exports, as a command node does.
 	Conn *nats.Conn
 	// ReaderConn is an in-process connection with full permissions in
 	// ReadersAccount: it serves the NATS check API there.

@@ -11,8 +11,8 @@ import (
 )
 
 // DefaultBucket is the JetStream KV bucket of the private signing key. It
-// lives in the command side's NATS account, with the event stream: only
-// command nodes can read or write it.
+// lives in the command side's NATS account (the event stream is in a store
+// account of its own): only command nodes can read or write it.
 const DefaultBucket = "GRANTLOG_KEYS"
 
 // kvKey is the bucket key of the current signing key.
