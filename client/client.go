@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grantlog/grantlog/internal/checkjson"
+	"github.com/grantlog/grantlog/internal/edge/checkjson"
 )
 
 // Client talks to a Grantlog node's HTTP API. It is safe for concurrent

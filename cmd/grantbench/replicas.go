@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/grantlog/grantlog/client"
-	"github.com/grantlog/grantlog/internal/checkjson"
+	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"

@@ -20,7 +20,7 @@ import (
 
 	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/natsapi"
+	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )

@@ -29,7 +29,7 @@ import (
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/httpapi"
+	"github.com/grantlog/grantlog/internal/edge/httpapi"
 	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/principal"

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/checkjson"
+	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/httpapi"
+	"github.com/grantlog/grantlog/internal/edge/httpapi"
 	"github.com/grantlog/grantlog/internal/principal"
 )
 

@@ -21,13 +21,13 @@ import (
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/checkjson"
+	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
 // Version is the micro service's version (semver, as micro requires). Set
-// it at build time with -ldflags "-X github.com/grantlog/grantlog/internal/natsapi.Version=...".
+// it at build time with -ldflags "-X github.com/grantlog/grantlog/internal/edge/natsapi.Version=...".
 var Version = "0.1.0"
 
 // Service identity and subjects.
