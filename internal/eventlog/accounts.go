@@ -324,11 +324,12 @@ accounts {
       { user: grantlog-internal-reader, password: {{.InternalReader}} }
 {{- end}}
       # Replica nodes: read the mirror and snapshots, answer
-      # grantlog.v1.check(s) and publish their status.
+      # grantlog.v1.check(s) and the reads (grantlog.v1.read.>), and
+      # publish their status.
       { user: replica, password: {{.Replica}},
         permissions: {
           publish: { allow: {{list (reads .Bucket "grantlog.status.>" "$SRV.>")}} }
-          subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "$SRV.>" "grantlog.status.>"}} }
+          subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "$SRV.>" "grantlog.status.>"}} }
           allow_responses: true
         } }
       # Embedded followers (game servers): read the mirror and snapshots.
@@ -349,6 +350,7 @@ accounts {
     exports: [
       { service: "grantlog.v1.check", accounts: [CLIENTS] }
       { service: "grantlog.v1.checks", accounts: [CLIENTS] }
+      { service: "grantlog.v1.read.>", accounts: [CLIENTS] }
     ]
   }
 
@@ -357,13 +359,14 @@ accounts {
     users: [
       { user: client, password: {{.Client}},
         permissions: {
-          publish: { allow: {{list "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.cmd.>"}} }
+          publish: { allow: {{list "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "grantlog.v1.cmd.>"}} }
           subscribe: { allow: {{list (inbox "client")}} }
         } }
     ]
     imports: [
       { service: { account: READERS, subject: "grantlog.v1.check" } }
       { service: { account: READERS, subject: "grantlog.v1.checks" } }
+      { service: { account: READERS, subject: "grantlog.v1.read.>" } }
       { service: { account: GRANTLOG, subject: "grantlog.v1.cmd.>" } }
     ]
   }

@@ -25,7 +25,6 @@ import (
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/examples/catalogs"
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/credential"
 	"github.com/grantlog/grantlog/internal/eventlog"
@@ -668,23 +667,12 @@ func (s *Server) bootstrap(ctx context.Context, serve func()) error {
 // defaultRoles creates the default roles and the bootstrap admin's Super
 // Admin assignment.
 func (s *Server) defaultRoles(ctx context.Context) error {
-	p, ok, err := catalogs.PresetByName(DefaultsPreset)
+	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap: default roles"}
+	applied, err := s.Commands.ApplyPreset(ctx, m, DefaultsPreset)
 	if err != nil {
 		return fmt.Errorf("bootstrap: default roles preset %q: %w", DefaultsPreset, err)
 	}
-	if !ok {
-		return fmt.Errorf("bootstrap: no default roles preset %q", DefaultsPreset)
-	}
-	roles := make([]command.CreateRole, 0, len(p.Roles))
-	for _, r := range p.Roles {
-		roles = append(roles, command.CreateRole{RoleName: r.RoleName, AdminRole: r.AdminRole,
-			IsWildcard: r.IsWildcard, Description: r.Description, Permissions: r.Permissions})
-	}
-	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap: default roles"}
-	created, err := s.Commands.ApplyPreset(ctx, m, roles)
-	if err != nil {
-		return fmt.Errorf("bootstrap: default roles: %w", err)
-	}
+	created := applied.Roles
 	for _, r := range created {
 		if r.RoleName == SuperAdminRole {
 			m.Reason = "bootstrap: the bootstrap credential is a Super Admin"
