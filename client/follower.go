@@ -14,7 +14,7 @@ import (
 
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/edge/natsapi"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
@@ -414,8 +414,8 @@ func (f *Follower) CheckBatch(ctx context.Context, req *BatchRequest) (BatchResu
 func (f *Follower) translate(err error) error {
 	var qe *query.Error
 	if errors.As(err, &qe) {
-		status, body := natsapi.ErrorOf(err)
-		return &APIError{Status: status, Code: body.ErrorCode, Message: body.ErrorMessage, Revision: body.Revision}
+		e, _ := api.ErrorOf(err)
+		return &APIError{Status: e.Status, Code: e.Code, Message: e.Message, Revision: e.Revision}
 	}
 	if f.closed.Load() && errors.Is(err, context.Canceled) {
 		return ErrClosed

@@ -278,6 +278,7 @@ func TestCluster(t *testing.T) {
 				var want []string
 				if nc == rnc {
 					want = append(want, natsapi.CheckSubject, natsapi.ChecksSubject)
+					want = append(want, natsapi.ReadSubjects()...)
 					roles["readers:"+info.Metadata["role"]]++
 				} else {
 					want = append(want, natsapi.CommandSubjects()...)

@@ -164,7 +164,7 @@ func TestNATSCommands(t *testing.T) {
 		for _, s := range natsapi.CommandSubjects() {
 			cmds[s] = true
 		}
-		assert.Len(t, cmds, 23)
+		assert.Len(t, cmds, 29)
 		// Discovery collects the answers that come within a window: ask
 		// until both nodes have answered (slow under the race detector).
 		// Checks are served in the readers' account, where the replica
@@ -199,10 +199,10 @@ func TestNATSCommands(t *testing.T) {
 			case "replica":
 				assert.Equal(t, r.srv.NodeName(), info.Metadata["node"])
 				assert.Zero(t, nCmd, "a replica lists no command endpoint")
-				assert.Len(t, info.Endpoints, 2)
+				assert.Len(t, info.Endpoints, 2+len(natsapi.ReadSubjects()), "checks and reads")
 			case "all":
 				assert.Zero(t, nCmd, "the readers' account sees no command endpoint")
-				assert.Len(t, info.Endpoints, 2)
+				assert.Len(t, info.Endpoints, 2+len(natsapi.ReadSubjects()), "checks and reads")
 			}
 		}
 		assert.Equal(t, map[string]int{"all": 1, "replica": 1}, roles)

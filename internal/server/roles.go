@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/projector"
 )
@@ -158,23 +159,24 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		svcs = append(svcs, svc)
 		return nil
 	}
-	base := natsapi.Config{Auth: s.auth, Node: s.cfg.NodeName, Role: string(s.cfg.Role), Logger: s.log}
+	base := natsapi.Config{Deps: s.apiDeps, Auth: s.auth, Node: s.cfg.NodeName, NodeRole: string(s.cfg.Role), Logger: s.log}
+	readers := []api.Kind{api.Check, api.Read}
 	switch s.cfg.Role {
 	case RoleReplica:
 		cfg := base
-		cfg.Conn, cfg.Checks = s.nc, s.Query
+		cfg.Conn, cfg.Serve = s.nc, readers
 		if err := start(cfg); err != nil {
 			return err
 		}
 	default: // the command side
 		cfg := base
-		cfg.Conn, cfg.Commands, cfg.Reads = s.nc, s.Commands, s.Query
+		cfg.Conn, cfg.Serve = s.nc, []api.Kind{api.Command}
 		if err := start(cfg); err != nil {
 			return err
 		}
 		if s.cfg.Role.checks() && s.readerNC != nil {
 			cfg := base
-			cfg.Conn, cfg.Checks = s.readerNC, s.Query
+			cfg.Conn, cfg.Serve = s.readerNC, readers
 			if err := start(cfg); err != nil {
 				return err
 			}

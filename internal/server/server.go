@@ -27,8 +27,9 @@ import (
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
+	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/principal"
@@ -230,6 +231,7 @@ type Server struct {
 	nats     *eventlog.Embedded  // nil with an external NATS
 	nc       *nats.Conn          // the service's connection (embedded or external)
 	readerNC *nats.Conn          // the embedded server's connection in the readers' account (nil with an external NATS)
+	apiDeps  *api.Deps           // what the edges run operations against
 	snapJS   jetstream.JetStream // reads snapshots: s.js, or through the command account's exports on a replica
 	evjs     jetstream.JetStream // reaches the event stream (or the readers' mirror): through the store account's exports on a node that writes
 	ownConn  bool                // nc is external: Close closes it
@@ -364,15 +366,19 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
+	s.apiDeps = &api.Deps{Commands: s.Commands, Query: s.Query, Audit: auditSvc, Status: s.Status}
+	if s.snapshots.taker != nil {
+		s.apiDeps.Snapshots = s.snapshots.taker
+	}
 	s.http = &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Commands: s.Commands, Query: s.Query, Logger: cfg.Logger,
 			Auth:      s.auth,
 			Ready:     func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
 			Status:    s.Status,
-			Role:      string(cfg.Role),
+			NodeRole:  string(cfg.Role),
 			Audit:     auditSvc,
-			Snapshots: s.snapshots.taker,
+			Snapshots: s.apiDeps.Snapshots,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -255,6 +255,15 @@ func setParam(f reflect.Value, p *Param, vals []string) error {
 			return bad("an integer")
 		}
 		f.SetInt(int64(n))
+	case reflect.Pointer:
+		if f.Type().Elem().Kind() != reflect.Int {
+			return fmt.Errorf("api: parameter %s has unsupported type %s", p.Name, f.Type())
+		}
+		n, err := strconv.Atoi(vals[0])
+		if err != nil {
+			return bad("an integer")
+		}
+		f.Set(reflect.ValueOf(&n))
 	case reflect.Bool:
 		b, err := strconv.ParseBool(vals[0])
 		if err != nil {
@@ -318,4 +327,27 @@ func params(t reflect.Type, index []int) (ps []Param, body bool) {
 		}
 	}
 	return ps, body
+}
+
+// Node deployment roles (server.NodeRole): which kinds of operation a
+// node serves.
+const (
+	NodeAll     = "all"
+	NodeCommand = "command"
+	NodeReplica = "replica"
+)
+
+// Refusal is the answer of a node whose deployment role does not serve o
+// (404 notACommandNode or notACheckNode), or nil when it serves it. Reads
+// are served by every node.
+func (o *Op) Refusal(nodeRole string) *Error {
+	switch {
+	case nodeRole == NodeReplica && o.Kind == Command:
+		return Errorf(http.StatusNotFound, "notACommandNode",
+			"this node is a read replica: send %s %s to a command node (role command or all), or over NATS to %s", o.Method, o.Path, o.Subject)
+	case nodeRole == NodeCommand && o.Kind == Check:
+		return Errorf(http.StatusNotFound, "notACheckNode",
+			"this node is a command node: send %s %s to a replica (role replica or all), or over NATS to %s", o.Method, o.Path, o.Subject)
+	}
+	return nil
 }

@@ -179,12 +179,7 @@ type (
 	}
 	auditList struct {
 		AuditFilter
-		Limit int `json:"limit,omitempty" query:"limit"`
-	}
-	auditEffects struct {
-		Namespace    []string `json:"namespace,omitempty" query:"namespace"`
-		FromRevision uint64   `json:"fromRevision,omitempty" query:"fromRevision"`
-		Expand       string   `json:"expand,omitempty" query:"expand"`
+		Limit *int `json:"limit,omitempty" query:"limit"`
 	}
 	none struct{}
 )
@@ -198,19 +193,22 @@ func (a *assign) Validate() error {
 }
 
 // Validate refuses a limit out of range.
-func (a *auditList) Validate() error {
-	if a.Limit < 0 || a.Limit > query.MaxLimit {
-		return Bad("invalidLimit", "limit must be an integer from 1 to %d", query.MaxLimit)
-	}
-	return nil
-}
+func (a *auditList) Validate() error { return validLimit(a.Limit) }
 
 // Validate refuses an expand other than members.
-func (a *auditEffects) Validate() error {
+func (a *EffectsRequest) Validate() error {
 	if a.Expand != "" && a.Expand != "members" {
 		return Bad("invalidFilter", `expand may only be "members"`)
 	}
 	return nil
+}
+
+// EffectsRequest asks the permission-change feed: namespace is
+// repeatable; expand=members lists the users a role change affects.
+type EffectsRequest struct {
+	Namespace    []string `json:"namespace,omitempty" query:"namespace"`
+	FromRevision uint64   `json:"fromRevision,omitempty" query:"fromRevision"`
+	Expand       string   `json:"expand,omitempty" query:"expand"`
 }
 
 // Replies that are not a domain type.
@@ -279,7 +277,7 @@ func build() []*Op {
 			}),
 		def(Read, "role.list", get, "/v1/roles", ok, "List roles",
 			func(ctx context.Context, d *Deps, c *Call, in *roleList) (Page[query.Role], error) {
-				return page(d.Query.ListRoles(ctx, c.ReadAt(in.AtLeastRevision), in.After, in.Limit))
+				return page(d.Query.ListRoles(ctx, c.ReadAt(in.AtLeastRevision), in.After, limit(in.Limit)))
 			}),
 		def(Read, "role.get", get, "/v1/roles/{roleId}", ok, "Get a role",
 			func(ctx context.Context, d *Deps, c *Call, in *roleGet) (query.Role, error) {
@@ -302,7 +300,7 @@ func build() []*Op {
 		def(Command, "role.permissions.remove", del, "/v1/roles/{roleId}/permissions", ok, "Remove permissions from a role", rolePerms(command.RemovePermissions)),
 		def(Read, "role.members", get, "/v1/roles/{roleId}/members", ok, "List a role's members",
 			func(ctx context.Context, d *Deps, c *Call, in *roleMembers) (Page[index.Member], error) {
-				return page(d.Query.RoleMembers(ctx, c.ReadAt(in.AtLeastRevision), in.RoleID, in.After, in.Limit))
+				return page(d.Query.RoleMembers(ctx, c.ReadAt(in.AtLeastRevision), in.RoleID, in.After, limit(in.Limit)))
 			}),
 
 		// Assignments.
@@ -465,11 +463,11 @@ func build() []*Op {
 				if err != nil {
 					return Page[audit.Record]{}, err
 				}
-				limit := in.Limit
-				if limit == 0 {
-					limit = query.DefaultLimit
+				n := limit(in.Limit)
+				if n == 0 {
+					n = query.DefaultLimit
 				}
-				p, err := d.Audit.Page(ctx, c.Caller, f, limit)
+				p, err := d.Audit.Page(ctx, c.Caller, f, n)
 				out := Page[audit.Record]{Data: p.Data, Revision: p.Revision}
 				if out.Data == nil {
 					out.Data = []audit.Record{}
@@ -481,7 +479,7 @@ func build() []*Op {
 			}),
 		def[AuditFilter, audit.Record](Read, "audit.stream", get, "/v1/audit/stream", ok,
 			"Follow the audit stream (server-sent events; Last-Event-ID resumes)", nil).httpOnly().stream(),
-		def[auditEffects, audit.Effect](Read, "audit.effects", get, "/v1/audit/effects", ok,
+		def[EffectsRequest, audit.Effect](Read, "audit.effects", get, "/v1/audit/effects", ok,
 			"Follow the permission-change feed (server-sent events; Last-Event-ID resumes)", nil).httpOnly().stream(),
 
 		// Administration.

@@ -26,7 +26,7 @@ type (
 	// page, at most limit items (1-1000, default 100).
 	Paging struct {
 		After string `json:"after,omitempty" query:"after"`
-		Limit int    `json:"limit,omitempty" query:"limit"`
+		Limit *int   `json:"limit,omitempty" query:"limit"`
 	}
 	RoleRef struct {
 		RoleID string `json:"roleId" path:"roleId"`
@@ -65,11 +65,21 @@ func (p *Permissions) Validate() error {
 }
 
 // Validate refuses a limit out of range.
-func (p *Paging) Validate() error {
-	if p.Limit < 0 || p.Limit > query.MaxLimit {
+func (p *Paging) Validate() error { return validLimit(p.Limit) }
+
+func validLimit(n *int) error {
+	if n != nil && (*n < 1 || *n > query.MaxLimit) {
 		return Bad("invalidLimit", "limit must be an integer from 1 to %d", query.MaxLimit)
 	}
 	return nil
+}
+
+// limit is n, or 0 (the default) when absent.
+func limit(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
 }
 
 // Page is a page of a list: {data, paging: {next}, revision}.

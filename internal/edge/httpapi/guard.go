@@ -29,7 +29,7 @@ const (
 // would otherwise hold the request open indefinitely); the deadline is
 // lifted once the body is read, so long answers (the audit stream) are
 // not cut.
-func (a *api) guard(next http.Handler) http.Handler {
+func (a *server) guard(next http.Handler) http.Handler {
 	timeout := a.BodyReadTimeout
 	if timeout == 0 {
 		timeout = DefaultBodyReadTimeout

@@ -1,10 +1,13 @@
 // Package httpapi serves Grantlog's HTTP/JSON API under /v1, with /healthz
-// and /readyz. Every error is JSON {errorCode, errorMessage}; every command
-// answer carries the revision of its event.
+// and /readyz. Its routes are built from the operation table
+// (internal/edge/api): every operation with a method and path is one route;
+// the check paths (POST /v1/check, POST /v1/checks) and the audit streams
+// get handlers of their own. Every error is JSON {errorCode, errorMessage},
+// translated once by api.ErrorOf; every command answer carries the revision
+// of its event.
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,30 +15,36 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
 // MaxBodyBytes bounds request bodies.
-const MaxBodyBytes = 1 << 20
+const MaxBodyBytes = api.MaxRequestBytes
 
 // Authenticator maps an Authorization header to a caller; its errors say
 // how to fix the request.
 type Authenticator interface {
 	Authenticate(header string) (principal.Caller, error)
 }
+
+// NodeStatus and RefusedStatus are what GET /v1/status answers.
+type (
+	NodeStatus    = api.NodeStatus
+	RefusedStatus = api.RefusedStatus
+)
+
+// Snapshotter takes snapshots (POST /v1/admin/snapshots).
+type Snapshotter = api.Snapshotter
 
 // Config wires the API.
 type Config struct {
@@ -44,26 +53,27 @@ type Config struct {
 	Auth     Authenticator
 	// Ready reports readiness for /readyz, with the applied and head revisions.
 	Ready func() (ready bool, applied, head uint64)
-	// Status, when set, serves GET /v1/status and adds the node's role,
+	// Status serves GET /v1/status and adds the node's deployment role,
 	// head and lag to /readyz.
 	Status func() NodeStatus
-	// Role is the node's role ("", RoleAll, RoleCommand or RoleReplica):
-	// replicas refuse commands, command nodes refuse checks (404, errorCode
-	// notACommandNode or notACheckNode). Default RoleAll: everything.
-	Role   string
-	Logger *slog.Logger
-	// Audit serves /v1/audit and /v1/audit/stream; when nil they answer 501.
+	// NodeRole is the node's deployment role ("", api.NodeAll,
+	// api.NodeCommand or api.NodeReplica): replicas refuse commands,
+	// command nodes refuse checks (404, errorCode notACommandNode or
+	// notACheckNode). Default all: everything.
+	NodeRole string
+	Logger   *slog.Logger
+	// Audit serves /v1/audit and its streams; when nil they answer 501.
 	Audit *audit.Service
-	// Snapshots serves POST /v1/admin/snapshots (see snapshot.go); when nil
-	// it answers 501.
+	// Snapshots serves POST /v1/admin/snapshots; when nil it answers 501.
 	Snapshots Snapshotter
 	// BodyReadTimeout bounds the time a request body may take to arrive
 	// (408 after it); default DefaultBodyReadTimeout, negative for none.
 	BodyReadTimeout time.Duration
 }
 
-type api struct {
+type server struct {
 	Config
+	deps api.Deps
 }
 
 // New returns the API handler.
@@ -71,36 +81,18 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &api{cfg}
+	a := &server{Config: cfg, deps: api.Deps{
+		Commands: cfg.Commands, Query: cfg.Query, Audit: cfg.Audit, Status: cfg.Status,
+	}}
+	if cfg.Snapshots != nil {
+		a.deps.Snapshots = cfg.Snapshots
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
-	if cfg.Status != nil {
-		mux.HandleFunc("GET /v1/status", a.status)
+	for _, o := range api.Table() {
+		mux.Handle(o.Method+" "+o.Path, a.route(o))
 	}
-
-	v1 := func(pattern string, h func(http.ResponseWriter, *http.Request, principal.Caller)) {
-		mux.HandleFunc(pattern, a.authenticated(h))
-	}
-	v1("POST /v1/roles", a.createRole)
-	v1("GET /v1/roles", a.listRoles)
-	v1("GET /v1/roles/{roleId}", a.getRole)
-	v1("PATCH /v1/roles/{roleId}", a.updateRole)
-	v1("DELETE /v1/roles/{roleId}", a.deleteRole)
-	v1("POST /v1/roles/{roleId}/permissions", a.changePermissions(command.AddPermissions))
-	v1("PUT /v1/roles/{roleId}/permissions", a.changePermissions(command.ReplacePermissions))
-	v1("DELETE /v1/roles/{roleId}/permissions", a.changePermissions(command.RemovePermissions))
-	v1("GET /v1/roles/{roleId}/members", a.roleMembers)
-	v1("POST /v1/namespaces/{namespace}/users/{userId}/roles", a.assignRole)
-	v1("GET /v1/namespaces/{namespace}/users/{userId}/roles", a.userRoles)
-	v1("DELETE /v1/namespaces/{namespace}/users/{userId}/roles/{roleId}", a.unassignRole)
-	v1("POST /v1/check", a.check)
-	v1("POST /v1/checks", a.checkBatch)
-	v1("POST /v1/namespaces/{namespace}/assignments:batch", a.assignBatch)
-	a.routesModel(v1)
-	a.routesAudit(v1)
-	v1("POST /v1/admin/snapshots", a.takeSnapshot)
-	a.routesBootstrap(v1)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -109,9 +101,9 @@ func New(cfg Config) http.Handler {
 			return
 		}
 		writeError(w, r, http.StatusNotFound, "notFound",
-			fmt.Sprintf("no endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
+			fmt.Sprintf("no endpoint %s %s; see GET /v1/openapi.json for the API", r.Method, r.URL.Path))
 	})
-	return a.withRequestID(a.guard(a.roleGuard(mux)))
+	return a.withRequestID(a.guard(mux))
 }
 
 // allowedMethods lists the methods some route serves r's path with.
@@ -135,7 +127,7 @@ type ctxKey int
 const requestIDKey ctxKey = 0
 
 // withRequestID takes X-Request-Id from the request or makes one, and echoes it.
-func (a *api) withRequestID(next http.Handler) http.Handler {
+func (a *server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 {
@@ -151,23 +143,11 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-func (a *api) authenticated(h func(http.ResponseWriter, *http.Request, principal.Caller)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		caller, err := a.Auth.Authenticate(r.Header.Get("Authorization"))
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="grantlog"`)
-			writeError(w, r, http.StatusUnauthorized, "unauthorized", err.Error())
-			return
-		}
-		h(w, r, caller)
-	}
-}
-
-func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
+func (a *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+func (a *server) readyz(w http.ResponseWriter, _ *http.Request) {
 	ready, applied, head := a.Ready()
 	status := http.StatusOK
 	if !ready {
@@ -193,127 +173,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = gojson.NewEncoder(w).Encode(v)
 }
 
-type errorBody struct {
-	ErrorCode    string `json:"errorCode"`
-	ErrorMessage string `json:"errorMessage"`
-	Revision     uint64 `json:"revision,omitempty"`
-	RequestID    string `json:"requestId,omitempty"`
-}
-
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	writeJSON(w, status, errorBody{ErrorCode: code, ErrorMessage: msg, RequestID: requestID(r)})
+	writeJSON(w, status, &api.Error{Code: code, Message: msg, RequestID: requestID(r)})
 }
 
-// fail translates an error of any Grantlog package into its HTTP answer.
-func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		ce *command.Error
-		qe *query.Error
-		ae *authz.Error
-	)
-	switch {
-	case errors.As(err, &ae):
-		status := http.StatusForbidden
-		if errors.Is(ae.Kind, authz.ErrUnauthorized) {
-			status = http.StatusUnauthorized
-		}
-		writeError(w, r, status, ae.Code, ae.Message)
-	case errors.As(err, &ce):
-		writeError(w, r, statusOf(ce.Kind), ce.Code, ce.Message)
-	case errors.As(err, &qe):
-		body := errorBody{ErrorCode: qe.Code, ErrorMessage: qe.Message, RequestID: requestID(r)}
-		status := statusOf(qe.Kind)
-		if status == http.StatusServiceUnavailable {
-			body.Revision = qe.Revision
-			w.Header().Set("Retry-After", "1")
-		}
-		writeJSON(w, status, body)
-	case errors.Is(err, context.Canceled):
-		writeError(w, r, 499, "canceled", "the request was canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, r, http.StatusServiceUnavailable, "timeout",
-			"the request timed out and its outcome is unknown: a command may still be applied (for example once NATS is reachable again); "+
-				"retry it with the same Idempotency-Key header so that it is applied at most once")
-	default:
-		a.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "requestId", requestID(r), "err", err)
-		writeError(w, r, http.StatusInternalServerError, "internal", "internal error; the server log has details under requestId "+requestID(r))
+// fail answers err, translated by api.ErrorOf (logged when nobody
+// translated it).
+func (a *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e, internal := api.ErrorOf(err)
+	e.RequestID = requestID(r)
+	if internal {
+		a.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "requestId", e.RequestID, "err", err)
+		e.Message = "internal error; the server log has details under requestId " + e.RequestID
 	}
-}
-
-func statusOf(kind error) int {
-	switch {
-	case errors.Is(kind, command.ErrInvalid), errors.Is(kind, query.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(kind, command.ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(kind, command.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(kind, command.ErrNotFound), errors.Is(kind, query.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(kind, command.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(kind, query.ErrNotYet):
-		return http.StatusServiceUnavailable
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
 	}
-	return http.StatusInternalServerError
-}
-
-// decode reads a JSON body into v strictly: unknown fields, trailing data,
-// invalid UTF-8 and oversized bodies are errors. It writes the error answer
-// itself and returns false on failure.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeLimit(w, r, v, MaxBodyBytes)
-}
-
-// decodeLimit is decode with a body limit of its own. Bodies are decoded
-// (and answers encoded) with goccy/go-json: a batch of 1,000 checks spends
-// most of its time in JSON.
-func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
-	var buf []byte
-	data, ok := readBody(w, r, &buf, limit)
-	if !ok {
-		return false
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="grantlog"`)
 	}
-	return decodeFrom(w, r, data, v, limit)
-}
-
-// decodeFrom is decodeLimit decoding data, a body readBody read. The raw
-// body must be valid UTF-8: decoding would silently replace invalid bytes
-// with U+FFFD.
-func decodeFrom(w http.ResponseWriter, r *http.Request, data []byte, v any, limit int64) bool {
-	if !utf8.Valid(data) {
-		at := 0
-		for at < len(data) {
-			_, size := utf8.DecodeRune(data[at:])
-			if size == 1 && data[at] >= utf8.RuneSelf {
-				break
-			}
-			at += size
-		}
-		writeError(w, r, http.StatusBadRequest, "invalidUtf8",
-			fmt.Sprintf("request body is not valid UTF-8 (byte %d); send JSON encoded in UTF-8", at))
-		return false
-	}
-	dec := gojson.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON value")
-	}
-	if err == nil {
-		return true
-	}
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		writeError(w, r, http.StatusRequestEntityTooLarge, "requestTooLarge",
-			fmt.Sprintf("request body exceeds %d bytes; split the request", limit))
-	case errors.Is(err, io.EOF):
-		writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is empty; send a JSON object")
-	default:
-		writeError(w, r, http.StatusBadRequest, "malformedJson", "request body is not valid JSON for this endpoint: "+err.Error())
-	}
-	return false
+	writeJSON(w, e.Status, e)
 }
 
 // readBody reads the body (at most limit bytes) into *buf, reusing its
@@ -355,55 +234,4 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, limit int64) 
 	}
 	*buf = b
 	return b, true
-}
-
-// meta builds a command's metadata from the request.
-func meta(r *http.Request, c principal.Caller, reason string) command.Meta {
-	return command.Meta{
-		Caller:        c,
-		CommandID:     r.Header.Get("Idempotency-Key"),
-		CorrelationID: requestID(r),
-		Reason:        reason,
-		Source:        source(r),
-	}
-}
-
-// SourceHeader lets a client say it is the grantlog CLI (value "cli"): the
-// audit record then says the change came through the CLI (over HTTP).
-const SourceHeader = "Grantlog-Source"
-
-// source is what the audit record says a command came through.
-func source(r *http.Request) *events.Source {
-	via := events.ViaHTTP
-	if r.Header.Get(SourceHeader) == events.ViaCLI {
-		via = events.ViaCLI
-	}
-	return &events.Source{Via: via, RequestID: requestID(r), RemoteAddr: r.RemoteAddr}
-}
-
-// readOptions parses common read parameters.
-func readOptions(w http.ResponseWriter, r *http.Request, c principal.Caller) (query.ReadOptions, bool) {
-	o := query.ReadOptions{Caller: c}
-	if s := r.URL.Query().Get("atLeastRevision"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			writeError(w, r, http.StatusBadRequest, "invalidRevision", "atLeastRevision must be a non-negative integer")
-			return o, false
-		}
-		o.AtLeastRevision = n
-	}
-	return o, true
-}
-
-func limitParam(w http.ResponseWriter, r *http.Request) (int, bool) {
-	s := r.URL.Query().Get("limit")
-	if s == "" {
-		return 0, true
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > query.MaxLimit {
-		writeError(w, r, http.StatusBadRequest, "invalidLimit", fmt.Sprintf("limit must be an integer from 1 to %d", query.MaxLimit))
-		return 0, false
-	}
-	return n, true
 }

@@ -1,7 +1,6 @@
 package natsapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,14 +12,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
@@ -33,20 +30,31 @@ var Version = "0.1.0"
 // Service identity and subjects.
 const (
 	ServiceName   = "grantlog"
-	SubjectPrefix = "grantlog.v1"
+	SubjectPrefix = api.SubjectPrefix
 	CheckSubject  = SubjectPrefix + ".check"
 	ChecksSubject = SubjectPrefix + ".checks"
+	// CommandSubjectPrefix prefixes the command subjects:
+	// grantlog.v1.cmd.<name>, e.g. grantlog.v1.cmd.role.create.
+	CommandSubjectPrefix = api.CommandSubjectPrefix
+	// ReadSubjectPrefix prefixes the read subjects:
+	// grantlog.v1.read.<name>, e.g. grantlog.v1.read.role.get.
+	ReadSubjectPrefix = api.ReadSubjectPrefix
 	// StatusSubjectPrefix is where nodes publish their status each second:
 	// grantlog.status.<node>.
 	StatusSubjectPrefix = "grantlog.status"
 	// ErrorCodeHeader carries the API's errorCode on an error reply.
 	ErrorCodeHeader = "Grantlog-Error-Code"
 	// AuthorizationHeader carries the caller's credential on a request.
-	AuthorizationHeader = "Authorization"
+	AuthorizationHeader = api.AuthorizationHeader
+	// IdempotencyKeyHeader makes a retried command one command, as over HTTP.
+	IdempotencyKeyHeader = api.IdempotencyKeyHeader
+	// RequestIDHeader ties the request to its log lines and audit record;
+	// made up when absent. Replies echo it.
+	RequestIDHeader = api.RequestIDHeader
 )
 
 // MaxRequestBytes bounds a request's payload (as HTTP bodies are bounded).
-const MaxRequestBytes = 1 << 20
+const MaxRequestBytes = api.MaxRequestBytes
 
 // Authenticator maps an Authorization header to a caller.
 // *credential.Authenticator satisfies it.
@@ -70,19 +78,19 @@ type Checker interface {
 type Config struct {
 	// Conn is the NATS connection to serve on. Required; the caller owns it.
 	Conn *nats.Conn
-	// Checks answers checks on grantlog.v1.check and grantlog.v1.checks;
-	// nil: no check endpoints (a command node).
+	// Serve lists the kinds of operation of the table (api.Table) to
+	// serve: api.Check and api.Read where API clients import checks from
+	// (the readers' account), api.Command in the command account.
+	Serve []api.Kind
+	// Deps runs the operations. Required.
+	Deps *api.Deps
+	// Checks answers the checks (their fast path); default Deps.Query.
 	Checks Checker
-	// Commands runs commands on grantlog.v1.cmd.<name>; nil: no command
-	// endpoints (a replica). At least one of Checks and Commands is required.
-	Commands Commander
-	// Reads answers the reads some commands reply with. Required with
-	// Commands.
-	Reads Reader
 	// Auth authenticates callers. Required.
 	Auth Authenticator
-	// Node and Role go into the service's metadata (shown by discovery).
-	Node, Role string
+	// Node and NodeRole (the node's deployment role) go into the
+	// service's metadata (shown by discovery).
+	Node, NodeRole string
 	// Timeout bounds one request; default 30s.
 	Timeout time.Duration
 	// MaxWaiting bounds the requests waiting for a revision at once; more
@@ -102,6 +110,18 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Checks == nil && c.Deps != nil && c.Deps.Query != nil {
+		c.Checks = c.Deps.Query
+	}
+}
+
+func (c *Config) serves(k api.Kind) bool {
+	for _, s := range c.Serve {
+		if s == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate reports every problem of the configuration at once.
@@ -110,11 +130,21 @@ func (c *Config) Validate() error {
 	if c.Conn == nil {
 		errs = append(errs, errors.New("natsapi: Config.Conn is required"))
 	}
-	if c.Checks == nil && c.Commands == nil {
-		errs = append(errs, errors.New("natsapi: Config.Checks or Config.Commands is required"))
+	if len(c.Serve) == 0 {
+		errs = append(errs, errors.New("natsapi: Config.Serve is required: the kinds of operation to serve"))
 	}
-	if c.Commands != nil && c.Reads == nil {
-		errs = append(errs, errors.New("natsapi: Config.Reads is required with Config.Commands"))
+	if c.Deps == nil {
+		errs = append(errs, errors.New("natsapi: Config.Deps is required"))
+	} else {
+		if c.serves(api.Command) && c.Deps.Commands == nil {
+			errs = append(errs, errors.New("natsapi: Config.Deps.Commands is required to serve commands"))
+		}
+		if (c.serves(api.Command) || c.serves(api.Read)) && c.Deps.Query == nil {
+			errs = append(errs, errors.New("natsapi: Config.Deps.Query is required to serve commands and reads"))
+		}
+	}
+	if c.serves(api.Check) && c.Checks == nil && (c.Deps == nil || c.Deps.Query == nil) {
+		errs = append(errs, errors.New("natsapi: Config.Checks (or Deps.Query) is required to serve checks"))
 	}
 	if c.Auth == nil {
 		errs = append(errs, errors.New("natsapi: Config.Auth is required"))
@@ -152,20 +182,17 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.Node != "" {
 		meta["node"] = cfg.Node
 	}
-	if cfg.Role != "" {
-		meta["role"] = cfg.Role
+	if cfg.NodeRole != "" {
+		meta["role"] = cfg.NodeRole
 	}
 	var what []string
-	if cfg.Checks != nil {
-		what = append(what, "checks")
-	}
-	if cfg.Commands != nil {
-		what = append(what, "commands")
+	for _, k := range cfg.Serve {
+		what = append(what, k.String()+"s")
 	}
 	svc, err := micro.AddService(cfg.Conn, micro.Config{
 		Name:        ServiceName,
 		Version:     Version,
-		Description: "Grantlog permission " + strings.Join(what, " and "),
+		Description: "Grantlog permission " + strings.Join(what, ", "),
 		Metadata:    meta,
 	})
 	if err != nil {
@@ -174,33 +201,25 @@ func Start(cfg Config) (*Service, error) {
 	}
 	s.svc = svc
 	jsonMeta := micro.WithEndpointMetadata(map[string]string{"format": "application/json"})
-	add := func(g micro.Group, name string, h micro.HandlerFunc, opts ...micro.EndpointOpt) error {
-		if err := g.AddEndpoint(name, h, append(opts, jsonMeta)...); err != nil {
+	// Every node serving an endpoint joins micro's default queue group:
+	// any of them may take any request (commands serialize on the stream).
+	for _, o := range api.Table() {
+		if o.Subject == "" || !cfg.serves(o.Kind) {
+			continue
+		}
+		h := s.handler(o)
+		switch {
+		case o.Fast && o.Name == "check":
+			h = s.check
+		case o.Fast && o.Name == "checks":
+			h = s.checks
+		case o.Fast:
+			panic("natsapi: no handler for the fast operation " + o.Name)
+		}
+		if err := svc.AddEndpoint(EndpointName(o), h, micro.WithEndpointSubject(o.Subject), jsonMeta); err != nil {
 			_ = svc.Stop()
 			s.cancel()
-			return fmt.Errorf("natsapi: add endpoint %s: %w", name, err)
-		}
-		return nil
-	}
-	if cfg.Checks != nil {
-		g := svc.AddGroup(SubjectPrefix)
-		for _, e := range []struct {
-			name string
-			h    micro.HandlerFunc
-		}{{"check", s.check}, {"checks", s.checks}} {
-			if err := add(g, e.name, e.h); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if cfg.Commands != nil {
-		// Commands share the default queue group: any command node may
-		// take any command (they serialize on the stream).
-		g := svc.AddGroup(CommandSubjectPrefix)
-		for _, e := range s.commandEndpoints() {
-			if err := add(g, endpointName(e.subject), e.handler, micro.WithEndpointSubject(e.subject)); err != nil {
-				return nil, err
-			}
+			return nil, fmt.Errorf("natsapi: add endpoint %s: %w", o.Name, err)
 		}
 	}
 	// Make sure the server has the endpoints' subscriptions before the
@@ -337,38 +356,10 @@ func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) 
 	}
 }
 
-// decode reads a request's JSON strictly, as the HTTP API does.
-func decode(data []byte, v any) error { return decodeLimit(data, v, MaxRequestBytes) }
-
-// decodeLimit is decode with a size limit of its own.
-func decodeLimit(data []byte, v any, limit int) error {
-	if len(data) > limit {
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: "requestTooLarge",
-			msg: fmt.Sprintf("request exceeds %d bytes; split the request", limit)}
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is empty; send a JSON object"}
-	}
-	// Decoding would silently replace invalid UTF-8 with U+FFFD.
-	if !utf8.Valid(data) {
-		return &apiError{status: http.StatusBadRequest, code: "invalidUtf8", msg: "request is not valid UTF-8; send JSON encoded in UTF-8"}
-	}
-	dec := gojson.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON value")
-	}
-	if err != nil {
-		return &apiError{status: http.StatusBadRequest, code: "malformedJson", msg: "request is not valid JSON for this endpoint: " + err.Error()}
-	}
-	return nil
-}
-
 func (s *Service) authenticate(req micro.Request) (principal.Caller, error) {
 	c, err := s.cfg.Auth.Authenticate(req.Headers().Get(AuthorizationHeader))
 	if err != nil {
-		return principal.Caller{}, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: err.Error()}
+		return principal.Caller{}, api.Errorf(http.StatusUnauthorized, "unauthorized", "%s", err.Error())
 	}
 	return c, nil
 }
@@ -380,7 +371,7 @@ func (s *Service) check(req micro.Request) {
 		return
 	}
 	var cr query.CheckRequest
-	if err := decode(req.Data(), &cr); err != nil {
+	if err := api.Decode(req.Data(), &cr, MaxRequestBytes); err != nil {
 		s.fail(req, err)
 		return
 	}
@@ -401,7 +392,7 @@ func (s *Service) checks(req micro.Request) {
 	br := &bb.Req
 	if len(req.Data()) > MaxRequestBytes || !checkjson.DecodeBatchRequest(req.Data(), br) {
 		br = &query.BatchRequest{}
-		if err := decode(req.Data(), br); err != nil {
+		if err := api.Decode(req.Data(), br, MaxRequestBytes); err != nil {
 			bb.Release()
 			s.fail(req, err)
 			return
@@ -440,97 +431,26 @@ func encodeReply(v any) (data []byte, done func(), err error) {
 	return a.bb.Out, a.bb.Release, err
 }
 
-// apiError is a refusal of this package (authentication, decoding).
-type apiError struct {
-	status    int
-	code, msg string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-// ErrorBody is the JSON body of an error reply, as over HTTP.
-type ErrorBody struct {
-	ErrorCode    string `json:"errorCode"`
-	ErrorMessage string `json:"errorMessage"`
-	// Revision is the replica's applied revision on revisionNotYetApplied.
-	Revision uint64 `json:"revision,omitempty"`
-	// RequestID is the command's request id (commands only).
-	RequestID string `json:"requestId,omitempty"`
-}
-
-// ErrorOf translates an error into the HTTP status and body the HTTP API
-// gives it.
-func ErrorOf(err error) (int, ErrorBody) {
-	var (
-		ae *apiError
-		qe *query.Error
-		ze *authz.Error
-		ce *command.Error
-	)
-	switch {
-	case errors.As(err, &ae):
-		return ae.status, ErrorBody{ErrorCode: ae.code, ErrorMessage: ae.msg}
-	case errors.As(err, &ze):
-		if errors.Is(ze.Kind, authz.ErrUnauthorized) {
-			return http.StatusUnauthorized, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
-		}
-		return http.StatusForbidden, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
-	case errors.As(err, &ce):
-		return commandStatus(ce.Kind), ErrorBody{ErrorCode: ce.Code, ErrorMessage: ce.Message}
-	case errors.As(err, &qe):
-		b := ErrorBody{ErrorCode: qe.Code, ErrorMessage: qe.Message}
-		switch {
-		case errors.Is(qe.Kind, query.ErrInvalid):
-			return http.StatusBadRequest, b
-		case errors.Is(qe.Kind, query.ErrNotFound):
-			return http.StatusNotFound, b
-		case errors.Is(qe.Kind, query.ErrNotYet):
-			b.Revision = qe.Revision
-			return http.StatusServiceUnavailable, b
-		}
-	case errors.Is(err, context.Canceled):
-		return http.StatusServiceUnavailable, ErrorBody{ErrorCode: "canceled", ErrorMessage: "the request was canceled (the node is stopping); retry it"}
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, ErrorBody{ErrorCode: "timeout", ErrorMessage: "the request timed out; retry it"}
-	}
-	return http.StatusInternalServerError, ErrorBody{ErrorCode: "internal", ErrorMessage: "internal error; the server log has details"}
-}
-
-// commandStatus is the HTTP status of a refused command's kind.
-func commandStatus(kind error) int {
-	switch {
-	case errors.Is(kind, command.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(kind, command.ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(kind, command.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(kind, command.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(kind, command.ErrConflict):
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
-}
-
 func (s *Service) fail(req micro.Request, err error) { s.failWith(req, err, nil) }
 
 // failWith answers req with err's micro error, adding hdr (a command's
 // X-Request-Id, also put in the body as requestId).
 func (s *Service) failWith(req micro.Request, err error, hdr micro.Headers) {
-	status, body := ErrorOf(err)
-	h := micro.Headers{ErrorCodeHeader: []string{body.ErrorCode}}
+	body, internal := api.ErrorOf(err)
+	h := micro.Headers{ErrorCodeHeader: []string{body.Code}}
 	for k, v := range hdr {
 		h[k] = v
 	}
-	if id := hdr.Get(RequestIDHeader); id != "" {
-		body.RequestID = id
-	}
-	if status == http.StatusInternalServerError {
-		s.cfg.Logger.Error("natsapi: request failed", "subject", req.Subject(), "err", err)
+	body.RequestID = hdr.Get(RequestIDHeader)
+	if internal {
+		s.cfg.Logger.Error("natsapi: request failed", "subject", req.Subject(), "requestId", body.RequestID, "err", err)
+		body.Message = "internal error; the server log has details"
+		if body.RequestID != "" {
+			body.Message += " under requestId " + body.RequestID
+		}
 	}
 	data, _ := json.Marshal(body)
-	if rerr := req.Error(strconv.Itoa(status), body.ErrorMessage, data, micro.WithHeaders(h)); rerr != nil {
+	if rerr := req.Error(strconv.Itoa(body.Status), body.Message, data, micro.WithHeaders(h)); rerr != nil {
 		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/grantlog/grantlog/internal/authz"
 	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
@@ -96,7 +96,7 @@ func TestService(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(e.Close)
 	f := &fake{rev: 5, release: make(chan struct{})}
-	svc, err := natsapi.Start(natsapi.Config{Conn: e.Conn, Checks: f, Auth: auth{}, Node: "n1", Role: "replica"})
+	svc, err := natsapi.Start(natsapi.Config{Conn: e.Conn, Serve: []api.Kind{api.Check}, Deps: &api.Deps{}, Checks: f, Auth: auth{}, Node: "n1", NodeRole: "replica"})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, svc.Close()) })
 	assert.Equal(t, "grantlog", svc.Info().Name)
@@ -148,31 +148,13 @@ func TestService(t *testing.T) {
 			assert.Equal(t, tc.status, r.Header.Get(micro.ErrorCodeHeader))
 			assert.Equal(t, tc.code, r.Header.Get(natsapi.ErrorCodeHeader))
 			assert.NotEmpty(t, r.Header.Get(micro.ErrorHeader))
-			var body natsapi.ErrorBody
+			var body api.Error
 			require.NoError(t, json.Unmarshal(r.Data, &body))
-			assert.Equal(t, tc.code, body.ErrorCode)
+			assert.Equal(t, tc.code, body.Code)
 			if tc.code == "revisionNotYetApplied" {
 				assert.Equal(t, uint64(5), body.Revision)
 			}
 		})
-	}
-}
-
-func TestErrorOf(t *testing.T) {
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{&query.Error{Kind: query.ErrInvalid, Code: "invalidSubject"}, http.StatusBadRequest, "invalidSubject"},
-		{fmt.Errorf("wrapped: %w", &query.Error{Kind: query.ErrNotFound, Code: "endpointNotFound"}), http.StatusNotFound, "endpointNotFound"},
-		{&authz.Error{Kind: authz.ErrUnauthorized, Code: "unauthorized"}, http.StatusUnauthorized, "unauthorized"},
-		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
-		{errors.New("disk on fire"), http.StatusInternalServerError, "internal"},
-	} {
-		status, body := natsapi.ErrorOf(tc.err)
-		assert.Equal(t, tc.status, status, "%v", tc.err)
-		assert.Equal(t, tc.code, body.ErrorCode, "%v", tc.err)
 	}
 }
 
@@ -181,7 +163,7 @@ func TestCloseCancelsWaiting(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(e.Close)
 	f := &fake{rev: 1, release: make(chan struct{})}
-	svc, err := natsapi.Start(natsapi.Config{Conn: e.Conn, Checks: f, Auth: auth{}})
+	svc, err := natsapi.Start(natsapi.Config{Conn: e.Conn, Serve: []api.Kind{api.Check}, Deps: &api.Deps{}, Checks: f, Auth: auth{}})
 	require.NoError(t, err)
 	m := nats.NewMsg(natsapi.CheckSubject)
 	m.Data = []byte(`{"subject":{"type":"user","id":"yes"},"namespace":"g","atLeastRevision":2}`)
