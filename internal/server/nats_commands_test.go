@@ -164,7 +164,7 @@ func TestNATSCommands(t *testing.T) {
 		for _, s := range natsapi.CommandSubjects() {
 			cmds[s] = true
 		}
-		assert.Len(t, cmds, 29)
+		assert.Len(t, cmds, 27)
 		// Discovery collects the answers that come within a window: ask
 		// until both nodes have answered (slow under the race detector).
 		// Checks are served in the readers' account, where the replica

@@ -502,11 +502,11 @@ func build() []*Op {
 		def(Command, "bootstrap.rotate", post, "/v1/admin/bootstrap-token:rotate", created, "Rotate the bootstrap credential (the new token is shown once)",
 			func(ctx context.Context, d *Deps, c *Call, in *Reason) (command.BootstrapRotated, error) {
 				return d.Commands.RotateBootstrapCredential(ctx, c.Meta(in.Reason))
-			}).noStore(),
+			}).noStore().httpOnly(), // its answer holds everything: never a NATS reply
 		def(Command, "bootstrap.revoke", del, "/v1/admin/bootstrap-token", ok, "Revoke the bootstrap credential",
 			func(ctx context.Context, d *Deps, c *Call, in *Reason) (command.BootstrapRevoked, error) {
 				return d.Commands.RevokeBootstrapCredential(ctx, c.Meta(in.Reason))
-			}),
+			}).httpOnly(), // as its rotation
 		def(Read, "status", get, "/v1/status", ok, "The node's deployment role, revision and lag (no credential)",
 			func(_ context.Context, d *Deps, _ *Call, _ *none) (NodeStatus, error) {
 				if d.Status == nil {

@@ -1,29 +1,33 @@
-// Package natsapi serves Grantlog's checks and commands over NATS
-// request/reply as a NATS micro service named "grantlog".
+// Package natsapi serves Grantlog's API over NATS request/reply as a NATS
+// micro service named "grantlog". Its endpoints are built from the
+// operation table (internal/edge/api): every operation with a subject is one
+// endpoint, so the NATS API and the HTTP API cannot drift.
 //
 // Subjects (a public contract; see the README's "NATS API" section):
 //
-//	grantlog.v1.check    one check: the JSON of POST /v1/check
-//	grantlog.v1.checks   a batch:  {"checks": [...], "atLeastRevision": N}
-//	grantlog.v1.cmd.<name>   a command (role.create, assign, token.issue, ...;
-//	                     see CommandSubjects): one JSON object holding the
-//	                     HTTP path parameters and body fields; the reply is
-//	                     the HTTP API's JSON
+//	grantlog.v1.check         one check: the JSON of POST /v1/check
+//	grantlog.v1.checks        a batch:  {"checks": [...], "atLeastRevision": N}
+//	grantlog.v1.read.<name>   a read (role.get, role.list, user.roles, ...;
+//	                          see ReadSubjects)
+//	grantlog.v1.cmd.<name>    a command (role.create, assign, token.issue, ...;
+//	                          see CommandSubjects)
 //	$SRV.PING|INFO|STATS[.grantlog[.<id>]]   micro discovery and statistics
 //
-// Requests carry the caller's credential in the NATS header Authorization,
-// exactly as over HTTP ("Bearer <token>" or "Basic <client id:secret>").
-// Replies are the HTTP API's JSON. Errors are micro errors: the
-// Nats-Service-Error-Code header holds the HTTP status the same error gets
-// over HTTP ("400", "401", "403", "404", "503", "500"), Nats-Service-Error
-// the message, the Grantlog-Error-Code header the API's errorCode
-// (e.g. "revisionNotYetApplied") and the body the HTTP error JSON
-// {errorCode, errorMessage, revision?}.
+// A request is one JSON object holding the HTTP path parameters, query
+// parameters and body fields of the same operation; the reply is the HTTP
+// API's JSON. Requests carry the caller's credential in the NATS header
+// Authorization, exactly as over HTTP ("Bearer <token>" or "Basic <client
+// id:secret>"). Errors are micro errors: the Nats-Service-Error-Code header
+// holds the HTTP status the same request gets over HTTP, Nats-Service-Error
+// the message, the Grantlog-Error-Code header the API's errorCode (e.g.
+// "revisionNotYetApplied") and the body the HTTP error JSON {errorCode,
+// errorMessage, revision?, requestId?}; api.ErrorOf makes both.
 //
-// Check endpoints are registered by nodes that answer checks (Config.Checks),
-// command endpoints by nodes that write (Config.Commands). Commands take
-// the optional headers Idempotency-Key and X-Request-Id (echoed on the
-// reply; made up when absent) and are recorded with source via "nats".
+// Checks and reads are registered where API clients import them from (the
+// readers' account: replicas, and role all); commands where the command
+// side runs (Config.Serve). Requests other than checks take the optional
+// headers Idempotency-Key and X-Request-Id (echoed on the reply; made up
+// when absent); commands are recorded with source via "nats".
 //
 // Endpoints join micro's default queue group "q", so every node serving
 // them shares the load.
