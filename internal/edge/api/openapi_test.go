@@ -25,6 +25,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )
@@ -401,6 +402,29 @@ func TestOpenAPIDescribesEveryType(t *testing.T) {
 			ok, errs := v.ValidateHttpRequestSync(req)
 			require.True(t, ok, "%s request %s: %v", o.Name, req.URL, describe(errs))
 		}
+	}
+}
+
+// TestOpenAPIDescribesTheFastPath: the batch check's own encoder
+// (checkjson, the HTTP edge's fast path) writes what the document says.
+func TestOpenAPIDescribesTheFastPath(t *testing.T) {
+	_, v := load(t, spec(t))
+	for _, filled := range []bool{false, true} {
+		var res query.BatchResult
+		var in query.BatchRequest
+		if filled {
+			fill(reflect.ValueOf(&res).Elem(), 0)
+			fill(reflect.ValueOf(&in).Elem(), 0)
+		}
+		body, err := checkjson.AppendBatchRequest(nil, &in)
+		require.NoError(t, err)
+		req := request(post, "/v1/checks", "tok", string(body))
+		ok, errs := v.ValidateHttpRequestSync(req)
+		require.True(t, ok, "checks request %s: %v", body, describe(errs))
+		out, err := checkjson.AppendBatchResult(nil, &res)
+		require.NoError(t, err)
+		ok, errs = v.ValidateHttpResponse(req, response(req, http.StatusOK, string(out)))
+		require.True(t, ok, "checks answer %s: %v", out, describe(errs))
 	}
 }
 
