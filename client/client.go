@@ -211,28 +211,3 @@ func unmarshal(data []byte, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-// withReason adds "reason" to the JSON object v marshals to.
-func withReason(v any, reason string) (any, error) {
-	if reason == "" {
-		return v, nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("grantlog: %w", err)
-	}
-	m := map[string]json.RawMessage{}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("grantlog: %w", err)
-	}
-	r, _ := json.Marshal(reason)
-	m["reason"] = r
-	return m, nil
-}
-
-// reasonQuery is the query of a command without a body.
-func reasonQuery(o *callOptions) url.Values {
-	if o.reason == "" {
-		return nil
-	}
-	return url.Values{"reason": {o.reason}}
-}

@@ -2,12 +2,12 @@ package client
 
 import (
 	"context"
-	"net/http"
-	"net/url"
-	"strconv"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )
@@ -81,39 +81,66 @@ type ListOptions struct {
 	After string
 }
 
-func (l ListOptions) query() url.Values {
-	q := url.Values{}
+// fields adds l to a request's fields.
+func (l ListOptions) fields(f map[string]any) map[string]any {
 	if l.Limit > 0 {
-		q.Set("limit", strconv.Itoa(l.Limit))
+		f["limit"] = l.Limit
 	}
 	if l.After != "" {
-		q.Set("after", l.After)
+		f["after"] = l.After
 	}
-	return q
+	return f
 }
 
 type revisionJSON struct {
 	Revision uint64 `json:"revision"`
 }
 
-// command sends a command with a JSON body and decodes its answer.
-func (c *Client) command(ctx context.Context, method, path string, body, out any, opts []CallOption) error {
+// call sends the operation named name of the API's operation table
+// (internal/edge/api) over HTTP: in holds every field of its request, as
+// one JSON object (a struct or a map); the table says which go in the
+// path, the query string and the body. WithReason adds the reason of a
+// command, WithAtLeastRevision the revision a read waits for.
+func (c *Client) call(ctx context.Context, name string, in, out any, opts []CallOption) error {
+	op, ok := api.ByName(name)
+	if !ok {
+		return fmt.Errorf("grantlog: no operation %s", name)
+	}
 	o := collect(opts)
-	o.atLeast = 0
-	if body == nil {
-		return c.do(ctx, method, path, reasonQuery(o), nil, out, o)
-	}
-	b, err := withReason(body, o.reason)
+	raw, err := json.Marshal(in)
 	if err != nil {
-		return err
+		return fmt.Errorf("grantlog: %s: %w", name, err)
 	}
-	return c.do(ctx, method, path, nil, b, out, o)
+	fields := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("grantlog: %s: %w", name, err)
+	}
+	switch op.Kind {
+	case api.Command:
+		if o.reason != "" {
+			fields["reason"], _ = json.Marshal(o.reason)
+		}
+	case api.Read:
+		if o.atLeast > 0 {
+			fields["atLeastRevision"], _ = json.Marshal(o.atLeast)
+		}
+	}
+	o.atLeast = 0 // in the fields
+	target, body, err := op.HTTPRequest(fields)
+	if err != nil {
+		return fmt.Errorf("grantlog: %w", err)
+	}
+	var b any
+	if body != nil {
+		b = json.RawMessage(body)
+	}
+	return c.do(ctx, op.Method, target, nil, b, out, o)
 }
 
 // revisionCommand sends a command answered with {revision}.
-func (c *Client) revisionCommand(ctx context.Context, method, path string, body any, opts []CallOption) (uint64, error) {
+func (c *Client) revisionCommand(ctx context.Context, name string, in any, opts []CallOption) (uint64, error) {
 	var out revisionJSON
-	if err := c.command(ctx, method, path, body, &out, opts); err != nil {
+	if err := c.call(ctx, name, in, &out, opts); err != nil {
 		return 0, err
 	}
 	return out.Revision, nil
@@ -123,7 +150,7 @@ func (c *Client) revisionCommand(ctx context.Context, method, path string, body 
 // ErrConflict; a bad tag or action ErrInvalid.
 func (c *Client) CreateRole(ctx context.Context, in CreateRole, opts ...CallOption) (Role, error) {
 	var out Role
-	err := c.command(ctx, http.MethodPost, path("roles"), in, &out, opts)
+	err := c.call(ctx, "role.create", in, &out, opts)
 	return out, err
 }
 
@@ -131,14 +158,14 @@ func (c *Client) CreateRole(ctx context.Context, in CreateRole, opts ...CallOpti
 // ErrNotFound.
 func (c *Client) GetRole(ctx context.Context, roleID string, opts ...CallOption) (Role, error) {
 	var out Role
-	err := c.do(ctx, http.MethodGet, path("roles", roleID), nil, nil, &out, collect(opts))
+	err := c.call(ctx, "role.get", map[string]any{"roleId": roleID}, &out, opts)
 	return out, err
 }
 
 // ListRoles reads one page of roles by name (GET /v1/roles).
 func (c *Client) ListRoles(ctx context.Context, l ListOptions, opts ...CallOption) (Page[Role], error) {
 	var out pageJSON[Role]
-	if err := c.do(ctx, http.MethodGet, path("roles"), l.query(), nil, &out, collect(opts)); err != nil {
+	if err := c.call(ctx, "role.list", l.fields(map[string]any{}), &out, opts); err != nil {
 		return Page[Role]{}, err
 	}
 	return out.page(), nil
@@ -148,48 +175,49 @@ func (c *Client) ListRoles(ctx context.Context, l ListOptions, opts ...CallOptio
 // /v1/roles/{roleId}).
 func (c *Client) UpdateRole(ctx context.Context, roleID string, in UpdateRole, opts ...CallOption) (Role, error) {
 	var out Role
-	err := c.command(ctx, http.MethodPatch, path("roles", roleID), in, &out, opts)
+	err := c.call(ctx, "role.update", struct {
+		RoleID string `json:"roleId"`
+		UpdateRole
+	}{roleID, in}, &out, opts)
 	return out, err
 }
 
 // DeleteRole deletes a role and ends its assignments (DELETE
 // /v1/roles/{roleId}). It returns the revision.
 func (c *Client) DeleteRole(ctx context.Context, roleID string, opts ...CallOption) (uint64, error) {
-	return c.revisionCommand(ctx, http.MethodDelete, path("roles", roleID), nil, opts)
+	return c.revisionCommand(ctx, "role.delete", map[string]any{"roleId": roleID}, opts)
 }
 
-type permissionsJSON struct {
-	Permissions []Permission `json:"permissions"`
-}
-
-func (c *Client) permissions(ctx context.Context, method, roleID string, ps []Permission, opts []CallOption) (Role, error) {
+func (c *Client) permissions(ctx context.Context, name, roleID string, ps []Permission, opts []CallOption) (Role, error) {
 	if ps == nil {
 		ps = []Permission{}
 	}
 	var out Role
-	err := c.command(ctx, method, path("roles", roleID, "permissions"), permissionsJSON{ps}, &out, opts)
+	err := c.call(ctx, name, map[string]any{"roleId": roleID, "permissions": ps}, &out, opts)
 	return out, err
 }
 
 // AddPermissions adds permissions to a role; the actions of a resource the
 // role already has are OR-ed in (POST /v1/roles/{roleId}/permissions).
 func (c *Client) AddPermissions(ctx context.Context, roleID string, ps []Permission, opts ...CallOption) (Role, error) {
-	return c.permissions(ctx, http.MethodPost, roleID, ps, opts)
+	return c.permissions(ctx, "role.permissions.add", roleID, ps, opts)
 }
 
 // ReplacePermissions replaces a role's permissions (PUT
 // /v1/roles/{roleId}/permissions).
 func (c *Client) ReplacePermissions(ctx context.Context, roleID string, ps []Permission, opts ...CallOption) (Role, error) {
-	return c.permissions(ctx, http.MethodPut, roleID, ps, opts)
+	return c.permissions(ctx, "role.permissions.replace", roleID, ps, opts)
 }
 
 // RemovePermissions removes actions from a role's permissions; action 0
 // removes the resource (DELETE /v1/roles/{roleId}/permissions).
 func (c *Client) RemovePermissions(ctx context.Context, roleID string, ps []Permission, opts ...CallOption) (Role, error) {
-	return c.permissions(ctx, http.MethodDelete, roleID, ps, opts)
+	return c.permissions(ctx, "role.permissions.remove", roleID, ps, opts)
 }
 
 type assignJSON struct {
+	Namespace          string     `json:"namespace"`
+	UserID             string     `json:"userId"`
 	RoleID             string     `json:"roleId"`
 	AssignedNamespaces []string   `json:"assignedNamespaces"`
 	NotBefore          *time.Time `json:"notBefore,omitempty"`
@@ -202,41 +230,37 @@ type assignJSON struct {
 // returns the revision (POST /v1/namespaces/{ns}/users/{userId}/roles).
 func (c *Client) AssignRole(ctx context.Context, ns, userID, roleID string, assignedNamespaces []string, opts ...CallOption) (uint64, error) {
 	o := collect(opts)
-	return c.revisionCommand(ctx, http.MethodPost, path("namespaces", ns, "users", userID, "roles"),
-		assignJSON{RoleID: roleID, AssignedNamespaces: assignedNamespaces, NotBefore: o.notBefore, NotAfter: o.notAfter}, opts)
+	return c.revisionCommand(ctx, "assign", assignJSON{Namespace: ns, UserID: userID, RoleID: roleID,
+		AssignedNamespaces: assignedNamespaces, NotBefore: o.notBefore, NotAfter: o.notAfter}, opts)
 }
 
 // UnassignRole ends user userID's assignment of roleID made in ns. It
 // returns the revision.
 func (c *Client) UnassignRole(ctx context.Context, ns, userID, roleID string, opts ...CallOption) (uint64, error) {
-	return c.revisionCommand(ctx, http.MethodDelete, path("namespaces", ns, "users", userID, "roles", roleID), nil, opts)
+	return c.revisionCommand(ctx, "unassign", map[string]any{"namespace": ns, "userId": userID, "roleId": roleID}, opts)
 }
 
 // UserRoles lists the roles assigned to userID within ns.
 func (c *Client) UserRoles(ctx context.Context, ns, userID string, opts ...CallOption) (Page[UserRole], error) {
 	var out pageJSON[UserRole]
-	if err := c.do(ctx, http.MethodGet, path("namespaces", ns, "users", userID, "roles"), nil, nil, &out, collect(opts)); err != nil {
+	if err := c.call(ctx, "user.roles", map[string]any{"namespace": ns, "userId": userID}, &out, opts); err != nil {
 		return Page[UserRole]{}, err
 	}
 	return out.page(), nil
-}
-
-type assignBatchJSON struct {
-	Assignments []BatchAssignment `json:"assignments"`
 }
 
 // AssignBatch makes up to 10,000 assignments within ns as one event: all
 // or nothing, at one revision, which it returns (POST
 // /v1/namespaces/{ns}/assignments:batch).
 func (c *Client) AssignBatch(ctx context.Context, ns string, in []BatchAssignment, opts ...CallOption) (uint64, error) {
-	return c.revisionCommand(ctx, http.MethodPost, path("namespaces", ns)+"/assignments:batch", assignBatchJSON{in}, opts)
+	return c.revisionCommand(ctx, "assign.batch", map[string]any{"namespace": ns, "assignments": in}, opts)
 }
 
 // CreateNamespace creates a namespace with its parent studio and default
 // roles (POST /v1/namespaces).
 func (c *Client) CreateNamespace(ctx context.Context, in CreateNamespace, opts ...CallOption) (CreatedNamespace, error) {
 	var out CreatedNamespace
-	err := c.command(ctx, http.MethodPost, path("namespaces"), in, &out, opts)
+	err := c.call(ctx, "namespace.create", in, &out, opts)
 	return out, err
 }
 
@@ -244,7 +268,10 @@ func (c *Client) CreateNamespace(ctx context.Context, in CreateNamespace, opts .
 // /v1/namespaces/{ns}/clients). The secret in the answer is shown once.
 func (c *Client) CreateClient(ctx context.Context, ns string, in CreateClient, opts ...CallOption) (CreatedClient, error) {
 	var out CreatedClient
-	err := c.command(ctx, http.MethodPost, path("namespaces", ns, "clients"), in, &out, opts)
+	err := c.call(ctx, "client.create", struct {
+		Namespace string `json:"namespace"`
+		CreateClient
+	}{ns, in}, &out, opts)
 	return out, err
 }
 
@@ -252,11 +279,14 @@ func (c *Client) CreateClient(ctx context.Context, ns string, in CreateClient, o
 // /v1/namespaces/{ns}/tokens). The token in the answer is shown once.
 func (c *Client) IssueToken(ctx context.Context, ns string, in IssueToken, opts ...CallOption) (IssuedToken, error) {
 	var out IssuedToken
-	err := c.command(ctx, http.MethodPost, path("namespaces", ns, "tokens"), in, &out, opts)
+	err := c.call(ctx, "token.issue", struct {
+		Namespace string `json:"namespace"`
+		IssueToken
+	}{ns, in}, &out, opts)
 	return out, err
 }
 
 // RevokeToken revokes a token. It returns the revision.
 func (c *Client) RevokeToken(ctx context.Context, ns, tokenID string, opts ...CallOption) (uint64, error) {
-	return c.revisionCommand(ctx, http.MethodDelete, path("namespaces", ns, "tokens", tokenID), nil, opts)
+	return c.revisionCommand(ctx, "token.revoke", map[string]any{"namespace": ns, "tokenId": tokenID}, opts)
 }
