@@ -210,4 +210,3 @@ func unmarshal(data []byte, out any) error {
 	}
 	return json.Unmarshal(data, out)
 }
-

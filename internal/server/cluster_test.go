@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
+	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
+	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/grantlog/grantlog/internal/edge/httpapi"
 	"github.com/grantlog/grantlog/internal/edge/api"
+	"github.com/grantlog/grantlog/internal/edge/httpapi"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/projector"
 )

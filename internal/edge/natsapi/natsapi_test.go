@@ -15,9 +15,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
+	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
