@@ -221,8 +221,10 @@ func (g *gen) inline(t reflect.Type) map[string]any {
 
 // object is the schema of struct t: its JSON fields as encoding/json finds
 // them (embedded structs flattened), required unless omitempty or
-// omitzero. Without the path fields when body. Unknown fields are refused
-// (every edge decodes requests strictly).
+// omitzero. When body (a request body): without the path fields, and none
+// required, since the Go types cannot say which the server needs (it
+// answers a missing one with a 400 that names it). Unknown fields are
+// refused (every edge decodes requests strictly).
 func (g *gen) object(t reflect.Type, body bool) map[string]any {
 	props := map[string]any{}
 	required := []string{}
@@ -231,7 +233,7 @@ func (g *gen) object(t reflect.Type, body bool) map[string]any {
 			continue
 		}
 		props[f.name] = g.fieldSchema(f)
-		if !f.omit {
+		if !f.omit && !body {
 			required = append(required, f.name)
 		}
 	}
