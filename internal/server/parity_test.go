@@ -213,9 +213,9 @@ func parityCases() []parityCase {
 		failCase("namespace.list", "revision not yet applied", asAdmin, obj{"atLeastRevision": far}, 503, "revisionNotYetApplied"),
 		okCase("namespace.get", "found", obj{"namespace": "<ns>"}),
 		failCase("namespace.get", "not found", asAdmin, obj{"namespace": "nope-<sfx>"}, 404, "namespaceNotFound"),
-		// An unknown field is refused, as in a body (api.Decode), whatever
-		// the transport.
-		failCase("namespace.get", "unknown field", asAdmin, obj{"namespace": "<ns>", "bogus": "1"}, 400, "malformedJson"),
+		// A parameter the operation does not take is refused, whatever the
+		// transport (an HTTP query parameter, a NATS field).
+		failCase("namespace.get", "unknown field", asAdmin, obj{"namespace": "<ns>", "bogus": "1"}, 400, "unknownParameter"),
 		okCase("namespace.delete", "deleted", obj{"namespace": "<nsv>"}),
 		failCase("namespace.delete", "forbidden", asLow, obj{"namespace": "<ns>"}, 403, "forbidden"),
 

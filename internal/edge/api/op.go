@@ -1,12 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
@@ -182,9 +186,15 @@ func (o *Op) Served(kinds ...Kind) bool {
 
 // BindHTTP sets in's path and query fields from an HTTP request's path
 // values and query string (query fields only when the request has no
-// body). Bad values are refused with a 400 *Error.
+// body: with a body they are body fields). Bad values and unknown query
+// parameters are refused with a 400 *Error.
 func (o *Op) BindHTTP(in any, path func(string) string, q map[string][]string) error {
 	v := reflect.ValueOf(in).Elem()
+	for name := range q {
+		if p := o.param(name); p == nil || p.In != "query" || o.Body {
+			return o.unknownParameter(name)
+		}
+	}
 	for i := range o.Params {
 		p := &o.Params[i]
 		var vals []string
@@ -202,6 +212,70 @@ func (o *Op) BindHTTP(in any, path func(string) string, q map[string][]string) e
 		}
 	}
 	return nil
+}
+
+// BindFields decodes the request of a bodyless operation from one JSON
+// object of its parameters (a NATS request), with the rules BindHTTP
+// applies to the query string: a field that is no parameter, and a value
+// the query string could not carry either, are refused with a 400 *Error.
+// An empty payload is {}.
+func (o *Op) BindFields(in any, data []byte) error {
+	if len(data) > o.MaxBytes {
+		return TooLarge(o.MaxBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	var fields map[string]gojson.RawMessage
+	if err := Decode(data, &fields, o.MaxBytes); err != nil {
+		return err
+	}
+	if fields == nil {
+		return Bad("malformedJson", "request body is not valid JSON for this endpoint: send a JSON object")
+	}
+	v := reflect.ValueOf(in).Elem()
+	for name, raw := range fields {
+		p := o.param(name)
+		if p == nil {
+			return o.unknownParameter(name)
+		}
+		vals, err := queryValues(json.RawMessage(raw))
+		if err != nil || (p.In == "path" && len(vals) != 1) {
+			return Bad("invalidParameter", "%s must be a string, a number or a list of strings", name)
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if err := setParam(v.FieldByIndex(p.index), p, vals); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Op) param(name string) *Param {
+	for i := range o.Params {
+		if o.Params[i].Name == name {
+			return &o.Params[i]
+		}
+	}
+	return nil
+}
+
+func (o *Op) unknownParameter(name string) *Error {
+	var names []string
+	for _, p := range o.Params {
+		if p.In == "query" && !o.Body {
+			names = append(names, p.Name)
+		}
+	}
+	switch {
+	case o.Body:
+		return Bad("unknownParameter", "%s %s takes no query parameter (%q): send its fields in the JSON body", o.Method, o.Path, name)
+	case len(names) == 0:
+		return Bad("unknownParameter", "%s %s takes no parameter %q", o.Method, o.Path, name)
+	}
+	return Bad("unknownParameter", "%s %s takes no parameter %q; it takes %s", o.Method, o.Path, name, strings.Join(names, ", "))
 }
 
 // Validate checks a request bound and decoded by any edge: path fields

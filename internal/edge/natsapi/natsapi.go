@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
@@ -256,15 +257,25 @@ func (s *Service) Close() error {
 
 // serve answers req with fn: at once when the checker has applied rev,
 // else on a goroutine of its own (bounded by MaxWaiting).
-func (s *Service) serve(req micro.Request, rev uint64, fn func(ctx context.Context) (any, error)) {
+func (s *Service) serve(req micro.Request, hdr micro.Headers, rev uint64, fn func(ctx context.Context) (any, error)) {
 	if rev <= s.cfg.Checks.Revision() {
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
 		defer cancel()
 		v, err := fn(ctx)
-		s.reply(req, v, err, nil)
+		s.reply(req, v, err, hdr)
 		return
 	}
-	s.async(req, nil, fn)
+	s.async(req, hdr, fn)
+}
+
+// requestID is the request's X-Request-Id (made up when absent), as the
+// headers of its reply.
+func requestID(req micro.Request) micro.Headers {
+	id := req.Headers().Get(RequestIDHeader)
+	if id == "" || len(id) > 128 {
+		id = uuid.NewString()
+	}
+	return micro.Headers{RequestIDHeader: []string{id}}
 }
 
 // async answers req with fn on a goroutine of its own (bounded by
@@ -365,25 +376,27 @@ func (s *Service) authenticate(req micro.Request) (principal.Caller, error) {
 }
 
 func (s *Service) check(req micro.Request) {
+	hdr := requestID(req)
 	caller, err := s.authenticate(req)
 	if err != nil {
-		s.fail(req, err)
+		s.failWith(req, err, hdr)
 		return
 	}
 	var cr query.CheckRequest
 	if err := api.Decode(req.Data(), &cr, MaxRequestBytes); err != nil {
-		s.fail(req, err)
+		s.failWith(req, err, hdr)
 		return
 	}
-	s.serve(req, cr.AtLeastRevision, func(ctx context.Context) (any, error) {
+	s.serve(req, hdr, cr.AtLeastRevision, func(ctx context.Context) (any, error) {
 		return s.cfg.Checks.CheckAs(ctx, caller, &cr)
 	})
 }
 
 func (s *Service) checks(req micro.Request) {
+	hdr := requestID(req)
 	caller, err := s.authenticate(req)
 	if err != nil {
-		s.fail(req, err)
+		s.failWith(req, err, hdr)
 		return
 	}
 	// The request is decoded with checkjson's fast path into pooled
@@ -394,7 +407,7 @@ func (s *Service) checks(req micro.Request) {
 		br = &query.BatchRequest{}
 		if err := api.Decode(req.Data(), br, MaxRequestBytes); err != nil {
 			bb.Release()
-			s.fail(req, err)
+			s.failWith(req, err, hdr)
 			return
 		}
 	}
@@ -409,10 +422,10 @@ func (s *Service) checks(req micro.Request) {
 		return batchAnswer{bb}, err
 	}
 	if rev > s.cfg.Checks.Revision() {
-		s.async(req, nil, fn) // waits for the revision
+		s.async(req, hdr, fn) // waits for the revision
 		return
 	}
-	s.spawn(s.batchSlots, req, nil, fn)
+	s.spawn(s.batchSlots, req, hdr, fn)
 }
 
 // batchAnswer is a batch answer in pooled memory, released once sent.

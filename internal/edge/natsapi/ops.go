@@ -1,11 +1,9 @@
 package natsapi
 
 import (
-	"bytes"
 	"context"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/grantlog/grantlog/events"
@@ -42,16 +40,14 @@ func subjects(k api.Kind) []string {
 }
 
 // handler serves an operation of the table: authenticate, decode the JSON
-// payload strictly (every field, path parameters included; an empty
-// payload is {} for operations without an HTTP body), validate, and run
-// it off the subscription's goroutine. Replies carry X-Request-Id.
+// payload strictly (every field, path parameters included; for operations
+// without an HTTP body, with the rules of the HTTP query string, and an
+// empty payload is {}), validate, and run it off the subscription's
+// goroutine. Replies carry X-Request-Id.
 func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 	return func(req micro.Request) {
-		id := req.Headers().Get(RequestIDHeader)
-		if id == "" || len(id) > 128 {
-			id = uuid.NewString()
-		}
-		hdr := micro.Headers{RequestIDHeader: []string{id}}
+		hdr := requestID(req)
+		id := hdr.Get(RequestIDHeader)
 		var caller principal.Caller
 		if !o.Public {
 			c, err := s.authenticate(req)
@@ -62,11 +58,13 @@ func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 			caller = c
 		}
 		in := o.NewRequest()
-		data := req.Data()
-		if !o.Body && len(data) <= o.MaxBytes && len(bytes.TrimSpace(data)) == 0 {
-			data = []byte("{}")
+		var err error
+		if o.Body {
+			err = api.Decode(req.Data(), in, o.MaxBytes)
+		} else {
+			err = o.BindFields(in, req.Data())
 		}
-		if err := api.Decode(data, in, o.MaxBytes); err != nil {
+		if err != nil {
 			s.failWith(req, err, hdr)
 			return
 		}
