@@ -79,7 +79,7 @@ func (s *Server) loadLegacyHash() error {
 // version left a hash to carry over). Run registers it.
 func (s *Server) prepareBootstrapToken() error {
 	s.Bootstrap.Path = filepath.Join(s.cfg.DataDir, credential.TokenFile)
-	if !s.cfg.Role.writes() {
+	if !s.cfg.NodeRole.writes() {
 		return nil
 	}
 	secret, ok, err := credential.ReadTokenFile(s.cfg.DataDir)
@@ -197,7 +197,7 @@ func (s *Server) bootstrap(ctx context.Context, serve func()) error {
 	if !s.fresh {
 		serve()
 	}
-	if !s.fresh && !s.cfg.Role.writes() {
+	if !s.fresh && !s.cfg.NodeRole.writes() {
 		return nil
 	}
 	for !s.proj.Ready() {

@@ -33,9 +33,9 @@ type Config struct {
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 
-	// Role is what the node does; default RoleAll. RoleCommand and
-	// RoleReplica need NATSURL.
-	Role Role
+	// NodeRole is what the node does; default NodeRoleAll. NodeRoleCommand and
+	// NodeRoleReplica need NATSURL.
+	NodeRole NodeRole
 	// NATSURL, when set, is an external NATS server (e.g. another node's
 	// embedded one) holding the event stream: no embedded server is
 	// started and NATSListen is ignored. Default "": embedded.
@@ -93,7 +93,7 @@ func (c Config) String() string {
 		pw = "<redacted>"
 	}
 	return fmt.Sprintf("role=%s data-dir=%s http=%s nats-url=%s nats-user=%s nats-password=%s nats-creds=%s nats-tls-ca=%s nats-tls-cert=%s nats-tls-key=%s node=%s",
-		c.Role, c.DataDir, c.HTTPAddr, c.NATSURL, c.NATSUser, pw, c.NATSCreds, c.NATSTLSCA, c.NATSTLSCert, c.NATSTLSKey, c.NodeName)
+		c.NodeRole, c.DataDir, c.HTTPAddr, c.NATSURL, c.NATSUser, pw, c.NATSCreds, c.NATSTLSCA, c.NATSTLSCert, c.NATSTLSKey, c.NodeName)
 }
 
 // Validate reports every problem of the configuration at once.
@@ -102,14 +102,14 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is required (--data-dir or GRANTLOG_DATA_DIR)"))
 	}
-	if !c.Role.Valid() {
-		errs = append(errs, fmt.Errorf("role %q: use all, command or replica", c.Role))
+	if !c.NodeRole.Valid() {
+		errs = append(errs, fmt.Errorf("role %q: use all, command or replica", c.NodeRole))
 	}
-	if c.ResetBootstrapToken && c.Role == RoleReplica {
+	if c.ResetBootstrapToken && c.NodeRole == NodeRoleReplica {
 		errs = append(errs, errors.New("--reset-bootstrap-token needs a node that writes (role all or command), not a replica"))
 	}
-	if (c.Role == RoleCommand || c.Role == RoleReplica) && c.NATSURL == "" {
-		errs = append(errs, fmt.Errorf("role %s needs --nats-url: the NATS server of the node that holds the stream", c.Role))
+	if (c.NodeRole == NodeRoleCommand || c.NodeRole == NodeRoleReplica) && c.NATSURL == "" {
+		errs = append(errs, fmt.Errorf("role %s needs --nats-url: the NATS server of the node that holds the stream", c.NodeRole))
 	}
 	if c.NATSCreds != "" && (c.NATSUser != "" || c.NATSPassword != "") {
 		errs = append(errs, errors.New("give either --nats-creds or --nats-user/--nats-password, not both"))
@@ -185,11 +185,11 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Role == "" {
-		c.Role = RoleAll
+	if c.NodeRole == "" {
+		c.NodeRole = NodeRoleAll
 	}
 	if c.NodeName == "" {
-		c.NodeName = defaultNodeName(c.Role, c.DataDir)
+		c.NodeName = defaultNodeName(c.NodeRole, c.DataDir)
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second

@@ -158,7 +158,7 @@ func TestNATSCommands(t *testing.T) {
 	})
 
 	t.Run("replicas register no command endpoint", func(t *testing.T) {
-		r := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: url,
+		r := startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleReplica, NATSURL: url,
 			NATSCreds: filepath.Join(dir, eventlog.ReplicaCredsFile)}, token)
 		cmds := map[string]bool{}
 		for _, s := range natsapi.CommandSubjects() {

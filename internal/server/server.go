@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		s.ownConn = true
 	}
-	if cfg.Role == RoleReplica {
+	if cfg.NodeRole == NodeRoleReplica {
 		// A replica reads the mirror through what its account imports.
 		s.js, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.MirrorAPIPrefix)
 	} else {
@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	s.evjs = s.js
-	if cfg.Role.writes() {
+	if cfg.NodeRole.writes() {
 		// The event stream lives in the store account: a node that writes
 		// publishes into it and reads it through what that account exports.
 		if s.evjs, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.StoreAPIPrefix); err != nil {
@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			return nil, fmt.Errorf("jetstream: %w", err)
 		}
 	}
-	if cfg.Role.writes() {
+	if cfg.NodeRole.writes() {
 		if err := s.ensureReaderMirror(ctx); err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, fmt.Errorf("stream info: %w", err)
 	}
 	s.head.Store(projector.StreamHead(info))
-	s.fresh = cfg.Role.writes() && info.State.LastSeq == 0
+	s.fresh = cfg.NodeRole.writes() && info.State.LastSeq == 0
 	if err := s.prepareBootstrapToken(); err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			Auth:      s.auth,
 			Ready:     func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
 			Status:    s.Status,
-			Role:      string(cfg.Role),
+			Role:      string(cfg.NodeRole),
 			Audit:     auditSvc,
 			Snapshots: s.snapshots.taker,
 		}),
@@ -204,8 +204,8 @@ func (s *Server) NATSURL() string {
 	return s.nats.ClientURL()
 }
 
-// Role is the node's role.
-func (s *Server) Role() Role { return s.cfg.Role }
+// NodeRole is what the node does (all, command or replica).
+func (s *Server) NodeRole() NodeRole { return s.cfg.NodeRole }
 
 // NodeName is the node's name in status messages and discovery.
 func (s *Server) NodeName() string { return s.cfg.NodeName }

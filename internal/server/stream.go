@@ -29,7 +29,7 @@ func (s *Server) streamName() string {
 // the stream in its own account (with a warning).
 func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
 	cfg := eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1)
-	if s.cfg.Role == RoleReplica {
+	if s.cfg.NodeRole == NodeRoleReplica {
 		return s.openReaderStream(ctx)
 	}
 	if s.nats != nil {
@@ -52,7 +52,7 @@ func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
 		s.log.Warn("no store account on this NATS server: the event stream is in this node's own account; run NATS with Grantlog's accounts (deploy/nats/nats.conf, docs/SECURITY.md)",
 			"err", err)
 		s.evjs = s.js
-		if s.cfg.Role == RoleAll {
+		if s.cfg.NodeRole == NodeRoleAll {
 			return eventlog.EnsureStream(ctx, s.js, cfg)
 		}
 		if st, err = s.js.Stream(ctx, cfg.Name); errors.Is(err, jetstream.ErrStreamNotFound) {
