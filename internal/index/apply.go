@@ -128,17 +128,20 @@ func (s *Store) applyOne(b *writer, ev *events.Event) error {
 		})
 	case events.RolePermissionsAdded:
 		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
-			r.setPermissions(AddPermissions(r.Permissions, FromEvent(p.Permissions)))
+			ps, _ := FoldRolePermissions(r.Permissions, p)
+			r.setPermissions(ps)
 			return true
 		})
 	case events.RolePermissionsRemoved:
 		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
-			r.setPermissions(RemovePermissions(r.Permissions, FromEvent(p.Permissions)))
+			ps, _ := FoldRolePermissions(r.Permissions, p)
+			r.setPermissions(ps)
 			return true
 		})
 	case events.RolePermissionsReplaced:
 		err = s.withRole(b, ev, p.RoleID, func(r *Role) bool {
-			r.setPermissions(FromEvent(p.Permissions))
+			ps, _ := FoldRolePermissions(r.Permissions, p)
+			r.setPermissions(ps)
 			return true
 		})
 	case events.RoleDeleted:
@@ -207,7 +210,8 @@ func (s *Store) roleCreated(b *writer, ev *events.Event, p events.RoleCreated) e
 		Description: p.Description, CreatedAt: ev.OccurredAt, UpdatedAt: ev.OccurredAt,
 		Revision: ev.Revision,
 	}
-	r.setPermissions(FromEvent(p.Permissions))
+	ps, _ := FoldRolePermissions(nil, p)
+	r.setPermissions(ps)
 	st.roles[r.ID] = r
 	st.roleNames[strings.ToLower(r.Name)] = r
 	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
