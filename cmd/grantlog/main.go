@@ -1,10 +1,3 @@
-// Command grantlog is the Grantlog permission service and its CLI.
-//
-//	grantlog serve [flags]   run the service (embedded NATS + JetStream + Pebble),
-//	                         or a command node or replica (--role, --nats-url)
-//	grantlog version         print the version
-//
-// Run "grantlog help" or "grantlog serve --help" for details.
 package main
 
 import (

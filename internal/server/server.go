@@ -1,9 +1,3 @@
-// Package server assembles a Grantlog node: NATS with JetStream (embedded,
-// or external with Config.NATSURL), the event stream, the Pebble index and
-// its projector, the command service, the query engine, the HTTP API and
-// the NATS micro API (checks on roles that answer checks, commands on roles
-// that write). A node's Role says
-// whether it writes (command), answers checks (replica) or both (all).
 package server
 
 import (
