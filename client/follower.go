@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/internal/snapshot"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"

@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
+	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -165,7 +165,7 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("roles refuse what they do not serve", func(t *testing.T) {
+	t.Run("node roles refuse what they do not serve", func(t *testing.T) {
 		code, body := r1.c.do("POST", "/v1/roles", map[string]any{"roleName": "Nope"})
 		assert.Equal(t, http.StatusNotFound, code)
 		assert.Equal(t, "notACommandNode", body["errorCode"])
@@ -256,7 +256,7 @@ func TestCluster(t *testing.T) {
 		// account).
 		infoSubj, err := micro.ControlSubject(micro.InfoVerb, natsapi.ServiceName, "")
 		require.NoError(t, err)
-		roles := map[string]int{}
+		nodeRoles := map[string]int{}
 		for _, nc := range []*nats.Conn{rnc, cnc} {
 			inbox := nc.NewRespInbox()
 			sub, err := nc.SubscribeSync(inbox)
@@ -278,16 +278,16 @@ func TestCluster(t *testing.T) {
 				var want []string
 				if nc == rnc {
 					want = append(want, natsapi.CheckSubject, natsapi.ChecksSubject)
-					roles["readers:"+info.Metadata["role"]]++
+					nodeRoles["readers:"+info.Metadata["role"]]++
 				} else {
 					want = append(want, natsapi.CommandSubjects()...)
-					roles["command:"+info.Metadata["role"]]++
+					nodeRoles["command:"+info.Metadata["role"]]++
 				}
-				assert.ElementsMatch(t, want, subjects, "role %s", info.Metadata["role"])
+				assert.ElementsMatch(t, want, subjects, "node role %s", info.Metadata["role"])
 			}
 			require.NoError(t, sub.Unsubscribe())
 		}
-		assert.Equal(t, map[string]int{"readers:all": 1, "readers:replica": 2, "command:all": 1, "command:command": 1}, roles)
+		assert.Equal(t, map[string]int{"readers:all": 1, "readers:replica": 2, "command:all": 1, "command:command": 1}, nodeRoles)
 	})
 
 	t.Run("replica NATS user cannot write", func(t *testing.T) {
