@@ -28,6 +28,6 @@
 // packages (internal/index to decide, internal/logsig to sign) and the
 // auth helpers (internal/credential, internal/principal,
 // internal/metaperm); it never imports query, projector, audit, an edge,
-// or server. It reaches JetStream through the small appender interface it
-// defines.
+// or server. It reaches JetStream, the index and authorization through the
+// small interfaces it defines (Appender, HeadReader, State, Authorizer).
 package command

@@ -2,8 +2,8 @@
 // index holds (roles, assignments, members, namespaces, IAM clients,
 // tokens, scopes, endpoints). check_types.go holds the wire types of a
 // check, check.go its hot path, explain.go explanations and what a caller
-// may see of them, authorize.go the Allows/Holds helpers the other
-// packages authorize with.
+// may see of them, authorize.go Allows and Holds, on which
+// internal/authz builds the authorizer of commands and reads.
 //
 // A check looks up the subject's assignments, and for each assigned role
 // matches the role's compiled grants against the required tag with
