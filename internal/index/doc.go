@@ -29,8 +29,11 @@
 // events; the audit effects feed uses it too.
 //
 // Files: store.go opens and closes the store, load.go loads it at Open,
-// apply.go applies events (Apply: one atomic batch), view.go, principals.go
-// and refs.go read it, keys.go and compact.go encode it.
+// apply.go applies events (Apply: one atomic batch), fold.go folds role
+// permissions, view.go reads roles, assignments and members, principals.go
+// applies and reads IAM clients, tokens, scopes and endpoints, trust.go the
+// signing keys and hash chain, keys.go and compact.go encode keys and
+// records.
 //
 // Concurrency: one writer (the projector) calls Apply; any number of readers
 // take a View with Acquire and Release it when done. Objects reached through a
