@@ -12,4 +12,14 @@
 //
 // Record, Decode and Verifier need no server and may be used on messages
 // read from the stream directly (see the README's NATS recipe).
+//
+// The effects feed (EffectsSubscription) turns role and assignment events
+// into what each subject gained and lost; it folds role permissions with
+// index.FoldRolePermissions, the fold the index itself applies.
+//
+// audit is in the domain tier (perm and events → storage → domain → edges
+// → server, client, cmd). It imports perm, events, the storage packages
+// (internal/index, internal/logsig) and the auth helpers
+// (internal/authz, internal/principal, internal/metaperm); it never
+// imports command, query, projector, an edge or server.
 package audit

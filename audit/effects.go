@@ -160,7 +160,8 @@ func (s *Service) foldRoles(ctx context.Context, upTo uint64, roles map[string]*
 func foldRole(roles map[string]*roleFold, p events.Payload) (before, after []perm.Permission, r *roleFold) {
 	switch p := p.(type) {
 	case events.RoleCreated:
-		r = &roleFold{name: p.RoleName, wildcard: p.IsWildcard, perms: index.AddPermissions(nil, index.FromEvent(p.Permissions))}
+		r = &roleFold{name: p.RoleName, wildcard: p.IsWildcard}
+		r.perms, _ = index.FoldRolePermissions(nil, p)
 		roles[p.RoleID] = r
 		return nil, nil, r
 	case events.RoleUpdated:
@@ -168,19 +169,10 @@ func foldRole(roles map[string]*roleFold, p events.Payload) (before, after []per
 			r.name, r.wildcard = p.RoleName, p.IsWildcard
 		}
 		return nil, nil, r
-	case events.RolePermissionsAdded:
-		if r = roles[p.RoleID]; r != nil {
-			before, r.perms = r.perms, index.AddPermissions(r.perms, index.FromEvent(p.Permissions))
-			return before, r.perms, r
-		}
-	case events.RolePermissionsRemoved:
-		if r = roles[p.RoleID]; r != nil {
-			before, r.perms = r.perms, index.RemovePermissions(r.perms, index.FromEvent(p.Permissions))
-			return before, r.perms, r
-		}
-	case events.RolePermissionsReplaced:
-		if r = roles[p.RoleID]; r != nil {
-			before, r.perms = r.perms, index.AddPermissions(nil, index.FromEvent(p.Permissions))
+	case events.RolePermissionsAdded, events.RolePermissionsRemoved, events.RolePermissionsReplaced:
+		if r = roles[roleIDOf(p)]; r != nil {
+			before = r.perms
+			r.perms, _ = index.FoldRolePermissions(before, p)
 			return before, r.perms, r
 		}
 	case events.RoleDeleted:

@@ -21,4 +21,11 @@
 // Every command answers with the revision of its event; pass it as
 // AtLeastRevision of a later check (at any node, or a Follower) to read
 // your own write.
+//
+// client is in the top tier, beside server and cmd (perm and events →
+// storage → domain → edges → server, client, cmd). It may import every
+// lower tier: perm, events, the storage packages (the Follower runs an
+// index and restores snapshots), the domain's wire types (command, query,
+// audit) and projector, and the edges' wire formats (checkjson, natsapi).
+// It never imports internal/server: programs use it from outside a node.
 package client

@@ -1,5 +1,9 @@
-// Package command turns role and assignment commands into events appended to
-// the JetStream event stream.
+// Package command turns commands into events appended to the JetStream
+// event stream: roles and their permissions (presets included), assignments,
+// namespaces, IAM clients, tokens, scopes, endpoints, the bootstrap
+// credential and the log signing key. Files are named for the aggregate
+// they change (roles.go, namespaces.go, clients.go, tokens.go, scopes.go,
+// endpoints.go, ...).
 //
 // Each command is validated, authorized, checked against the current index
 // (role exists, names unique, ...) and appended with per-namespace optimistic
@@ -18,4 +22,12 @@
 // A Service is safe for concurrent use. Commands on one namespace are
 // serialized within a Service; commands on different namespaces run in
 // parallel.
+//
+// command is in the domain tier (perm and events → storage → domain →
+// edges → server, client, cmd). It imports perm, events, the storage
+// packages (internal/index to decide, internal/logsig to sign) and the
+// auth helpers (internal/credential, internal/principal,
+// internal/metaperm); it never imports query, projector, audit, an edge,
+// or server. It reaches JetStream, the index and authorization through the
+// small interfaces it defines (Appender, HeadReader, State, Authorizer).
 package command

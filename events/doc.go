@@ -6,5 +6,8 @@
 // derived from Go type names; a type whose payload changes gets a new version
 // and the old version stays decodable (golden files under testdata/ prove it).
 //
-// The package depends on nothing else in Grantlog.
+// events is the bottom tier of Grantlog, beside perm (the tiers: perm and
+// events → storage → domain → edges → server, client, cmd). It depends on
+// nothing else in Grantlog (the standard library and goccy/go-json only),
+// and every other package may import it.
 package events

@@ -7,4 +7,9 @@
 // state and needs no acks, a restart resumes exactly where the last commit
 // stopped, and an event at or below the applied revision is never applied
 // twice.
+//
+// projector is in the domain tier (perm and events → storage → domain →
+// edges → server, client, cmd). It imports events and the storage packages
+// (internal/index, internal/logsig, to verify signed events); it never
+// imports command, query, audit, an edge or server.
 package projector

@@ -52,7 +52,7 @@ func runReplicaChild(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg.Role, cfg.HTTPAddr = server.RoleReplica, "127.0.0.1:0"
+	cfg.NodeRole, cfg.HTTPAddr = server.NodeRoleReplica, "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

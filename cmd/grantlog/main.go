@@ -1,10 +1,3 @@
-// Command grantlog is the Grantlog permission service and its CLI.
-//
-//	grantlog serve [flags]   run the service (embedded NATS + JetStream + Pebble),
-//	                         or a command node or replica (--role, --nats-url)
-//	grantlog version         print the version
-//
-// Run "grantlog help" or "grantlog serve --help" for details.
 package main
 
 import (
@@ -82,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"HOST:PORT of the HTTP API; port 0 picks a free port (env GRANTLOG_HTTP_ADDR)")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", envOr("GRANTLOG_NATS_LISTEN", "127.0.0.1:4222"),
 		"HOST:PORT of the embedded NATS server; port 0 picks a free port (env GRANTLOG_NATS_LISTEN)")
-	role := fs.String("role", envOr("GRANTLOG_ROLE", "all"),
+	nodeRole := fs.String("role", envOr("GRANTLOG_ROLE", "all"),
 		"what this node does: all (commands and checks), command (commands; no checks) or replica (checks and reads; no commands) (env GRANTLOG_ROLE)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", os.Getenv("GRANTLOG_NATS_URL"),
 		"external NATS holding the event stream, e.g. another node's nats://HOST:4222; no embedded server is started. Required for --role command and replica (env GRANTLOG_NATS_URL)")
@@ -100,7 +93,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BootstrapTokenHashFile, "bootstrap-token-hash-file", os.Getenv("GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE"),
 		"deprecated, no longer needed: every node reads the bootstrap credential from the event log. A bootstrap-token.sha256 written by an older version, registered in the log if the stream has no bootstrap credential yet; a missing file is ignored (env GRANTLOG_BOOTSTRAP_TOKEN_HASH_FILE)")
 	fs.BoolVar(&cfg.ResetBootstrapToken, "reset-bootstrap-token", false,
-		"for role all or command, when the bootstrap token is lost: issue a new bootstrap credential at start (revoking the current one and the tokens it issued) and write it to <data-dir>/bootstrap-token. Use for one start only")
+		"for --role all or command, when the bootstrap token is lost: issue a new bootstrap credential at start (revoking the current one and the tokens it issued) and write it to <data-dir>/bootstrap-token. Use for one start only")
 	fs.StringVar(&cfg.NodeName, "node-name", os.Getenv("GRANTLOG_NODE_NAME"),
 		"name of this node in grantlog.status.<node> and service discovery (default <host>-<role>-<hash of data dir>) (env GRANTLOG_NODE_NAME)")
 	snapshotEvery := fs.String("snapshot-interval", os.Getenv("GRANTLOG_SNAPSHOT_INTERVAL"),
@@ -163,7 +156,7 @@ Flags:
 		}
 		cfg.SnapshotInterval = d
 	}
-	cfg.Role = server.Role(*role)
+	cfg.NodeRole = server.NodeRole(*nodeRole)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
@@ -191,14 +184,14 @@ Flags:
 	default:
 		fmt.Fprintln(stdout, "Using the bootstrap credential of the event log (its token is in the bootstrap-token file of the node that created the stream).")
 	}
-	if natsAt == "" || srv.Role() != server.RoleAll {
+	if natsAt == "" || srv.NodeRole() != server.NodeRoleAll {
 		natsAt = "external " + cfg.NATSURL
 	} else if cfg.NATSURL == "" {
 		fmt.Fprintf(stdout, "NATS %s: replicas connect with --nats-creds %s, command nodes with %s, embedded followers with %s, API clients with %s (docs/SECURITY.md).\n",
 			natsAt, filepath.Join(cfg.DataDir, eventlog.ReplicaCredsFile), eventlog.CommandCredsFile, eventlog.FollowerCredsFile, eventlog.ClientCredsFile)
 	}
 	fmt.Fprintf(stdout, "Grantlog %s (%s node %s) serving HTTP on http://%s (NATS %s, data in %s)\n",
-		version, srv.Role(), srv.NodeName(), srv.HTTPAddr(), natsAt, cfg.DataDir)
+		version, srv.NodeRole(), srv.NodeName(), srv.HTTPAddr(), natsAt, cfg.DataDir)
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 1

@@ -1,7 +1,3 @@
-// Package dataset generates synthetic permission datasets of a given shape
-// (namespaces, roles x permissions, users x roles x namespaces) as events,
-// and checks to ask of them, about half allowed. Benchmarks, the load tool
-// and tests share it.
 package dataset
 
 import (

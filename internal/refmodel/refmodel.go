@@ -1,7 +1,3 @@
-// Package refmodel is a plain, obviously-correct in-memory model of
-// Grantlog's roles, assignments and checks, written straight from the spec
-// (PRODUCT.md §1.2–1.4) with string splitting and replacement. Tests compare
-// the real index against it; it is never used by the service.
 package refmodel
 
 import (

@@ -431,7 +431,7 @@ func TestAttackDeployConfig(t *testing.T) {
 	ns := testutil.StartNATSServer(t, filepath.Join("..", "..", "deploy", "nats", "nats.conf"), t.TempDir(), env...)
 	all := startNode(t, server.Config{DataDir: t.TempDir(), NATSURL: ns.URL,
 		NATSUser: eventlog.CommandUser, NATSPassword: creds[eventlog.CommandUser].Password}, "")
-	startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: ns.URL,
+	startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleReplica, NATSURL: ns.URL,
 		NATSUser: eventlog.ReplicaUser, NATSPassword: creds[eventlog.ReplicaUser].Password}, all.c.token)
 	e := &attackEnv{url: ns.URL, creds: creds, token: all.c.token, node: all}
 	runAttackSuite(t, e)

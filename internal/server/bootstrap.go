@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/credential"
@@ -77,7 +78,7 @@ func (s *Server) loadLegacyHash() error {
 // version left a hash to carry over). Run registers it.
 func (s *Server) prepareBootstrapToken() error {
 	s.Bootstrap.Path = filepath.Join(s.cfg.DataDir, credential.TokenFile)
-	if !s.cfg.Role.writes() {
+	if !s.cfg.NodeRole.writes() {
 		return nil
 	}
 	secret, ok, err := credential.ReadTokenFile(s.cfg.DataDir)
@@ -181,3 +182,64 @@ func (s *Server) resetBootstrapToken(ctx context.Context) error {
 		"endedTokens", len(out.EndedTokens), "revision", out.Revision, "file", s.Bootstrap.Path)
 	return nil
 }
+
+// bootstrap, on a fresh stream, creates the default roles (AccelByte's
+// User, View Only, Game Admin, Super Admin) and assigns Super Admin to the
+// user the bootstrap credential acts as, so that tokens it issues for itself
+// hold what it holds. On a node that writes it then makes sure the stream
+// has its bootstrap credential (ensureBootstrapCredential). It waits for the
+// projector to catch up first, and calls serve when the API may serve: at
+// once, unless the stream is fresh.
+func (s *Server) bootstrap(ctx context.Context, serve func()) error {
+	defer serve()
+	defer s.bootstrapped.Store(true)
+	if !s.fresh {
+		serve()
+	}
+	if !s.fresh && !s.cfg.NodeRole.writes() {
+		return nil
+	}
+	for !s.proj.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := s.announceSigningKey(ctx); err != nil {
+		return err
+	}
+	if s.fresh {
+		if err := s.defaultRoles(ctx); err != nil {
+			return err
+		}
+	}
+	return s.ensureBootstrapCredential(ctx)
+}
+
+// defaultRoles creates the default roles and the bootstrap admin's Super
+// Admin assignment.
+func (s *Server) defaultRoles(ctx context.Context) error {
+	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap: default roles"}
+	applied, err := s.Commands.ApplyPreset(ctx, m, DefaultsPreset)
+	if err != nil {
+		return fmt.Errorf("bootstrap: default roles preset %q: %w", DefaultsPreset, err)
+	}
+	created := applied.Roles
+	for _, r := range created {
+		if r.RoleName == SuperAdminRole {
+			m.Reason = "bootstrap: the bootstrap credential is a Super Admin"
+			if _, err := s.Commands.AssignRole(ctx, m, principal.BootstrapNamespace, principal.BootstrapAdminID, r.RoleID, nil); err != nil {
+				return fmt.Errorf("bootstrap: assign %s: %w", SuperAdminRole, err)
+			}
+		}
+	}
+	s.log.Info("created the default roles", "roles", len(created))
+	return nil
+}
+
+// Default roles.
+const (
+	DefaultsPreset = "accelbyte-defaults"
+	SuperAdminRole = "SuperAdmin"
+)

@@ -50,7 +50,7 @@ func waitApplied(t *testing.T, writer *node, nodes ...*node) {
 	rev := writer.srv.Store().Applied()
 	for _, n := range nodes {
 		require.Eventually(t, func() bool { return n.srv.Store().Applied() >= rev }, 10*time.Second, 10*time.Millisecond,
-			"%s node did not reach revision %d", n.srv.Role(), rev)
+			"%s node did not reach revision %d", n.srv.NodeRole(), rev)
 	}
 }
 
@@ -82,9 +82,9 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(dir0, credential.HashFile), "no hash file: the hash is in the event log")
 
 	// Other nodes join with their NATS credential alone.
-	rep := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: url, MaxWait: 2 * time.Second,
+	rep := startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleReplica, NATSURL: url, MaxWait: 2 * time.Second,
 		NATSCreds: filepath.Join(dir0, eventlog.ReplicaCredsFile)}, s0)
-	cmd := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleCommand, NATSURL: url,
+	cmd := startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleCommand, NATSURL: url,
 		NATSCreds: filepath.Join(dir0, eventlog.CommandCredsFile)}, s0)
 	waitApplied(t, n0, rep, cmd)
 	for _, n := range []*node{n0, rep, cmd} {
@@ -129,7 +129,7 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 		caughtUp(t, n.c.as(s1), rev)
 		for name, old := range map[string]string{"the old bootstrap token": s0, "t1": tok1, "t2": tok2} {
 			code, out := n.c.as(old).do("GET", "/v1/roles", nil)
-			assert.Equal(t, http.StatusUnauthorized, code, "%s on %s node: %v", name, n.srv.Role(), out)
+			assert.Equal(t, http.StatusUnauthorized, code, "%s on %s node: %v", name, n.srv.NodeRole(), out)
 		}
 		admin(n.c).must(http.StatusOK, "GET", "/v1/roles", nil)
 	}
@@ -172,7 +172,7 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 	// Lost it? A node that writes, started with ResetBootstrapToken,
 	// replaces it and writes the new token to its data directory.
 	cmdDir := t.TempDir()
-	reset := startNode(t, server.Config{DataDir: cmdDir, Role: server.RoleCommand, NATSURL: url,
+	reset := startNode(t, server.Config{DataDir: cmdDir, NodeRole: server.NodeRoleCommand, NATSURL: url,
 		NATSCreds: filepath.Join(dir0, eventlog.CommandCredsFile), ResetBootstrapToken: true}, "-")
 	s3 := readToken(t, cmdDir)
 	reset.c.as(s3).must(http.StatusOK, "GET", "/v1/roles", nil)
@@ -255,10 +255,10 @@ func TestBootstrapMigratesOldDataDir(t *testing.T) {
 
 	base := server.Config{NATSURL: ns.url(), NATSUser: natsTestUser, NATSPassword: natsTestPassword, MaxWait: 2 * time.Second}
 	cmdCfg := base
-	cmdCfg.DataDir, cmdCfg.Role = cmdDir, server.RoleCommand
+	cmdCfg.DataDir, cmdCfg.NodeRole = cmdDir, server.NodeRoleCommand
 	cmd := startNode(t, cmdCfg, oldSecret)
 	repCfg := base
-	repCfg.DataDir, repCfg.Role = t.TempDir(), server.RoleReplica
+	repCfg.DataDir, repCfg.NodeRole = t.TempDir(), server.NodeRoleReplica
 	rep := startNode(t, repCfg, oldSecret)
 	waitApplied(t, cmd, rep)
 	for _, n := range []*node{cmd, rep} {
@@ -274,7 +274,7 @@ func TestBootstrapMigratesOldDataDir(t *testing.T) {
 	cmd.stop(t)
 	cmd = startNode(t, cmdCfg, oldSecret)
 	cmd2Cfg := base
-	cmd2Cfg.DataDir, cmd2Cfg.Role, cmd2Cfg.BootstrapTokenHashFile = t.TempDir(), server.RoleCommand, hashFile
+	cmd2Cfg.DataDir, cmd2Cfg.NodeRole, cmd2Cfg.BootstrapTokenHashFile = t.TempDir(), server.NodeRoleCommand, hashFile
 	cmd2 := startNode(t, cmd2Cfg, oldSecret)
 	cmd2.c.must(http.StatusOK, "GET", "/v1/roles", nil)
 	assert.Len(t, bootstrapCreds(t, cmd.c), 1)

@@ -54,7 +54,7 @@ func startNode(t *testing.T, cfg server.Config, token string) *node {
 	n := &node{srv: srv, c: newClient(t, srv.HTTPAddr(), token), cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- srv.Run(ctx) }()
 	t.Cleanup(func() { n.stop(t) })
-	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond, "%s node not ready", cfg.Role)
+	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond, "%s node not ready", cfg.NodeRole)
 	return n
 }
 
@@ -107,14 +107,14 @@ func TestCluster(t *testing.T) {
 	url := all.NATSURL()
 	require.NotEmpty(t, url)
 	replicaCfg := func(dir string) server.Config {
-		return server.Config{DataDir: dir, Role: server.RoleReplica, NATSURL: url, MaxWait: 300 * time.Millisecond,
+		return server.Config{DataDir: dir, NodeRole: server.NodeRoleReplica, NATSURL: url, MaxWait: 300 * time.Millisecond,
 			NATSCreds:      filepath.Join(dir0, eventlog.ReplicaCredsFile),
 			StatusInterval: 100 * time.Millisecond}
 	}
 	r1dir, r2dir := t.TempDir(), t.TempDir()
 	r1 := startNode(t, replicaCfg(r1dir), c0.token)
 	r2 := startNode(t, replicaCfg(r2dir), c0.token)
-	cmd := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleCommand, NATSURL: url,
+	cmd := startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleCommand, NATSURL: url,
 		NATSCreds: filepath.Join(dir0, eventlog.CommandCredsFile)}, c0.token)
 	replicas := []*node{r1, r2}
 	// The bootstrap credential is in the log: a node accepts it once it
@@ -165,7 +165,7 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("roles refuse what they do not serve", func(t *testing.T) {
+	t.Run("node roles refuse what they do not serve", func(t *testing.T) {
 		code, body := r1.c.do("POST", "/v1/roles", map[string]any{"roleName": "Nope"})
 		assert.Equal(t, http.StatusNotFound, code)
 		assert.Equal(t, "notACommandNode", body["errorCode"])
@@ -256,7 +256,7 @@ func TestCluster(t *testing.T) {
 		// account).
 		infoSubj, err := micro.ControlSubject(micro.InfoVerb, natsapi.ServiceName, "")
 		require.NoError(t, err)
-		roles := map[string]int{}
+		nodeRoles := map[string]int{}
 		for _, nc := range []*nats.Conn{rnc, cnc} {
 			inbox := nc.NewRespInbox()
 			sub, err := nc.SubscribeSync(inbox)
@@ -279,16 +279,16 @@ func TestCluster(t *testing.T) {
 				if nc == rnc {
 					want = append(want, natsapi.CheckSubject, natsapi.ChecksSubject)
 					want = append(want, natsapi.ReadSubjects()...)
-					roles["readers:"+info.Metadata["role"]]++
+					nodeRoles["readers:"+info.Metadata["role"]]++
 				} else {
 					want = append(want, natsapi.CommandSubjects()...)
-					roles["command:"+info.Metadata["role"]]++
+					nodeRoles["command:"+info.Metadata["role"]]++
 				}
-				assert.ElementsMatch(t, want, subjects, "role %s", info.Metadata["role"])
+				assert.ElementsMatch(t, want, subjects, "node role %s", info.Metadata["role"])
 			}
 			require.NoError(t, sub.Unsubscribe())
 		}
-		assert.Equal(t, map[string]int{"readers:all": 1, "readers:replica": 2, "command:all": 1, "command:command": 1}, roles)
+		assert.Equal(t, map[string]int{"readers:all": 1, "readers:replica": 2, "command:all": 1, "command:command": 1}, nodeRoles)
 	})
 
 	t.Run("replica NATS user cannot write", func(t *testing.T) {

@@ -158,7 +158,7 @@ func TestNATSCommands(t *testing.T) {
 	})
 
 	t.Run("replicas register no command endpoint", func(t *testing.T) {
-		r := startNode(t, server.Config{DataDir: t.TempDir(), Role: server.RoleReplica, NATSURL: url,
+		r := startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleReplica, NATSURL: url,
 			NATSCreds: filepath.Join(dir, eventlog.ReplicaCredsFile)}, token)
 		cmds := map[string]bool{}
 		for _, s := range natsapi.CommandSubjects() {
@@ -185,17 +185,17 @@ func TestNATSCommands(t *testing.T) {
 		require.Len(t, cmdInfos, 1, "only the all node serves commands")
 		assert.Equal(t, "all", cmdInfos[0].Metadata["role"])
 		assert.Len(t, cmdInfos[0].Endpoints, len(cmds), "the all node lists every command endpoint")
-		roles := map[string]int{}
+		nodeRoles := map[string]int{}
 		for _, info := range infos {
-			role := info.Metadata["role"]
-			roles[role]++
+			nodeRole := info.Metadata["role"]
+			nodeRoles[nodeRole]++
 			var nCmd int
 			for _, e := range info.Endpoints {
 				if cmds[e.Subject] {
 					nCmd++
 				}
 			}
-			switch role {
+			switch nodeRole {
 			case "replica":
 				assert.Equal(t, r.srv.NodeName(), info.Metadata["node"])
 				assert.Zero(t, nCmd, "a replica lists no command endpoint")
@@ -205,7 +205,7 @@ func TestNATSCommands(t *testing.T) {
 				assert.Len(t, info.Endpoints, 2+len(natsapi.ReadSubjects()), "checks and reads")
 			}
 		}
-		assert.Equal(t, map[string]int{"all": 1, "replica": 1}, roles)
+		assert.Equal(t, map[string]int{"all": 1, "replica": 1}, nodeRoles)
 	})
 }
 

@@ -96,13 +96,13 @@ func TestReplicaSurvivesNATSRestart(t *testing.T) {
 	base := server.Config{NATSURL: ns.url(), NATSUser: natsTestUser, NATSPassword: natsTestPassword,
 		MaxWait: 300 * time.Millisecond, ApplyWait: 2 * time.Second, StatusInterval: 100 * time.Millisecond}
 	cmdCfg := base
-	cmdCfg.DataDir, cmdCfg.Role = t.TempDir(), server.RoleCommand
+	cmdCfg.DataDir, cmdCfg.NodeRole = t.TempDir(), server.NodeRoleCommand
 	// The command node creates the stream and its bootstrap credential
 	// (no role all node here); the replica reads it from the event log.
 	cmd := startNode(t, cmdCfg, "")
 	token := cmd.c.token
 	repCfg := base
-	repCfg.DataDir, repCfg.Role = t.TempDir(), server.RoleReplica
+	repCfg.DataDir, repCfg.NodeRole = t.TempDir(), server.NodeRoleReplica
 	rep := startNode(t, repCfg, token)
 
 	role := cmd.c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Matchmaker",

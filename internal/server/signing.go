@@ -21,7 +21,7 @@ import (
 // loadSigningKey returns the log signing key of a node that writes (nil on
 // a replica).
 func (s *Server) loadSigningKey(ctx context.Context) error {
-	if !s.cfg.Role.writes() {
+	if !s.cfg.NodeRole.writes() {
 		return nil
 	}
 	key, created, err := logsig.EnsureKey(ctx, s.js, logsig.DefaultBucket)

@@ -75,7 +75,7 @@ func (s *Server) openIndex(ctx context.Context, stream *jetstream.StreamInfo) (*
 func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamInfo) (*index.Store, error) {
 	dir := s.indexDir()
 	opts := index.Options{Dir: dir, Logger: s.log}
-	if !s.cfg.Role.checks() {
+	if !s.cfg.NodeRole.checks() {
 		return index.Open(opts)
 	}
 	fresh, err := snapshot.EmptyDir(dir)

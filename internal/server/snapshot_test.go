@@ -66,7 +66,7 @@ func startLoggedNode(t *testing.T, cfg server.Config, token string) (*node, *syn
 	go func() { n.done <- srv.Run(ctx) }()
 	t.Cleanup(func() { n.stop(t) })
 	for !srv.Ready() {
-		require.Less(t, time.Since(start), 15*time.Second, "%s node not ready; logs:\n%s", cfg.Role, logs)
+		require.Less(t, time.Since(start), 15*time.Second, "%s node not ready; logs:\n%s", cfg.NodeRole, logs)
 		time.Sleep(time.Millisecond)
 	}
 	return n, logs, time.Since(start)
@@ -94,7 +94,7 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 	a, aLogs, _ := startLoggedNode(t, server.Config{DataDir: dir0, NATSListen: "127.0.0.1:0"}, "")
 	url := a.srv.NATSURL()
 	replicaCfg := func(dir, bucket string) server.Config {
-		return server.Config{DataDir: dir, Role: server.RoleReplica, NATSURL: url, SnapshotBucket: bucket,
+		return server.Config{DataDir: dir, NodeRole: server.NodeRoleReplica, NATSURL: url, SnapshotBucket: bucket,
 			NATSCreds:      filepath.Join(dir0, eventlog.ReplicaCredsFile),
 			StatusInterval: 100 * time.Millisecond}
 	}

@@ -1,6 +1,3 @@
-// Package testutil starts real Grantlog parts for tests: an embedded NATS
-// server with JetStream on a temporary directory, the event stream, and
-// nodes (index + projector + command service + query engine) on it.
 package testutil
 
 import (

@@ -18,42 +18,46 @@ import (
 	"github.com/grantlog/grantlog/projector"
 )
 
-// Role is what a node does.
-type Role string
+// NodeRole is what a node does (the --role flag, and "role" in status
+// messages and NATS metadata); not to be confused with the roles that
+// hold permissions.
+type NodeRole string
 
-// Roles of a node.
+// Node roles.
 const (
-	// RoleAll writes and answers checks: the single-machine Grantlog
+	// NodeRoleAll writes and answers checks: the single-machine Grantlog
 	// (embedded NATS unless Config.NATSURL is set).
-	RoleAll Role = "all"
-	// RoleCommand writes (it keeps its own index to decide commands) and
+	NodeRoleAll NodeRole = "all"
+	// NodeRoleCommand writes (it keeps its own index to decide commands) and
 	// serves reads, but not checks. It needs Config.NATSURL.
-	RoleCommand Role = "command"
-	// RoleReplica answers checks and reads over HTTP and NATS, and refuses
+	NodeRoleCommand NodeRole = "command"
+	// NodeRoleReplica answers checks and reads over HTTP and NATS, and refuses
 	// commands. It needs Config.NATSURL.
-	RoleReplica Role = "replica"
+	NodeRoleReplica NodeRole = "replica"
 )
 
-// Valid reports whether r is one of the roles ("" counts as RoleAll).
-func (r Role) Valid() bool { return r == "" || r == RoleAll || r == RoleCommand || r == RoleReplica }
+// Valid reports whether r is one of the node roles ("" counts as NodeRoleAll).
+func (r NodeRole) Valid() bool {
+	return r == "" || r == NodeRoleAll || r == NodeRoleCommand || r == NodeRoleReplica
+}
 
-// checks reports whether the role answers checks.
-func (r Role) checks() bool { return r == RoleAll || r == RoleReplica }
+// checks reports whether the node role answers checks.
+func (r NodeRole) checks() bool { return r == NodeRoleAll || r == NodeRoleReplica }
 
-// writes reports whether the role runs commands.
-func (r Role) writes() bool { return r == RoleAll || r == RoleCommand }
+// writes reports whether the node role runs commands.
+func (r NodeRole) writes() bool { return r == NodeRoleAll || r == NodeRoleCommand }
 
 // defaultNodeName is "<host>-<role>-<8 hex of the data directory's hash>":
 // stable across restarts, distinct per data directory, and a single NATS
 // subject token.
-func defaultNodeName(role Role, dataDir string) string {
+func defaultNodeName(nodeRole NodeRole, dataDir string) string {
 	host, _ := os.Hostname()
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		abs = dataDir
 	}
 	h := sha256.Sum256([]byte(abs))
-	return sanitizeToken(host) + "-" + string(role) + "-" + hex.EncodeToString(h[:4])
+	return sanitizeToken(host) + "-" + string(nodeRole) + "-" + hex.EncodeToString(h[:4])
 }
 
 // sanitizeToken keeps letters, digits, '-' and '_' (a NATS subject token).
@@ -73,16 +77,16 @@ func sanitizeToken(s string) string {
 	return b.String()
 }
 
-// Status is a node's role and progress.
+// Status is what a node does (its NodeRole) and its progress.
 type Status = httpapi.NodeStatus
 
-// Status reports the node's role, applied revision, the stream head (as
+// Status reports the node's NodeRole, applied revision, the stream head (as
 // last polled, at most Config.StatusInterval old) and the lag between them.
 func (s *Server) Status() Status {
 	applied := s.store.Applied()
 	head := max(s.head.Load(), applied)
 	st := Status{
-		Role: string(s.cfg.Role), Node: s.cfg.NodeName, Ready: s.Ready(),
+		Role: string(s.cfg.NodeRole), Node: s.cfg.NodeName, Ready: s.Ready(),
 		Revision: applied, Head: head, Lag: head - applied, HeadAtStart: s.proj.Head(),
 	}
 	if n, last, why := s.proj.Refused(); n > 0 {
@@ -159,10 +163,10 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		svcs = append(svcs, svc)
 		return nil
 	}
-	base := natsapi.Config{Deps: s.apiDeps, Auth: s.auth, Node: s.cfg.NodeName, NodeRole: string(s.cfg.Role), Logger: s.log}
+	base := natsapi.Config{Deps: s.apiDeps, Auth: s.auth, Node: s.cfg.NodeName, NodeRole: string(s.cfg.NodeRole), Logger: s.log}
 	readers := []api.Kind{api.Check, api.Read}
-	switch s.cfg.Role {
-	case RoleReplica:
+	switch s.cfg.NodeRole {
+	case NodeRoleReplica:
 		cfg := base
 		cfg.Conn, cfg.Serve = s.nc, readers
 		if err := start(cfg); err != nil {
@@ -174,13 +178,13 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		if err := start(cfg); err != nil {
 			return err
 		}
-		if s.cfg.Role.checks() && s.readerNC != nil {
+		if s.cfg.NodeRole.checks() && s.readerNC != nil {
 			cfg := base
 			cfg.Conn, cfg.Serve = s.readerNC, readers
 			if err := start(cfg); err != nil {
 				return err
 			}
-		} else if s.cfg.Role.checks() {
+		} else if s.cfg.NodeRole.checks() {
 			s.log.Info("checks over NATS are served by replica nodes (the readers' account); this node answers checks over HTTP")
 		}
 	}

@@ -1,0 +1,71 @@
+package command
+
+import (
+	"context"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/perm"
+)
+
+// RegisterEndpoint is the input of Service.RegisterEndpoint.
+type RegisterEndpoint struct {
+	Method   string      `json:"method"`
+	Path     string      `json:"path"`
+	Resource string      `json:"resource"`
+	Action   perm.Action `json:"action"`
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !identByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// RegisterEndpoint records which permission an endpoint requires.
+func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name string, in RegisterEndpoint) (uint64, error) {
+	if !validIdent(service) || !validIdent(name) {
+		return 0, errorf(ErrInvalid, "invalidEndpoint", "service and endpoint names: use 1-64 letters, digits, '_' or '-'")
+	}
+	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Create|perm.Update, ""); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	p, err := perm.ValidatePermission(perm.Permission{Resource: in.Resource, Action: in.Action})
+	if err != nil {
+		return 0, errorf(ErrInvalid, "invalidPermission", "%v", err)
+	}
+	if err := validText("invalidEndpoint", "method", in.Method, 16, false); err != nil {
+		return 0, err
+	}
+	if err := validText("invalidEndpoint", "path", in.Path, 1024, false); err != nil {
+		return 0, err
+	}
+	return s.execute(ctx, events.PlatformNamespace, &m, req("RegisterEndpoint", service, name, in.Method, in.Path, p), func(index.View) (decision, error) {
+		return decision{kind: events.KindEndpoint, aggregateID: service + "." + name, payload: events.EndpointRegistered{
+			Service: service, Name: name, Method: in.Method, Path: in.Path, Resource: p.Resource, Action: uint8(p.Action),
+		}}, nil
+	})
+}
+
+// DeleteEndpoint removes an endpoint from the catalog.
+func (s *Service) DeleteEndpoint(ctx context.Context, m Meta, service, name string) (uint64, error) {
+	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Delete, ""); err != nil {
+		return 0, err
+	}
+	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteEndpoint", service, name), func(v index.View) (decision, error) {
+		if v.Endpoint(service, name) == nil {
+			return decision{}, errorf(ErrNotFound, "endpointNotFound", "endpoint %s/%s is not in the catalog", service, name)
+		}
+		return decision{kind: events.KindEndpoint, aggregateID: service + "." + name, payload: events.EndpointDeleted{Service: service, Name: name}}, nil
+	})
+}

@@ -1,0 +1,201 @@
+package command
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/perm"
+)
+
+// IssueToken is the input of Service.IssueToken.
+type IssueToken struct {
+	Name string `json:"name"`
+	// Owner defaults to the caller (a token acts as its owner).
+	Owner *events.Actor `json:"owner,omitempty"`
+	// Scopes and Permissions (templates: constraints may use params "$1"...)
+	// together make the token's permission set.
+	Scopes      []string          `json:"scopes,omitempty"`
+	Permissions []perm.Permission `json:"permissions,omitempty"`
+	Params      []perm.Value      `json:"params,omitempty"`
+	NotBefore   *time.Time        `json:"notBefore,omitempty"`
+	ExpiresAt   *time.Time        `json:"expiresAt,omitempty"`
+}
+
+// TokenIssued is what IssueToken returns: the token is shown once.
+type TokenIssued struct {
+	TokenID     string            `json:"tokenId"`
+	Token       string            `json:"token"`
+	Owner       events.Actor      `json:"owner"`
+	Scopes      []string          `json:"scopes,omitempty"`
+	Permissions []perm.Permission `json:"permissions"`
+	ExpiresAt   *time.Time        `json:"expiresAt,omitempty"`
+	Revision    uint64            `json:"revision"`
+}
+
+// Limits on tokens.
+const (
+	MaxTokenPermissions = 200
+	MaxScopesPerToken   = 50
+)
+
+// ownerOf resolves the default owner: the caller, a token's owner, or the
+// bootstrap admin user for the bootstrap credential.
+func ownerOf(v index.View, c principal.Caller) (events.Actor, bool) {
+	if c.Type == events.ActorToken {
+		t := v.Token(c.ID)
+		if t == nil {
+			return events.Actor{}, false
+		}
+		return t.Owner, true
+	}
+	return c.Actor, true
+}
+
+// expandScopes returns the permissions of the named scopes and what they
+// include.
+func expandScopes(v index.View, names []string) ([]perm.Permission, error) {
+	var out []perm.Permission
+	seen := map[string]bool{}
+	var walk func(name string, depth int) error
+	walk = func(name string, depth int) error {
+		if seen[name] {
+			return nil
+		}
+		seen[name] = true
+		sc := v.Scope(name)
+		if sc == nil {
+			return errorf(ErrInvalid, "unknownScope", "scope %q does not exist; define it with PUT /v1/scopes/%s or list them with GET /v1/scopes", name, name)
+		}
+		if depth > 16 {
+			return errorf(ErrInvalid, "invalidScope", "scope %q includes scopes more than 16 deep", name)
+		}
+		out = append(out, sc.Permissions...)
+		for _, inc := range sc.Includes {
+			if err := walk(inc, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range names {
+		if err := walk(n, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// IssueToken issues a token (API key) in namespace ns. Its permissions are
+// its scopes' and its own, with params filled; they can never exceed what
+// the caller or the owner holds, and never change after issue.
+func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueToken) (TokenIssued, error) {
+	if !events.ValidNamespace(ns) {
+		return TokenIssued{}, invalidNamespace("namespace", ns)
+	}
+	if err := validateMeta(&m); err != nil {
+		return TokenIssued{}, err
+	}
+	if err := validateName("name", in.Name, 128); err != nil {
+		return TokenIssued{}, err
+	}
+	if len(in.Scopes) > MaxScopesPerToken {
+		return TokenIssued{}, errorf(ErrInvalid, "tooManyScopes", "%d scopes; the limit is %d", len(in.Scopes), MaxScopesPerToken)
+	}
+	if len(in.Permissions) > MaxTokenPermissions {
+		return TokenIssued{}, errorf(ErrInvalid, "tooManyPermissions", "%d permissions; the limit is %d", len(in.Permissions), MaxTokenPermissions)
+	}
+	if err := validateWindow(in.NotBefore, in.ExpiresAt); err != nil {
+		return TokenIssued{}, err
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.cfg.Now()) {
+		return TokenIssued{}, errorf(ErrInvalid, "invalidExpiry", "expiresAt %s is in the past", in.ExpiresAt.Format(time.RFC3339))
+	}
+	if in.Owner != nil {
+		if (in.Owner.Type != events.ActorUser && in.Owner.Type != events.ActorClient) || !events.ValidID(in.Owner.ID) {
+			return TokenIssued{}, errorf(ErrInvalid, "invalidOwner", `owner must be {"type": "user" or "client", "id": "..."}`)
+		}
+	}
+	id := uuid.NewString()
+	secret, hash := newSecret(TokenPrefix)
+	var out TokenIssued
+	rev, err := s.execute(ctx, ns, &m, req("IssueToken", in.Name, in.Owner, in.Scopes, in.Permissions, in.Params, utcPtr(in.NotBefore), utcPtr(in.ExpiresAt)), func(v index.View) (decision, error) {
+		owner, ok := ownerOf(v, m.Caller)
+		if in.Owner != nil {
+			owner, ok = *in.Owner, true
+		}
+		if !ok {
+			return decision{}, errorf(ErrInvalid, "invalidOwner", "the calling token no longer exists")
+		}
+		if owner.Type == events.ActorClient {
+			if c := v.Client(owner.ID); c == nil || c.Namespace != ns {
+				return decision{}, clientNotFound(ns, owner.ID)
+			}
+		}
+		tmpl, err := expandScopes(v, in.Scopes)
+		if err != nil {
+			return decision{}, err
+		}
+		tmpl = append(tmpl, in.Permissions...)
+		if len(tmpl) == 0 {
+			return decision{}, errorf(ErrInvalid, "noPermissions", "give the token scopes or permissions")
+		}
+		ps := make([]perm.Permission, 0, len(tmpl))
+		for i, p := range tmpl {
+			vp, err := perm.ValidateTemplate(p)
+			if err == nil {
+				vp, err = perm.FillParams(vp, in.Params)
+			}
+			if err != nil {
+				return decision{}, errorf(ErrInvalid, "invalidPermission", "permission %d (%s): %v", i, p.Resource, err)
+			}
+			ps = append(ps, vp)
+		}
+		out = TokenIssued{TokenID: id, Token: secret, Owner: owner, Scopes: in.Scopes, Permissions: ps, ExpiresAt: utcPtr(in.ExpiresAt)}
+		return decision{kind: events.KindToken, aggregateID: id, payload: events.TokenIssued{
+			TokenID: id, Name: in.Name, Owner: owner, Issuer: m.Caller.Actor, Scopes: in.Scopes,
+			Permissions: index.ToEvent(ps), SecretHash: hash, NotBefore: utcPtr(in.NotBefore), ExpiresAt: utcPtr(in.ExpiresAt),
+		}, check: func() error {
+			if err := s.authorize(ctx, &m, metaperm.Token(ns, owner.ID), perm.Create, ns); err != nil {
+				return err
+			}
+			bind := perm.RequiredBinding{Namespace: ns, UserID: owner.ID}
+			// Never more than the issuer holds...
+			if err := s.holds(ctx, &m, ns, ps, bind, "the token"); err != nil {
+				return err
+			}
+			// ...nor more than the owner holds at issue.
+			if err := s.authz.HoldsAll(ctx, principal.Caller{Actor: owner}, ns, ps, bind, "the token (for its owner)"); err != nil {
+				return err
+			}
+			return nil
+		}}, nil
+	})
+	if err != nil {
+		return TokenIssued{}, err
+	}
+	out.Revision = rev
+	return out, nil
+}
+
+// RevokeToken revokes a token; every replica denies it once it applies the event.
+func (s *Service) RevokeToken(ctx context.Context, m Meta, ns, id string) (uint64, error) {
+	if !events.ValidNamespace(ns) {
+		return 0, invalidNamespace("namespace", ns)
+	}
+	return s.execute(ctx, ns, &m, req("RevokeToken", id), func(v index.View) (decision, error) {
+		t := v.Token(id)
+		if t == nil || t.Namespace != ns {
+			return decision{}, errorf(ErrNotFound, "tokenNotFound", "namespace %s has no token %q", ns, id)
+		}
+		owner := t.Owner.ID
+		return decision{kind: events.KindToken, aggregateID: id, payload: events.TokenRevoked{TokenID: id, Before: tokenState(t)}, check: func() error {
+			return s.authorize(ctx, &m, metaperm.Token(ns, owner), perm.Delete, ns)
+		}}, nil
+	})
+}

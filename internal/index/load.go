@@ -1,0 +1,180 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+	gojson "github.com/goccy/go-json"
+
+	"github.com/grantlog/grantlog/events"
+)
+
+func (s *Store) load() error {
+	if v, err := s.get(keyLayout); err != nil {
+		return err
+	} else if v == nil || string(v) == layoutVersionV1 {
+		// A new index, or one of layout 1: this binary reads its JSON
+		// assignment records, and writes binary ones from now on, which
+		// binaries of layout 1 cannot read.
+		b := s.db.NewBatch()
+		_ = b.Set(keyLayout, []byte(layoutVersion), nil)
+		if v == nil {
+			_ = b.Set(keyPebbleFormat, []byte(strconv.FormatUint(uint64(s.db.FormatMajorVersion()), 10)), nil)
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("index: init: %w", err)
+		}
+	} else if string(v) != layoutVersion {
+		return fmt.Errorf("%w %q (this binary reads %q)", ErrLayout, v, layoutVersion)
+	}
+	if v, err := s.get(keyApplied); err != nil {
+		return err
+	} else if len(v) == 8 {
+		s.applied.Store(binary.BigEndian.Uint64(v))
+	}
+
+	st := newState()
+	if v, err := s.get(keyUsers); err != nil {
+		return err
+	} else if len(v) == 8 {
+		// Size the users map once instead of growing it through a million
+		// rehashes (a hint: capped, so a corrupt value cannot exhaust memory).
+		st.users = make(map[string][]*Assignment, min(binary.BigEndian.Uint64(v), 1<<26))
+	}
+	// Roles first: assignments point to them.
+	rolePrefix := kindPrefix(events.PlatformNamespace, kindRole)
+	if err := s.scan(rolePrefix, prefixEnd(rolePrefix), func(iter *pebble.Iterator) error {
+		pk, err := parseKey(iter.Key())
+		if err != nil {
+			return fmt.Errorf("index: load key %q: %w", iter.Key(), err)
+		}
+		var rec roleRecord
+		if err := gojson.Unmarshal(iter.Value(), &rec); err != nil {
+			return fmt.Errorf("index: load role %s: %w", pk.a, err)
+		}
+		r := roleFromRecord(rec)
+		st.roles[r.ID] = r
+		st.roleNames[strings.ToLower(r.Name)] = r
+		return nil
+	}); err != nil {
+		return err
+	}
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("n/"), UpperBound: []byte("n0")})
+	if err != nil {
+		return fmt.Errorf("index: load: %w", err)
+	}
+	defer iter.Close()
+	var run loadRun
+	// Layout 1's JSON records are rewritten in binary as they are read, so
+	// that the next open reads binary only. A crash before a rewrite is
+	// committed leaves JSON records, which read as well.
+	var upgrade *pebble.Batch
+	run.rewrite = func(k, v []byte) error {
+		if upgrade == nil {
+			upgrade = s.db.NewBatch()
+		}
+		if err := upgrade.Set(k, v, nil); err != nil {
+			return err
+		}
+		if upgrade.Len() < 4<<20 {
+			return nil
+		}
+		err := upgrade.Commit(pebble.NoSync)
+		_ = upgrade.Close()
+		upgrade = nil
+		return err
+	}
+	defer func() {
+		if upgrade != nil {
+			_ = upgrade.Close()
+		}
+	}()
+	for valid := iter.First(); valid; {
+		k := iter.Key()
+		if ns, user, role, ok := splitAssignmentKey(k); ok {
+			if err := st.loadAssignment(&run, k, ns, user, role, iter.Value()); err != nil {
+				return fmt.Errorf("index: load %q: %w", k, err)
+			}
+			valid = iter.Next()
+			continue
+		}
+		pk, err := parseKey(k)
+		if err != nil {
+			return fmt.Errorf("index: load key %q: %w", k, err)
+		}
+		switch pk.kind {
+		case kindMember, kindRole:
+			// The reverse index is not held in memory, and roles were read
+			// first: skip the namespace's.
+			valid = iter.SeekGE(prefixEnd(kindPrefix(pk.ns, pk.kind)))
+			continue
+		case kindInfo:
+			var info NamespaceInfo
+			if err := gojson.Unmarshal(iter.Value(), &info); err != nil {
+				return fmt.Errorf("index: load namespace %s: %w", pk.ns, err)
+			}
+			st.ns[pk.ns] = &info
+			if info.Parent != "" {
+				st.parents[pk.ns] = info.Parent
+			}
+		case kindClient, kindToken, kindScope, kindEndpoint:
+			if err := st.loadPrincipal(pk, iter.Value()); err != nil {
+				return fmt.Errorf("index: load %q: %w", k, err)
+			}
+		}
+		valid = iter.Next()
+	}
+	if err := iter.Error(); err != nil {
+		return fmt.Errorf("index: load: %w", err)
+	}
+	run.flush(&st)
+	if upgrade != nil {
+		if err := upgrade.Commit(pebble.NoSync); err != nil {
+			return fmt.Errorf("index: rewrite layout 1 records: %w", err)
+		}
+	}
+	s.mu.st = st
+	return nil
+}
+
+// loadAssignment reads the assignment record at key into run (flushing the
+// run of the previous user first).
+func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byte) error {
+	r := run.role
+	if r == nil || r.ID != string(roleID) {
+		if r = st.roles[string(roleID)]; r == nil {
+			return nil // cannot happen: role deletion removes its assignments in the same batch
+		}
+		run.role = r
+	}
+	if run.ns != string(ns) {
+		run.ns = st.in.bytes(ns) // keys come namespace by namespace
+	}
+	rec, err := decodeAssignmentRecord(value)
+	if err != nil {
+		return err
+	}
+	nss, err := st.in.namespaces(&rec)
+	if err != nil {
+		return err
+	}
+	if rec.json {
+		run.buf, _ = appendAssignmentRecord(run.buf[:0], rec.rev, rec.assignedAt, rec.notBefore, rec.notAfter, nss)
+		if err := run.rewrite(key, run.buf); err != nil {
+			return fmt.Errorf("rewrite in binary: %w", err)
+		}
+	}
+	if !bytes.Equal(user, run.user) {
+		run.flush(st)
+		run.user = append(run.user[:0], user...)
+	}
+	run.vals = append(run.vals, Assignment{
+		Namespace: run.ns, AssignedNamespaces: nss, Revision: rec.rev,
+		assignedAt: packTime(rec.assignedAt), role: r, window: newWindow(rec.notBefore, rec.notAfter),
+	})
+	return nil
+}

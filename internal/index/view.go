@@ -1,0 +1,99 @@
+package index
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// View is a consistent read-only view of the index at one revision. It holds
+// a read lock: Release it promptly, and do not use anything reached through
+// it after Release.
+type View struct{ s *Store }
+
+// Acquire returns a View. Every Acquire must be paired with Release.
+func (s *Store) Acquire() View {
+	s.mu.RLock()
+	return View{s}
+}
+
+// Release ends the view.
+func (v View) Release() { v.s.mu.RUnlock() }
+
+// Revision is the revision the view reflects.
+func (v View) Revision() uint64 { return v.s.applied.Load() }
+
+// Role returns the role with id, or nil.
+func (v View) Role(id string) *Role { return v.s.mu.st.roles[id] }
+
+// RoleByName returns the role named name (case-insensitively), or nil.
+func (v View) RoleByName(name string) *Role { return v.s.mu.st.roleNames[strings.ToLower(name)] }
+
+// Roles returns every role sorted by name.
+func (v View) Roles() []*Role {
+	out := make([]*Role, 0, len(v.s.mu.st.roles))
+	for _, r := range v.s.mu.st.roles {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out
+}
+
+// Assignments returns the user's assignments across all namespaces, sorted
+// by namespace, then role id. The slice must not be modified.
+func (v View) Assignments(userID string) []*Assignment { return v.s.mu.st.users[userID] }
+
+// Namespace returns what the index knows of ns.
+func (v View) Namespace(ns string) (NamespaceInfo, bool) {
+	info, ok := v.s.mu.st.ns[ns]
+	if !ok {
+		return NamespaceInfo{Name: ns}, false
+	}
+	return *info, true
+}
+
+// Members lists the holders of role roleID in namespace order, then user id
+// order, starting after cursor (a value returned as next, or "" to start),
+// at most limit of them (every one when limit <= 0). next is "" when the
+// list is complete.
+func (v View) Members(roleID, cursor string, limit int) (members []Member, next string, err error) {
+	namespaces := make([]string, 0, len(v.s.mu.st.ns))
+	for ns := range v.s.mu.st.ns {
+		namespaces = append(namespaces, ns)
+	}
+	sort.Strings(namespaces)
+	afterNS, afterUser, _ := strings.Cut(cursor, "/")
+	for _, ns := range namespaces {
+		if ns < afterNS {
+			continue
+		}
+		lower := memberPrefix(ns, roleID)
+		upper := prefixEnd(lower)
+		if ns == afterNS && afterUser != "" {
+			lower = append(memberKey(ns, roleID, afterUser), 0)
+		}
+		iter, err := v.s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return nil, "", fmt.Errorf("index: members: %w", err)
+		}
+		for iter.First(); iter.Valid(); iter.Next() {
+			if limit > 0 && len(members) == limit {
+				last := members[len(members)-1]
+				_ = iter.Close()
+				return members, last.Namespace + "/" + last.UserID, nil
+			}
+			pk, err := parseKey(iter.Key())
+			if err != nil {
+				_ = iter.Close()
+				return nil, "", err
+			}
+			members = append(members, Member{Namespace: ns, UserID: pk.b})
+		}
+		if err := iter.Close(); err != nil {
+			return nil, "", fmt.Errorf("index: members: %w", err)
+		}
+	}
+	return members, "", nil
+}
