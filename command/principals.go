@@ -12,9 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -65,7 +64,7 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 	if in.Parent != "" && (!events.ValidNamespace(in.Parent) || in.Parent == in.Namespace) {
 		return events.NamespaceCreated{}, 0, invalidNamespace("parent", in.Parent)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Namespaces, perm.Create, in.Namespace); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermNamespaces, perm.Create, in.Namespace); err != nil {
 		return events.NamespaceCreated{}, 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -101,14 +100,14 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 			// making it explicit sets its parent and default roles, which
 			// needs rights in it, not only ADMIN:NAMESPACE Create.
 			if existed {
-				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Namespace), perm.Update, in.Namespace); err != nil {
+				if err := s.authorize(ctx, &m, auth.PermNamespace(in.Namespace), perm.Update, in.Namespace); err != nil {
 					return err
 				}
 			}
 			// A parent studio's grants cover the namespace: attaching it
 			// to a studio needs rights in the studio.
 			if in.Parent != "" {
-				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Parent), perm.Update, in.Parent); err != nil {
+				if err := s.authorize(ctx, &m, auth.PermNamespace(in.Parent), perm.Update, in.Parent); err != nil {
 					return err
 				}
 			}
@@ -130,7 +129,7 @@ func (s *Service) DeleteNamespace(ctx context.Context, m Meta, ns string) (uint6
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Namespace(ns), perm.Delete, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermNamespace(ns), perm.Delete, ns); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, ns, &m, req("DeleteNamespace"), func(v index.View) (decision, error) {
@@ -195,7 +194,7 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 	if !events.ValidNamespace(ns) {
 		return ClientCreated{}, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Create, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermClient(ns), perm.Create, ns); err != nil {
 		return ClientCreated{}, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -300,7 +299,7 @@ func (s *Service) changeClient(ctx context.Context, m Meta, ns, id string, rq re
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermClient(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -325,7 +324,7 @@ func (s *Service) DeleteClient(ctx context.Context, m Meta, ns, id string) (uint
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Delete, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermClient(ns), perm.Delete, ns); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, ns, &m, req("DeleteClient", id), func(v index.View) (decision, error) {
@@ -370,7 +369,7 @@ const (
 
 // ownerOf resolves the default owner: the caller, a token's owner, or the
 // bootstrap admin user for the bootstrap credential.
-func ownerOf(v index.View, c principal.Caller) (events.Actor, bool) {
+func ownerOf(v index.View, c events.Caller) (events.Actor, bool) {
 	if c.Type == events.ActorToken {
 		t := v.Token(c.ID)
 		if t == nil {
@@ -485,7 +484,7 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 			TokenID: id, Name: in.Name, Owner: owner, Issuer: m.Caller.Actor, Scopes: in.Scopes,
 			Permissions: index.ToEvent(ps), SecretHash: hash, NotBefore: utcPtr(in.NotBefore), ExpiresAt: utcPtr(in.ExpiresAt),
 		}, check: func() error {
-			if err := s.authorize(ctx, &m, metaperm.Token(ns, owner.ID), perm.Create, ns); err != nil {
+			if err := s.authorize(ctx, &m, auth.PermToken(ns, owner.ID), perm.Create, ns); err != nil {
 				return err
 			}
 			bind := perm.RequiredBinding{Namespace: ns, UserID: owner.ID}
@@ -494,7 +493,7 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 				return err
 			}
 			// ...nor more than the owner holds at issue.
-			if err := s.authz.HoldsAll(ctx, principal.Caller{Actor: owner}, ns, ps, bind, "the token (for its owner)"); err != nil {
+			if err := s.authz.HoldsAll(ctx, events.Caller{Actor: owner}, ns, ps, bind, "the token (for its owner)"); err != nil {
 				return err
 			}
 			return nil
@@ -519,7 +518,7 @@ func (s *Service) RevokeToken(ctx context.Context, m Meta, ns, id string) (uint6
 		}
 		owner := t.Owner.ID
 		return decision{kind: events.KindToken, aggregateID: id, payload: events.TokenRevoked{TokenID: id, Before: tokenState(t)}, check: func() error {
-			return s.authorize(ctx, &m, metaperm.Token(ns, owner), perm.Delete, ns)
+			return s.authorize(ctx, &m, auth.PermToken(ns, owner), perm.Delete, ns)
 		}}, nil
 	})
 }
@@ -553,7 +552,7 @@ func (s *Service) DefineScope(ctx context.Context, m Meta, name string, in Defin
 	if !validScopeName(name) {
 		return 0, errorf(ErrInvalid, "invalidScope", "scope name %q: use 1-64 letters, digits, '_', '-' or ':'", name)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Scopes, perm.Create|perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermScopes, perm.Create|perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -613,7 +612,7 @@ func expandScopeNames(v index.View, name string) (map[string]bool, error) {
 
 // DeleteScope deletes a scope (tokens issued with it keep their permissions).
 func (s *Service) DeleteScope(ctx context.Context, m Meta, name string) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Scopes, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermScopes, perm.Delete, ""); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteScope", name), func(v index.View) (decision, error) {
@@ -649,7 +648,7 @@ func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name st
 	if !validIdent(service) || !validIdent(name) {
 		return 0, errorf(ErrInvalid, "invalidEndpoint", "service and endpoint names: use 1-64 letters, digits, '_' or '-'")
 	}
-	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Create|perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermEndpoints, perm.Create|perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -674,7 +673,7 @@ func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name st
 
 // DeleteEndpoint removes an endpoint from the catalog.
 func (s *Service) DeleteEndpoint(ctx context.Context, m Meta, service, name string) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermEndpoints, perm.Delete, ""); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteEndpoint", service, name), func(v index.View) (decision, error) {

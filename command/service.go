@@ -16,9 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -45,16 +44,16 @@ type State interface {
 // in required bound to namespace. It returns nil when allowed, or an error
 // to return to the caller as it is.
 type Authorizer interface {
-	Authorize(ctx context.Context, caller principal.Caller, required perm.Permission, namespace string) error
+	Authorize(ctx context.Context, caller events.Caller, required perm.Permission, namespace string) error
 	// HoldsAll returns nil when caller holds every permission of ps (bound
 	// by bind), else an error naming the first that exceeds: nobody grants
 	// more than they hold. what names what is being granted.
-	HoldsAll(ctx context.Context, caller principal.Caller, namespace string, ps []perm.Permission, bind perm.RequiredBinding, what string) error
+	HoldsAll(ctx context.Context, caller events.Caller, namespace string, ps []perm.Permission, bind perm.RequiredBinding, what string) error
 }
 
 // Meta is the context of one command.
 type Meta struct {
-	Caller principal.Caller
+	Caller events.Caller
 	// CommandID is the caller's idempotency key (the Idempotency-Key
 	// header); generated when empty. Keys belong to their caller: the
 	// stream's Nats-Msg-Id and the event's commandId are derived from the
@@ -91,7 +90,7 @@ var commandIDSpace = uuid.MustParse("5d0c1f0e-8a43-4c6b-9a55-1b0e6a7f2c3d")
 // event's commandId) of a command sent by caller with idempotency key key:
 // a UUIDv5 of the caller's identity (actor, whom it acts for, root) and
 // the key, so that equal keys of different callers never collide.
-func DeriveCommandID(caller principal.Caller, key string) string {
+func DeriveCommandID(caller events.Caller, key string) string {
 	var obo events.Actor
 	if caller.OnBehalfOf != nil {
 		obo = *caller.OnBehalfOf

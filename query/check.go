@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -244,14 +243,14 @@ func (e *Engine) evaluate(v index.View, req *CheckRequest) (CheckResult, *explai
 	return res, x, nil
 }
 
-// CheckAs is Check on behalf of caller, who must hold metaperm.Check Read in
+// CheckAs is Check on behalf of caller, who must hold auth.PermCheck Read in
 // the check's namespace. Its explanation shows only what the caller may
 // read (see Explanation.Withheld); the answer is Check's.
-func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *CheckRequest) (CheckResult, error) {
+func (e *Engine) CheckAs(ctx context.Context, caller events.Caller, req *CheckRequest) (CheckResult, error) {
 	if err := validateCheck(req); err != nil {
 		return CheckResult{}, err
 	}
-	if err := e.authorize(ctx, ReadOptions{Caller: caller}, metaperm.Check, perm.Read, req.Namespace); err != nil {
+	if err := e.authorize(ctx, ReadOptions{Caller: caller}, auth.PermCheck, perm.Read, req.Namespace); err != nil {
 		return CheckResult{}, err
 	}
 	if !req.Explain {
@@ -276,16 +275,16 @@ func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *Chec
 type seeRule struct{ resource, ns string }
 
 // Rules of the reads that list what explanations show.
-func seeAssignment(ns string) seeRule  { return seeRule{metaperm.Assignment(ns), ns} }
-func seeDefaultRole(ns string) seeRule { return seeRule{metaperm.Namespace(ns), ns} }
-func seeClient(ns string) seeRule      { return seeRule{metaperm.Client(ns), ns} }
+func seeAssignment(ns string) seeRule  { return seeRule{auth.PermAssignment(ns), ns} }
+func seeDefaultRole(ns string) seeRule { return seeRule{auth.PermNamespace(ns), ns} }
+func seeClient(ns string) seeRule      { return seeRule{auth.PermClient(ns), ns} }
 func seeToken(t *index.Token) seeRule {
-	return seeRule{metaperm.Token(t.Namespace, t.Owner.ID), t.Namespace}
+	return seeRule{auth.PermToken(t.Namespace, t.Owner.ID), t.Namespace}
 }
 
 // readable returns whether caller may read what a rule guards, asking the
 // authorizer once per rule (fail closed: any error hides).
-func (e *Engine) readable(ctx context.Context, caller principal.Caller) func(seeRule) bool {
+func (e *Engine) readable(ctx context.Context, caller events.Caller) func(seeRule) bool {
 	seen := map[seeRule]bool{}
 	return func(r seeRule) bool {
 		ok, done := seen[r]
@@ -628,7 +627,7 @@ func (x *explainer) finish(req *CheckRequest) *Explanation {
 // with action ({namespace} in resource binds to ns, {userId} to the
 // caller's user). It is the authorization primitive for the service's own
 // API; the bootstrap credential is handled by the authorizer, not here.
-func (e *Engine) Allows(caller principal.Caller, ns, resource string, action perm.Action) (bool, error) {
+func (e *Engine) Allows(caller events.Caller, ns, resource string, action perm.Action) (bool, error) {
 	v := e.store.Acquire()
 	defer v.Release()
 	ev := evaluation{v: v, ns: ns, clock: e.cfg.Now}
@@ -650,7 +649,7 @@ func (e *Engine) Allows(caller principal.Caller, ns, resource string, action per
 // bound by bind, or kept unbound so that only "*" grants cover them), for
 // the rule that nobody grants more than they hold. Constrained grants of
 // the caller do not count.
-func (e *Engine) Holds(caller principal.Caller, ns string, p perm.Permission, bind perm.RequiredBinding) (bool, error) {
+func (e *Engine) Holds(caller events.Caller, ns string, p perm.Permission, bind perm.RequiredBinding) (bool, error) {
 	v := e.store.Acquire()
 	defer v.Release()
 	ev := evaluation{v: v, ns: ns, clock: e.cfg.Now}
@@ -669,7 +668,7 @@ func (e *Engine) Holds(caller principal.Caller, ns string, p perm.Permission, bi
 
 // callerEval prepares the evaluation of a caller: its user id and the
 // evaluation to run (nil when the caller is unknown).
-func (e *Engine) callerEval(ev *evaluation, caller principal.Caller) (string, func() bool) {
+func (e *Engine) callerEval(ev *evaluation, caller events.Caller) (string, func() bool) {
 	switch caller.Type {
 	case events.ActorUser:
 		return caller.ID, func() bool { return ev.user(caller.ID) }

@@ -7,16 +7,15 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
 // Authorizer decides whether a caller holds a permission ({namespace} in
 // required bound to namespace); nil means allowed.
 type Authorizer interface {
-	Authorize(ctx context.Context, caller principal.Caller, required perm.Permission, namespace string) error
+	Authorize(ctx context.Context, caller events.Caller, required perm.Permission, namespace string) error
 }
 
 // Config configures an Engine.
@@ -93,7 +92,7 @@ func roleOf(r *index.Role) Role {
 
 // ReadOptions are common to reads.
 type ReadOptions struct {
-	Caller principal.Caller
+	Caller events.Caller
 	// AtLeastRevision makes the read wait (bounded) for this revision.
 	AtLeastRevision uint64
 }
@@ -130,7 +129,7 @@ func clampLimit(limit int) (int, error) {
 
 // GetRole returns one role.
 func (e *Engine) GetRole(ctx context.Context, o ReadOptions, roleID string) (Role, uint64, error) {
-	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermRoles, perm.Read, ""); err != nil {
 		return Role{}, 0, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {
@@ -147,7 +146,7 @@ func (e *Engine) GetRole(ctx context.Context, o ReadOptions, roleID string) (Rol
 
 // ListRoles lists roles by name, starting after the role named by cursor.
 func (e *Engine) ListRoles(ctx context.Context, o ReadOptions, cursor string, limit int) (Page[Role], error) {
-	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermRoles, perm.Read, ""); err != nil {
 		return Page[Role]{}, err
 	}
 	limit, err := clampLimit(limit)
@@ -194,7 +193,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 	if !events.ValidID(userID) {
 		return Page[UserRole]{}, errorf(ErrInvalid, "invalidUserId", "userId %q is not valid", userID)
 	}
-	if err := e.authorize(ctx, o, metaperm.Assignment(ns), perm.Read, ns); err != nil {
+	if err := e.authorize(ctx, o, auth.PermAssignment(ns), perm.Read, ns); err != nil {
 		return Page[UserRole]{}, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {
@@ -219,7 +218,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 
 // RoleMembers lists the holders of a role, across namespaces.
 func (e *Engine) RoleMembers(ctx context.Context, o ReadOptions, roleID, cursor string, limit int) (Page[index.Member], error) {
-	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermRoles, perm.Read, ""); err != nil {
 		return Page[index.Member]{}, err
 	}
 	limit, err := clampLimit(limit)

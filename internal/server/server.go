@@ -25,15 +25,12 @@ import (
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/examples/catalogs"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/catalogs"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/principal"
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -100,14 +97,14 @@ type Config struct {
 	// publishes its status; default 1s.
 	StatusInterval time.Duration
 	// SnapshotInterval is how often the node snapshots its index into
-	// SnapshotBucket when the index moved (snapshot.Snapshotter); default 0:
+	// SnapshotBucket when the index moved (eventlog.Snapshotter); default 0:
 	// no periodic snapshots (POST /v1/admin/snapshots still takes one). Set
 	// it on the node that should write snapshots, typically the role all
 	// node (the replica NATS user can read snapshots, and restores from
 	// them, but may not create the bucket or delete old snapshots).
 	SnapshotInterval time.Duration
 	// SnapshotBucket is the JetStream Object Store bucket of index
-	// snapshots; default snapshot.DefaultBucket ("GRANTLOG_SNAPSHOTS").
+	// snapshots; default eventlog.DefaultSnapshotBucket ("GRANTLOG_SNAPSHOTS").
 	SnapshotBucket string
 }
 
@@ -220,7 +217,7 @@ func (c *Config) setDefaults() {
 		c.StatusInterval = time.Second
 	}
 	if c.SnapshotBucket == "" {
-		c.SnapshotBucket = snapshot.DefaultBucket
+		c.SnapshotBucket = eventlog.DefaultSnapshotBucket
 	}
 }
 
@@ -236,7 +233,7 @@ type Server struct {
 	ownConn  bool                // nc is external: Close closes it
 	js       jetstream.JetStream
 	stream   jetstream.Stream
-	auth     *credential.Authenticator
+	auth     *auth.Authenticator
 	head     atomic.Uint64 // stream head as last polled
 	store    *index.Store
 	proj     *projector.Projector
@@ -355,11 +352,11 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}, s.evjs, s.store)
 	// The authorizer asks an unguarded engine (it only uses Allows); the
 	// engine the API serves is guarded by the authorizer.
-	authorizer := authz.New(query.New(query.Config{}, s.store, nil))
+	authorizer := auth.NewAuthorizer(query.New(query.Config{}, s.store, nil))
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
 	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey}, s.evjs, stream, s.store, authorizer)
 
-	s.auth = &credential.Authenticator{Index: s.store, Legacy: s.boot.legacy}
+	s.auth = &auth.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
 	auditSvc := audit.New(audit.Config{Stream: s.streamName(), Members: s.roleMembers}, s.evjs, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -680,7 +677,7 @@ func (s *Server) defaultRoles(ctx context.Context) error {
 		roles = append(roles, command.CreateRole{RoleName: r.RoleName, AdminRole: r.AdminRole,
 			IsWildcard: r.IsWildcard, Description: r.Description, Permissions: r.Permissions})
 	}
-	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap: default roles"}
+	m := command.Meta{Caller: auth.Bootstrap(), Reason: "bootstrap: default roles"}
 	created, err := s.Commands.ApplyPreset(ctx, m, roles)
 	if err != nil {
 		return fmt.Errorf("bootstrap: default roles: %w", err)
@@ -688,7 +685,7 @@ func (s *Server) defaultRoles(ctx context.Context) error {
 	for _, r := range created {
 		if r.RoleName == SuperAdminRole {
 			m.Reason = "bootstrap: the bootstrap credential is a Super Admin"
-			if _, err := s.Commands.AssignRole(ctx, m, principal.BootstrapNamespace, principal.BootstrapAdminID, r.RoleID, nil); err != nil {
+			if _, err := s.Commands.AssignRole(ctx, m, auth.BootstrapNamespace, auth.BootstrapAdminID, r.RoleID, nil); err != nil {
 				return fmt.Errorf("bootstrap: assign %s: %w", SuperAdminRole, err)
 			}
 		}

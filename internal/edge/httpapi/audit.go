@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/audit"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -19,7 +19,7 @@ import (
 // proxies and clients know it is alive.
 var AuditHeartbeat = 15 * time.Second
 
-func (a *api) routesAudit(v1 func(string, func(http.ResponseWriter, *http.Request, principal.Caller))) {
+func (a *api) routesAudit(v1 func(string, func(http.ResponseWriter, *http.Request, events.Caller))) {
 	v1("GET /v1/audit", a.auditPage)
 	v1("GET /v1/audit/stream", a.auditStream)
 	v1("GET /v1/audit/effects", a.auditEffects)
@@ -81,7 +81,7 @@ func (a *api) auditMissing(w http.ResponseWriter, r *http.Request) bool {
 
 // auditPage serves GET /v1/audit: {data: [records], paging: {next}, revision}.
 // paging.next, when set, is the fromRevision of the next page.
-func (a *api) auditPage(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) auditPage(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	if a.auditMissing(w, r) {
 		return
 	}
@@ -113,7 +113,7 @@ func (a *api) auditPage(w http.ResponseWriter, r *http.Request, c principal.Call
 // header resumes after that revision (it overrides fromRevision and since).
 // An idle stream sends a comment every AuditHeartbeat. The stream ends when
 // the client goes away or the server shuts down.
-func (a *api) auditStream(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) auditStream(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	if a.auditMissing(w, r) {
 		return
 	}
@@ -189,7 +189,7 @@ func (a *api) serveEvents(w http.ResponseWriter, r *http.Request, what string, n
 }
 
 // auditEffects serves the permission-change feed (GET /v1/audit/effects).
-func (a *api) auditEffects(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) auditEffects(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	if a.auditMissing(w, r) {
 		return
 	}

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -17,7 +17,7 @@ func (a *api) routesBootstrap(v1 func(string, handler)) {
 	v1("DELETE /v1/admin/bootstrap-token", a.revokeBootstrap)
 }
 
-func (a *api) bootstrapCredentials(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) bootstrapCredentials(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (pageResponse[query.BootstrapCredential], error) {
 		return page(a.Query.BootstrapCredentials(r.Context(), o))
 	})
@@ -25,7 +25,7 @@ func (a *api) bootstrapCredentials(w http.ResponseWriter, r *http.Request, c pri
 
 // rotateBootstrap answers 201 {tokenId, token, revoked, endedTokens,
 // revision}: the new bootstrap token, shown once.
-func (a *api) rotateBootstrap(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) rotateBootstrap(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	out, err := a.Commands.RotateBootstrapCredential(r.Context(), meta(r, c, r.URL.Query().Get("reason")))
 	if err != nil {
 		a.fail(w, r, err)
@@ -35,7 +35,7 @@ func (a *api) rotateBootstrap(w http.ResponseWriter, r *http.Request, c principa
 	writeJSON(w, http.StatusCreated, out)
 }
 
-func (a *api) revokeBootstrap(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) revokeBootstrap(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	out, err := a.Commands.RevokeBootstrapCredential(r.Context(), meta(r, c, r.URL.Query().Get("reason")))
 	if err != nil {
 		a.fail(w, r, err)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )
@@ -18,7 +18,7 @@ type createRoleBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) createRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) createRole(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body createRoleBody
 	if !decode(w, r, &body) {
 		return
@@ -41,7 +41,7 @@ type paging struct {
 	Next string `json:"next,omitempty"`
 }
 
-func (a *api) listRoles(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) listRoles(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	o, ok := readOptions(w, r, c)
 	if !ok {
 		return
@@ -58,7 +58,7 @@ func (a *api) listRoles(w http.ResponseWriter, r *http.Request, c principal.Call
 	writeJSON(w, http.StatusOK, pageResponse[query.Role]{Data: p.Data, Paging: paging{Next: p.Next}, Revision: p.Revision})
 }
 
-func (a *api) writeRole(w http.ResponseWriter, r *http.Request, c principal.Caller, roleID string, atLeast uint64, status int) {
+func (a *api) writeRole(w http.ResponseWriter, r *http.Request, c events.Caller, roleID string, atLeast uint64, status int) {
 	role, _, err := a.Query.GetRole(r.Context(), query.ReadOptions{Caller: c, AtLeastRevision: atLeast}, roleID)
 	if err != nil {
 		a.fail(w, r, err)
@@ -67,7 +67,7 @@ func (a *api) writeRole(w http.ResponseWriter, r *http.Request, c principal.Call
 	writeJSON(w, status, role)
 }
 
-func (a *api) getRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) getRole(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	o, ok := readOptions(w, r, c)
 	if !ok {
 		return
@@ -80,7 +80,7 @@ type updateRoleBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) updateRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) updateRole(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body updateRoleBody
 	if !decode(w, r, &body) {
 		return
@@ -106,7 +106,7 @@ func (a *api) writeRevision(w http.ResponseWriter, r *http.Request, status int, 
 	writeJSON(w, status, revisionResponse{rev})
 }
 
-func (a *api) deleteRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) deleteRole(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.DeleteRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("roleId"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
@@ -116,8 +116,8 @@ type permissionsBody struct {
 	Reason      string            `json:"reason"`
 }
 
-func (a *api) changePermissions(op command.PermissionOp) func(http.ResponseWriter, *http.Request, principal.Caller) {
-	return func(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) changePermissions(op command.PermissionOp) func(http.ResponseWriter, *http.Request, events.Caller) {
+	return func(w http.ResponseWriter, r *http.Request, c events.Caller) {
 		var body permissionsBody
 		if !decode(w, r, &body) {
 			return
@@ -135,7 +135,7 @@ func (a *api) changePermissions(op command.PermissionOp) func(http.ResponseWrite
 	}
 }
 
-func (a *api) roleMembers(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) roleMembers(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	o, ok := readOptions(w, r, c)
 	if !ok {
 		return
@@ -168,7 +168,7 @@ type assignBody struct {
 	Reason             string     `json:"reason"`
 }
 
-func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body assignBody
 	if !decode(w, r, &body) {
 		return
@@ -183,13 +183,13 @@ func (a *api) assignRole(w http.ResponseWriter, r *http.Request, c principal.Cal
 	a.writeRevision(w, r, http.StatusCreated, rev, err)
 }
 
-func (a *api) unassignRole(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) unassignRole(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.UnassignRole(r.Context(), meta(r, c, r.URL.Query().Get("reason")),
 		r.PathValue("namespace"), r.PathValue("userId"), r.PathValue("roleId"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
-func (a *api) userRoles(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) userRoles(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	o, ok := readOptions(w, r, c)
 	if !ok {
 		return
@@ -202,7 +202,7 @@ func (a *api) userRoles(w http.ResponseWriter, r *http.Request, c principal.Call
 	writeJSON(w, http.StatusOK, pageResponse[query.UserRole]{Data: p.Data, Revision: p.Revision})
 }
 
-func (a *api) check(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) check(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var req query.CheckRequest
 	if !decode(w, r, &req) {
 		return
@@ -223,7 +223,7 @@ type batchBody struct {
 	Reason      string                    `json:"reason"`
 }
 
-func (a *api) assignBatch(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) assignBatch(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body batchBody
 	if !decodeLimit(w, r, &body, MaxBatchBodyBytes) {
 		return
@@ -240,7 +240,7 @@ func (a *api) assignBatch(w http.ResponseWriter, r *http.Request, c principal.Ca
 // reads the body into a pooled buffer, decodes it with checkjson's fast
 // path (the generic decoder, with its errors, for anything else) and
 // writes the answer with checkjson's encoder: the same JSON as writeJSON.
-func (a *api) checkBatch(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) checkBatch(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	bb := checkjson.GetBuffers()
 	defer bb.Release()
 	data, ok := readBody(w, r, &bb.In, MaxBodyBytes)

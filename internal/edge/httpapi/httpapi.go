@@ -23,8 +23,7 @@ import (
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -34,7 +33,7 @@ const MaxBodyBytes = 1 << 20
 // Authenticator maps an Authorization header to a caller; its errors say
 // how to fix the request.
 type Authenticator interface {
-	Authenticate(header string) (principal.Caller, error)
+	Authenticate(header string) (events.Caller, error)
 }
 
 // Config wires the API.
@@ -79,7 +78,7 @@ func New(cfg Config) http.Handler {
 		mux.HandleFunc("GET /v1/status", a.status)
 	}
 
-	v1 := func(pattern string, h func(http.ResponseWriter, *http.Request, principal.Caller)) {
+	v1 := func(pattern string, h func(http.ResponseWriter, *http.Request, events.Caller)) {
 		mux.HandleFunc(pattern, a.authenticated(h))
 	}
 	v1("POST /v1/roles", a.createRole)
@@ -151,7 +150,7 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-func (a *api) authenticated(h func(http.ResponseWriter, *http.Request, principal.Caller)) http.HandlerFunc {
+func (a *api) authenticated(h func(http.ResponseWriter, *http.Request, events.Caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		caller, err := a.Auth.Authenticate(r.Header.Get("Authorization"))
 		if err != nil {
@@ -209,12 +208,12 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ce *command.Error
 		qe *query.Error
-		ae *authz.Error
+		ae *auth.Error
 	)
 	switch {
 	case errors.As(err, &ae):
 		status := http.StatusForbidden
-		if errors.Is(ae.Kind, authz.ErrUnauthorized) {
+		if errors.Is(ae.Kind, auth.ErrUnauthorized) {
 			status = http.StatusUnauthorized
 		}
 		writeError(w, r, status, ae.Code, ae.Message)
@@ -358,7 +357,7 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, limit int64) 
 }
 
 // meta builds a command's metadata from the request.
-func meta(r *http.Request, c principal.Caller, reason string) command.Meta {
+func meta(r *http.Request, c events.Caller, reason string) command.Meta {
 	return command.Meta{
 		Caller:        c,
 		CommandID:     r.Header.Get("Idempotency-Key"),
@@ -382,7 +381,7 @@ func source(r *http.Request) *events.Source {
 }
 
 // readOptions parses common read parameters.
-func readOptions(w http.ResponseWriter, r *http.Request, c principal.Caller) (query.ReadOptions, bool) {
+func readOptions(w http.ResponseWriter, r *http.Request, c events.Caller) (query.ReadOptions, bool) {
 	o := query.ReadOptions{Caller: c}
 	if s := r.URL.Query().Get("atLeastRevision"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)

@@ -4,12 +4,12 @@ import (
 	"net/http"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/examples/catalogs"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/catalogs"
 	"github.com/grantlog/grantlog/query"
 )
 
-type handler = func(http.ResponseWriter, *http.Request, principal.Caller)
+type handler = func(http.ResponseWriter, *http.Request, events.Caller)
 
 // routesModel registers namespaces, clients, tokens, scopes, endpoints and presets.
 func (a *api) routesModel(v1 func(string, handler)) {
@@ -47,7 +47,7 @@ func (a *api) routesModel(v1 func(string, handler)) {
 }
 
 // readAnd runs a read after parsing common options.
-func readAnd[T any](a *api, w http.ResponseWriter, r *http.Request, c principal.Caller, read func(query.ReadOptions) (T, error)) {
+func readAnd[T any](a *api, w http.ResponseWriter, r *http.Request, c events.Caller, read func(query.ReadOptions) (T, error)) {
 	o, ok := readOptions(w, r, c)
 	if !ok {
 		return
@@ -69,7 +69,7 @@ type namespaceBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) createNamespace(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) createNamespace(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body namespaceBody
 	if !decode(w, r, &body) {
 		return
@@ -84,19 +84,19 @@ func (a *api) createNamespace(w http.ResponseWriter, r *http.Request, c principa
 	})
 }
 
-func (a *api) listNamespaces(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) listNamespaces(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (pageResponse[query.Namespace], error) {
 		return page(a.Query.ListNamespaces(r.Context(), o))
 	})
 }
 
-func (a *api) getNamespace(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) getNamespace(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (query.Namespace, error) {
 		return a.Query.GetNamespace(r.Context(), o, r.PathValue("namespace"))
 	})
 }
 
-func (a *api) deleteNamespace(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) deleteNamespace(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.DeleteNamespace(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("namespace"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
@@ -106,7 +106,7 @@ type clientBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) createClient(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) createClient(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body clientBody
 	if !decode(w, r, &body) {
 		return
@@ -119,13 +119,13 @@ func (a *api) createClient(w http.ResponseWriter, r *http.Request, c principal.C
 	writeJSON(w, http.StatusCreated, out)
 }
 
-func (a *api) listClients(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) listClients(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (pageResponse[query.Client], error) {
 		return page(a.Query.ListClients(r.Context(), o, r.PathValue("namespace")))
 	})
 }
 
-func (a *api) writeClient(w http.ResponseWriter, r *http.Request, c principal.Caller, rev uint64) {
+func (a *api) writeClient(w http.ResponseWriter, r *http.Request, c events.Caller, rev uint64) {
 	out, err := a.Query.GetClient(r.Context(), query.ReadOptions{Caller: c, AtLeastRevision: rev}, r.PathValue("namespace"), r.PathValue("clientId"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -134,7 +134,7 @@ func (a *api) writeClient(w http.ResponseWriter, r *http.Request, c principal.Ca
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *api) getClient(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) getClient(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	o, ok := readOptions(w, r, c)
 	if !ok {
 		return
@@ -147,7 +147,7 @@ type updateClientBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) updateClient(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) updateClient(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body updateClientBody
 	if !decode(w, r, &body) {
 		return
@@ -160,13 +160,13 @@ func (a *api) updateClient(w http.ResponseWriter, r *http.Request, c principal.C
 	a.writeClient(w, r, c, rev)
 }
 
-func (a *api) deleteClient(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) deleteClient(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.DeleteClient(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("namespace"), r.PathValue("clientId"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
 func (a *api) clientPermissions(op command.PermissionOp) handler {
-	return func(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+	return func(w http.ResponseWriter, r *http.Request, c events.Caller) {
 		var body permissionsBody
 		if !decode(w, r, &body) {
 			return
@@ -189,7 +189,7 @@ type tokenBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) issueToken(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) issueToken(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body tokenBody
 	if !decode(w, r, &body) {
 		return
@@ -202,13 +202,13 @@ func (a *api) issueToken(w http.ResponseWriter, r *http.Request, c principal.Cal
 	writeJSON(w, http.StatusCreated, out)
 }
 
-func (a *api) listTokens(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) listTokens(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (pageResponse[query.Token], error) {
 		return page(a.Query.ListTokens(r.Context(), o, r.PathValue("namespace")))
 	})
 }
 
-func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.RevokeToken(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("namespace"), r.PathValue("tokenId"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
@@ -218,7 +218,7 @@ type scopeBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) defineScope(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) defineScope(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body scopeBody
 	if !decode(w, r, &body) {
 		return
@@ -236,19 +236,19 @@ func (a *api) defineScope(w http.ResponseWriter, r *http.Request, c principal.Ca
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *api) listScopes(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) listScopes(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (pageResponse[query.Scope], error) {
 		return page(a.Query.ListScopes(r.Context(), o))
 	})
 }
 
-func (a *api) getScope(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) getScope(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (query.Scope, error) {
 		return a.Query.GetScope(r.Context(), o, r.PathValue("name"))
 	})
 }
 
-func (a *api) deleteScope(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) deleteScope(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.DeleteScope(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("name"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
@@ -258,7 +258,7 @@ type endpointBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *api) registerEndpoint(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) registerEndpoint(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	var body endpointBody
 	if !decode(w, r, &body) {
 		return
@@ -267,18 +267,18 @@ func (a *api) registerEndpoint(w http.ResponseWriter, r *http.Request, c princip
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
-func (a *api) listEndpoints(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) listEndpoints(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	readAnd(a, w, r, c, func(o query.ReadOptions) (pageResponse[query.Endpoint], error) {
 		return page(a.Query.ListEndpoints(r.Context(), o))
 	})
 }
 
-func (a *api) deleteEndpoint(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) deleteEndpoint(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	rev, err := a.Commands.DeleteEndpoint(r.Context(), meta(r, c, r.URL.Query().Get("reason")), r.PathValue("service"), r.PathValue("endpoint"))
 	a.writeRevision(w, r, http.StatusOK, rev, err)
 }
 
-func (a *api) listPresets(w http.ResponseWriter, r *http.Request, _ principal.Caller) {
+func (a *api) listPresets(w http.ResponseWriter, r *http.Request, _ events.Caller) {
 	ps, err := catalogs.Presets()
 	if err != nil {
 		a.fail(w, r, err)
@@ -299,7 +299,7 @@ func (a *api) listPresets(w http.ResponseWriter, r *http.Request, _ principal.Ca
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
 
-func (a *api) applyPreset(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) applyPreset(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	p, ok, err := catalogs.PresetByName(r.PathValue("name"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -322,7 +322,7 @@ func (a *api) applyPreset(w http.ResponseWriter, r *http.Request, c principal.Ca
 	writeJSON(w, http.StatusOK, map[string]any{"preset": p.Name, "roles": out})
 }
 
-func (a *api) loadScopes(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) loadScopes(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	scopes, err := catalogs.Scopes(r.PathValue("name"))
 	if err != nil {
 		writeError(w, r, http.StatusNotFound, "catalogNotFound", "no scope catalog "+r.PathValue("name")+" (try hathora or vastai)")
@@ -362,7 +362,7 @@ func includesDone(inc []string, done map[string]bool) bool {
 	return true
 }
 
-func (a *api) loadEndpoints(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) loadEndpoints(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	eps, err := catalogs.Endpoints(r.PathValue("name"))
 	if err != nil {
 		writeError(w, r, http.StatusNotFound, "catalogNotFound", "no endpoint catalog "+r.PathValue("name")+" (try accelbyte or hathora)")
@@ -382,7 +382,7 @@ func (a *api) loadEndpoints(w http.ResponseWriter, r *http.Request, c principal.
 
 // loopMeta is meta for one of several commands of one request: each gets its
 // own command id (an Idempotency-Key would make them one).
-func loopMeta(r *http.Request, c principal.Caller, reason string) command.Meta {
+func loopMeta(r *http.Request, c events.Caller, reason string) command.Meta {
 	m := meta(r, c, reason)
 	m.CommandID = ""
 	return m

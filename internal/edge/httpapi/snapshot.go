@@ -4,17 +4,16 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/perm"
 )
 
 // Snapshotter takes a snapshot of the node's index now.
-// *snapshot.Snapshotter satisfies it.
+// *eventlog.Snapshotter satisfies it.
 type Snapshotter interface {
-	Take(ctx context.Context) (snapshot.Info, error)
+	Take(ctx context.Context) (eventlog.SnapshotInfo, error)
 }
 
 // snapshotAnswer is the answer of POST /v1/admin/snapshots.
@@ -27,13 +26,13 @@ type snapshotAnswer struct {
 // takeSnapshot serves POST /v1/admin/snapshots: it snapshots the node's
 // index into the Object Store now (needs ADMIN:SNAPSHOT [Create]) and
 // answers 201 {revision, object, bytes}.
-func (a *api) takeSnapshot(w http.ResponseWriter, r *http.Request, c principal.Caller) {
+func (a *api) takeSnapshot(w http.ResponseWriter, r *http.Request, c events.Caller) {
 	if a.Snapshots == nil {
 		writeError(w, r, http.StatusNotImplemented, "snapshotsUnavailable", "this server does not take snapshots")
 		return
 	}
-	if err := authz.New(a.Query).Authorize(r.Context(), c,
-		perm.Permission{Resource: metaperm.Snapshots, Action: perm.Create}, ""); err != nil {
+	if err := auth.NewAuthorizer(a.Query).Authorize(r.Context(), c,
+		perm.Permission{Resource: auth.PermSnapshots, Action: perm.Create}, ""); err != nil {
 		a.fail(w, r, err)
 		return
 	}

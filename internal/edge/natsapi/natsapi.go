@@ -20,9 +20,9 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -49,17 +49,17 @@ const (
 const MaxRequestBytes = 1 << 20
 
 // Authenticator maps an Authorization header to a caller.
-// *credential.Authenticator satisfies it.
+// *auth.Authenticator satisfies it.
 type Authenticator interface {
-	Authenticate(header string) (principal.Caller, error)
+	Authenticate(header string) (events.Caller, error)
 }
 
 // Checker answers checks. *query.Engine satisfies it.
 type Checker interface {
-	CheckAs(ctx context.Context, caller principal.Caller, req *query.CheckRequest) (query.CheckResult, error)
+	CheckAs(ctx context.Context, caller events.Caller, req *query.CheckRequest) (query.CheckResult, error)
 	// CheckBatchAsInto answers a batch into out, reusing its memory (as
 	// *query.Engine does).
-	CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *query.BatchRequest, out *query.BatchResult) error
+	CheckBatchAsInto(ctx context.Context, caller events.Caller, req *query.BatchRequest, out *query.BatchResult) error
 	// Revision is the applied revision: requests asking for more are
 	// answered off the subscription's goroutine, so that waiting for a
 	// revision does not hold up other requests.
@@ -365,10 +365,10 @@ func decodeLimit(data []byte, v any, limit int) error {
 	return nil
 }
 
-func (s *Service) authenticate(req micro.Request) (principal.Caller, error) {
+func (s *Service) authenticate(req micro.Request) (events.Caller, error) {
 	c, err := s.cfg.Auth.Authenticate(req.Headers().Get(AuthorizationHeader))
 	if err != nil {
-		return principal.Caller{}, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: err.Error()}
+		return events.Caller{}, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: err.Error()}
 	}
 	return c, nil
 }
@@ -464,14 +464,14 @@ func ErrorOf(err error) (int, ErrorBody) {
 	var (
 		ae *apiError
 		qe *query.Error
-		ze *authz.Error
+		ze *auth.Error
 		ce *command.Error
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, ErrorBody{ErrorCode: ae.code, ErrorMessage: ae.msg}
 	case errors.As(err, &ze):
-		if errors.Is(ze.Kind, authz.ErrUnauthorized) {
+		if errors.Is(ze.Kind, auth.ErrUnauthorized) {
 			return http.StatusUnauthorized, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
 		}
 		return http.StatusForbidden, ErrorBody{ErrorCode: ze.Code, ErrorMessage: ze.Message}
