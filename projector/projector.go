@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -38,7 +39,7 @@ type Index interface {
 	Apply(evs []events.Event) error
 	// SigningKeys returns the log signing keys announced by the events
 	// applied so far.
-	SigningKeys() (logsig.Keys, error)
+	SigningKeys() (map[string]ed25519.PublicKey, error)
 	// ChainHead returns the hash of the last event accepted in namespace
 	// ns ("" for none), or index.ErrChainUnknown with the namespace's last
 	// revision when the index did not record it.

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -34,9 +35,26 @@ type Engine struct {
 	authz Authorizer
 }
 
-// New returns an Engine over store. authz guards the read endpoints
+// Index is the permission index an Engine reads: Grantlog's own index
+// (internal/storage/index), which the server and client.Follower open and
+// a projector keeps up to date. Checks read that index's compiled,
+// in-memory form directly (no interface call, no allocation on the hot
+// path), which is not part of the public API: that index is the only
+// implementation, and New panics on any other.
+type Index interface {
+	// Applied is the revision the index has applied.
+	Applied() uint64
+	// WaitApplied blocks until the index has applied rev, or ctx is done.
+	WaitApplied(ctx context.Context, rev uint64) error
+}
+
+// New returns an Engine over idx. authz guards the read endpoints
 // (ListRoles, ...) and may be nil for trusted in-process use of Check.
-func New(cfg Config, store *index.Store, authz Authorizer) *Engine {
+func New(cfg Config, idx Index, authz Authorizer) *Engine {
+	store, ok := idx.(*index.Store)
+	if !ok {
+		panic(fmt.Sprintf("query: New: %T is not Grantlog's index", idx))
+	}
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 5 * time.Second
 	}

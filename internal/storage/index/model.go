@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -138,11 +139,10 @@ type NamespaceInfo struct {
 	Chained bool `json:"chained,omitempty"`
 }
 
-// Member is one holder of a role.
-type Member struct {
-	Namespace string `json:"namespace"`
-	UserID    string `json:"userId"`
-}
+// Member is one holder of a role. It is the public events.RoleMember, so
+// that the read and audit APIs (query.Engine.RoleMembers, audit.Effect)
+// can return members without exposing this package.
+type Member = events.RoleMember
 
 type roleRecord struct {
 	RoleID      string            `json:"roleId"`

@@ -357,7 +357,7 @@ func TestAssignments(t *testing.T) {
 	v = s.Acquire()
 	assert.Equal(t, []string{"baz/r1[baz]", "foo/r1[qux]"}, assignmentsOf(v, "u1"))
 	assert.Empty(t, v.Assignments("u2"))
-	assert.Equal(t, []Member{{"baz", "u1"}, {"foo", "u1"}}, allMembers(t, v, "r1"))
+	assert.Equal(t, []Member{{Namespace: "baz", UserID: "u1"}, {Namespace: "foo", UserID: "u1"}}, allMembers(t, v, "r1"))
 	assert.Empty(t, allMembers(t, v, "r2"))
 	v.Release()
 }
@@ -413,7 +413,7 @@ func TestRoleDeletionEndsAssignments(t *testing.T) {
 				v := s.Acquire()
 				defer v.Release()
 				assert.Empty(t, allMembers(t, v, "r1"))
-				assert.Equal(t, []Member{{"foo", "u1"}}, allMembers(t, v, "r2"))
+				assert.Equal(t, []Member{{Namespace: "foo", UserID: "u1"}}, allMembers(t, v, "r2"))
 				assert.Equal(t, []string{"foo/r2[foo]"}, assignmentsOf(v, "u1"))
 				assert.Empty(t, v.Assignments("u2"))
 				assert.Empty(t, v.Assignments("u3"))
@@ -459,7 +459,7 @@ func TestNamespaceEvents(t *testing.T) {
 	assert.Equal(t, NamespaceInfo{Name: "game1", LastRevision: 6, Chained: true}, info)
 	assert.Equal(t, []string{"other/r1[game1]"}, assignmentsOf(v, "u1"), "assignments made elsewhere stay")
 	assert.Empty(t, v.Assignments("u2"))
-	assert.Equal(t, []Member{{"other", "u1"}}, allMembers(t, v, "r1"))
+	assert.Equal(t, []Member{{Namespace: "other", UserID: "u1"}}, allMembers(t, v, "r1"))
 	v.Release()
 	require.NoError(t, s.Export("game1", func(k, _ []byte) error {
 		assert.Equal(t, "n/game1/i", string(k))
@@ -477,7 +477,7 @@ func TestMembersPagination(t *testing.T) {
 	for _, ns := range []string{"foo", "foo-bar", "a", "zz"} {
 		for _, u := range []string{"u3", "u1", "u2", "u10"} {
 			evs = append(evs, l.assign(ns, u, "r1", ns))
-			want = append(want, Member{ns, u})
+			want = append(want, Member{Namespace: ns, UserID: u})
 		}
 		evs = append(evs, l.assign(ns, "other", "r2", ns))
 	}
@@ -516,16 +516,16 @@ func TestMembersPagination(t *testing.T) {
 	}
 	ms, next, err := v.Members("r2", "", 2)
 	require.NoError(t, err)
-	assert.Equal(t, []Member{{"a", "other"}, {"foo", "other"}}, ms)
+	assert.Equal(t, []Member{{Namespace: "a", UserID: "other"}, {Namespace: "foo", UserID: "other"}}, ms)
 	assert.Equal(t, "foo/other", next)
 	ms, next, err = v.Members("r2", next, 2)
 	require.NoError(t, err)
-	assert.Equal(t, []Member{{"foo-bar", "other"}, {"zz", "other"}}, ms)
+	assert.Equal(t, []Member{{Namespace: "foo-bar", UserID: "other"}, {Namespace: "zz", UserID: "other"}}, ms)
 	assert.Empty(t, next)
 	// A cursor into a namespace that no longer holds members continues after it.
 	ms, _, err = v.Members("r1", "b/x", 1)
 	require.NoError(t, err)
-	assert.Equal(t, []Member{{"foo", "u1"}}, ms)
+	assert.Equal(t, []Member{{Namespace: "foo", UserID: "u1"}}, ms)
 }
 
 func TestMembersLimitZero(t *testing.T) {
@@ -540,7 +540,7 @@ func TestMembersLimitZero(t *testing.T) {
 	)
 	require.NotPanics(t, func() { ms, _, err = v.Members("r1", "", 0) })
 	require.NoError(t, err)
-	assert.Equal(t, []Member{{"foo", "u1"}}, ms, "a limit <= 0 means no limit")
+	assert.Equal(t, []Member{{Namespace: "foo", UserID: "u1"}}, ms, "a limit <= 0 means no limit")
 }
 
 func TestIdempotentReapply(t *testing.T) {
@@ -952,7 +952,7 @@ func (m *model) check(t *testing.T, s *testStore, where string) {
 		for u, as := range m.assigns {
 			for k := range as {
 				if ns, role, _ := strings.Cut(k, "/"); role == id {
-					wantMembers = append(wantMembers, Member{ns, u})
+					wantMembers = append(wantMembers, Member{Namespace: ns, UserID: u})
 				}
 			}
 		}

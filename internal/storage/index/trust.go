@@ -1,6 +1,7 @@
 package index
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -58,8 +59,10 @@ func (s *Store) signingKeyAdded(b *writer, ev *events.Event, p events.LogSigning
 
 // SigningKeys returns the log signing keys of the events the index applied
 // (none on a stream written before events were signed). It reads the
-// database: call it between applies, not on a hot path.
-func (s *Store) SigningKeys() (logsig.Keys, error) {
+// database: call it between applies, not on a hot path. The map is a
+// logsig.Keys, unnamed so that interfaces of public packages
+// (projector.Index) can name it.
+func (s *Store) SigningKeys() (map[string]ed25519.PublicKey, error) {
 	keys := logsig.Keys{}
 	err := s.scan(keySigningKeyPrefix, prefixEnd(keySigningKeyPrefix), func(iter *pebble.Iterator) error {
 		var rec signingKeyRecord

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestSigningKeysAndRefusedEvents(t *testing.T) {
 
 	keys, err := ts.SigningKeys()
 	require.NoError(t, err)
-	assert.Equal(t, logsig.Keys{k.ID(): k.Public()}, keys)
+	assert.Equal(t, map[string]ed25519.PublicKey{k.ID(): k.Public()}, keys)
 	assert.EqualValues(t, 4, ts.Applied())
 	h, rev, err := ts.ChainHead("g1")
 	require.NoError(t, err)
