@@ -59,4 +59,7 @@
 // copying them is cheap and shares no mutable state. A [Required] holds
 // substrings of the resource and binding passed to [ParseRequired] and does not
 // allocate for tags of up to 32 segments.
+//
+// Tier 0. perm depends on nothing else in Grantlog: the standard library
+// and github.com/robfig/cron/v3 only; internal/arch enforces this.
 package perm

@@ -80,22 +80,24 @@ func TestTiers(t *testing.T) {
 func TestViolationsReports(t *testing.T) {
 	m := func(rel string) string { return arch.Module + "/" + rel }
 	bad := map[string][]string{
-		m("perm"):                    {m("events")},                                   // tier 0 imports ours
-		m("internal/storage/index"):  {m("query"), "github.com/x/y"},                  // upward
-		m("command"):                 {m("query")},                                    // command -> query
-		m("query"):                   {m("command")},                                  // query -> command
-		m("internal/edge/httpapi"):   {m("internal/testutil")},                        // support in production
-		m("internal/server"):         {m("examples/follower")},                        // examples in production
-		m("internal/newthing"):       {m("perm")},                                     // unclassified importer
-		m("audit"):                   {m("internal/elsewhere")},                       // unclassified import
-		m("internal/catalogs"):       {m("internal/edge/checkjson")},                  // upward
-		m("projector"):               {m("internal/server")},                          // upward
-		m("internal/storage/logsig"): {m("internal/auth")},                            // upward
-		m("internal/auth"):           {m("internal/edge/natsapi"), m("cmd/grantlog")}, // upward x2
+		m("perm"):                    {m("events"), "github.com/robfig/cron/v3", "strings"}, // tier 0 imports ours
+		m("events"):                  {"github.com/some/lib", "github.com/goccy/go-json"},   // tier 0 imports a new module
+		m("internal/storage/index"):  {m("query"), "github.com/x/y"},                        // upward
+		m("command"):                 {m("query")},                                          // command -> query
+		m("query"):                   {m("command")},                                        // query -> command
+		m("internal/edge/httpapi"):   {m("internal/testutil")},                              // support in production
+		m("internal/server"):         {m("examples/follower")},                              // examples in production
+		m("internal/newthing"):       {m("perm")},                                           // unclassified importer
+		m("audit"):                   {m("internal/elsewhere")},                             // unclassified import
+		m("internal/catalogs"):       {m("internal/edge/checkjson")},                        // upward
+		m("projector"):               {m("internal/server")},                                // upward
+		m("internal/storage/logsig"): {m("internal/auth")},                                  // upward
+		m("internal/auth"):           {m("internal/edge/natsapi"), m("cmd/grantlog")},       // upward x2
 	}
 	got := arch.Violations(bad)
 	want := []string{
 		"perm (tier 0 (core)) imports " + m("events"),
+		"events (tier 0 (core)) imports github.com/some/lib: tier 0 uses the standard library",
 		"internal/storage/index (tier 1 (storage)) imports " + m("query"),
 		"command imports " + m("query") + ": command and query never import each other",
 		"query imports " + m("command") + ": command and query never import each other",

@@ -2,6 +2,7 @@ package arch
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -69,6 +70,11 @@ var tiers = map[string]Tier{
 	"internal/arch":     Support,
 }
 
+// coreThirdParty are the only modules outside the standard library that
+// tier 0 may import (what perm and events already used when the tiers
+// were written down).
+var coreThirdParty = []string{"github.com/goccy/go-json", "github.com/robfig/cron/v3"}
+
 // loadTool may import support packages: it generates data sets.
 const loadTool = "cmd/grantbench"
 
@@ -101,8 +107,9 @@ func relative(path string) (string, bool) {
 
 // Violations returns, sorted, every broken rule of the import graph
 // imports (package path -> the paths its production files import; paths
-// outside the module are ignored): an unclassified module package, an
-// import of a higher tier, anything of ours imported by tier 0, command
+// outside the module are ignored, except by tier 0): an unclassified
+// module package, an import of a higher tier, anything of ours or a
+// third-party module not in coreThirdParty imported by tier 0, command
 // and query importing each other, a support package imported by
 // production code other than the load tool, and examples/ imported from
 // outside examples/.
@@ -130,6 +137,10 @@ func Violations(imports map[string][]string) []string {
 func violation(from string, ft Tier, to string) string {
 	rel, ok := relative(to)
 	if !ok {
+		if ft == Core && !stdlib(to) && !slices.Contains(coreThirdParty, to) {
+			return fmt.Sprintf("%s (%v) imports %s: tier 0 uses the standard library (and %s) only",
+				from, ft, to, strings.Join(coreThirdParty, ", "))
+		}
 		return ""
 	}
 	fr, _ := relative(from)
@@ -154,6 +165,13 @@ func violation(from string, ft Tier, to string) string {
 		return fmt.Sprintf("%s (%v) imports %s (%v): an import of a higher tier", from, ft, to, tt)
 	}
 	return ""
+}
+
+// stdlib reports whether path is a standard library package: its first
+// element has no dot.
+func stdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
 }
 
 // isPkg reports whether rel is pkg or a package under it.

@@ -6,7 +6,8 @@
 // preset with one command (POST /v1/catalogs/...) and needs no file at
 // run time.
 //
-// Tier 1 (data). catalogs may import tier 0 (perm, events) only in
-// practice, and never a domain package, an edge, internal/server, client,
-// cmd, examples or a test-support package. internal/arch enforces this.
+// Tier 1 (data). catalogs imports perm; it may import tier 0 and the
+// storage packages, never a domain package, an edge, internal/server,
+// client, cmd, examples or a test-support package. internal/arch enforces
+// this.
 package catalogs
