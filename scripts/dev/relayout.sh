@@ -11,6 +11,24 @@
 #   principal.Caller    -> events.Caller                (public: it is in public APIs)
 #   examples/catalogs   -> internal/catalogs            (JSON embedded)
 #
+# Not done by this script (the public packages stopped exposing internal
+# types; code compiled against the old signatures keeps compiling unless
+# it relies on these):
+#   - command.Config.Signer is a command.Signer interface (a *logsig.Key
+#     still fits; a nil *logsig.Key counts as unset).
+#   - command.State is WaitApplied only; query.New takes a query.Index
+#     (Applied, WaitApplied). Pass the *index.Store as before: both panic
+#     on anything else. A fake command.State must now be the real index.
+#   - index.Member is an alias of events.RoleMember: keyed literals only
+#     (go vet flags index.Member{"ns", "u"}).
+#   - index.Store.SigningKeys and projector.Index.SigningKeys return
+#     map[string]ed25519.PublicKey instead of logsig.Keys (convert with
+#     logsig.Keys(m) to call its methods).
+#   - A file that declares its own identifier "auth" and now imports
+#     internal/auth needs an import name (natsapi_test.go uses grantauth).
+#   - Files under the moved directories must be moved too (git mv, or let
+#     git's rename detection carry them on merge).
+#
 # Usage: scripts/dev/relayout.sh [FILE|DIR]...
 # Without arguments it rewrites every tracked text file of the repository
 # except docs/results (historical measurements). It is idempotent. After the
