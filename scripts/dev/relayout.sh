@@ -74,6 +74,7 @@ s/(^|[^.[:alnum:]_])snapshot\.ErrSignature\b/\1eventlog.ErrSnapshotSignature/g
 s/(^|[^.[:alnum:]_])snapshot\.ErrAhead\b/\1eventlog.ErrSnapshotAhead/g
 s/(^|[^.[:alnum:]_])snapshot\.ErrHistory\b/\1eventlog.ErrSnapshotHistory/g
 s/(^|[^.[:alnum:]_])snapshot\.ErrIncompatible\b/\1eventlog.ErrSnapshotIncompatible/g
+s/(^|[^.[:alnum:]_])snapshot\.ErrArchive\b/\1eventlog.ErrSnapshotArchive/g
 s/(^|[^.[:alnum:]_])snapshot\.ObjectName\b/\1eventlog.SnapshotObjectName/g
 s/(^|[^.[:alnum:]_])snapshot\.Config\b/\1eventlog.SnapshotterConfig/g
 s/(^|[^.[:alnum:]_])snapshot\.Info\b/\1eventlog.SnapshotInfo/g

@@ -526,7 +526,7 @@ func (t *trust) restore(ctx context.Context, b *bucket, c candidate, dir string,
 		return SnapshotInfo{}, err
 	}
 	if int64(c.obj.Size) != m.ArchiveBytes { //nolint:gosec // object sizes fit in int64
-		return SnapshotInfo{}, fmt.Errorf("%w: the object holds %d bytes, the manifest names %d", ErrArchive, c.obj.Size, m.ArchiveBytes)
+		return SnapshotInfo{}, fmt.Errorf("%w: the object holds %d bytes, the manifest names %d", ErrSnapshotArchive, c.obj.Size, m.ArchiveBytes)
 	}
 	pr, pw := io.Pipe()
 	sum := sha256.New()
@@ -539,15 +539,15 @@ func (t *trust) restore(ctx context.Context, b *bucket, c candidate, dir string,
 	}
 	err = unpackInto(r, dir, func() error {
 		if got := hex.EncodeToString(sum.Sum(nil)); got != m.ArchiveSHA256 {
-			return fmt.Errorf("%w: the archive hashes to %s, the manifest names %s", ErrArchive, got, m.ArchiveSHA256)
+			return fmt.Errorf("%w: the archive hashes to %s, the manifest names %s", ErrSnapshotArchive, got, m.ArchiveSHA256)
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrArchive) {
+	if err != nil && !errors.Is(err, ErrSnapshotArchive) {
 		// Unpacking failed before the end: if the bytes are not the
 		// signed ones, say so rather than how they failed to unpack.
 		if _, cerr := io.Copy(io.Discard, pr); cerr == nil && hex.EncodeToString(sum.Sum(nil)) != m.ArchiveSHA256 {
-			err = fmt.Errorf("%w: the archive is not the one the manifest names (%w)", ErrArchive, err)
+			err = fmt.Errorf("%w: the archive is not the one the manifest names (%w)", ErrSnapshotArchive, err)
 		}
 	}
 	pr.CloseWithError(errors.New("snapshot: restore ended")) // unblocks the reader if unpacking gave up early

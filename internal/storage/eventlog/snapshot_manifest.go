@@ -61,8 +61,8 @@ var (
 	// ErrSnapshotHistory: the stream's event at the snapshot's revision is not the
 	// one the snapshot was taken after.
 	ErrSnapshotHistory = fmt.Errorf("%w: the stream's history differs", ErrSnapshotRefused)
-	// ErrArchive: the archive's bytes are not those the manifest names.
-	ErrArchive = fmt.Errorf("%w: archive digest", ErrSnapshotRefused)
+	// ErrSnapshotArchive: the archive's bytes are not those the manifest names.
+	ErrSnapshotArchive = fmt.Errorf("%w: archive digest", ErrSnapshotRefused)
 )
 
 // signManifest returns the metadata entries of m signed with key.

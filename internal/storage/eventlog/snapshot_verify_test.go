@@ -100,7 +100,7 @@ func TestRestoreRefusesForgedSnapshots(t *testing.T) {
 			require.NoError(t, err)
 			_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: orig.Object, Metadata: oi.Metadata}, strings.NewReader(string(forged)))
 			require.NoError(t, err)
-		}, true, eventlog.ErrArchive, "archive"},
+		}, true, eventlog.ErrSnapshotArchive, "archive"},
 		{"the genuine archive with bytes changed", func(t *testing.T, bucket string, orig eventlog.SnapshotInfo, archive []byte) {
 			obs, err := log.JS.ObjectStore(ctx, bucket)
 			require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestRestoreRefusesForgedSnapshots(t *testing.T) {
 			bad[len(bad)/2] ^= 0xff
 			_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: orig.Object, Metadata: oi.Metadata}, strings.NewReader(string(bad)))
 			require.NoError(t, err)
-		}, true, eventlog.ErrArchive, "not the one the manifest names"},
+		}, true, eventlog.ErrSnapshotArchive, "not the one the manifest names"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bucket := "FORGED" + string(rune('A'+i))
