@@ -19,7 +19,7 @@
 //
 // audit is in the domain tier (perm and events → storage → domain → edges
 // → server, client, cmd). It imports perm, events, the storage packages
-// (internal/index, internal/logsig) and the auth helpers
-// (internal/authz, internal/principal, internal/metaperm); it never
+// (internal/storage/index, internal/storage/logsig) and internal/auth;
+// it never
 // imports command, query, projector, an edge or server.
 package audit

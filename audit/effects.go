@@ -9,8 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -87,7 +86,7 @@ type EffectsSubscription struct {
 // are authorized like audit records (by the event's namespace). The feed
 // first folds the platform's role events before FromRevision, so that an
 // assignment's effect can name the role's permissions at that revision.
-func (s *Service) SubscribeEffects(ctx context.Context, caller principal.Caller, f EffectsFilter) (*EffectsSubscription, error) {
+func (s *Service) SubscribeEffects(ctx context.Context, caller events.Caller, f EffectsFilter) (*EffectsSubscription, error) {
 	a, _, err := s.prepare(ctx, caller, Filter{Namespaces: f.Namespaces, FromRevision: f.FromRevision})
 	if err != nil {
 		return nil, err
@@ -104,7 +103,7 @@ func (s *Service) SubscribeEffects(ctx context.Context, caller principal.Caller,
 			return nil, err
 		}
 	}
-	sub, err := s.Subscribe(ctx, principal.Caller{Root: true}, Filter{FromRevision: f.FromRevision})
+	sub, err := s.Subscribe(ctx, events.Caller{Root: true}, Filter{FromRevision: f.FromRevision})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/storage/index"
 )
 
 // TestRoleFoldAgreesWithIndex applies random role events to a real index

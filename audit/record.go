@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/storage/index"
 )
 
 // Record is one event read as an audit record. Its JSON field names are a

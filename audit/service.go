@@ -11,11 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -29,10 +27,10 @@ var (
 )
 
 // Authorizer decides whether a caller holds a permission ({namespace} bound
-// to namespace); nil means allowed, an *authz.Error a refusal, any other
-// error a failure. *authz.Authorizer satisfies it.
+// to namespace); nil means allowed, an *auth.Error a refusal, any other
+// error a failure. *auth.Authorizer satisfies it.
 type Authorizer interface {
-	Authorize(ctx context.Context, caller principal.Caller, required perm.Permission, namespace string) error
+	Authorize(ctx context.Context, caller events.Caller, required perm.Permission, namespace string) error
 }
 
 // Filter selects records.
@@ -115,15 +113,15 @@ func invalid(format string, args ...any) error {
 // RequiredPermission is what reading namespace ns's records needs (Read).
 func RequiredPermission(ns string) string {
 	if ns == events.PlatformNamespace {
-		return metaperm.PlatformAudit
+		return auth.PermPlatformAudit
 	}
-	return metaperm.Audit(ns)
+	return auth.PermAudit(ns)
 }
 
 // access decides, with a short-lived cache, which namespaces a caller may read.
 type access struct {
 	s      *Service
-	caller principal.Caller
+	caller events.Caller
 	cache  map[string]accessEntry
 }
 
@@ -132,13 +130,13 @@ type accessEntry struct {
 	at time.Time
 }
 
-// check returns nil when the caller may read ns, an *authz.Error when not.
+// check returns nil when the caller may read ns, an *auth.Error when not.
 func (a *access) check(ctx context.Context, ns string) error {
 	if a.caller.Root {
 		return nil
 	}
 	if a.s.authz == nil {
-		return &authz.Error{Kind: authz.ErrForbidden, Code: "forbidden", Message: "no authorizer configured"}
+		return &auth.Error{Kind: auth.ErrForbidden, Code: "forbidden", Message: "no authorizer configured"}
 	}
 	return a.s.authz.Authorize(ctx, a.caller, perm.Permission{Resource: RequiredPermission(ns), Action: perm.Read}, ns)
 }
@@ -152,7 +150,7 @@ func (a *access) allowed(ctx context.Context, ns string) (bool, error) {
 		return e.ok, nil
 	}
 	err := a.check(ctx, ns)
-	var ae *authz.Error
+	var ae *auth.Error
 	switch {
 	case err == nil:
 	case errors.As(err, &ae):
@@ -168,7 +166,7 @@ func (a *access) allowed(ctx context.Context, ns string) (bool, error) {
 
 // prepare validates f and authorizes its namespaces; it returns the access
 // checker and the consumer configuration.
-func (s *Service) prepare(ctx context.Context, caller principal.Caller, f Filter) (*access, jetstream.OrderedConsumerConfig, error) {
+func (s *Service) prepare(ctx context.Context, caller events.Caller, f Filter) (*access, jetstream.OrderedConsumerConfig, error) {
 	var cc jetstream.OrderedConsumerConfig
 	select {
 	case <-s.done:
@@ -219,11 +217,11 @@ type Subscription struct {
 	last   uint64
 }
 
-// Subscribe authorizes f for caller (an *authz.Error when a namespace of f
+// Subscribe authorizes f for caller (an *auth.Error when a namespace of f
 // may not be read; an error wrapping ErrInvalid for a bad filter) and
 // starts a subscription that follows the stream until ctx ends, Stop, or
 // the Service's Close.
-func (s *Service) Subscribe(ctx context.Context, caller principal.Caller, f Filter) (*Subscription, error) {
+func (s *Service) Subscribe(ctx context.Context, caller events.Caller, f Filter) (*Subscription, error) {
 	a, cc, err := s.prepare(ctx, caller, f)
 	if err != nil {
 		return nil, err
@@ -342,7 +340,7 @@ type Page struct {
 
 // Page returns up to limit records matching f from f's start, reading at
 // most Config.MaxScan events.
-func (s *Service) Page(ctx context.Context, caller principal.Caller, f Filter, limit int) (Page, error) {
+func (s *Service) Page(ctx context.Context, caller events.Caller, f Filter, limit int) (Page, error) {
 	a, cc, err := s.prepare(ctx, caller, f)
 	if err != nil {
 		return Page{}, err

@@ -7,7 +7,7 @@ import (
 	"sort"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
 
 // Break is a record that fails verification: a broken link of a

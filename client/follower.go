@@ -13,9 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/edge/api"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -89,7 +88,7 @@ func (c *FollowerConfig) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.SnapshotBucket == "" {
-		c.SnapshotBucket = snapshot.DefaultBucket
+		c.SnapshotBucket = eventlog.DefaultSnapshotBucket
 	}
 }
 
@@ -224,7 +223,7 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 // event) it leaves Dir empty: the follower replays from the start.
 func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, events jetstream.Stream) error {
 	stream := events.CachedInfo()
-	empty, err := snapshot.EmptyDir(f.cfg.Dir)
+	empty, err := eventlog.EmptyDir(f.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("client: follower: %w", err)
 	}
@@ -232,9 +231,9 @@ func (f *Follower) bootstrap(ctx context.Context, js jetstream.JetStream, events
 		return nil
 	}
 	start := time.Now()
-	info, err := snapshot.RestoreForStream(ctx, js, f.cfg.SnapshotBucket, f.cfg.Dir, events, snapshot.RestoreOptions{Logger: f.cfg.Logger})
+	info, err := eventlog.RestoreSnapshotForStream(ctx, js, f.cfg.SnapshotBucket, f.cfg.Dir, events, eventlog.RestoreSnapshotOptions{Logger: f.cfg.Logger})
 	switch {
-	case errors.Is(err, snapshot.ErrNoSnapshot):
+	case errors.Is(err, eventlog.ErrNoSnapshot):
 		f.cfg.Logger.Info("grantlog follower: no snapshot to start from; replaying the stream from the start", "why", err)
 		return nil
 	case err != nil && stream.State.FirstSeq <= 1:

@@ -15,8 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/client"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 )
 
 // TestFollowerRefusesForgedSnapshot: an index archive put into the
@@ -38,16 +37,16 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	orig, err := snapshot.Latest(ctx, s.srv.AccountJetStream(), "")
+	orig, err := eventlog.LatestSnapshot(ctx, s.srv.AccountJetStream(), "")
 	require.NoError(t, err)
 
 	// A newer, unsigned snapshot that claims to be far ahead.
-	obs, err := s.srv.AccountJetStream().ObjectStore(ctx, snapshot.DefaultBucket)
+	obs, err := s.srv.AccountJetStream().ObjectStore(ctx, eventlog.DefaultSnapshotBucket)
 	require.NoError(t, err)
 	forged := orig.Revision + 1000
-	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: snapshot.ObjectName(forged), Metadata: map[string]string{
-		snapshot.MetaRevision: strconv.FormatUint(forged, 10), snapshot.MetaLayout: orig.Layout,
-		snapshot.MetaPebbleFormat: strconv.FormatUint(orig.PebbleFormat, 10), snapshot.MetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
+	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: eventlog.SnapshotObjectName(forged), Metadata: map[string]string{
+		eventlog.SnapshotMetaRevision: strconv.FormatUint(forged, 10), eventlog.SnapshotMetaLayout: orig.Layout,
+		eventlog.SnapshotMetaPebbleFormat: strconv.FormatUint(orig.PebbleFormat, 10), eventlog.SnapshotMetaCreatedAt: time.Now().UTC().Format(time.RFC3339Nano),
 	}}, bytes.NewReader([]byte("not an index")))
 	require.NoError(t, err)
 
@@ -69,6 +68,6 @@ func TestFollowerRefusesForgedSnapshot(t *testing.T) {
 	assert.Equal(t, orig.Revision, f.RestoredFrom(), "the genuine snapshot is restored")
 	assert.Contains(t, logs.String(), "snapshot refused")
 	assert.Contains(t, logs.String(), "not signed")
-	assert.Contains(t, logs.String(), snapshot.ObjectName(forged))
+	assert.Contains(t, logs.String(), eventlog.SnapshotObjectName(forged))
 	require.NoError(t, f.WaitReady(ctx))
 }

@@ -13,9 +13,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/grantlog/grantlog/client"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -55,7 +55,7 @@ func startServer(t *testing.T) *testServer {
 		require.NoError(t, <-done)
 	})
 	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond, "server not ready")
-	raw, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	raw, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	return &testServer{srv: srv, dir: dir, token: strings.TrimSpace(string(raw)), base: "http://" + srv.HTTPAddr()}
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -34,7 +34,7 @@ func (s *Service) AssignBatch(ctx context.Context, m Meta, ns string, in []Batch
 	if len(in) == 0 || len(in) > MaxBatchAssignments {
 		return 0, errorf(ErrInvalid, "invalidBatch", "give 1 to %d assignments (got %d); split larger imports", MaxBatchAssignments, len(in))
 	}
-	if err := s.authorize(ctx, &m, metaperm.Assignment(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermAssignment(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {

@@ -2,7 +2,7 @@ package command
 
 import (
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/storage/index"
 )
 
 // The "before" of update events (audit): the aggregate as a decide function

@@ -9,10 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -24,8 +22,8 @@ import (
 
 func bootstrapEvent(id, hash string, issuer events.Actor, replaces []string) events.TokenIssued {
 	return events.TokenIssued{
-		TokenID: id, Name: principal.BootstrapTokenName,
-		Owner:  events.Actor{Type: events.ActorUser, ID: principal.BootstrapAdminID},
+		TokenID: id, Name: auth.BootstrapTokenName,
+		Owner:  events.Actor{Type: events.ActorUser, ID: auth.BootstrapAdminID},
 		Issuer: issuer, Permissions: []events.Permission{{Resource: "*", Action: uint8(perm.CRUD)}},
 		SecretHash: hash, Bootstrap: true, Replaces: replaces,
 	}
@@ -39,7 +37,7 @@ var errHadBootstrap = errors.New("the stream already has had a bootstrap credent
 // directory written before the credential lived in the event log. It
 // appends nothing, and registered is false, when the stream has had a
 // bootstrap credential (even a revoked one: a file never brings one back).
-// The caller must be the service itself (principal.Bootstrap).
+// The caller must be the service itself (auth.Bootstrap).
 func (s *Service) RegisterBootstrapCredential(ctx context.Context, m Meta, hash [32]byte) (registered bool, tokenID string, rev uint64, err error) {
 	if !m.Caller.Root || m.Caller.Type != events.ActorUser {
 		return false, "", 0, errorf(ErrForbidden, "forbidden", "only the service registers a bootstrap credential; rotate it with POST /v1/admin/bootstrap-token:rotate")
@@ -83,13 +81,13 @@ type BootstrapRotated struct {
 // ADMIN:BOOTSTRAP [Update]. With no live bootstrap credential (it was
 // revoked) it issues one.
 func (s *Service) RotateBootstrapCredential(ctx context.Context, m Meta) (BootstrapRotated, error) {
-	if err := s.authorize(ctx, &m, metaperm.Bootstrap, perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermBootstrap, perm.Update, ""); err != nil {
 		return BootstrapRotated{}, err
 	}
 	if err := validateMeta(&m); err != nil {
 		return BootstrapRotated{}, err
 	}
-	secret, hash, err := credential.NewBootstrapSecret()
+	secret, hash, err := auth.NewBootstrapSecret()
 	if err != nil {
 		return BootstrapRotated{}, err
 	}
@@ -116,7 +114,7 @@ func (s *Service) RotateBootstrapCredential(ctx context.Context, m Meta) (Bootst
 
 // callerStillValid refuses a token caller whose token has been revoked
 // since it was authenticated.
-func callerStillValid(v index.View, c principal.Caller) error {
+func callerStillValid(v index.View, c events.Caller) error {
 	if c.Type == events.ActorToken && v.Token(c.ID) == nil {
 		return errorf(ErrUnauthorized, "unauthorized", "the calling token %s has been revoked", c.ID)
 	}
@@ -136,7 +134,7 @@ type BootstrapRevoked struct {
 // through another credential: a caller that would end with it is refused
 // (rotate instead), so there is always an administrator left.
 func (s *Service) RevokeBootstrapCredential(ctx context.Context, m Meta) (BootstrapRevoked, error) {
-	if err := s.authorize(ctx, &m, metaperm.Bootstrap, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermBootstrap, perm.Delete, ""); err != nil {
 		return BootstrapRevoked{}, err
 	}
 	if err := validateMeta(&m); err != nil {

@@ -11,8 +11,7 @@ import (
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
 
@@ -55,12 +54,12 @@ func TestRegisterBootstrapCredentialOnce(t *testing.T) {
 	assert.False(t, ok)
 
 	// Only the service: not the bootstrap credential (nor anyone else).
-	_, _, _, err = a.Commands.RegisterBootstrapCredential(ctx, command.Meta{Caller: principal.BootstrapCredential(live[0].ID)}, h2)
+	_, _, _, err = a.Commands.RegisterBootstrapCredential(ctx, command.Meta{Caller: auth.BootstrapCredential(live[0].ID)}, h2)
 	assert.ErrorIs(t, err, command.ErrForbidden)
-	_, _, _, err = a.Commands.RegisterBootstrapCredential(ctx, command.Meta{Caller: principal.Caller{Actor: events.Actor{Type: "user", ID: "mallory"}}}, h2)
+	_, _, _, err = a.Commands.RegisterBootstrapCredential(ctx, command.Meta{Caller: events.Caller{Actor: events.Actor{Type: "user", ID: "mallory"}}}, h2)
 	assert.ErrorIs(t, err, command.ErrForbidden)
 
 	// Rotation needs ADMIN:BOOTSTRAP Update.
-	_, err = a.Commands.RotateBootstrapCredential(ctx, command.Meta{Caller: principal.Caller{Actor: events.Actor{Type: "user", ID: "mallory"}}})
-	assert.ErrorIs(t, err, authz.ErrForbidden)
+	_, err = a.Commands.RotateBootstrapCredential(ctx, command.Meta{Caller: events.Caller{Actor: events.Actor{Type: "user", ID: "mallory"}}})
+	assert.ErrorIs(t, err, auth.ErrForbidden)
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -66,7 +66,7 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 	if !events.ValidNamespace(ns) {
 		return ClientCreated{}, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Create, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermClient(ns), perm.Create, ns); err != nil {
 		return ClientCreated{}, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -171,7 +171,7 @@ func (s *Service) changeClient(ctx context.Context, m Meta, ns, id string, rq re
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermClient(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -196,7 +196,7 @@ func (s *Service) DeleteClient(ctx context.Context, m Meta, ns, id string) (uint
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Client(ns), perm.Delete, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermClient(ns), perm.Delete, ns); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, ns, &m, req("DeleteClient", id), func(v index.View) (decision, error) {

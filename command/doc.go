@@ -25,9 +25,9 @@
 //
 // command is in the domain tier (perm and events → storage → domain →
 // edges → server, client, cmd). It imports perm, events, the storage
-// packages (internal/index to decide, internal/logsig to sign) and the
-// auth helpers (internal/credential, internal/principal,
-// internal/metaperm); it never imports query, projector, audit, an edge,
+// packages (internal/storage/index to decide, internal/storage/logsig to
+// sign), internal/catalogs (the role presets and catalogs it applies) and
+// internal/auth; it never imports query, projector, audit, an edge,
 // or server. It reaches JetStream, the index and authorization through the
 // small interfaces it defines (Appender, HeadReader, State, Authorizer).
 package command

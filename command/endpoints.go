@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -34,7 +34,7 @@ func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name st
 	if !validIdent(service) || !validIdent(name) {
 		return 0, errorf(ErrInvalid, "invalidEndpoint", "service and endpoint names: use 1-64 letters, digits, '_' or '-'")
 	}
-	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Create|perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermEndpoints, perm.Create|perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -59,7 +59,7 @@ func (s *Service) RegisterEndpoint(ctx context.Context, m Meta, service, name st
 
 // DeleteEndpoint removes an endpoint from the catalog.
 func (s *Service) DeleteEndpoint(ctx context.Context, m Meta, service, name string) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Endpoints, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermEndpoints, perm.Delete, ""); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteEndpoint", service, name), func(v index.View) (decision, error) {

@@ -11,10 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/projector"
@@ -147,7 +146,7 @@ func TestIdempotencyKeyIsPerCaller(t *testing.T) {
 
 	first := testutil.Root()
 	first.CommandID = "same-key"
-	second := command.Meta{Caller: principal.BootstrapCredential("another-admin-token"), CommandID: "same-key"}
+	second := command.Meta{Caller: auth.BootstrapCredential("another-admin-token"), CommandID: "same-key"}
 	rev1, err := node.Commands.AssignRole(ctx, first, "ns1", "alice", role.RoleID, []string{"ns1"})
 	require.NoError(t, err)
 	rev2, err := node.Commands.AssignRole(ctx, second, "ns2", "bob", role.RoleID, []string{"ns2"})
@@ -200,7 +199,7 @@ func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
 	pcancel()
 	require.NoError(t, <-done)
 	staleCommands := command.New(command.Config{ApplyWait: 100 * time.Millisecond}, log.JS, log.Stream, stale,
-		authz.New(query.New(query.Config{}, stale, nil)))
+		auth.NewAuthorizer(query.New(query.Config{}, stale, nil)))
 
 	m := testutil.Root()
 	m.CommandID = "assign-alice"

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -42,7 +42,7 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 	if in.Parent != "" && (!events.ValidNamespace(in.Parent) || in.Parent == in.Namespace) {
 		return events.NamespaceCreated{}, 0, invalidNamespace("parent", in.Parent)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Namespaces, perm.Create, in.Namespace); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermNamespaces, perm.Create, in.Namespace); err != nil {
 		return events.NamespaceCreated{}, 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -78,14 +78,14 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 			// making it explicit sets its parent and default roles, which
 			// needs rights in it, not only ADMIN:NAMESPACE Create.
 			if existed {
-				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Namespace), perm.Update, in.Namespace); err != nil {
+				if err := s.authorize(ctx, &m, auth.PermNamespace(in.Namespace), perm.Update, in.Namespace); err != nil {
 					return err
 				}
 			}
 			// A parent studio's grants cover the namespace: attaching it
 			// to a studio needs rights in the studio.
 			if in.Parent != "" {
-				if err := s.authorize(ctx, &m, metaperm.Namespace(in.Parent), perm.Update, in.Parent); err != nil {
+				if err := s.authorize(ctx, &m, auth.PermNamespace(in.Parent), perm.Update, in.Parent); err != nil {
 					return err
 				}
 			}
@@ -107,7 +107,7 @@ func (s *Service) DeleteNamespace(ctx context.Context, m Meta, ns string) (uint6
 	if !events.ValidNamespace(ns) {
 		return 0, invalidNamespace("namespace", ns)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Namespace(ns), perm.Delete, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermNamespace(ns), perm.Delete, ns); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, ns, &m, req("DeleteNamespace"), func(v index.View) (decision, error) {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/grantlog/grantlog/examples/catalogs"
+	"github.com/grantlog/grantlog/internal/catalogs"
 )
 
 // PresetRole is the result of one role of ApplyPreset.

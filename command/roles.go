@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -112,7 +112,7 @@ func nameTaken(name string, other *index.Role) error {
 
 // CreateRole creates a role. It returns the event appended and its revision.
 func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events.RoleCreated, uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Create, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermRoles, perm.Create, ""); err != nil {
 		return events.RoleCreated{}, 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -146,7 +146,7 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 
 // UpdateRole changes a role's name, flags or description.
 func (s *Service) UpdateRole(ctx context.Context, m Meta, roleID string, in UpdateRole) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermRoles, perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -211,7 +211,7 @@ const (
 // ChangePermissions adds, removes or replaces a role's permissions. For
 // RemovePermissions an action of 0 removes the whole resource.
 func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, op PermissionOp, ps []perm.Permission) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermRoles, perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -254,7 +254,7 @@ func (s *Service) ChangePermissions(ctx context.Context, m Meta, roleID string, 
 
 // DeleteRole deletes a role, ending every assignment of it.
 func (s *Service) DeleteRole(ctx context.Context, m Meta, roleID string) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Roles, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermRoles, perm.Delete, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -329,7 +329,7 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 	if err := validateUserNS(ns, userID); err != nil {
 		return 0, err
 	}
-	if err := s.authorize(ctx, &m, metaperm.Assignment(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermAssignment(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -396,7 +396,7 @@ func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID s
 	if err := validateUserNS(ns, userID); err != nil {
 		return 0, err
 	}
-	if err := s.authorize(ctx, &m, metaperm.Assignment(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermAssignment(ns), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -38,7 +38,7 @@ func (s *Service) DefineScope(ctx context.Context, m Meta, name string, in Defin
 	if !validScopeName(name) {
 		return 0, errorf(ErrInvalid, "invalidScope", "scope name %q: use 1-64 letters, digits, '_', '-' or ':'", name)
 	}
-	if err := s.authorize(ctx, &m, metaperm.Scopes, perm.Create|perm.Update, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermScopes, perm.Create|perm.Update, ""); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -98,7 +98,7 @@ func expandScopeNames(v index.View, name string) (map[string]bool, error) {
 
 // DeleteScope deletes a scope (tokens issued with it keep their permissions).
 func (s *Service) DeleteScope(ctx context.Context, m Meta, name string) (uint64, error) {
-	if err := s.authorize(ctx, &m, metaperm.Scopes, perm.Delete, ""); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermScopes, perm.Delete, ""); err != nil {
 		return 0, err
 	}
 	return s.execute(ctx, events.PlatformNamespace, &m, req("DeleteScope", name), func(v index.View) (decision, error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"time"
 
@@ -16,9 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -35,26 +35,38 @@ type HeadReader interface {
 	GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error)
 }
 
-// State is the index a Service decides against. *index.Store satisfies it.
+// State is the index a Service decides against: Grantlog's permission
+// index (internal/storage/index), which the server opens and the
+// projector keeps up to date. Decisions read that index through views
+// that are not part of the public API, so State is satisfied by that
+// index only: New panics on any other State.
 type State interface {
-	Acquire() index.View
+	// WaitApplied blocks until the index has applied revision rev, or ctx
+	// is done.
 	WaitApplied(ctx context.Context, rev uint64) error
+}
+
+// stateView is what a Service reads: a State that gives views of the
+// index.
+type stateView interface {
+	State
+	Acquire() index.View
 }
 
 // Authorizer decides whether a caller holds a permission, with {namespace}
 // in required bound to namespace. It returns nil when allowed, or an error
 // to return to the caller as it is.
 type Authorizer interface {
-	Authorize(ctx context.Context, caller principal.Caller, required perm.Permission, namespace string) error
+	Authorize(ctx context.Context, caller events.Caller, required perm.Permission, namespace string) error
 	// HoldsAll returns nil when caller holds every permission of ps (bound
 	// by bind), else an error naming the first that exceeds: nobody grants
 	// more than they hold. what names what is being granted.
-	HoldsAll(ctx context.Context, caller principal.Caller, namespace string, ps []perm.Permission, bind perm.RequiredBinding, what string) error
+	HoldsAll(ctx context.Context, caller events.Caller, namespace string, ps []perm.Permission, bind perm.RequiredBinding, what string) error
 }
 
 // Meta is the context of one command.
 type Meta struct {
-	Caller principal.Caller
+	Caller events.Caller
 	// CommandID is the caller's idempotency key (the Idempotency-Key
 	// header); generated when empty. Keys belong to their caller: the
 	// stream's Nats-Msg-Id and the event's commandId are derived from the
@@ -91,7 +103,7 @@ var commandIDSpace = uuid.MustParse("5d0c1f0e-8a43-4c6b-9a55-1b0e6a7f2c3d")
 // event's commandId) of a command sent by caller with idempotency key key:
 // a UUIDv5 of the caller's identity (actor, whom it acts for, root) and
 // the key, so that equal keys of different callers never collide.
-func DeriveCommandID(caller principal.Caller, key string) string {
+func DeriveCommandID(caller events.Caller, key string) string {
 	var obo events.Actor
 	if caller.OnBehalfOf != nil {
 		obo = *caller.OnBehalfOf
@@ -137,10 +149,33 @@ type Config struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Signer, when set, signs every appended event (header
-	// logsig.Header): the log signing key of the command side. Nodes
+	// Grantlog-Sig): the log signing key of the command side. Nodes
 	// refuse unsigned events once the stream has announced a key (see
-	// AnnounceSigningKey and package projector).
-	Signer *logsig.Key
+	// AnnounceSigningKey and package projector). A nil pointer in the
+	// interface counts as unset.
+	Signer Signer
+}
+
+// Signer is the log signing key of the command side. The server's key
+// (an ed25519 key kept in a JetStream KV bucket, internal/storage/logsig)
+// satisfies it.
+type Signer interface {
+	// ID is the key's id (announced in events.LogSigningKeyAdded).
+	ID() string
+	// PublicString is the key's public half, base64url.
+	PublicString() string
+	// SignEvent returns the signature header value of an event with
+	// subject and exact bytes data.
+	SignEvent(subject string, data []byte) string
+}
+
+// noSigner reports whether s is unset: nil, or a nil pointer.
+func noSigner(s Signer) bool {
+	if s == nil {
+		return true
+	}
+	v := reflect.ValueOf(s)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func (c *Config) setDefaults() {
@@ -163,7 +198,7 @@ type Service struct {
 	cfg   Config
 	js    Appender
 	head  HeadReader
-	state State
+	state stateView
 	authz Authorizer
 
 	mu struct {
@@ -181,7 +216,14 @@ type nsLock struct {
 // head, deciding against state and authorizing with authz.
 func New(cfg Config, js Appender, head HeadReader, state State, authz Authorizer) *Service {
 	cfg.setDefaults()
-	s := &Service{cfg: cfg, js: js, head: head, state: state, authz: authz}
+	if noSigner(cfg.Signer) {
+		cfg.Signer = nil
+	}
+	sv, ok := state.(stateView)
+	if !ok {
+		panic(fmt.Sprintf("command: New: state %T is not Grantlog's index", state))
+	}
+	s := &Service{cfg: cfg, js: js, head: head, state: sv, authz: authz}
 	s.mu.ns = map[string]*nsLock{}
 	return s
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
 
 // ErrForeignKey is returned by AnnounceSigningKey when the event log already

@@ -7,9 +7,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -46,7 +45,7 @@ const (
 
 // ownerOf resolves the default owner: the caller, a token's owner, or the
 // bootstrap admin user for the bootstrap credential.
-func ownerOf(v index.View, c principal.Caller) (events.Actor, bool) {
+func ownerOf(v index.View, c events.Caller) (events.Actor, bool) {
 	if c.Type == events.ActorToken {
 		t := v.Token(c.ID)
 		if t == nil {
@@ -161,7 +160,7 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 			TokenID: id, Name: in.Name, Owner: owner, Issuer: m.Caller.Actor, Scopes: in.Scopes,
 			Permissions: index.ToEvent(ps), SecretHash: hash, NotBefore: utcPtr(in.NotBefore), ExpiresAt: utcPtr(in.ExpiresAt),
 		}, check: func() error {
-			if err := s.authorize(ctx, &m, metaperm.Token(ns, owner.ID), perm.Create, ns); err != nil {
+			if err := s.authorize(ctx, &m, auth.PermToken(ns, owner.ID), perm.Create, ns); err != nil {
 				return err
 			}
 			bind := perm.RequiredBinding{Namespace: ns, UserID: owner.ID}
@@ -170,7 +169,7 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 				return err
 			}
 			// ...nor more than the owner holds at issue.
-			if err := s.authz.HoldsAll(ctx, principal.Caller{Actor: owner}, ns, ps, bind, "the token (for its owner)"); err != nil {
+			if err := s.authz.HoldsAll(ctx, events.Caller{Actor: owner}, ns, ps, bind, "the token (for its owner)"); err != nil {
 				return err
 			}
 			return nil
@@ -195,7 +194,7 @@ func (s *Service) RevokeToken(ctx context.Context, m Meta, ns, id string) (uint6
 		}
 		owner := t.Owner.ID
 		return decision{kind: events.KindToken, aggregateID: id, payload: events.TokenRevoked{TokenID: id, Before: tokenState(t)}, check: func() error {
-			return s.authorize(ctx, &m, metaperm.Token(ns, owner), perm.Delete, ns)
+			return s.authorize(ctx, &m, auth.PermToken(ns, owner), perm.Delete, ns)
 		}}, nil
 	})
 }

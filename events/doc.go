@@ -6,8 +6,9 @@
 // derived from Go type names; a type whose payload changes gets a new version
 // and the old version stays decodable (golden files under testdata/ prove it).
 //
-// events is the bottom tier of Grantlog, beside perm (the tiers: perm and
-// events → storage → domain → edges → server, client, cmd). It depends on
-// nothing else in Grantlog (the standard library and goccy/go-json only),
-// and every other package may import it.
+// Caller (who issues commands and asks checks) and RoleMember (who holds
+// a role) are here too: the public packages name them in their APIs.
+//
+// Tier 0. The package depends on nothing else in Grantlog: the standard
+// library and github.com/goccy/go-json only; internal/arch enforces this.
 package events

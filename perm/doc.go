@@ -60,16 +60,6 @@
 // substrings of the resource and binding passed to [ParseRequired] and does not
 // allocate for tags of up to 32 segments.
 //
-// # Place in the tiers
-//
-// Grantlog's packages are layered: perm and events, then storage
-// (internal/index, internal/eventlog, internal/snapshot, internal/logsig),
-// then the auth helpers (credential, authz, principal, metaperm) and the
-// domain (command, query, projector, audit), then the edges
-// (internal/edge: httpapi, natsapi, checkjson), then server, client and
-// cmd. A package imports only from tiers below its own.
-//
-// perm is the bottom tier: it imports nothing of Grantlog's (the standard
-// library and robfig/cron for schedules only), and every other package may
-// import it.
+// Tier 0. perm depends on nothing else in Grantlog: the standard library
+// and github.com/robfig/cron/v3 only; internal/arch enforces this.
 package perm

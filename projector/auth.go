@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
 
 // Authentication of the event stream.

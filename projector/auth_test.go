@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/projector"
 )

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/projector"
 )

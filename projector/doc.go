@@ -10,6 +10,6 @@
 //
 // projector is in the domain tier (perm and events → storage → domain →
 // edges → server, client, cmd). It imports events and the storage packages
-// (internal/index, internal/logsig, to verify signed events); it never
+// (internal/storage/index, internal/storage/logsig, to verify signed events); it never
 // imports command, query, audit, an edge or server.
 package projector

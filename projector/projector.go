@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -14,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
 
 // Errors that stop a Projector.
@@ -38,7 +39,7 @@ type Index interface {
 	Apply(evs []events.Event) error
 	// SigningKeys returns the log signing keys announced by the events
 	// applied so far.
-	SigningKeys() (logsig.Keys, error)
+	SigningKeys() (map[string]ed25519.PublicKey, error)
 	// ChainHead returns the hash of the last event accepted in namespace
 	// ns ("" for none), or index.ErrChainUnknown with the namespace's last
 	// revision when the index did not record it.

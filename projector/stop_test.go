@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/projector"
 )

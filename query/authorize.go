@@ -2,7 +2,6 @@ package query
 
 import (
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -10,7 +9,7 @@ import (
 // with action ({namespace} in resource binds to ns, {userId} to the
 // caller's user). It is the authorization primitive for the service's own
 // API; the bootstrap credential is handled by the authorizer, not here.
-func (e *Engine) Allows(caller principal.Caller, ns, resource string, action perm.Action) (bool, error) {
+func (e *Engine) Allows(caller events.Caller, ns, resource string, action perm.Action) (bool, error) {
 	v := e.store.Acquire()
 	defer v.Release()
 	ev := evaluation{v: v, ns: ns, clock: e.cfg.Now}
@@ -32,7 +31,7 @@ func (e *Engine) Allows(caller principal.Caller, ns, resource string, action per
 // bound by bind, or kept unbound so that only "*" grants cover them), for
 // the rule that nobody grants more than they hold. Constrained grants of
 // the caller do not count.
-func (e *Engine) Holds(caller principal.Caller, ns string, p perm.Permission, bind perm.RequiredBinding) (bool, error) {
+func (e *Engine) Holds(caller events.Caller, ns string, p perm.Permission, bind perm.RequiredBinding) (bool, error) {
 	v := e.store.Acquire()
 	defer v.Release()
 	ev := evaluation{v: v, ns: ns, clock: e.cfg.Now}
@@ -51,7 +50,7 @@ func (e *Engine) Holds(caller principal.Caller, ns string, p perm.Permission, bi
 
 // callerEval prepares the evaluation of a caller: its user id and the
 // evaluation to run (nil when the caller is unknown).
-func (e *Engine) callerEval(ev *evaluation, caller principal.Caller) (string, func() bool) {
+func (e *Engine) callerEval(ev *evaluation, caller events.Caller) (string, func() bool) {
 	switch caller.Type {
 	case events.ActorUser:
 		return caller.ID, func() bool { return ev.user(caller.ID) }

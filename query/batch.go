@@ -6,9 +6,9 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -152,10 +152,10 @@ func (e *Engine) checkRange(v index.View, checks []CheckRequest, results []Batch
 }
 
 // CheckBatchAsInto is CheckBatchInto on behalf of caller, who must hold
-// metaperm.Check Read in every namespace the batch checks in; otherwise the
+// auth.PermCheck Read in every namespace the batch checks in; otherwise the
 // whole batch is refused with the authorizer's error. Explanations show
 // only what the caller may read, as CheckAs's do.
-func (e *Engine) CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *BatchRequest, out *BatchResult) error {
+func (e *Engine) CheckBatchAsInto(ctx context.Context, caller events.Caller, req *BatchRequest, out *BatchResult) error {
 	// Most batches check in a few namespaces: remember the last ones
 	// authorized without a map.
 	var recent [4]string
@@ -168,7 +168,7 @@ func (e *Engine) CheckBatchAsInto(ctx context.Context, caller principal.Caller, 
 		if validateCheck(&req.Checks[i]) != nil {
 			continue // invalid checks are answered per item
 		}
-		if err := e.authorize(ctx, ReadOptions{Caller: caller}, metaperm.Check, perm.Read, ns); err != nil {
+		if err := e.authorize(ctx, ReadOptions{Caller: caller}, auth.PermCheck, perm.Read, ns); err != nil {
 			return err
 		}
 		if seen == nil {

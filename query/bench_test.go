@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"

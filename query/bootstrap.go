@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -26,7 +26,7 @@ type BootstrapCredential struct {
 // BootstrapCredentials lists every bootstrap credential the stream has had,
 // live or revoked, in issue order. It needs ADMIN:BOOTSTRAP [Read].
 func (e *Engine) BootstrapCredentials(ctx context.Context, o ReadOptions) (Page[BootstrapCredential], error) {
-	if err := e.authorize(ctx, o, metaperm.Bootstrap, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermBootstrap, perm.Read, ""); err != nil {
 		return Page[BootstrapCredential]{}, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {

@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -143,14 +142,14 @@ func (e *Engine) evaluate(v index.View, req *CheckRequest) (CheckResult, *explai
 	return res, x, nil
 }
 
-// CheckAs is Check on behalf of caller, who must hold metaperm.Check Read in
+// CheckAs is Check on behalf of caller, who must hold auth.PermCheck Read in
 // the check's namespace. Its explanation shows only what the caller may
 // read (see Explanation.Withheld); the answer is Check's.
-func (e *Engine) CheckAs(ctx context.Context, caller principal.Caller, req *CheckRequest) (CheckResult, error) {
+func (e *Engine) CheckAs(ctx context.Context, caller events.Caller, req *CheckRequest) (CheckResult, error) {
 	if err := validateCheck(req); err != nil {
 		return CheckResult{}, err
 	}
-	if err := e.authorize(ctx, ReadOptions{Caller: caller}, metaperm.Check, perm.Read, req.Namespace); err != nil {
+	if err := e.authorize(ctx, ReadOptions{Caller: caller}, auth.PermCheck, perm.Read, req.Namespace); err != nil {
 		return CheckResult{}, err
 	}
 	if !req.Explain {

@@ -3,7 +3,7 @@
 // tokens, scopes, endpoints). check_types.go holds the wire types of a
 // check, check.go its hot path, explain.go explanations and what a caller
 // may see of them, authorize.go Allows and Holds, on which
-// internal/authz builds the authorizer of commands and reads.
+// internal/auth builds the authorizer of commands and reads.
 //
 // A check looks up the subject's assignments, and for each assigned role
 // matches the role's compiled grants against the required tag with
@@ -15,8 +15,8 @@
 // for at least a revision and waits, bounded, for the index to reach it.
 //
 // query is in the domain tier (perm and events → storage → domain → edges
-// → server, client, cmd). It imports perm, events, internal/index and the
-// auth helpers (internal/principal, internal/metaperm); it reads the index
+// → server, client, cmd). It imports perm, events, internal/storage/index and the
+// internal/auth; it reads the index
 // and never imports command, projector, audit, an edge, server or a
 // publisher.
 package query

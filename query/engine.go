@@ -2,21 +2,21 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
 // Authorizer decides whether a caller holds a permission ({namespace} in
 // required bound to namespace); nil means allowed.
 type Authorizer interface {
-	Authorize(ctx context.Context, caller principal.Caller, required perm.Permission, namespace string) error
+	Authorize(ctx context.Context, caller events.Caller, required perm.Permission, namespace string) error
 }
 
 // Config configures an Engine.
@@ -35,9 +35,26 @@ type Engine struct {
 	authz Authorizer
 }
 
-// New returns an Engine over store. authz guards the read endpoints
+// Index is the permission index an Engine reads: Grantlog's own index
+// (internal/storage/index), which the server and client.Follower open and
+// a projector keeps up to date. Checks read that index's compiled,
+// in-memory form directly (no interface call, no allocation on the hot
+// path), which is not part of the public API: that index is the only
+// implementation, and New panics on any other.
+type Index interface {
+	// Applied is the revision the index has applied.
+	Applied() uint64
+	// WaitApplied blocks until the index has applied rev, or ctx is done.
+	WaitApplied(ctx context.Context, rev uint64) error
+}
+
+// New returns an Engine over idx. authz guards the read endpoints
 // (ListRoles, ...) and may be nil for trusted in-process use of Check.
-func New(cfg Config, store *index.Store, authz Authorizer) *Engine {
+func New(cfg Config, idx Index, authz Authorizer) *Engine {
+	store, ok := idx.(*index.Store)
+	if !ok {
+		panic(fmt.Sprintf("query: New: %T is not Grantlog's index", idx))
+	}
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 5 * time.Second
 	}
@@ -93,7 +110,7 @@ func roleOf(r *index.Role) Role {
 
 // ReadOptions are common to reads.
 type ReadOptions struct {
-	Caller principal.Caller
+	Caller events.Caller
 	// AtLeastRevision makes the read wait (bounded) for this revision.
 	AtLeastRevision uint64
 }
@@ -130,7 +147,7 @@ func clampLimit(limit int) (int, error) {
 
 // GetRole returns one role.
 func (e *Engine) GetRole(ctx context.Context, o ReadOptions, roleID string) (Role, uint64, error) {
-	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermRoles, perm.Read, ""); err != nil {
 		return Role{}, 0, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {
@@ -147,7 +164,7 @@ func (e *Engine) GetRole(ctx context.Context, o ReadOptions, roleID string) (Rol
 
 // ListRoles lists roles by name, starting after the role named by cursor.
 func (e *Engine) ListRoles(ctx context.Context, o ReadOptions, cursor string, limit int) (Page[Role], error) {
-	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermRoles, perm.Read, ""); err != nil {
 		return Page[Role]{}, err
 	}
 	limit, err := clampLimit(limit)
@@ -194,7 +211,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 	if !events.ValidID(userID) {
 		return Page[UserRole]{}, errorf(ErrInvalid, "invalidUserId", "userId %q is not valid", userID)
 	}
-	if err := e.authorize(ctx, o, metaperm.Assignment(ns), perm.Read, ns); err != nil {
+	if err := e.authorize(ctx, o, auth.PermAssignment(ns), perm.Read, ns); err != nil {
 		return Page[UserRole]{}, err
 	}
 	if err := e.WaitFor(ctx, o.AtLeastRevision); err != nil {
@@ -219,7 +236,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 
 // RoleMembers lists the holders of a role, across namespaces.
 func (e *Engine) RoleMembers(ctx context.Context, o ReadOptions, roleID, cursor string, limit int) (Page[index.Member], error) {
-	if err := e.authorize(ctx, o, metaperm.Roles, perm.Read, ""); err != nil {
+	if err := e.authorize(ctx, o, auth.PermRoles, perm.Read, ""); err != nil {
 		return Page[index.Member]{}, err
 	}
 	limit, err := clampLimit(limit)

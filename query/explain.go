@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -17,16 +17,16 @@ import (
 type seeRule struct{ resource, ns string }
 
 // Rules of the reads that list what explanations show.
-func seeAssignment(ns string) seeRule  { return seeRule{metaperm.Assignment(ns), ns} }
-func seeDefaultRole(ns string) seeRule { return seeRule{metaperm.Namespace(ns), ns} }
-func seeClient(ns string) seeRule      { return seeRule{metaperm.Client(ns), ns} }
+func seeAssignment(ns string) seeRule  { return seeRule{auth.PermAssignment(ns), ns} }
+func seeDefaultRole(ns string) seeRule { return seeRule{auth.PermNamespace(ns), ns} }
+func seeClient(ns string) seeRule      { return seeRule{auth.PermClient(ns), ns} }
 func seeToken(t *index.Token) seeRule {
-	return seeRule{metaperm.Token(t.Namespace, t.Owner.ID), t.Namespace}
+	return seeRule{auth.PermToken(t.Namespace, t.Owner.ID), t.Namespace}
 }
 
 // readable returns whether caller may read what a rule guards, asking the
 // authorizer once per rule (fail closed: any error hides).
-func (e *Engine) readable(ctx context.Context, caller principal.Caller) func(seeRule) bool {
+func (e *Engine) readable(ctx context.Context, caller events.Caller) func(seeRule) bool {
 	seen := map[seeRule]bool{}
 	return func(r seeRule) bool {
 		ok, done := seen[r]

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -47,7 +47,7 @@ func validNS(ns string) error {
 // ListNamespaces lists the namespaces the index knows (explicit or used).
 func (e *Engine) ListNamespaces(ctx context.Context, o ReadOptions) (Page[Namespace], error) {
 	var p Page[Namespace]
-	err := e.read(ctx, o, metaperm.Namespaces, perm.Read, "", func(v index.View) error {
+	err := e.read(ctx, o, auth.PermNamespaces, perm.Read, "", func(v index.View) error {
 		p = Page[Namespace]{Data: []Namespace{}, Revision: v.Revision()}
 		for _, info := range v.Namespaces() {
 			p.Data = append(p.Data, namespaceOf(info))
@@ -63,7 +63,7 @@ func (e *Engine) GetNamespace(ctx context.Context, o ReadOptions, ns string) (Na
 		return Namespace{}, err
 	}
 	var out Namespace
-	err := e.read(ctx, o, metaperm.Namespace(ns), perm.Read, ns, func(v index.View) error {
+	err := e.read(ctx, o, auth.PermNamespace(ns), perm.Read, ns, func(v index.View) error {
 		info, ok := v.Namespace(ns)
 		if !ok {
 			return errorf(ErrNotFound, "namespaceNotFound", "namespace %s does not exist", ns)
@@ -98,7 +98,7 @@ func (e *Engine) ListClients(ctx context.Context, o ReadOptions, ns string) (Pag
 		return Page[Client]{}, err
 	}
 	var p Page[Client]
-	err := e.read(ctx, o, metaperm.Client(ns), perm.Read, ns, func(v index.View) error {
+	err := e.read(ctx, o, auth.PermClient(ns), perm.Read, ns, func(v index.View) error {
 		p = Page[Client]{Data: []Client{}, Revision: v.Revision()}
 		for _, c := range v.Clients(ns) {
 			p.Data = append(p.Data, clientOf(c))
@@ -114,7 +114,7 @@ func (e *Engine) GetClient(ctx context.Context, o ReadOptions, ns, id string) (C
 		return Client{}, err
 	}
 	var out Client
-	err := e.read(ctx, o, metaperm.Client(ns), perm.Read, ns, func(v index.View) error {
+	err := e.read(ctx, o, auth.PermClient(ns), perm.Read, ns, func(v index.View) error {
 		c := v.Client(id)
 		if c == nil || c.Namespace != ns {
 			return errorf(ErrNotFound, "clientNotFound", "namespace %s has no client %q", ns, id)
@@ -170,7 +170,7 @@ func (e *Engine) ListTokens(ctx context.Context, o ReadOptions, ns string) (Page
 	}
 	v.Release()
 	for i := range list {
-		if e.authorize(ctx, o, metaperm.Token(ns, list[i].Owner.ID), perm.Read, ns) == nil {
+		if e.authorize(ctx, o, auth.PermToken(ns, list[i].Owner.ID), perm.Read, ns) == nil {
 			p.Data = append(p.Data, list[i])
 		}
 	}
@@ -194,7 +194,7 @@ func scopeOf(s *index.Scope) Scope {
 // ListScopes lists the scope catalog.
 func (e *Engine) ListScopes(ctx context.Context, o ReadOptions) (Page[Scope], error) {
 	var p Page[Scope]
-	err := e.read(ctx, o, metaperm.Scopes, perm.Read, "", func(v index.View) error {
+	err := e.read(ctx, o, auth.PermScopes, perm.Read, "", func(v index.View) error {
 		p = Page[Scope]{Data: []Scope{}, Revision: v.Revision()}
 		for _, s := range v.Scopes() {
 			p.Data = append(p.Data, scopeOf(s))
@@ -207,7 +207,7 @@ func (e *Engine) ListScopes(ctx context.Context, o ReadOptions) (Page[Scope], er
 // GetScope returns one scope.
 func (e *Engine) GetScope(ctx context.Context, o ReadOptions, name string) (Scope, error) {
 	var out Scope
-	err := e.read(ctx, o, metaperm.Scopes, perm.Read, "", func(v index.View) error {
+	err := e.read(ctx, o, auth.PermScopes, perm.Read, "", func(v index.View) error {
 		s := v.Scope(name)
 		if s == nil {
 			return errorf(ErrNotFound, "scopeNotFound", "scope %q does not exist", name)
@@ -232,7 +232,7 @@ type Endpoint struct {
 // ListEndpoints lists the endpoint catalog.
 func (e *Engine) ListEndpoints(ctx context.Context, o ReadOptions) (Page[Endpoint], error) {
 	var p Page[Endpoint]
-	err := e.read(ctx, o, metaperm.Endpoints, perm.Read, "", func(v index.View) error {
+	err := e.read(ctx, o, auth.PermEndpoints, perm.Read, "", func(v index.View) error {
 		p = Page[Endpoint]{Data: []Endpoint{}, Revision: v.Revision()}
 		for _, ep := range v.Endpoints() {
 			p.Data = append(p.Data, Endpoint{Service: ep.Service, Name: ep.Name, Method: ep.Method, Path: ep.Path,

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/index"
 	"github.com/grantlog/grantlog/internal/refmodel"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"

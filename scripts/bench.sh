@@ -24,7 +24,7 @@ go build -o "$OUT/grantbench" ./cmd/grantbench
 
 say "Go benchmarks of the hot paths (count $COUNT) -> $OUT/go-bench.txt"
 go test -run='^$' -bench=. \
-  -benchmem -count="$COUNT" -timeout 20m ./perm/ ./query/ ./projector/ ./internal/index/ ./internal/edge/checkjson/ | tee "$OUT/go-bench.txt"
+  -benchmem -count="$COUNT" -timeout 20m ./perm/ ./query/ ./projector/ ./internal/storage/index/ ./internal/edge/checkjson/ | tee "$OUT/go-bench.txt"
 
 say "load tool, the issue's workload (100k users) -> $OUT/grantbench.json"
 "$OUT/grantbench" --json "$OUT/grantbench.json" | tee "$OUT/grantbench.txt"

@@ -17,6 +17,6 @@
 //
 // peers is its own module (github.com/grantlog/grantlog/bench/peers) on
 // top of the tiers (perm and events → storage → domain → edges → server,
-// client, cmd): it imports perm, events, internal/dataset, internal/index
+// client, cmd): it imports perm, events, internal/dataset, internal/storage/index
 // and query of the main module, and Casbin; nothing imports it.
 package main

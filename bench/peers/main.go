@@ -16,7 +16,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/dataset"
-	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )

@@ -21,12 +21,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/dataset"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
@@ -147,7 +147,7 @@ func (b *bench) startServer(ctx context.Context) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	raw, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	if err != nil {
 		return err
 	}

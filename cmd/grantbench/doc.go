@@ -20,7 +20,7 @@
 // edges → server, client, cmd). It may import every lower tier: it runs
 // internal/server in-process, drives it through client and the edges' wire
 // format (internal/edge/checkjson), and measures the domain (query,
-// projector), the auth helpers (internal/credential) and storage
-// (internal/index, internal/eventlog, internal/logsig) directly, on
+// projector), the auth helpers (internal/auth) and storage
+// (internal/storage/index, internal/storage/eventlog, internal/storage/logsig) directly, on
 // datasets from internal/dataset; nothing imports it.
 package main

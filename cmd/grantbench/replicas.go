@@ -15,7 +15,7 @@ import (
 
 	"github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )

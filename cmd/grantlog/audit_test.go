@@ -21,8 +21,7 @@ import (
 	"github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -39,14 +38,14 @@ func TestAuditCLI(t *testing.T) {
 		require.NoError(t, <-done)
 	})
 	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond)
-	m := command.Meta{Caller: principal.Bootstrap(), Reason: "onboarding", Source: &events.Source{Via: events.ViaCLI}}
+	m := command.Meta{Caller: auth.Bootstrap(), Reason: "onboarding", Source: &events.Source{Via: events.ViaCLI}}
 	role, _, err := srv.Commands.CreateRole(ctx, m, command.CreateRole{RoleName: "Player"})
 	require.NoError(t, err)
 	for i := range 3 {
 		_, err := srv.Commands.AssignRole(ctx, m, "foo", fmt.Sprintf("u%d", i), role.RoleID, []string{"foo"})
 		require.NoError(t, err)
 	}
-	base := []string{"--url", "http://" + srv.HTTPAddr(), "--token-file", filepath.Join(dir, credential.TokenFile)}
+	base := []string{"--url", "http://" + srv.HTTPAddr(), "--token-file", filepath.Join(dir, auth.BootstrapTokenFile)}
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		code := run(ctx, append(args, base...), &out, &errOut)
@@ -108,7 +107,7 @@ func TestAuditCLI(t *testing.T) {
 	require.NoError(t, err)
 	v := audit.NewVerifier()
 	var breaks []*audit.Break
-	tok, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	tok, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	require.NoError(t, eachRecord(ctx, client.New("http://"+srv.HTTPAddr(), strings.TrimSpace(string(tok))), client.AuditOptions{}, func(r audit.Record) error {
 		if b := v.Add(r); b != nil {

@@ -14,7 +14,7 @@
 //
 // grantlog is in the top tier (perm and events → storage → domain → edges
 // → server, client, cmd). It imports internal/server to run a node, client
-// and audit (records) for the CLI, events, and internal/credential and
-// internal/eventlog for the names of the files a node writes in its data
+// and audit (records) for the CLI, events, and internal/auth and
+// internal/storage/eventlog for the names of the files a node writes in its data
 // directory; nothing imports it.
 package main

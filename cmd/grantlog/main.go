@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -170,7 +170,7 @@ Flags:
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 1
 	}
-	tokenPath, _ := filepath.Abs(filepath.Join(cfg.DataDir, credential.TokenFile))
+	tokenPath, _ := filepath.Abs(filepath.Join(cfg.DataDir, auth.BootstrapTokenFile))
 	natsAt := srv.NATSURL()
 	_, tokenErr := os.Stat(tokenPath)
 	switch {

@@ -19,8 +19,8 @@ import (
 
 	sdk "github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
 

@@ -24,7 +24,7 @@ import (
 	"github.com/grantlog/grantlog/audit"
 	sdk "github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -510,7 +510,7 @@ func TestAuditStreamEndsOnShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond)
-	token, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	token, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	c := newClient(t, srv.HTTPAddr(), strings.TrimSpace(string(token)))
 	streams := []*sse{openSSE(t, c, "", ""), openSSE(t, c, "namespace=foo", "")}

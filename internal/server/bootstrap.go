@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
 )
 
 // The bootstrap Super Admin credential lives in the event log (a
@@ -57,13 +56,13 @@ type bootState struct {
 // deprecated Config.BootstrapTokenHashFile, else
 // <data-dir>/bootstrap-token.sha256. A missing file is no error.
 func (s *Server) loadLegacyHash() error {
-	path := filepath.Join(s.cfg.DataDir, credential.HashFile)
+	path := filepath.Join(s.cfg.DataDir, auth.BootstrapHashFile)
 	if f := s.cfg.BootstrapTokenHashFile; f != "" {
 		s.log.Warn("--bootstrap-token-hash-file is deprecated and no longer needed: every node reads the bootstrap credential from the event log. "+
 			"It is read only to carry a bootstrap token made by an older version into the log", "file", f)
 		path = f
 	}
-	h, ok, err := credential.ReadHashFile(path)
+	h, ok, err := auth.ReadHashFile(path)
 	if err != nil {
 		return fmt.Errorf("bootstrap token hash: %w", err)
 	}
@@ -77,19 +76,19 @@ func (s *Server) loadLegacyHash() error {
 // bootstrap token, or makes one when the stream is new (and no older
 // version left a hash to carry over). Run registers it.
 func (s *Server) prepareBootstrapToken() error {
-	s.Bootstrap.Path = filepath.Join(s.cfg.DataDir, credential.TokenFile)
+	s.Bootstrap.Path = filepath.Join(s.cfg.DataDir, auth.BootstrapTokenFile)
 	if !s.cfg.NodeRole.writes() {
 		return nil
 	}
-	secret, ok, err := credential.ReadTokenFile(s.cfg.DataDir)
+	secret, ok, err := auth.ReadTokenFile(s.cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("bootstrap token: %w", err)
 	}
 	if !ok && s.fresh && s.boot.legacy == nil {
-		if secret, _, err = credential.NewBootstrapSecret(); err != nil {
+		if secret, _, err = auth.NewBootstrapSecret(); err != nil {
 			return err
 		}
-		if err := credential.WriteTokenFile(s.cfg.DataDir, secret); err != nil {
+		if err := auth.WriteTokenFile(s.cfg.DataDir, secret); err != nil {
 			return err
 		}
 		ok, s.Bootstrap.Created = true, true
@@ -115,7 +114,7 @@ func (s *Server) ensureBootstrapCredential(ctx context.Context) error {
 			h, from = s.boot.pending, s.Bootstrap.Path
 		}
 		if h != nil {
-			m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap credential of " + s.cfg.NodeName + " from " + filepath.Base(from)}
+			m := command.Meta{Caller: auth.Bootstrap(), Reason: "bootstrap credential of " + s.cfg.NodeName + " from " + filepath.Base(from)}
 			ok, id, rev, err := s.Commands.RegisterBootstrapCredential(ctx, m, *h)
 			if err != nil {
 				return fmt.Errorf("register the bootstrap credential: %w", err)
@@ -141,7 +140,7 @@ func (s *Server) ensureBootstrapCredential(ctx context.Context) error {
 // credential another node's was registered before.
 func (s *Server) checkTokenFile() {
 	if s.boot.legacy != nil && s.cfg.BootstrapTokenHashFile == "" {
-		s.log.Info("the bootstrap credential is in the event log: " + credential.HashFile + " is no longer read once it is registered, and may be deleted")
+		s.log.Info("the bootstrap credential is in the event log: " + auth.BootstrapHashFile + " is no longer read once it is registered, and may be deleted")
 	}
 	if s.boot.pending == nil {
 		return
@@ -169,12 +168,12 @@ func (s *Server) checkTokenFile() {
 // one (Config.ResetBootstrapToken), and writes its token to the data
 // directory: the way back in when the bootstrap token is lost.
 func (s *Server) resetBootstrapToken(ctx context.Context) error {
-	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap credential reset at the start of " + s.cfg.NodeName + " (--reset-bootstrap-token)"}
+	m := command.Meta{Caller: auth.Bootstrap(), Reason: "bootstrap credential reset at the start of " + s.cfg.NodeName + " (--reset-bootstrap-token)"}
 	out, err := s.Commands.RotateBootstrapCredential(ctx, m)
 	if err != nil {
 		return fmt.Errorf("reset the bootstrap credential: %w", err)
 	}
-	if err := credential.WriteTokenFile(s.cfg.DataDir, out.Token); err != nil {
+	if err := auth.WriteTokenFile(s.cfg.DataDir, out.Token); err != nil {
 		return fmt.Errorf("reset the bootstrap credential: its token (tokenId %s) could not be written, start again with --reset-bootstrap-token: %w", out.TokenID, err)
 	}
 	s.log.Warn("issued a new bootstrap credential (--reset-bootstrap-token): the previous one and the tokens it issued no longer work; "+
@@ -220,7 +219,7 @@ func (s *Server) bootstrap(ctx context.Context, serve func()) error {
 // defaultRoles creates the default roles and the bootstrap admin's Super
 // Admin assignment.
 func (s *Server) defaultRoles(ctx context.Context) error {
-	m := command.Meta{Caller: principal.Bootstrap(), Reason: "bootstrap: default roles"}
+	m := command.Meta{Caller: auth.Bootstrap(), Reason: "bootstrap: default roles"}
 	applied, err := s.Commands.ApplyPreset(ctx, m, DefaultsPreset)
 	if err != nil {
 		return fmt.Errorf("bootstrap: default roles preset %q: %w", DefaultsPreset, err)
@@ -229,7 +228,7 @@ func (s *Server) defaultRoles(ctx context.Context) error {
 	for _, r := range created {
 		if r.RoleName == SuperAdminRole {
 			m.Reason = "bootstrap: the bootstrap credential is a Super Admin"
-			if _, err := s.Commands.AssignRole(ctx, m, principal.BootstrapNamespace, principal.BootstrapAdminID, r.RoleID, nil); err != nil {
+			if _, err := s.Commands.AssignRole(ctx, m, auth.BootstrapNamespace, auth.BootstrapAdminID, r.RoleID, nil); err != nil {
 				return fmt.Errorf("bootstrap: assign %s: %w", SuperAdminRole, err)
 			}
 		}

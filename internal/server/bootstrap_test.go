@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 )
 
 // bootstrapCreds lists GET /v1/admin/bootstrap-token as seen by c.
@@ -56,7 +56,7 @@ func waitApplied(t *testing.T, writer *node, nodes ...*node) {
 
 func readToken(t *testing.T, dir string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	raw, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	return strings.TrimSpace(string(raw))
 }
@@ -75,11 +75,11 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 	n0 := startNode(t, server.Config{DataDir: dir0, NATSListen: "127.0.0.1:0", MaxWait: 2 * time.Second}, "")
 	url := n0.srv.NATSURL()
 	s0 := n0.c.token
-	require.True(t, strings.HasPrefix(s0, credential.TokenPrefix))
-	fi, err := os.Stat(filepath.Join(dir0, credential.TokenFile))
+	require.True(t, strings.HasPrefix(s0, auth.BootstrapTokenPrefix))
+	fi, err := os.Stat(filepath.Join(dir0, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
-	assert.NoFileExists(t, filepath.Join(dir0, credential.HashFile), "no hash file: the hash is in the event log")
+	assert.NoFileExists(t, filepath.Join(dir0, auth.BootstrapHashFile), "no hash file: the hash is in the event log")
 
 	// Other nodes join with their NATS credential alone.
 	rep := startNode(t, server.Config{DataDir: t.TempDir(), NodeRole: server.NodeRoleReplica, NATSURL: url, MaxWait: 2 * time.Second,
@@ -121,7 +121,7 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 	// Rotate through the command node.
 	rot := cmd.c.must(http.StatusCreated, "POST", "/v1/admin/bootstrap-token:rotate?reason=scheduled", nil)
 	s1 := rot["token"].(string)
-	require.True(t, strings.HasPrefix(s1, credential.TokenPrefix))
+	require.True(t, strings.HasPrefix(s1, auth.BootstrapTokenPrefix))
 	assert.Equal(t, []any{b0}, rot["revoked"])
 	assert.ElementsMatch(t, []any{t1["tokenId"], t2["tokenId"]}, rot["endedTokens"])
 	rev := num(rot["revision"])
@@ -248,9 +248,9 @@ func TestBootstrapMigratesOldDataDir(t *testing.T) {
 
 	// The old version's files: the token and its hash.
 	cmdDir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(cmdDir, credential.TokenFile), []byte(oldSecret+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(cmdDir, credential.HashFile), []byte(hashOf(oldSecret)+"\n"), 0o600))
-	hashFile := filepath.Join(t.TempDir(), credential.HashFile)
+	require.NoError(t, os.WriteFile(filepath.Join(cmdDir, auth.BootstrapTokenFile), []byte(oldSecret+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(cmdDir, auth.BootstrapHashFile), []byte(hashOf(oldSecret)+"\n"), 0o600))
+	hashFile := filepath.Join(t.TempDir(), auth.BootstrapHashFile)
 	require.NoError(t, os.WriteFile(hashFile, []byte(hashOf(oldSecret)+"\n"), 0o600))
 
 	base := server.Config{NATSURL: ns.url(), NATSUser: natsTestUser, NATSPassword: natsTestPassword, MaxWait: 2 * time.Second}

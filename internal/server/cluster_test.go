@@ -18,10 +18,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
 
@@ -47,7 +47,7 @@ func startNode(t *testing.T, cfg server.Config, token string) *node {
 		require.NoError(t, err)
 	}
 	if token == "" {
-		raw, err := os.ReadFile(filepath.Join(cfg.DataDir, credential.TokenFile))
+		raw, err := os.ReadFile(filepath.Join(cfg.DataDir, auth.BootstrapTokenFile))
 		require.NoError(t, err)
 		token = strings.TrimSpace(string(raw))
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 )
 
 // Config configures a Server. Zero fields take the documented defaults.
@@ -75,14 +75,14 @@ type Config struct {
 	// publishes its status; default 1s.
 	StatusInterval time.Duration
 	// SnapshotInterval is how often the node snapshots its index into
-	// SnapshotBucket when the index moved (snapshot.Snapshotter); default 0:
+	// SnapshotBucket when the index moved (eventlog.Snapshotter); default 0:
 	// no periodic snapshots (POST /v1/admin/snapshots still takes one). Set
 	// it on the node that should write snapshots, typically the role all
 	// node (the replica NATS user can read snapshots, and restores from
 	// them, but may not create the bucket or delete old snapshots).
 	SnapshotInterval time.Duration
 	// SnapshotBucket is the JetStream Object Store bucket of index
-	// snapshots; default snapshot.DefaultBucket ("GRANTLOG_SNAPSHOTS").
+	// snapshots; default eventlog.DefaultSnapshotBucket ("GRANTLOG_SNAPSHOTS").
 	SnapshotBucket string
 }
 
@@ -195,6 +195,6 @@ func (c *Config) setDefaults() {
 		c.StatusInterval = time.Second
 	}
 	if c.SnapshotBucket == "" {
-		c.SnapshotBucket = snapshot.DefaultBucket
+		c.SnapshotBucket = eventlog.DefaultSnapshotBucket
 	}
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/index"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -122,7 +122,7 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := startProcess(t, dir)
-	token, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	token, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	c := newClient(t, p.addr, strings.TrimSpace(string(token)))
 	out := c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Crash",

@@ -16,9 +16,9 @@
 //
 // server is in the top tier, beside client and cmd (perm and events →
 // storage → domain → edges → server, client, cmd). It may import every
-// lower tier: perm, events, storage (internal/index, internal/eventlog,
-// internal/snapshot, internal/logsig), the auth helpers, the domain
+// lower tier: perm, events, storage (internal/storage/index, internal/storage/eventlog,
+// internal/storage/eventlog, internal/storage/logsig), the auth helpers, the domain
 // (command, query, projector, audit), the edges (internal/edge/httpapi,
-// internal/edge/natsapi) and examples/catalogs (the default roles). Only
+// internal/edge/natsapi) and internal/catalogs (the default roles). Only
 // cmd and tests import it; client never does.
 package server

@@ -22,8 +22,8 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
-	"github.com/grantlog/grantlog/internal/eventlog"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 )
 
 // natsCmd sends a command to grantlog.v1.cmd.<name> with the token ("":

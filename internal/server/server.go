@@ -18,13 +18,12 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -42,7 +41,7 @@ type Server struct {
 	ownConn  bool                // nc is external: Close closes it
 	js       jetstream.JetStream
 	stream   jetstream.Stream
-	auth     *credential.Authenticator
+	auth     *auth.Authenticator
 	head     atomic.Uint64 // stream head as last polled
 	store    *index.Store
 	proj     *projector.Projector
@@ -161,11 +160,11 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}, s.evjs, s.store)
 	// The authorizer asks an unguarded engine (it only uses Allows); the
 	// engine the API serves is guarded by the authorizer.
-	authorizer := authz.New(query.New(query.Config{}, s.store, nil))
+	authorizer := auth.NewAuthorizer(query.New(query.Config{}, s.store, nil))
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
 	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey}, s.evjs, stream, s.store, authorizer)
 
-	s.auth = &credential.Authenticator{Index: s.store, Legacy: s.boot.legacy}
+	s.auth = &auth.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
 	auditSvc := audit.New(audit.Config{Stream: s.streamName(), Members: s.roleMembers}, s.evjs, authorizer)
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

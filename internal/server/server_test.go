@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/credential"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -30,7 +30,7 @@ func startServer(t *testing.T, dir string) (*server.Server, *client) {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	token, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	token, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	c := newClient(t, srv.HTTPAddr(), strings.TrimSpace(string(token)))
 	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond)
@@ -40,10 +40,10 @@ func startServer(t *testing.T, dir string) (*server.Server, *client) {
 func TestBootstrapTokenFile(t *testing.T) {
 	dir := t.TempDir()
 	_, c := startServer(t, dir)
-	fi, err := os.Stat(filepath.Join(dir, credential.TokenFile))
+	fi, err := os.Stat(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "%s must be mode 0600", credential.TokenFile)
-	assert.NoFileExists(t, filepath.Join(dir, credential.HashFile), "the token's hash is in the event log, not in a file")
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "%s must be mode 0600", auth.BootstrapTokenFile)
+	assert.NoFileExists(t, filepath.Join(dir, auth.BootstrapHashFile), "the token's hash is in the event log, not in a file")
 	c.must(http.StatusOK, "GET", "/v1/roles", nil)
 }
 
@@ -207,7 +207,7 @@ func TestAtLeastRevisionNotYet(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	defer func() { cancel(); require.NoError(t, <-done) }()
-	token, err := os.ReadFile(filepath.Join(dir, credential.TokenFile))
+	token, err := os.ReadFile(filepath.Join(dir, auth.BootstrapTokenFile))
 	require.NoError(t, err)
 	c := newClient(t, srv.HTTPAddr(), strings.TrimSpace(string(token)))
 	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
 
 // The log signing key (package logsig): a node that writes loads it from
@@ -40,7 +40,7 @@ func (s *Server) announceSigningKey(ctx context.Context) error {
 	if s.signKey == nil {
 		return nil
 	}
-	rev, appended, err := s.Commands.AnnounceSigningKey(ctx, command.Meta{Caller: principal.Bootstrap(),
+	rev, appended, err := s.Commands.AnnounceSigningKey(ctx, command.Meta{Caller: auth.Bootstrap(),
 		Reason: "the command side's log signing key"})
 	switch {
 	case errors.Is(err, command.ErrForeignKey):

@@ -17,10 +17,10 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/logsig"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
 
@@ -140,9 +140,9 @@ func TestLegacyStreamIsSigned(t *testing.T) {
 		MaxRolesPerUse: 2, MaxNSPerAssign: 2, Seed: 5})
 	log.Publish(t, d.Events) // unsigned: an old stream
 	e.Close()
-	secret, _, err := credential.NewBootstrapSecret()
+	secret, _, err := auth.NewBootstrapSecret()
 	require.NoError(t, err)
-	require.NoError(t, credential.WriteTokenFile(dir, secret))
+	require.NoError(t, auth.WriteTokenFile(dir, secret))
 
 	srv, root := startServer(t, dir)
 	keyMsg, err := srvStream(t, srv).GetLastMsgForSubject(ctx, events.DefaultSubjectPrefix+"."+events.PlatformNamespace+"."+events.KindLog+".>")

@@ -11,9 +11,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/projector"
 )
 
@@ -21,7 +21,7 @@ import (
 // POST /v1/admin/snapshots and --snapshot-interval, and the revision of the
 // snapshot the index was restored from at start.
 type snapshotState struct {
-	taker        *snapshot.Snapshotter
+	taker        *eventlog.Snapshotter
 	restoredFrom atomic.Uint64
 }
 
@@ -35,8 +35,8 @@ func (s *Server) indexDir() string { return filepath.Join(s.cfg.DataDir, "index"
 
 // newSnapshotter returns the node's snapshotter; its temporary checkpoints
 // go under the data directory, on the index's file system.
-func (s *Server) newSnapshotter(store *index.Store) *snapshot.Snapshotter {
-	return snapshot.NewSnapshotter(snapshot.Config{
+func (s *Server) newSnapshotter(store *index.Store) *eventlog.Snapshotter {
+	return eventlog.NewSnapshotter(eventlog.SnapshotterConfig{
 		Store: store, JS: s.js, Bucket: s.cfg.SnapshotBucket, Interval: s.cfg.SnapshotInterval,
 		Node: s.cfg.NodeName, TempDir: s.cfg.DataDir, Logger: s.log,
 		Signer: s.signKey, Events: s.stream,
@@ -78,14 +78,14 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	if !s.cfg.NodeRole.checks() {
 		return index.Open(opts)
 	}
-	fresh, err := snapshot.EmptyDir(dir)
+	fresh, err := eventlog.EmptyDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	if fresh && stream.State.LastSeq > 0 {
 		err := s.restoreIndex(ctx, dir, stream, nil)
 		switch {
-		case errors.Is(err, snapshot.ErrNoSnapshot):
+		case errors.Is(err, eventlog.ErrNoSnapshot):
 			s.log.Info("empty index and no snapshot: replaying the stream from the start",
 				"bucket", s.cfg.SnapshotBucket, "head", stream.State.LastSeq, "why", err)
 		case err != nil && stream.State.FirstSeq <= 1:
@@ -114,7 +114,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	broken := filepath.Join(s.cfg.DataDir, fmt.Sprintf("index.broken-%d", time.Now().Unix()))
 	s.log.Warn("the stream no longer holds the events after the index's revision: rebuilding from the newest snapshot",
 		"applied", applied, "streamFirst", stream.State.FirstSeq, "movedAsideTo", broken)
-	if _, err := snapshot.Latest(ctx, s.snapJS, s.cfg.SnapshotBucket); err != nil {
+	if _, err := eventlog.LatestSnapshot(ctx, s.snapJS, s.cfg.SnapshotBucket); err != nil {
 		return nil, s.gapError(applied, stream.State.FirstSeq, err)
 	}
 	if err := os.Rename(dir, broken); err != nil {
@@ -135,7 +135,7 @@ func (s *Server) gapError(applied, first uint64, cause error) error {
 
 // restoreIndex restores the newest authentic snapshot into dir (absent or
 // empty), logging progress and why any newer one was refused (see
-// snapshot.RestoreForStream: verified against the stream the node reads).
+// eventlog.RestoreSnapshotForStream: verified against the stream the node reads).
 func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream.StreamInfo, trusted logsig.Keys) error {
 	start := time.Now()
 	lastPct := int64(-1)
@@ -149,8 +149,8 @@ func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream
 			s.log.Info("restoring the index from a snapshot", "bytes", done, "of", total, "percent", pct)
 		}
 	}
-	info, err := snapshot.RestoreForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, s.stream,
-		snapshot.RestoreOptions{Progress: progress, Logger: s.log, TrustedKeys: trusted})
+	info, err := eventlog.RestoreSnapshotForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, s.stream,
+		eventlog.RestoreSnapshotOptions{Progress: progress, Logger: s.log, TrustedKeys: trusted})
 	if err != nil {
 		return err
 	}

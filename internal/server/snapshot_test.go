@@ -18,10 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/grantlog/grantlog/internal/credential"
-	"github.com/grantlog/grantlog/internal/eventlog"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/server"
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/projector"
 )
@@ -58,7 +57,7 @@ func startLoggedNode(t *testing.T, cfg server.Config, token string) (*node, *syn
 		require.NoError(t, err, "logs:\n%s", logs)
 	}
 	if token == "" {
-		raw, err := os.ReadFile(filepath.Join(cfg.DataDir, credential.TokenFile))
+		raw, err := os.ReadFile(filepath.Join(cfg.DataDir, auth.BootstrapTokenFile))
 		require.NoError(t, err)
 		token = strings.TrimSpace(string(raw))
 	}
@@ -125,7 +124,7 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 	snapRev := num(snap["revision"])
 	t.Logf("snapshot at revision %d: %d bytes in %s", snapRev, num(snap["bytes"]), time.Since(start).Round(time.Millisecond))
 	assert.GreaterOrEqual(t, snapRev, dataRev)
-	assert.Equal(t, snapshot.ObjectName(snapRev), snap["object"])
+	assert.Equal(t, eventlog.SnapshotObjectName(snapRev), snap["object"])
 	assert.Positive(t, num(snap["bytes"]))
 	entries, err := os.ReadDir(dir0)
 	require.NoError(t, err)

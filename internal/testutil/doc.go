@@ -4,8 +4,8 @@
 //
 // testutil is test support above the domain (perm and events → storage →
 // domain → edges → server, client, cmd): it imports events, storage
-// (internal/index, internal/eventlog, internal/logsig), the auth helpers
-// (internal/authz, internal/principal), the domain (command, query,
+// (internal/storage/index, internal/storage/eventlog, internal/storage/logsig), the auth helpers
+// (internal/auth, internal/auth), the domain (command, query,
 // projector) and internal/dataset; never an edge or server. Only tests
 // import it.
 package testutil

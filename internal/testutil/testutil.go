@@ -14,11 +14,10 @@ import (
 
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/logsig"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/projector"
 	"github.com/grantlog/grantlog/query"
 )
@@ -100,7 +99,7 @@ func startNode(t testing.TB, l *Log, dir string, key *logsig.Key) *Node {
 	require.NoError(t, err)
 	n := &Node{Store: st, done: make(chan error, 1)}
 	n.Proj = projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: Quiet}, l.JS, st)
-	az := authz.New(query.New(query.Config{}, st, nil))
+	az := auth.NewAuthorizer(query.New(query.Config{}, st, nil))
 	n.Query = query.New(query.Config{MaxWait: 2 * time.Second}, st, az)
 	n.Commands = command.New(command.Config{ApplyWait: 5 * time.Second, Signer: key}, l.JS, l.Stream, st, az)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,10 +151,10 @@ func (l *Log) Publish(t testing.TB, evs []events.Event) {
 }
 
 // Root is command metadata of the bootstrap Super Admin.
-func Root() command.Meta { return command.Meta{Caller: principal.Bootstrap()} }
+func Root() command.Meta { return command.Meta{Caller: auth.Bootstrap()} }
 
 // RootRead is read options of the bootstrap Super Admin.
-func RootRead() query.ReadOptions { return query.ReadOptions{Caller: principal.Bootstrap()} }
+func RootRead() query.ReadOptions { return query.ReadOptions{Caller: auth.Bootstrap()} }
 
 // Dump returns the index's namespace-keyed contents as key → value.
 func Dump(t testing.TB, st *index.Store) map[string]string {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -49,7 +49,7 @@ func Bad(code, format string, args ...any) *Error {
 func ErrorOf(err error) (e *Error, internal bool) {
 	var (
 		ae *Error
-		ze *authz.Error
+		ze *auth.Error
 		ce *command.Error
 		qe *query.Error
 	)
@@ -59,7 +59,7 @@ func ErrorOf(err error) (e *Error, internal bool) {
 		return &cp, false
 	case errors.As(err, &ze):
 		status := http.StatusForbidden
-		if errors.Is(ze.Kind, authz.ErrUnauthorized) {
+		if errors.Is(ze.Kind, auth.ErrUnauthorized) {
 			status = http.StatusUnauthorized
 		}
 		return &Error{Status: status, Code: ze.Code, Message: ze.Message}, false

@@ -11,7 +11,7 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/query"
 )
@@ -26,8 +26,8 @@ func TestErrorOf(t *testing.T) {
 		{&query.Error{Kind: query.ErrInvalid, Code: "invalidSubject", Message: "m"}, http.StatusBadRequest, "invalidSubject", false},
 		{fmt.Errorf("wrapped: %w", &query.Error{Kind: query.ErrNotFound, Code: "endpointNotFound", Message: "m"}), http.StatusNotFound, "endpointNotFound", false},
 		{&query.Error{Kind: query.ErrNotYet, Code: "revisionNotYetApplied", Message: "m", Revision: 7}, http.StatusServiceUnavailable, "revisionNotYetApplied", false},
-		{&authz.Error{Kind: authz.ErrUnauthorized, Code: "unauthorized", Message: "m"}, http.StatusUnauthorized, "unauthorized", false},
-		{&authz.Error{Kind: authz.ErrForbidden, Code: "forbidden", Message: "m"}, http.StatusForbidden, "forbidden", false},
+		{&auth.Error{Kind: auth.ErrUnauthorized, Code: "unauthorized", Message: "m"}, http.StatusUnauthorized, "unauthorized", false},
+		{&auth.Error{Kind: auth.ErrForbidden, Code: "forbidden", Message: "m"}, http.StatusForbidden, "forbidden", false},
 		{&command.Error{Kind: command.ErrConflict, Code: "duplicateRoleName", Message: "m"}, http.StatusConflict, "duplicateRoleName", false},
 		{&command.Error{Kind: command.ErrInvalid, Code: "invalidRoleName", Message: "m"}, http.StatusBadRequest, "invalidRoleName", false},
 		{fmt.Errorf("audit: %w", audit.ErrInvalid), http.StatusBadRequest, "invalidFilter", false},

@@ -15,7 +15,6 @@ import (
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -86,7 +85,7 @@ type Deps struct {
 // Call is one request as an edge received it: who asks, and the ids the
 // command and the audit record carry.
 type Call struct {
-	Caller principal.Caller
+	Caller events.Caller
 	// IdempotencyKey is the Idempotency-Key header ("" for none).
 	IdempotencyKey string
 	// RequestID is the request's id (X-Request-Id, or made up).

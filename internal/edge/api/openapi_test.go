@@ -116,7 +116,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 		} `json:"components"`
 	}
 	require.NoError(t, json.Unmarshal(b, &raw))
-	for _, name := range []string{"Error", "PageRole", "PageMember", "Role", "PermPermission", "EventsPermission", "Value", "Action", "RoleCreateRequest"} {
+	for _, name := range []string{"Error", "PageRole", "PageRoleMember", "Role", "PermPermission", "EventsPermission", "Value", "Action", "RoleCreateRequest"} {
 		require.Contains(t, raw.Components.Schemas, name)
 	}
 	for name := range raw.Components.Schemas {

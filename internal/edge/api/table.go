@@ -10,9 +10,8 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
-	"github.com/grantlog/grantlog/internal/authz"
-	"github.com/grantlog/grantlog/internal/index"
-	"github.com/grantlog/grantlog/internal/metaperm"
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )
@@ -299,7 +298,7 @@ func build() []*Op {
 		def(Command, "role.permissions.replace", put, "/v1/roles/{roleId}/permissions", ok, "Replace a role's permissions", rolePerms(command.ReplacePermissions)),
 		def(Command, "role.permissions.remove", del, "/v1/roles/{roleId}/permissions", ok, "Remove permissions from a role", rolePerms(command.RemovePermissions)),
 		def(Read, "role.members", get, "/v1/roles/{roleId}/members", ok, "List a role's members",
-			func(ctx context.Context, d *Deps, c *Call, in *roleMembers) (Page[index.Member], error) {
+			func(ctx context.Context, d *Deps, c *Call, in *roleMembers) (Page[events.RoleMember], error) {
 				return page(d.Query.RoleMembers(ctx, c.ReadAt(in.AtLeastRevision), in.RoleID, in.After, limit(in.Limit)))
 			}),
 
@@ -488,8 +487,8 @@ func build() []*Op {
 				if d.Snapshots == nil {
 					return SnapshotTaken{}, unavailable("snapshots", "snapshotsUnavailable")
 				}
-				if err := authz.New(d.Query).Authorize(ctx, c.Caller,
-					perm.Permission{Resource: metaperm.Snapshots, Action: perm.Create}, ""); err != nil {
+				if err := auth.NewAuthorizer(d.Query).Authorize(ctx, c.Caller,
+					perm.Permission{Resource: auth.PermSnapshots, Action: perm.Create}, ""); err != nil {
 					return SnapshotTaken{}, err
 				}
 				info, err := d.Snapshots.Take(ctx)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/grantlog/grantlog/internal/snapshot"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/query"
 )
@@ -109,9 +109,9 @@ type Revision struct {
 func revision(rev uint64, err error) (Revision, error) { return Revision{rev}, err }
 
 // Snapshotter takes a snapshot of the node's index now.
-// *snapshot.Snapshotter satisfies it.
+// *eventlog.Snapshotter satisfies it.
 type Snapshotter interface {
-	Take(ctx context.Context) (snapshot.Info, error)
+	Take(ctx context.Context) (eventlog.SnapshotInfo, error)
 }
 
 // SnapshotTaken is the answer of snapshot.take.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/audit"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/events"
 )
 
 // AuditHeartbeat is how often an idle audit stream sends a comment line so
@@ -24,7 +24,7 @@ var AuditHeartbeat = 15 * time.Second
 // header resumes after that revision (it overrides fromRevision and since).
 // An idle stream sends a comment every AuditHeartbeat. The stream ends when
 // the client goes away or the server shuts down.
-func (a *server) auditStream(w http.ResponseWriter, r *http.Request, c principal.Caller, in any) {
+func (a *server) auditStream(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
 	if a.Audit == nil {
 		a.fail(w, r, api.Errorf(http.StatusNotImplemented, "auditUnavailable", "this node does not serve the audit stream"))
 		return
@@ -102,7 +102,7 @@ func (a *server) serveEvents(w http.ResponseWriter, r *http.Request, what string
 }
 
 // auditEffects serves the permission-change feed (GET /v1/audit/effects).
-func (a *server) auditEffects(w http.ResponseWriter, r *http.Request, c principal.Caller, in any) {
+func (a *server) auditEffects(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
 	if a.Audit == nil {
 		a.fail(w, r, api.Errorf(http.StatusNotImplemented, "auditUnavailable", "this node does not serve the audit stream"))
 		return

@@ -16,17 +16,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
-	"github.com/grantlog/grantlog/internal/principal"
 )
 
 type anyone struct{}
 
-func (anyone) Authenticate(h string) (principal.Caller, error) {
+func (anyone) Authenticate(h string) (events.Caller, error) {
 	if h == "" {
-		return principal.Caller{}, errors.New("no credential")
+		return events.Caller{}, errors.New("no credential")
 	}
-	return principal.Bootstrap(), nil
+	return auth.Bootstrap(), nil
 }
 
 // serve runs the API with no command or query side: the tests here are

@@ -23,8 +23,8 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -34,7 +34,7 @@ const MaxBodyBytes = api.MaxRequestBytes
 // Authenticator maps an Authorization header to a caller; its errors say
 // how to fix the request.
 type Authenticator interface {
-	Authenticate(header string) (principal.Caller, error)
+	Authenticate(header string) (events.Caller, error)
 }
 
 // NodeStatus and RefusedStatus are what GET /v1/status answers.

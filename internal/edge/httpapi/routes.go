@@ -8,7 +8,6 @@ import (
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -31,7 +30,7 @@ func source(r *http.Request) *events.Source {
 // operation's status. The check paths and the audit streams have
 // handlers of their own.
 func (a *server) route(o *api.Op) http.Handler {
-	var serve func(w http.ResponseWriter, r *http.Request, c principal.Caller, in any)
+	var serve func(w http.ResponseWriter, r *http.Request, c events.Caller, in any)
 	switch {
 	case o.Fast && o.Name == "check":
 		serve = a.check
@@ -44,7 +43,7 @@ func (a *server) route(o *api.Op) http.Handler {
 	case o.Fast || o.Stream:
 		panic(fmt.Sprintf("httpapi: no handler for the special operation %s", o.Name))
 	default:
-		serve = func(w http.ResponseWriter, r *http.Request, c principal.Caller, in any) {
+		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
 			call := &api.Call{Caller: c, IdempotencyKey: r.Header.Get(api.IdempotencyKeyHeader), RequestID: requestID(r), Source: source(r)}
 			out, err := o.Run(r.Context(), &a.deps, call, in)
 			if err != nil {
@@ -62,7 +61,7 @@ func (a *server) route(o *api.Op) http.Handler {
 			a.fail(w, r, e)
 			return
 		}
-		var caller principal.Caller
+		var caller events.Caller
 		if !o.Public {
 			c, err := a.Auth.Authenticate(r.Header.Get(api.AuthorizationHeader))
 			if err != nil {
@@ -100,7 +99,7 @@ func (a *server) route(o *api.Op) http.Handler {
 }
 
 // check answers one check (POST /v1/check).
-func (a *server) check(w http.ResponseWriter, r *http.Request, c principal.Caller, _ any) {
+func (a *server) check(w http.ResponseWriter, r *http.Request, c events.Caller, _ any) {
 	bb := checkjson.GetBuffers()
 	defer bb.Release()
 	data, ok := readBody(w, r, &bb.In, MaxBodyBytes)
@@ -124,7 +123,7 @@ func (a *server) check(w http.ResponseWriter, r *http.Request, c principal.Calle
 // reads the body into a pooled buffer, decodes it with checkjson's fast
 // path (the generic decoder, with its errors, for anything else) and
 // writes the answer with checkjson's encoder: the same JSON as writeJSON.
-func (a *server) checkBatch(w http.ResponseWriter, r *http.Request, c principal.Caller, _ any) {
+func (a *server) checkBatch(w http.ResponseWriter, r *http.Request, c events.Caller, _ any) {
 	bb := checkjson.GetBuffers()
 	defer bb.Release()
 	data, ok := readBody(w, r, &bb.In, MaxBodyBytes)

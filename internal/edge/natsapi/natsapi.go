@@ -18,9 +18,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
-	"github.com/grantlog/grantlog/internal/principal"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -58,17 +58,17 @@ const (
 const MaxRequestBytes = api.MaxRequestBytes
 
 // Authenticator maps an Authorization header to a caller.
-// *credential.Authenticator satisfies it.
+// *auth.Authenticator satisfies it.
 type Authenticator interface {
-	Authenticate(header string) (principal.Caller, error)
+	Authenticate(header string) (events.Caller, error)
 }
 
 // Checker answers checks. *query.Engine satisfies it.
 type Checker interface {
-	CheckAs(ctx context.Context, caller principal.Caller, req *query.CheckRequest) (query.CheckResult, error)
+	CheckAs(ctx context.Context, caller events.Caller, req *query.CheckRequest) (query.CheckResult, error)
 	// CheckBatchAsInto answers a batch into out, reusing its memory (as
 	// *query.Engine does).
-	CheckBatchAsInto(ctx context.Context, caller principal.Caller, req *query.BatchRequest, out *query.BatchResult) error
+	CheckBatchAsInto(ctx context.Context, caller events.Caller, req *query.BatchRequest, out *query.BatchResult) error
 	// Revision is the applied revision: requests asking for more are
 	// answered off the subscription's goroutine, so that waiting for a
 	// revision does not hold up other requests.
@@ -367,10 +367,10 @@ func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) 
 	}
 }
 
-func (s *Service) authenticate(req micro.Request) (principal.Caller, error) {
+func (s *Service) authenticate(req micro.Request) (events.Caller, error) {
 	c, err := s.cfg.Auth.Authenticate(req.Headers().Get(AuthorizationHeader))
 	if err != nil {
-		return principal.Caller{}, api.Errorf(http.StatusUnauthorized, "unauthorized", "%s", err.Error())
+		return events.Caller{}, api.Errorf(http.StatusUnauthorized, "unauthorized", "%s", err.Error())
 	}
 	return c, nil
 }

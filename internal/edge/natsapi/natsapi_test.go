@@ -14,11 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/grantlog/grantlog/internal/authz"
+	"github.com/grantlog/grantlog/events"
+	grantauth "github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
-	"github.com/grantlog/grantlog/internal/eventlog"
-	"github.com/grantlog/grantlog/internal/principal"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -45,9 +45,9 @@ func (f *fake) wait(ctx context.Context, want uint64) error {
 	}
 }
 
-func (f *fake) CheckAs(ctx context.Context, c principal.Caller, req *query.CheckRequest) (query.CheckResult, error) {
+func (f *fake) CheckAs(ctx context.Context, c events.Caller, req *query.CheckRequest) (query.CheckResult, error) {
 	if req.Namespace == "secret" {
-		return query.CheckResult{}, &authz.Error{Kind: authz.ErrForbidden, Code: "forbidden", Message: "no"}
+		return query.CheckResult{}, &grantauth.Error{Kind: grantauth.ErrForbidden, Code: "forbidden", Message: "no"}
 	}
 	if req.Namespace == "far" {
 		return query.CheckResult{}, &query.Error{Kind: query.ErrNotYet, Code: "revisionNotYetApplied", Message: "not yet", Revision: f.rev}
@@ -58,7 +58,7 @@ func (f *fake) CheckAs(ctx context.Context, c principal.Caller, req *query.Check
 	return query.CheckResult{Allowed: req.Subject.ID == "yes", Revision: f.rev}, nil
 }
 
-func (f *fake) CheckBatchAsInto(ctx context.Context, c principal.Caller, req *query.BatchRequest, out *query.BatchResult) error {
+func (f *fake) CheckBatchAsInto(ctx context.Context, c events.Caller, req *query.BatchRequest, out *query.BatchResult) error {
 	*out = query.BatchResult{Revision: f.rev, Results: out.Results[:0]}
 	for i := range req.Checks {
 		r, err := f.CheckAs(ctx, c, &req.Checks[i])
@@ -72,11 +72,11 @@ func (f *fake) CheckBatchAsInto(ctx context.Context, c principal.Caller, req *qu
 
 type auth struct{}
 
-func (auth) Authenticate(h string) (principal.Caller, error) {
+func (auth) Authenticate(h string) (events.Caller, error) {
 	if h != "Bearer ok" {
-		return principal.Caller{}, errors.New("bad token")
+		return events.Caller{}, errors.New("bad token")
 	}
-	return principal.Bootstrap(), nil
+	return grantauth.Bootstrap(), nil
 }
 
 func request(t *testing.T, nc *nats.Conn, subject, token, body string) *nats.Msg {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
-	"github.com/grantlog/grantlog/internal/principal"
 )
 
 // EndpointName is an operation's micro endpoint name (micro names allow no
@@ -48,7 +47,7 @@ func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 	return func(req micro.Request) {
 		hdr := requestID(req)
 		id := hdr.Get(RequestIDHeader)
-		var caller principal.Caller
+		var caller events.Caller
 		if !o.Public {
 			c, err := s.authenticate(req)
 			if err != nil {

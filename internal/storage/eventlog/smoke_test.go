@@ -1,0 +1,52 @@
+package eventlog_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/storage/eventlog"
+)
+
+// TestReaderMirror: the readers' mirror, in its own account, follows the
+// event stream; a follower, whose account has no JetStream, reads it
+// through the imported read-only subjects; and it cannot delete it.
+func TestReaderMirror(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	defer e.Close()
+	js, _ := jetstream.New(e.StoreConn)
+	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	require.NoError(t, err)
+	_, err = js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))
+	require.NoError(t, err)
+	rjs, _ := jetstream.New(e.MirrorConn)
+	m, err := eventlog.EnsureReaderMirror(ctx, rjs)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		i, err := m.Info(ctx)
+		return err == nil && i.State.LastSeq == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	fc, err := eventlog.Connect(eventlog.ConnectConfig{URL: e.Server.ClientURL(), User: "follower", Password: e.FollowerCreds.Password})
+	require.NoError(t, err)
+	defer fc.Close()
+	fjs, _ := jetstream.NewWithAPIPrefix(fc, eventlog.MirrorAPIPrefix)
+	st, err := fjs.Stream(ctx, eventlog.ReaderStream)
+	require.NoError(t, err)
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	require.NoError(t, err)
+	msg, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	require.NoError(t, err)
+	require.Equal(t, "grantlog.ev.foo.x.1", msg.Subject())
+	dctx, dcancel := context.WithTimeout(ctx, time.Second)
+	defer dcancel()
+	require.Error(t, fjs.DeleteStream(dctx, eventlog.ReaderStream))
+	_, err = m.Info(ctx)
+	require.NoError(t, err, "the mirror is still there")
+}
