@@ -1,10 +1,3 @@
-// Package httpapi serves Grantlog's HTTP/JSON API under /v1, with /healthz
-// and /readyz. Its routes are built from the operation table
-// (internal/edge/api): every operation with a method and path is one route;
-// the check paths (POST /v1/check, POST /v1/checks) and the audit streams
-// get handlers of their own. Every error is JSON {errorCode, errorMessage},
-// translated once by api.ErrorOf; every command answer carries the revision
-// of its event.
 package httpapi
 
 import (
