@@ -25,9 +25,11 @@
 //
 // Checks and reads are registered where API clients import them from (the
 // readers' account: replicas, and role all); commands where the command
-// side runs (Config.Serve). Requests other than checks take the optional
-// headers Idempotency-Key and X-Request-Id (echoed on the reply; made up
-// when absent); commands are recorded with source via "nats".
+// side runs (Config.Serve). Requests take the optional headers
+// Idempotency-Key and X-Request-Id, echoed on the reply (and in an error
+// body's requestId); it is made up when absent, except on the check hot
+// path, whose replies then carry no header. Commands are recorded with
+// source via "nats".
 //
 // Endpoints join micro's default queue group "q", so every node serving
 // them shares the load.
