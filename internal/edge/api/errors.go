@@ -64,7 +64,8 @@ func ErrorOf(err error) (e *Error, internal bool) {
 		}
 		return &Error{Status: status, Code: ze.Code, Message: ze.Message}, false
 	case errors.As(err, &ce):
-		return &Error{Status: commandStatus(ce.Kind), Code: ce.Code, Message: ce.Message}, false
+		e := &Error{Status: commandStatus(ce.Kind), Code: ce.Code, Message: ce.Message}
+		return e, e.Status == http.StatusInternalServerError
 	case errors.As(err, &qe):
 		e := &Error{Status: queryStatus(qe.Kind), Code: qe.Code, Message: qe.Message}
 		if e.Status == http.StatusServiceUnavailable {

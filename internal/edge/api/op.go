@@ -414,13 +414,17 @@ const (
 // (404 notACommandNode or notACheckNode), or nil when it serves it. Reads
 // are served by every node.
 func (o *Op) Refusal(nodeRole string) *Error {
+	nats := ""
+	if o.Subject != "" {
+		nats = ", or over NATS to " + o.Subject
+	}
 	switch {
 	case nodeRole == NodeReplica && o.Kind == Command:
 		return Errorf(http.StatusNotFound, "notACommandNode",
-			"this node is a read replica: send %s %s to a command node (role command or all), or over NATS to %s", o.Method, o.Path, o.Subject)
+			"this node is a read replica: send %s %s to a command node (role command or all)%s", o.Method, o.Path, nats)
 	case nodeRole == NodeCommand && o.Kind == Check:
 		return Errorf(http.StatusNotFound, "notACheckNode",
-			"this node is a command node: send %s %s to a replica (role replica or all), or over NATS to %s", o.Method, o.Path, o.Subject)
+			"this node is a command node: send %s %s to a replica (role replica or all)%s", o.Method, o.Path, nats)
 	}
 	return nil
 }

@@ -56,6 +56,9 @@ type (
 	}
 )
 
+// MinRevision is the revision the read waits for (0: none).
+func (a *AtLeast) MinRevision() uint64 { return a.AtLeastRevision }
+
 // Validate refuses a permission change that names no permissions.
 func (p *Permissions) Validate() error {
 	if p.Permissions == nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -75,6 +76,19 @@ func (a *server) route(o *api.Op) http.Handler {
 			return
 		}
 		in := o.NewRequest()
+		if !o.Body && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			// A body the operation does not read would be dropped
+			// silently (a reason with it): refuse it.
+			var buf []byte
+			data, ok := readBody(w, r, &buf, int64(o.MaxBytes))
+			if !ok {
+				return
+			}
+			if len(bytes.TrimSpace(data)) > 0 {
+				a.fail(w, r, api.Bad("unexpectedBody", "%s %s takes no body: send its parameters in the path and query string", o.Method, o.Path))
+				return
+			}
+		}
 		if o.Body {
 			var buf []byte
 			data, ok := readBody(w, r, &buf, int64(o.MaxBytes))

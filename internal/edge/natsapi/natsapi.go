@@ -159,7 +159,12 @@ type Service struct {
 	svc    micro.Service
 	ctx    context.Context
 	cancel context.CancelFunc
-	slots  chan struct{}
+	// slots bounds the checks waiting for a revision; opSlots the other
+	// operations answered off the subscription's goroutine (reads waiting
+	// for a revision or reading JetStream, commands): neither can starve
+	// the other.
+	slots   chan struct{}
+	opSlots chan struct{}
 	// batchSlots bounds the batches answered at once, one per core: the
 	// subscription hands a batch to a goroutine and reads the next
 	// request, so that batches from several clients use every core.
@@ -177,7 +182,7 @@ func Start(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, slots: make(chan struct{}, cfg.MaxWaiting), batchSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	s := &Service{cfg: cfg, slots: make(chan struct{}, cfg.MaxWaiting), opSlots: make(chan struct{}, cfg.MaxWaiting), batchSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	meta := map[string]string{}
 	if cfg.Node != "" {

@@ -77,6 +77,19 @@ func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 			RequestID:      id,
 			Source:         &events.Source{Via: events.ViaNATS, RequestID: id},
 		}
-		s.async(req, hdr, func(ctx context.Context) (any, error) { return o.Run(ctx, s.cfg.Deps, call, in) })
+		run := func(ctx context.Context) (any, error) { return o.Run(ctx, s.cfg.Deps, call, in) }
+		// A read of the index the node has already reached is answered on
+		// the subscription's goroutine, as a check is: it waits for
+		// nothing, so requests that wait (for a revision, or for JetStream)
+		// cannot hold it up.
+		if w, ok := in.(interface{ MinRevision() uint64 }); ok && o.Kind == api.Read &&
+			s.cfg.Checks != nil && w.MinRevision() <= s.cfg.Checks.Revision() {
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+			defer cancel()
+			v, err := run(ctx)
+			s.reply(req, v, err, hdr)
+			return
+		}
+		s.spawn(s.opSlots, req, hdr, run)
 	}
 }
