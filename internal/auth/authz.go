@@ -38,7 +38,7 @@ type Authorizer struct {
 	checker Checker
 }
 
-// New returns an Authorizer asking checker.
+// NewAuthorizer returns an Authorizer asking checker.
 func NewAuthorizer(checker Checker) *Authorizer { return &Authorizer{checker: checker} }
 
 // Authorize returns nil when caller holds required (with {namespace} bound

@@ -60,15 +60,18 @@ func TestHTTPRequestRoundTrip(t *testing.T) {
 			viaHTTP := o.NewRequest()
 			mux := http.NewServeMux()
 			served := false
+			var decodeErr, bindErr error
 			mux.HandleFunc(o.Method+" "+o.Path, func(w http.ResponseWriter, r *http.Request) {
 				served = true
 				if body != nil {
-					require.NoError(t, api.Decode(body, viaHTTP, o.MaxBytes))
+					decodeErr = api.Decode(body, viaHTTP, o.MaxBytes)
 				}
-				require.NoError(t, o.BindHTTP(viaHTTP, r.PathValue, r.URL.Query()))
+				bindErr = o.BindHTTP(viaHTTP, r.PathValue, r.URL.Query())
 			})
 			mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(o.Method, target, bytes.NewReader(body)))
 			require.True(t, served, "%s %s matches the route %s", o.Method, target, o.Path)
+			require.NoError(t, decodeErr)
+			require.NoError(t, bindErr)
 			assert.Equal(t, viaNATS, viaHTTP)
 		})
 	}

@@ -366,7 +366,13 @@ func def[Req, Rep any](kind Kind, name, method, path string, status int, summary
 		o.Subject = SubjectPrefix + "." + name
 	}
 	if run != nil {
-		o.run = func(ctx context.Context, d *Deps, c *Call, in any) (any, error) { return run(ctx, d, c, in.(*Req)) }
+		o.run = func(ctx context.Context, d *Deps, c *Call, in any) (any, error) {
+			req, ok := in.(*Req)
+			if !ok {
+				return nil, fmt.Errorf("api: %s: request is a %T, want %T (make it with NewRequest)", name, in, req)
+			}
+			return run(ctx, d, c, req)
+		}
 	}
 	o.Params, o.Body = params(o.Request, nil)
 	return o

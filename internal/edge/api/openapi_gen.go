@@ -644,12 +644,13 @@ func (g *gen) operation(o *Op) map[string]any {
 	}
 	op["description"] = g.describe(o)
 
+	headers := map[string]any{"X-Request-Id": map[string]any{"$ref": "#/components/headers/RequestId"}}
 	success := map[string]any{
 		"description": http.StatusText(o.Status),
-		"headers":     map[string]any{"X-Request-Id": map[string]any{"$ref": "#/components/headers/RequestId"}},
+		"headers":     headers,
 	}
 	if o.NoStore {
-		success["headers"].(map[string]any)["Cache-Control"] = map[string]any{
+		headers["Cache-Control"] = map[string]any{
 			"description": "no-store: the answer carries a secret shown once.",
 			"schema":      map[string]any{"type": "string", "const": "no-store"},
 		}

@@ -152,7 +152,7 @@ func TestOpenAPICoversTheTable(t *testing.T) {
 		for _, w := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(o.Path, -1) {
 			wild = append(wild, w[1])
 		}
-		var query []string
+		var inQuery []string
 		for _, p := range op["parameters"].([]any) {
 			p := p.(map[string]any)
 			switch p["in"] {
@@ -160,20 +160,20 @@ func TestOpenAPICoversTheTable(t *testing.T) {
 				declared = append(declared, p["name"].(string))
 				require.Equal(t, true, p["required"], "%s: path parameter %s", o.Name, p["name"])
 			case "query":
-				query = append(query, p["name"].(string))
+				inQuery = append(inQuery, p["name"].(string))
 			}
 		}
 		sort.Strings(wild)
 		sort.Strings(declared)
 		require.Equal(t, wild, declared, "%s: path parameters", o.Name)
 		if o.Body {
-			require.Empty(t, query, "%s: a request with a body has its query fields in it", o.Name)
+			require.Empty(t, inQuery, "%s: a request with a body has its query fields in it", o.Name)
 			require.NotNil(t, op["requestBody"], o.Name)
 		} else {
 			require.Nil(t, op["requestBody"], o.Name)
 			for _, p := range o.Params {
 				if p.In == "query" {
-					require.Contains(t, query, p.Name, o.Name)
+					require.Contains(t, inQuery, p.Name, o.Name)
 				}
 			}
 		}

@@ -194,20 +194,20 @@ func (a *assign) Validate() error {
 // Validate refuses a limit out of range.
 func (a *auditList) Validate() error { return validLimit(a.Limit) }
 
-// Validate refuses an expand other than members.
-func (a *EffectsRequest) Validate() error {
-	if a.Expand != "" && a.Expand != "members" {
-		return Bad("invalidFilter", `expand may only be "members"`)
-	}
-	return nil
-}
-
 // EffectsRequest asks the permission-change feed: namespace is
 // repeatable; expand=members lists the users a role change affects.
 type EffectsRequest struct {
 	Namespace    []string `json:"namespace,omitempty" query:"namespace"`
 	FromRevision uint64   `json:"fromRevision,omitempty" query:"fromRevision"`
 	Expand       string   `json:"expand,omitempty" query:"expand"`
+}
+
+// Validate refuses an expand other than members.
+func (a *EffectsRequest) Validate() error {
+	if a.Expand != "" && a.Expand != "members" {
+		return Bad("invalidFilter", `expand may only be "members"`)
+	}
+	return nil
 }
 
 // Replies that are not a domain type.
@@ -458,7 +458,7 @@ func build() []*Op {
 				if d.Audit == nil {
 					return Page[audit.Record]{}, unavailable("the audit stream", "auditUnavailable")
 				}
-				f, err := in.AuditFilter.Filter(time.Now())
+				f, err := in.Filter(time.Now())
 				if err != nil {
 					return Page[audit.Record]{}, err
 				}

@@ -28,23 +28,29 @@ type (
 		After string `json:"after,omitempty" query:"after"`
 		Limit *int   `json:"limit,omitempty" query:"limit"`
 	}
+	// RoleRef names a role.
 	RoleRef struct {
 		RoleID string `json:"roleId" path:"roleId"`
 	}
+	// NamespaceRef names a namespace.
 	NamespaceRef struct {
 		Namespace string `json:"namespace" path:"namespace"`
 	}
+	// UserRef names a user in a namespace.
 	UserRef struct {
 		Namespace string `json:"namespace" path:"namespace"`
 		UserID    string `json:"userId" path:"userId"`
 	}
+	// ClientRef names an IAM client in a namespace.
 	ClientRef struct {
 		Namespace string `json:"namespace" path:"namespace"`
 		ClientID  string `json:"clientId" path:"clientId"`
 	}
+	// ScopeRef names a token scope.
 	ScopeRef struct {
 		Name string `json:"name" path:"name"`
 	}
+	// EndpointRef names a registered endpoint.
 	EndpointRef struct {
 		Service  string `json:"service" path:"service"`
 		Endpoint string `json:"endpoint" path:"endpoint"`

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/grantlog/grantlog/internal/edge/api"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/edge/api"
 )
 
 // AuditHeartbeat is how often an idle audit stream sends a comment line so
@@ -29,7 +29,12 @@ func (a *server) auditStream(w http.ResponseWriter, r *http.Request, c events.Ca
 		a.fail(w, r, api.Errorf(http.StatusNotImplemented, "auditUnavailable", "this node does not serve the audit stream"))
 		return
 	}
-	f, err := in.(*api.AuditFilter).Filter(time.Now())
+	af, ok := in.(*api.AuditFilter)
+	if !ok {
+		a.fail(w, r, fmt.Errorf("httpapi: audit stream: request is a %T", in))
+		return
+	}
+	f, err := af.Filter(time.Now())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -107,7 +112,11 @@ func (a *server) auditEffects(w http.ResponseWriter, r *http.Request, c events.C
 		a.fail(w, r, api.Errorf(http.StatusNotImplemented, "auditUnavailable", "this node does not serve the audit stream"))
 		return
 	}
-	req := in.(*api.EffectsRequest)
+	req, ok := in.(*api.EffectsRequest)
+	if !ok {
+		a.fail(w, r, fmt.Errorf("httpapi: permission-change feed: request is a %T", in))
+		return
+	}
 	f := audit.Filter{Namespaces: req.Namespace, FromRevision: req.FromRevision}
 	expand := req.Expand
 	// An effect's event id is "<revision>.<index>": a revision may have

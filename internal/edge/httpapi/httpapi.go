@@ -30,11 +30,11 @@ type Authenticator interface {
 	Authenticate(header string) (events.Caller, error)
 }
 
-// NodeStatus and RefusedStatus are what GET /v1/status answers.
-type (
-	NodeStatus    = api.NodeStatus
-	RefusedStatus = api.RefusedStatus
-)
+// NodeStatus is what GET /v1/status answers.
+type NodeStatus = api.NodeStatus
+
+// RefusedStatus is NodeStatus.Refused.
+type RefusedStatus = api.RefusedStatus
 
 // Snapshotter takes snapshots (POST /v1/admin/snapshots).
 type Snapshotter = api.Snapshotter

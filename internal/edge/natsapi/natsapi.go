@@ -460,8 +460,6 @@ func encodeReply(v any) (data []byte, done func(), err error) {
 	return a.bb.Out, a.bb.Release, err
 }
 
-func (s *Service) fail(req micro.Request, err error) { s.failWith(req, err, nil) }
-
 // failWith answers req with err's micro error, adding hdr (a command's
 // X-Request-Id, also put in the body as requestId).
 func (s *Service) failWith(req micro.Request, err error, hdr micro.Headers) {
