@@ -21,41 +21,15 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `grantlog — an event-sourced permission service.
-
-Usage:
-  grantlog serve [flags]    run the service on this machine
-  grantlog audit ...        tail, export or verify the audit stream ("grantlog audit help")
-  grantlog version          print the version
-  grantlog help             show this help
-
-Run "grantlog serve --help" for the service's flags.
-`
-
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the CLI (cli.go) on args and returns the exit status: serve and
+// audit are handed their arguments untouched.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
-	case "audit":
-		return auditCmd(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "grantlog", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "grantlog: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
+	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+	return c.execute(args)
 }
 
 func envOr(key, def string) string {
