@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -64,7 +66,14 @@ type cli struct {
 	output         string
 	// tty says stdout is a terminal (table output by default).
 	tty bool
+	// started is set once cobra has parsed and validated the command
+	// line: an error before it is a usage error.
+	started bool
 }
+
+// reserved are the CLI's own top-level commands: an operation of the table
+// by one of these names is left out (it would take their place).
+var reserved = map[string]bool{"serve": true, "audit": true, "context": true, "completion": true, "version": true, "help": true}
 
 const rootLong = `grantlog — an event-sourced permission service, and its command line.
 
@@ -91,6 +100,19 @@ func (c *cli) root() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// cobra checks these after PersistentPreRun: check them
+			// first, so that they are usage errors.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return err
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return err
+			}
+			c.started = true
+			_, err := c.format()
+			return err
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SetOut(c.stderr)
 			_ = cmd.Help()
@@ -195,7 +217,7 @@ or install it where your shell looks for completions.`,
 func (c *cli) execute(args []string) int {
 	root := c.root()
 	root.SetArgs(args)
-	err := root.ExecuteContext(c.ctx)
+	cmd, err := root.ExecuteContextC(c.ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -214,13 +236,25 @@ func (c *cli) execute(args []string) int {
 		}
 		return exitRefused
 	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
-		strings.Contains(msg, "required flag") || strings.Contains(msg, "arg(s)") || strings.HasPrefix(msg, "invalid argument") {
-		fmt.Fprintf(c.stderr, "grantlog: %s\nRun 'grantlog --help' for usage.\n", msg)
+	if !c.started {
+		// cobra refused the command line: unknown command, bad
+		// arguments, a required flag missing.
+		path := "grantlog"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fmt.Fprintf(c.stderr, "grantlog: %v\nRun '%s --help' for usage.\n", err, path)
 		return exitUsage
 	}
-	fmt.Fprintf(c.stderr, "grantlog: %s\n", msg)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "grantlog: ") {
+		msg = "grantlog: " + msg
+	}
+	fmt.Fprintln(c.stderr, msg)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		fmt.Fprintln(c.stderr, "fix: is a node running at that URL? grantlog context ls shows the URL of each context")
+	}
 	return exitRefused
 }
 
@@ -247,6 +281,9 @@ func fixOf(e *client.APIError) string {
 	return ""
 }
 
+// requestTimeout bounds one request of the CLI.
+const requestTimeout = 2 * time.Minute
+
 // client is the SDK client of the chosen context; its requests say
 // Grantlog-Source: cli, so the audit records say the changes came through
 // the CLI.
@@ -255,6 +292,6 @@ func (c *cli) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Transport: &client.HeaderTransport{Header: http.Header{httpapi.SourceHeader: {events.ViaCLI}}}}
+	hc := &http.Client{Timeout: requestTimeout, Transport: &client.HeaderTransport{Header: http.Header{httpapi.SourceHeader: {events.ViaCLI}}}}
 	return client.New(url, token, client.WithHTTPClient(hc)), nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/grantlog/grantlog/internal/auth"
+	apitable "github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/testutil"
 )
@@ -264,6 +265,13 @@ func TestCLI(t *testing.T) {
 	assert.Contains(t, errOut, "fix: ")
 	code, _, _ = e.run(nil, "check", "--namespace", "mygame", "NAMESPACE:mygame:USER:u1:ORDER", "R")
 	assert.Equal(t, 2, code, "no subject")
+	code, _, errOut = e.run([]string{"GRANTLOG_URL=http://127.0.0.1:1"}, "role", "list")
+	assert.Equal(t, 3, code, "no node there")
+	assert.Contains(t, errOut, "fix: is a node running")
+	code, _, errOut = e.run(nil, "assign", "--namespace", "mygame")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `required flag(s) "role", "user" not set`)
+	assert.Contains(t, errOut, "grantlog assign --help")
 	code, _, errOut = e.run(nil, "--context", "other", "role", "list")
 	assert.GreaterOrEqual(t, code, 2)
 	assert.Contains(t, errOut, "OTHER_TOKEN")
@@ -316,4 +324,25 @@ func golden(t *testing.T, path, got string) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run go test -run %s -update to write it", t.Name())
 	assert.Equal(t, string(want), got)
+}
+
+// TestEveryOperationIsACommand: the commands are generated from the
+// table, so an operation added to it is a command with no CLI change.
+func TestEveryOperationIsACommand(t *testing.T) {
+	root := (&cli{ctx: context.Background(), stdout: io.Discard, stderr: io.Discard}).root()
+	for _, op := range apitable.Table() {
+		path := strings.Split(op.Name, ".")
+		if op.Stream || reserved[path[0]] {
+			continue
+		}
+		cmd, rest, err := root.Find(path)
+		require.NoError(t, err, op.Name)
+		assert.Empty(t, rest, op.Name)
+		assert.True(t, cmd.Runnable(), op.Name)
+		assert.NotEmpty(t, cmd.Short, op.Name)
+		assert.NotEmpty(t, cmd.Example, op.Name)
+	}
+	for _, c := range root.Commands() {
+		assert.NotEmpty(t, c.GroupID, "%s is in a group of --help", c.Name())
+	}
 }

@@ -22,13 +22,15 @@ import (
 // are --kebab-case flags (roleId: --role-id); the body of the others is
 // --json '{...}' or -f FILE, and the flags set on top of it. Operations
 // the CLI serves otherwise are left out: the server-sent-event streams,
-// and audit.list (grantlog audit tail and export read it).
+// and audit.list (grantlog audit tail and export read it): the operations
+// named after the CLI's own commands (reserved).
 func (c *cli) addOperations(root *cobra.Command) {
 	for _, op := range api.Table() {
-		if op.Stream || strings.HasPrefix(op.Name, "audit.") {
+		path := strings.Split(op.Name, ".")
+		if op.Stream || reserved[path[0]] {
 			continue
 		}
-		cmd := node(root, strings.Split(op.Name, "."))
+		cmd := node(root, path)
 		c.opCommand(cmd, op)
 	}
 }
