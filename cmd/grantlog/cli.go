@@ -148,6 +148,7 @@ func (c *cli) root() *cobra.Command {
 	)
 	c.addOperations(root)
 	c.addVerbs(root)
+	addGroupExamples(root)
 	for _, cmd := range root.Commands() {
 		if g, ok := groupOf[cmd.Name()]; ok {
 			cmd.GroupID = g
@@ -156,6 +157,24 @@ func (c *cli) root() *cobra.Command {
 		}
 	}
 	return root
+}
+
+// addGroupExamples gives each command that groups others (role, role
+// permissions, namespace, ...) the first example of each subcommand.
+func addGroupExamples(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		addGroupExamples(sub)
+	}
+	if cmd.Example != "" || !cmd.HasSubCommands() || !cmd.HasParent() {
+		return
+	}
+	var lines []string
+	for _, sub := range cmd.Commands() {
+		if line, _, _ := strings.Cut(sub.Example, "\n"); line != "" && !sub.Hidden {
+			lines = append(lines, line)
+		}
+	}
+	cmd.Example = strings.Join(lines, "\n")
 }
 
 // passThrough wires a command of the flag-package era: cobra hands it

@@ -277,8 +277,14 @@ func TestCLI(t *testing.T) {
 	assert.Contains(t, errOut, "OTHER_TOKEN")
 
 	// A generic operation: role members, flags from the table.
-	out = e.ok("role", "members", "--role-id", id, "--limit", "10")
-	assert.Contains(t, out, `"u1"`)
+	out = e.ok("role", "members", "--role-id", "OrderClerk", "--limit", "10")
+	assert.Contains(t, out, `"u1"`, "--role-id takes a name too")
+	out = e.ok("client", "create", "--namespace", "mygame", "--json", `{"clientName": "svc"}`,
+		"--permission", "NAMESPACE:{namespace}:ORDER=CD", "-o", "json")
+	var created struct{ ClientID string }
+	require.NoError(t, json.Unmarshal([]byte(out), &created))
+	out = e.ok("client", "get", "--namespace", "mygame", "--client-id", created.ClientID)
+	assert.Contains(t, out, `"permissions":[{"resource":"NAMESPACE:{namespace}:ORDER","action":9}]`)
 	code, _, errOut = e.run(nil, "role", "members")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--role-id is required")

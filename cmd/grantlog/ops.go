@@ -238,11 +238,36 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 		}
 		flags = append(flags, flagOf{p: p, get: func() (any, bool) { return get(), fs.Changed(name) }})
 	}
-	var bodyJSON, bodyFile string
+	var (
+		bodyJSON, bodyFile string
+		perms              []string
+		hasPerms           bool
+	)
 	if op.Body {
 		fs.StringVar(&bodyJSON, "json", "", "the request body, a JSON object: "+bodyExample(op))
 		fs.StringVarP(&bodyFile, "file", "f", "", "read the request body from FILE (- for stdin)")
-		example += " --json '" + bodyExample(op) + "'"
+		if sk, ok := skeleton(op.Request, 0).(map[string]any); ok {
+			_, hasPerms = sk["permissions"]
+		}
+		body := bodyExample(op)
+		if hasPerms {
+			// The body's permissions, as the verbs take them.
+			fs.StringArrayVar(&perms, "permission", nil, "a permission of the body, "+permHelp)
+			var rest map[string]any
+			if json.Unmarshal([]byte(body), &rest) == nil {
+				delete(rest, "permissions")
+				if len(rest) > 0 {
+					raw, _ := json.Marshal(rest)
+					example += " --json '" + string(raw) + "'"
+				}
+			}
+			example += " --permission 'NAMESPACE:{namespace}:ORDER=RU'"
+		} else {
+			example += " --json '" + body + "'"
+		}
+	}
+	if fs.Lookup("role-id") != nil {
+		fs.Lookup("role-id").Usage = "the role's id or name"
 	}
 	var idem string
 	if op.Kind == api.Command {
@@ -277,6 +302,20 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 			if v, changed := f.get(); changed {
 				fields[f.p.Name] = v
 			}
+		}
+		if len(perms) > 0 {
+			ps, err := parsePermissions(perms)
+			if err != nil {
+				return err
+			}
+			fields["permissions"] = ps
+		}
+		if ref, ok := fields["roleId"].(string); ok && ref != "" {
+			id, err := c.roleID(ref)
+			if err != nil {
+				return err
+			}
+			fields["roleId"] = id
 		}
 		for _, p := range op.Params {
 			if _, ok := fields[p.Name]; p.In == "path" && !ok {
