@@ -181,7 +181,7 @@ func addGroupExamples(cmd *cobra.Command) {
 // every argument untouched (so its flags, single-dash forms included,
 // its output and its exit statuses stay as they were).
 func passThrough(name, short, example string, fn func(context.Context, []string, io.Writer, io.Writer) int, c *cli) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:                name,
 		Short:              short,
 		Example:            "  " + example,
@@ -193,6 +193,9 @@ func passThrough(name, short, example string, fn func(context.Context, []string,
 			return nil
 		},
 	}
+	// grantlog help serve: the command's own usage.
+	cmd.SetHelpFunc(func(*cobra.Command, []string) { fn(c.ctx, []string{"--help"}, c.stdout, c.stderr) })
+	return cmd
 }
 
 func (c *cli) versionCmd() *cobra.Command {

@@ -268,6 +268,7 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 	}
 	if fs.Lookup("role-id") != nil {
 		fs.Lookup("role-id").Usage = "the role's id or name"
+		_ = cmd.RegisterFlagCompletionFunc("role-id", c.completeRoles)
 	}
 	var idem string
 	if op.Kind == api.Command {

@@ -27,6 +27,34 @@ func (c *cli) addVerbs(root *cobra.Command) {
 	replace(root, []string{"check"}, c.checkCmd())
 }
 
+// completeRoles completes a role's name (for ID|NAME arguments and flags)
+// from the current context's first page of roles.
+func (c *cli) completeRoles(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var page struct {
+		Data []client.Role `json:"data"`
+	}
+	if err := cl.Do(c.ctx, "role.list", map[string]any{"limit": 1000}, &page); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names := make([]string, 0, len(page.Data))
+	for _, r := range page.Data {
+		names = append(names, r.RoleName)
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// oneRole completes the first argument with role names.
+func (c *cli) oneRole(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return c.completeRoles(cmd, args, prefix)
+}
+
 // replace puts cmd where path's command was, keeping its subcommands.
 func replace(root *cobra.Command, path []string, cmd *cobra.Command) {
 	old := node(root, path)
@@ -136,10 +164,11 @@ func (c *cli) roleID(ref string) (string, error) {
 func (c *cli) roleGetCmd() *cobra.Command {
 	var atLeast uint64
 	cmd := &cobra.Command{
-		Use:     "get ID|NAME",
-		Short:   "Get a role by id or name",
-		Example: "  grantlog role get OrderClerk\n  grantlog role get OrderClerk -o json",
-		Args:    cobra.ExactArgs(1),
+		Use:               "get ID|NAME",
+		Short:             "Get a role by id or name",
+		Example:           "  grantlog role get OrderClerk\n  grantlog role get OrderClerk -o json",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.oneRole,
 		RunE: func(_ *cobra.Command, args []string) error {
 			id, err := c.roleID(args[0])
 			if err != nil {
@@ -159,10 +188,11 @@ func (c *cli) roleGetCmd() *cobra.Command {
 func (c *cli) roleDeleteCmd() *cobra.Command {
 	var cf commandFlags
 	cmd := &cobra.Command{
-		Use:     "delete ID|NAME",
-		Short:   "Delete a role (and end its assignments)",
-		Example: "  grantlog role delete OrderClerk --reason 'replaced by OrderAdmin'",
-		Args:    cobra.ExactArgs(1),
+		Use:               "delete ID|NAME",
+		Short:             "Delete a role (and end its assignments)",
+		Example:           "  grantlog role delete OrderClerk --reason 'replaced by OrderAdmin'",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.oneRole,
 		RunE: func(_ *cobra.Command, args []string) error {
 			id, err := c.roleID(args[0])
 			if err != nil {
@@ -181,10 +211,11 @@ func (c *cli) rolePermsCmd(verb, op, short string) *cobra.Command {
 		perms []string
 	)
 	cmd := &cobra.Command{
-		Use:     verb + " ID|NAME --permission TAG=ACTION ...",
-		Short:   short,
-		Example: "  grantlog role permissions " + verb + " OrderClerk --permission 'NAMESPACE:{namespace}:USER:{userId}:ORDER=D'",
-		Args:    cobra.ExactArgs(1),
+		Use:               verb + " ID|NAME --permission TAG=ACTION ...",
+		Short:             short,
+		Example:           "  grantlog role permissions " + verb + " OrderClerk --permission 'NAMESPACE:{namespace}:USER:{userId}:ORDER=D'",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.oneRole,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(perms) == 0 && verb != "set" {
 				return usageErr("give at least one --permission TAG=ACTION")
@@ -244,6 +275,7 @@ whatever namespace a check is made in.`,
 	cmd.Flags().StringVar(&ns, "namespace", "", "the namespace the assignment is made in (required)")
 	cmd.Flags().StringVar(&user, "user", "", "the user's id (required)")
 	cmd.Flags().StringVar(&role, "role", "", "the role's id or name (required)")
+	_ = cmd.RegisterFlagCompletionFunc("role", c.completeRoles)
 	cmd.Flags().StringArrayVar(&in, "in", nil, "a namespace the assignment applies in (repeatable; default --namespace)")
 	cmd.Flags().StringVar(&notBefore, "not-before", "", "in force from this time (RFC 3339)")
 	cmd.Flags().StringVar(&notAfter, "not-after", "", "in force until this time (RFC 3339)")
@@ -275,6 +307,7 @@ func (c *cli) unassignCmd() *cobra.Command {
 	cmd.Flags().StringVar(&ns, "namespace", "", "the namespace the assignment was made in (required)")
 	cmd.Flags().StringVar(&user, "user", "", "the user's id (required)")
 	cmd.Flags().StringVar(&role, "role", "", "the role's id or name (required)")
+	_ = cmd.RegisterFlagCompletionFunc("role", c.completeRoles)
 	for _, f := range []string{"namespace", "user", "role"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
