@@ -214,20 +214,24 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 		}
 		usage := paramUsage(op, p)
 		var get func() any
-		switch t := p.Type; {
-		case t.Kind() == reflect.String:
+		kind := p.Type.Kind()
+		if kind == reflect.Pointer {
+			kind = p.Type.Elem().Kind()
+		}
+		switch kind {
+		case reflect.String:
 			v := fs.String(name, "", usage)
 			get = func() any { return *v }
-		case t.Kind() == reflect.Slice:
+		case reflect.Slice:
 			v := fs.StringArray(name, nil, usage+"; repeatable")
 			get = func() any { return *v }
-		case t.Kind() == reflect.Uint64:
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			v := fs.Uint64(name, 0, usage)
 			get = func() any { return *v }
-		case t.Kind() == reflect.Int, t.Kind() == reflect.Pointer:
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			v := fs.Int(name, 0, usage)
 			get = func() any { return *v }
-		case t.Kind() == reflect.Bool:
+		case reflect.Bool:
 			v := fs.Bool(name, false, usage)
 			get = func() any { return *v }
 		default:
