@@ -368,3 +368,35 @@ func TestEveryOperationIsACommand(t *testing.T) {
 		assert.NotEmpty(t, c.GroupID, "%s is in a group of --help", c.Name())
 	}
 }
+
+func TestWriteTable(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"data":[],"paging":{},"revision":3}`, "(none)\n\nrevision: 3\n"},
+		{`{"data":["a","b"],"paging":{"next":"b"},"revision":3}`, "a\nb\n\nrevision: 3\nmore: --after b\n"},
+		{`{"data":[{"userId":"u1","at":"x","createdAt":"t"},{"userId":"u2"}],"revision":4}`, "USER ID  AT\nu1       x\nu2       \n\nrevision: 4\n"},
+		{`{"revision":7,"tags":["x","y"],"permissions":[{"resource":"A:B","action":6}],"n":null}`, "revision:     7\ntags:         x, y\npermissions:  A:B=RU\nn:            \n"},
+	} {
+		n, err := parseNode(json.RawMessage(tc.in))
+		require.NoError(t, err)
+		var b bytes.Buffer
+		require.NoError(t, writeTable(&b, n))
+		assert.Equal(t, tc.want, b.String(), tc.in)
+	}
+}
+
+func TestParseAction(t *testing.T) {
+	for in, want := range map[string]int{"R": 2, "ru": 6, "CRUD": 15, "DC": 9, "15": 15, "0": 0, "8": 8} {
+		got, err := parseAction(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "RR", "X", "16", "-1", "R U"} {
+		_, err := parseAction(bad)
+		assert.Error(t, err, bad)
+	}
+	ps, err := parsePermissions([]string{"NAMESPACE:{namespace}:USER:{userId}:ORDER=RU"})
+	require.NoError(t, err)
+	assert.Equal(t, []permissionJSON{{Resource: "NAMESPACE:{namespace}:USER:{userId}:ORDER", Action: 6}}, ps)
+	_, err = parsePermissions([]string{"NO-ACTION"})
+	assert.Error(t, err)
+}

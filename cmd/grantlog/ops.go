@@ -22,8 +22,8 @@ import (
 // are --kebab-case flags (roleId: --role-id); the body of the others is
 // --json '{...}' or -f FILE, and the flags set on top of it. Operations
 // the CLI serves otherwise are left out: the server-sent-event streams,
-// and audit.list (grantlog audit tail and export read it): the operations
-// named after the CLI's own commands (reserved).
+// and the operations named after the CLI's own commands (reserved), such
+// as audit.list (grantlog audit tail and export read it).
 func (c *cli) addOperations(root *cobra.Command) {
 	for _, op := range api.Table() {
 		path := strings.Split(op.Name, ".")

@@ -121,9 +121,14 @@ func writeTable(w io.Writer, n *yaml.Node) error {
 		}
 		return tw.Flush()
 	}
-	if len(data.Content) == 0 {
+	switch {
+	case len(data.Content) == 0:
 		fmt.Fprintln(tw, "(none)")
-	} else {
+	case data.Content[0].Kind != yaml.MappingNode:
+		for _, item := range data.Content {
+			fmt.Fprintln(tw, cell(item))
+		}
+	default:
 		var cols []string
 		first := data.Content[0]
 		for i := 0; i+1 < len(first.Content); i += 2 {
