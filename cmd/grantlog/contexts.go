@@ -156,7 +156,8 @@ func (c *cli) contextCmd() *cobra.Command {
 		Long: `A context is a server URL and where its token is (a file, or an environment
 variable). The token itself is never stored. Contexts are kept in
 ` + "`os.UserConfigDir()`" + `/grantlog/contexts.json (mode 0600). GRANTLOG_URL and
-GRANTLOG_TOKEN override the current context; --context NAME picks another.`,
+GRANTLOG_TOKEN override the current context; --context NAME picks another
+(and then they do not apply).`,
 		Example: `  grantlog context add local --url http://127.0.0.1:8080 --token-file grantlog-data/bootstrap-token
   grantlog context use local
   grantlog context ls`,
