@@ -310,10 +310,10 @@ const requestTimeout = 2 * time.Minute
 // Grantlog-Source: cli, so the audit records say the changes came through
 // the CLI.
 func (c *cli) client() (*client.Client, error) {
-	url, token, err := resolveTarget(c.contextName)
+	base, token, err := resolveTarget(c.contextName)
 	if err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Timeout: requestTimeout, Transport: &client.HeaderTransport{Header: http.Header{httpapi.SourceHeader: {events.ViaCLI}}}}
-	return client.New(url, token, client.WithHTTPClient(hc)), nil
+	return client.New(base, token, client.WithHTTPClient(hc)), nil
 }

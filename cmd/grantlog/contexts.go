@@ -86,13 +86,13 @@ func (cfg *contexts) save() error {
 	if err != nil {
 		return usageErr("contexts: %v", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return usageErr("contexts: %v", err)
 	}
 	if _, err := tmp.Write(append(raw, '\n')); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return usageErr("contexts: %v", err)
 	}
 	if err := tmp.Close(); err != nil {

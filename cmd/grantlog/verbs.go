@@ -41,8 +41,8 @@ func (c *cli) completeRoles(*cobra.Command, []string, string) ([]string, cobra.S
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	names := make([]string, 0, len(page.Data))
-	for _, r := range page.Data {
-		names = append(names, r.RoleName)
+	for i := range page.Data {
+		names = append(names, page.Data[i].RoleName)
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
@@ -149,9 +149,9 @@ func (c *cli) roleID(ref string) (string, error) {
 		if err := cl.Do(c.ctx, "role.list", f, &page); err != nil {
 			return "", err
 		}
-		for _, r := range page.Data {
-			if r.RoleName == ref {
-				return r.RoleID, nil
+		for i := range page.Data {
+			if page.Data[i].RoleName == ref {
+				return page.Data[i].RoleID, nil
 			}
 		}
 		if page.Paging.Next == "" || len(page.Data) == 0 {
