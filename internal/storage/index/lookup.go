@@ -1,0 +1,26 @@
+package index
+
+import "sort"
+
+// AllClients returns every client of every namespace, sorted by id (a
+// client may be checked signed into any namespace, so reverse lookups
+// consider them all).
+func (v View) AllClients() []*Client {
+	out := make([]*Client, 0, len(v.s.mu.st.clients))
+	for _, c := range v.s.mu.st.clients {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// AllTokens returns every token of every namespace (revoked tokens are not
+// in the index), sorted by id.
+func (v View) AllTokens() []*Token {
+	out := make([]*Token, 0, len(v.s.mu.st.tokens))
+	for _, t := range v.s.mu.st.tokens {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
