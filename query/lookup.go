@@ -91,7 +91,7 @@ type Holder struct {
 	// Namespace is a client's or token's own namespace.
 	Namespace string `json:"namespace,omitempty"`
 	// TokenOwner is a token's owner.
-	TokenOwner *events.Actor   `json:"tokenOwner,omitempty"`
+	TokenOwner *events.Actor  `json:"tokenOwner,omitempty"`
 	Sources    []LookupSource `json:"sources"`
 }
 
