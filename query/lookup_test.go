@@ -1,0 +1,210 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/refmodel"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/testutil"
+	"github.com/grantlog/grantlog/perm"
+	"github.com/grantlog/grantlog/query"
+)
+
+var (
+	lkGrantSegs = []string{"NAMESPACE", "{namespace}", "USER", "{userId}", "{userid}", "*", "ns1", "ns2", "studio-", "u1", "ORDER", "PROFILE", "ADMIN"}
+	lkReqSegs   = []string{"NAMESPACE", "USER", "ns1", "ns2", "ns3", "studio-a", "u1", "u2", "u7", "ORDER", "PROFILE", "*", "ADMIN", "{namespace}"}
+	lkNSs       = []string{"ns1", "ns2", "ns3", "studio-a"}
+)
+
+func lkTag(r *rand.Rand, segs []string) string {
+	parts := make([]string, 1+r.IntN(5))
+	for i := range parts {
+		parts[i] = segs[r.IntN(len(segs))]
+	}
+	return strings.Join(parts, ":")
+}
+
+func newScenario(t *testing.T) *scenario {
+	st, err := index.Open(index.Options{Dir: filepath.Join(t.TempDir(), "index"), Logger: testutil.Quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return &scenario{t: t, st: st, eng: query.New(query.Config{}, st, nil), model: refmodel.New(), roles: map[string]string{}}
+}
+
+// randomWorld fills s with random roles and assignments, in the index and
+// the reference model, and returns the users.
+func randomWorld(t *testing.T, s *scenario, r *rand.Rand) []string {
+	users := make([]string, 12)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%d", i)
+	}
+	nRoles := 3 + r.IntN(5)
+	for i := 0; i < nRoles; i++ {
+		id := fmt.Sprintf("role-%d", i)
+		wild := r.IntN(3) == 0
+		mr := &refmodel.Role{ID: id, Name: id, Wildcard: wild, Perms: map[string]uint8{}}
+		var ps []events.Permission
+		for j := 0; j < 1+r.IntN(5); j++ {
+			canon, err := perm.CanonicalTag(lkTag(r, lkGrantSegs))
+			if err != nil {
+				continue
+			}
+			a := uint8(1 + r.IntN(15))
+			ps = append(ps, events.Permission{Resource: canon, Action: a})
+			mr.AddPerms([]string{canon}, []uint8{a})
+		}
+		s.model.Roles[id] = mr
+		s.roles[id] = id
+		s.apply(events.PlatformNamespace, id, events.RoleCreated{RoleID: id, RoleName: id, IsWildcard: wild, Permissions: ps})
+	}
+	for i := 0; i < 25; i++ {
+		u := users[r.IntN(len(users))]
+		ns := lkNSs[r.IntN(len(lkNSs))]
+		id := fmt.Sprintf("role-%d", r.IntN(nRoles))
+		var assigned []string
+		if !s.model.Roles[id].Wildcard {
+			for _, n := range lkNSs {
+				if r.IntN(2) == 0 {
+					assigned = append(assigned, n)
+				}
+			}
+			if len(assigned) == 0 {
+				assigned = []string{ns}
+			}
+		}
+		s.model.Assign(ns, u, id, assigned)
+		s.apply(ns, u, events.UserRoleAssigned{UserID: u, RoleID: id, AssignedNamespaces: assigned})
+	}
+	return users
+}
+
+func allSubjectPermissions(t *testing.T, eng *query.Engine, ns string, sub query.LookupSubject, limit int) []query.SubjectPermission {
+	var out []query.SubjectPermission
+	cursor := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10000)
+		p, err := eng.SubjectPermissions(context.Background(), query.ReadOptions{}, ns, sub, cursor, limit)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(p.Data), limit)
+		require.False(t, p.Withheld)
+		out = append(out, p.Data...)
+		if p.Next == "" {
+			break
+		}
+		require.NotEmpty(t, p.Data, "a page with a next cursor has data")
+		cursor = p.Next
+	}
+	require.True(t, sort.SliceIsSorted(out, func(i, j int) bool { return out[i].Resource < out[j].Resource }))
+	for i := 1; i < len(out); i++ {
+		require.NotEqual(t, out[i-1].Resource, out[i].Resource, "no entry twice across pages")
+	}
+	return out
+}
+
+func allHolders(t *testing.T, eng *query.Engine, ns, res string, a perm.Action, limit int) ([]query.Holder, []query.LookupSource) {
+	var out []query.Holder
+	var every []query.LookupSource
+	cursor := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10000)
+		p, err := eng.PermissionHolders(context.Background(), query.ReadOptions{}, ns, res, a, cursor, limit)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(p.Data), limit)
+		if cursor == "" {
+			every = p.EveryUser
+		} else {
+			require.Empty(t, p.EveryUser, "everyUser comes on the first page only")
+		}
+		out = append(out, p.Data...)
+		if p.Next == "" {
+			break
+		}
+		cursor = p.Next
+	}
+	seen := map[query.LookupSubject]bool{}
+	for _, h := range out {
+		require.False(t, seen[h.Subject], "holder %v listed twice", h.Subject)
+		seen[h.Subject] = true
+		require.NotEmpty(t, h.Sources)
+	}
+	return out, every
+}
+
+// TestLookupsMatchReferenceModel compares both lookups, read page after
+// page with small limits, with the reference model's checks on random
+// roles and assignments.
+func TestLookupsMatchReferenceModel(t *testing.T) {
+	allowed, held := 0, 0
+	defer func() {
+		t.Logf("%d allowed subject checks, %d holders", allowed, held)
+		assert.Positive(t, allowed)
+		assert.Positive(t, held)
+	}()
+	for seed := uint64(1); seed <= 30; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 15))
+			s := newScenario(t)
+			users := randomWorld(t, s, r)
+			limit := 1 + r.IntN(4)
+			// Subject permissions: a user may do a on R iff an entry covers it.
+			for _, u := range users {
+				ns := lkNSs[r.IntN(len(lkNSs))]
+				ents := allSubjectPermissions(t, s.eng, ns, query.LookupSubject{Type: "user", ID: u}, limit)
+				for i := 0; i < 60; i++ {
+					req := strings.ReplaceAll(lkTag(r, lkReqSegs), "{namespace}", ns)
+					a := uint8(1) << r.IntN(4)
+					want := s.model.Check(u, ns, req, a)
+					if want {
+						allowed++
+					}
+					got := false
+					for _, e := range ents {
+						if uint8(e.Action)&a != 0 && refmodel.ResourceAllowed(e.Resource, req) {
+							got = true
+							break
+						}
+					}
+					require.Equal(t, want, got, "user %s in %s, %s action %d: entries %+v", u, ns, req, a, ents)
+				}
+			}
+			// Holders: exactly the users a check allows.
+			for i := 0; i < 40; i++ {
+				ns := lkNSs[r.IntN(len(lkNSs))]
+				req := lkTag(r, lkReqSegs)
+				if _, err := perm.CanonicalTag(req); err != nil {
+					continue
+				}
+				a := perm.Action(1 + r.IntN(15))
+				hs, every := allHolders(t, s.eng, ns, req, a, limit)
+				assert.Empty(t, every)
+				var got, want []string
+				for _, h := range hs {
+					require.Equal(t, "user", h.Subject.Type)
+					got = append(got, h.Subject.ID)
+				}
+				for _, u := range users {
+					if s.model.Check(u, ns, req, uint8(a)) {
+						want = append(want, u)
+					}
+					res, err := s.eng.Check(context.Background(), &query.CheckRequest{Subject: query.Subject{Type: "user", ID: u},
+						Namespace: ns, Resource: req, Action: a})
+					require.NoError(t, err)
+					require.Equal(t, res.Allowed, s.model.Check(u, ns, req, uint8(a)))
+				}
+				sort.Strings(want)
+				held += len(want)
+				require.Equal(t, want, got, "holders of %s action %d in %s", req, a, ns)
+			}
+		})
+	}
+}
