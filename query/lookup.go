@@ -499,8 +499,10 @@ func defaultHolding(v index.View, ns, userID string, r *perm.Required) []LookupS
 }
 
 // userHolding returns the sources through which userID, signed into ns,
-// holds r (as a check evaluates it; assignments not ended count).
-func userHolding(v index.View, ns, userID string, r *perm.Required, now time.Time) []LookupSource {
+// holds r (as a check evaluates it; assignments not ended count). Default
+// role grants in every (those that hold for every user, listed as
+// EveryUser) are left out.
+func userHolding(v index.View, ns, userID string, r *perm.Required, now time.Time, every map[string]bool) []LookupSource {
 	ctxNS := []string{ns}
 	var out []LookupSource
 	for _, a := range v.Assignments(userID) {
@@ -516,7 +518,21 @@ func userHolding(v index.View, ns, userID string, r *perm.Required, now time.Tim
 		}
 		out = grantsHolding(out, role.Grants, r, &b, assignmentSource(a))
 	}
-	return append(out, defaultHolding(v, ns, userID, r)...)
+	for _, s := range defaultHolding(v, ns, userID, r) {
+		if !every[s.RoleID+"\x00"+s.Permission.Key()] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// everyKeys keys the sources of EveryUser.
+func everyKeys(srcs []LookupSource) map[string]bool {
+	m := make(map[string]bool, len(srcs))
+	for _, s := range srcs {
+		m[s.RoleID+"\x00"+s.Permission.Key()] = true
+	}
+	return m
 }
 
 func clientHolding(v index.View, ns string, cl *index.Client, r *perm.Required) []LookupSource {
@@ -552,7 +568,7 @@ func tokenHolding(v index.View, ns string, t *index.Token, r *perm.Required, now
 	var owner []LookupSource
 	switch t.Owner.Type {
 	case events.ActorUser:
-		owner = userHolding(v, ns, t.Owner.ID, r, now)
+		owner = userHolding(v, ns, t.Owner.ID, r, now, nil)
 	case events.ActorClient:
 		if cl := v.Client(t.Owner.ID); cl != nil {
 			owner = clientHolding(v, ns, cl, r)
@@ -646,7 +662,9 @@ const (
 // grant binds {userId} to a user named in resource, a default role;
 // clients; tokens (whose owner must hold it too). Default roles of ns
 // that give it to every user are EveryUser on the first page, not a list
-// of users. Conditional grants (constraints, windows, schedules) count,
+// of users (and a user is listed only when it holds it otherwise too;
+// its sources then leave those out). Conditional grants (constraints,
+// windows, schedules) count,
 // marked Conditional; assignments with a window not ended count, with it.
 // Users come first by id, then clients, then tokens.
 //
@@ -740,8 +758,10 @@ func (e *Engine) holders(ns, resource string, action perm.Action, first bool, st
 	}
 	now := e.cfg.Now()
 	p := HoldersPage{Resource: r.String(), Action: action, Data: []Holder{}, Revision: v.Revision()}
+	everyUser := defaultHolding(v, ns, "", &r)
+	every := everyKeys(everyUser)
 	if first {
-		p.EveryUser = defaultHolding(v, ns, "", &r)
+		p.EveryUser = everyUser
 	}
 	type found struct {
 		h     Holder
@@ -759,7 +779,7 @@ func (e *Engine) holders(ns, resource string, action perm.Action, first bool, st
 			if full() {
 				break
 			}
-			if srcs := userHolding(v, ns, u, &r, now); len(srcs) > 0 {
+			if srcs := userHolding(v, ns, u, &r, now, every); len(srcs) > 0 {
 				hs = append(hs, found{Holder{Subject: LookupSubject{Type: SubjectUser, ID: u}, Sources: srcs}, stageUsers})
 			}
 		}

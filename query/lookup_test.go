@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -207,4 +208,147 @@ func TestLookupsMatchReferenceModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeAuthz allows the permissions listed as "resource@namespace".
+type fakeAuthz map[string]bool
+
+func (f fakeAuthz) Authorize(_ context.Context, _ events.Caller, p perm.Permission, ns string) error {
+	if f[p.Resource+"@"+ns] {
+		return nil
+	}
+	return &query.Error{Kind: query.ErrInvalid, Code: "forbidden", Message: "forbidden: " + p.Resource}
+}
+
+// principalsWorld: namespace g1 with a default role, a role assigned to u1
+// (one window ends in the future, one has ended), a client and a token.
+func principalsWorld(t *testing.T, authz query.Authorizer) (*scenario, *query.Engine) {
+	s := newScenario(t)
+	p := func(res string, a uint8) events.Permission { return events.Permission{Resource: res, Action: a} }
+	s.apply(events.PlatformNamespace, "dflt", events.RoleCreated{RoleID: "dflt", RoleName: "Default", Permissions: []events.Permission{
+		p("NAMESPACE:{namespace}:USER:{userId}:PROFILE", 2), p("NAMESPACE:{namespace}:NEWS", 2)}})
+	s.apply(events.PlatformNamespace, "ops", events.RoleCreated{RoleID: "ops", RoleName: "Ops", Permissions: []events.Permission{
+		p("NAMESPACE:{namespace}:ORDER", 15)}})
+	s.apply(events.PlatformNamespace, "old", events.RoleCreated{RoleID: "old", RoleName: "Old", IsWildcard: true, Permissions: []events.Permission{
+		p("NAMESPACE:{namespace}:ORDER", 15)}})
+	s.apply("g1", "g1", events.NamespaceCreated{Namespace: "g1", DefaultRoles: []string{"dflt"}})
+	later := time.Now().Add(time.Hour).UTC()
+	past := time.Now().Add(-time.Hour).UTC()
+	s.apply("g1", "u1", events.UserRoleAssigned{UserID: "u1", RoleID: "ops", AssignedNamespaces: []string{"g1"}, NotAfter: &later})
+	s.apply("g1", "u2", events.UserRoleAssigned{UserID: "u2", RoleID: "old", NotAfter: &past})
+	s.apply("g1", "c1", events.ClientCreated{ClientID: "c1", ClientName: "C1", SecretHash: strings.Repeat("a", 64),
+		Permissions: []events.Permission{p("NAMESPACE:{namespace}:ORDER", 2)}})
+	s.apply("g1", "t1", events.TokenIssued{TokenID: "t1", Name: "T1", Owner: events.Actor{Type: "user", ID: "u1"},
+		Issuer: events.Actor{Type: "user", ID: "u1"}, SecretHash: strings.Repeat("b", 64),
+		Permissions: []events.Permission{p("NAMESPACE:g1:*", 3)}})
+	return s, query.New(query.Config{}, s.st, authz)
+}
+
+func TestLookupsPrincipals(t *testing.T) {
+	s, eng := principalsWorld(t, nil)
+	ctx := context.Background()
+	resources := func(ents []query.SubjectPermission) map[string]perm.Action {
+		m := map[string]perm.Action{}
+		for _, e := range ents {
+			m[e.Resource] = e.Action
+		}
+		return m
+	}
+	u1 := allSubjectPermissions(t, eng, "g1", query.LookupSubject{Type: "user", ID: "u1"}, 1)
+	assert.Equal(t, map[string]perm.Action{"NAMESPACE:g1:NEWS": 2, "NAMESPACE:g1:ORDER": 15, "NAMESPACE:g1:USER:u1:PROFILE": 2}, resources(u1))
+	for _, e := range u1 {
+		if e.Resource == "NAMESPACE:g1:ORDER" {
+			require.Len(t, e.Sources, 1)
+			assert.Equal(t, query.SourceAssignment, e.Sources[0].Source)
+			require.NotNil(t, e.Sources[0].NotAfter, "the assignment's window")
+		}
+	}
+	u2 := allSubjectPermissions(t, eng, "g1", query.LookupSubject{Type: "user", ID: "u2"}, 10)
+	assert.Equal(t, map[string]perm.Action{"NAMESPACE:g1:NEWS": 2, "NAMESPACE:g1:USER:u2:PROFILE": 2}, resources(u2), "an ended assignment is no source")
+	c1 := allSubjectPermissions(t, eng, "g1", query.LookupSubject{Type: "client", ID: "c1"}, 10)
+	assert.Equal(t, map[string]perm.Action{"NAMESPACE:g1:ORDER": 2}, resources(c1))
+	t1 := allSubjectPermissions(t, eng, "g1", query.LookupSubject{Type: "token", ID: "t1"}, 10)
+	assert.Equal(t, map[string]perm.Action{"NAMESPACE:g1:NEWS": 2, "NAMESPACE:g1:ORDER": 3, "NAMESPACE:g1:USER:u1:PROFILE": 2}, resources(t1),
+		"the token's NAMESPACE:g1:* narrowed to what its owner holds")
+	_, err := eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", query.LookupSubject{Type: "client", ID: "nope"}, "", 0)
+	assert.ErrorIs(t, err, query.ErrNotFound)
+	_, err = eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", query.LookupSubject{Type: "group", ID: "x"}, "", 0)
+	assert.ErrorIs(t, err, query.ErrInvalid)
+	_, err = eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", query.LookupSubject{Type: "user", ID: "u1"}, "garbage!", 0)
+	assert.ErrorIs(t, err, query.ErrInvalid)
+
+	subjects := func(hs []query.Holder) []string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Subject.Type+":"+h.Subject.ID)
+		}
+		return out
+	}
+	hs, every := allHolders(t, eng, "g1", "NAMESPACE:{namespace}:ORDER", perm.Read, 1)
+	assert.Equal(t, []string{"user:u1", "client:c1", "token:t1"}, subjects(hs))
+	assert.Empty(t, every)
+	hs, _ = allHolders(t, eng, "g1", "NAMESPACE:g1:ORDER", perm.Update, 2)
+	assert.Equal(t, []string{"user:u1"}, subjects(hs), "the token holds Create|Read only")
+	hs, every = allHolders(t, eng, "g1", "NAMESPACE:g1:NEWS", perm.Read, 10)
+	assert.Equal(t, []string{"token:t1"}, subjects(hs), "every user holds it: no user is listed")
+	require.Len(t, every, 1)
+	assert.Equal(t, "dflt", every[0].RoleID)
+	hs, every = allHolders(t, eng, "g1", "NAMESPACE:g1:USER:u9:PROFILE", perm.Read, 10)
+	assert.Equal(t, []string{"user:u9"}, subjects(hs), "the default role binds {userId} to u9 only")
+	assert.Empty(t, every)
+	_, err = eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:USER:{userId}", perm.Read, "", 0)
+	assert.ErrorIs(t, err, query.ErrInvalid)
+	_, err = eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:ORDER", 16, "", 0)
+	assert.ErrorIs(t, err, query.ErrInvalid)
+	_, err = eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:ORDER", 2, "", 1001)
+	assert.ErrorIs(t, err, query.ErrInvalid)
+	_ = s
+}
+
+func TestLookupsAuthorization(t *testing.T) {
+	check := "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK@g1"
+	ctx := context.Background()
+	u1 := query.LookupSubject{Type: "user", ID: "u1"}
+
+	_, eng := principalsWorld(t, fakeAuthz{})
+	_, err := eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", u1, "", 0)
+	require.Error(t, err, "no PERMISSION:CHECK: refused")
+	_, err = eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:ORDER", 2, "", 0)
+	require.Error(t, err)
+
+	_, eng = principalsWorld(t, fakeAuthz{check: true})
+	p, err := eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", u1, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, p.Data, "no source readable")
+	assert.True(t, p.Withheld)
+	h, err := eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:ORDER", 2, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, h.Data)
+	assert.True(t, h.Withheld)
+
+	_, eng = principalsWorld(t, fakeAuthz{check: true, "ADMIN:NAMESPACE:g1:NAMESPACE@g1": true, "ADMIN:NAMESPACE:g1:CLIENT@g1": true})
+	p, err = eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", u1, "", 0)
+	require.NoError(t, err)
+	assert.Len(t, p.Data, 2, "the default role's entries only")
+	assert.True(t, p.Withheld)
+	h, err = eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:ORDER", 2, "", 0)
+	require.NoError(t, err)
+	require.Len(t, h.Data, 1)
+	assert.Equal(t, "c1", h.Data[0].Subject.ID)
+	assert.True(t, h.Withheld)
+	p, err = eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", query.LookupSubject{Type: "token", ID: "t1"}, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, p.Data, "the token is unreadable")
+	assert.True(t, p.Withheld)
+
+	_, eng = principalsWorld(t, fakeAuthz{check: true, "ADMIN:NAMESPACE:g1:ROLE:USER:*@g1": true, "ADMIN:NAMESPACE:g1:NAMESPACE@g1": true,
+		"ADMIN:NAMESPACE:g1:CLIENT@g1": true, "NAMESPACE:g1:USER:u1:TOKEN@g1": true})
+	p, err = eng.SubjectPermissions(ctx, query.ReadOptions{}, "g1", u1, "", 0)
+	require.NoError(t, err)
+	assert.Len(t, p.Data, 3)
+	assert.False(t, p.Withheld)
+	h, err = eng.PermissionHolders(ctx, query.ReadOptions{}, "g1", "NAMESPACE:g1:ORDER", 2, "", 0)
+	require.NoError(t, err)
+	assert.Len(t, h.Data, 3)
+	assert.False(t, h.Withheld)
 }
