@@ -151,8 +151,12 @@ func TestLookupsMatchReferenceModel(t *testing.T) {
 		assert.Positive(t, allowed)
 		assert.Positive(t, held)
 	}()
-	for seed := uint64(1); seed <= 30; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	// Ratio 0 finds holders' candidates by index scans of role members,
+	// a huge one by a scan of every user in memory.
+	for i := 0; i < 60; i++ {
+		seed, ratio := uint64(1+i/2), []int{0, 1 << 30}[i%2]
+		t.Run(fmt.Sprintf("%d/ratio%d", seed, ratio), func(t *testing.T) {
+			defer query.SetMemberScanRatio(ratio)()
 			r := rand.New(rand.NewPCG(seed, 15))
 			s := newScenario(t)
 			users := randomWorld(t, s, r)

@@ -24,3 +24,18 @@ func (v View) AllTokens() []*Token {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// UserCount returns how many users have assignments.
+func (v View) UserCount() int { return len(v.s.mu.st.users) }
+
+// NamespaceCount returns how many namespaces the index knows.
+func (v View) NamespaceCount() int { return len(v.s.mu.st.ns) }
+
+// EachUser calls fn with every user that has assignments and its
+// assignments (as Assignments returns them), in no order. It reads memory
+// only: a scan of every user, cheaper than many Members scans.
+func (v View) EachUser(fn func(userID string, as []*Assignment)) {
+	for u, as := range v.s.mu.st.users {
+		fn(u, as)
+	}
+}
