@@ -601,7 +601,7 @@ func probe(r *perm.Required) (uids, nss []string) {
 
 // mayHold returns the grants of role that could allow r for some user in
 // some namespaces (a superset: assignments are then evaluated exactly).
-func mayHold(role *index.Role, r *perm.Required, uids, nss []string) []int {
+func mayHold(role *index.Role, r *perm.Required, probes []perm.Binding) []int {
 	var out []int
 	for i := range role.Grants {
 		g := &role.Grants[i]
@@ -609,8 +609,8 @@ func mayHold(role *index.Role, r *perm.Required, uids, nss []string) []int {
 		if !actionOf(&p).Allows(r.Action()) {
 			continue
 		}
-		for _, u := range uids {
-			if g.CoversResource(r, &perm.Binding{UserID: u, Namespaces: nss}) {
+		for j := range probes {
+			if g.CoversResource(r, &probes[j]) {
 				out = append(out, i)
 				break
 			}
@@ -656,12 +656,16 @@ func candidates(v index.View, ns string, r *perm.Required, after string, now tim
 			set[u] = struct{}{}
 		}
 	}
+	probes := make([]perm.Binding, len(uids))
+	for i, u := range uids {
+		probes[i] = perm.Binding{UserID: u, Namespaces: nss}
+	}
 	grants := map[*index.Role][]int{}
-	for _, role := range v.Roles() {
-		if gi := mayHold(role, r, uids, nss); len(gi) > 0 {
+	v.EachRole(func(role *index.Role) {
+		if gi := mayHold(role, r, probes); len(gi) > 0 {
 			grants[role] = gi
 		}
-	}
+	})
 	ctxNS := []string{ns}
 	// A role's members are one index seek per namespace: when that is
 	// more seeks than users / memberScanRatio, scan the users in memory.

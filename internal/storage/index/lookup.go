@@ -39,3 +39,10 @@ func (v View) EachUser(fn func(userID string, as []*Assignment)) {
 		fn(u, as)
 	}
 }
+
+// EachRole calls fn with every role, in no order (Roles sorts them).
+func (v View) EachRole(fn func(*Role)) {
+	for _, r := range v.s.mu.st.roles {
+		fn(r)
+	}
+}
