@@ -148,9 +148,10 @@ func (m entries) add(resource string, a perm.Action, srcs ...LookupSource) {
 		m[resource] = e
 	}
 	e.Action |= a
-	for _, s := range srcs {
-		if !slices.ContainsFunc(e.Sources, func(o LookupSource) bool { return sameSource(&o, &s) }) {
-			e.Sources = append(e.Sources, s)
+	for i := range srcs {
+		s := &srcs[i]
+		if !slices.ContainsFunc(e.Sources, func(o LookupSource) bool { return sameSource(&o, s) }) {
+			e.Sources = append(e.Sources, *s)
 		}
 	}
 }
@@ -339,7 +340,8 @@ func tokenEntries(v index.View, m entries, ns string, t *index.Token, now time.T
 				continue
 			}
 			m.add(res, a, te.Sources...)
-			for _, s := range oe.Sources {
+			for i := range oe.Sources {
+				s := oe.Sources[i]
 				s.Owner = true
 				m.add(res, 0, s)
 			}
@@ -427,12 +429,13 @@ func (e *Engine) SubjectPermissions(ctx context.Context, o ReadOptions, ns strin
 	for _, en := range m {
 		kept := en.Sources[:0]
 		var a perm.Action
-		for _, s := range en.Sources {
+		for i := range en.Sources {
+			s := &en.Sources[i]
 			if !visible(s.see) {
 				p.Withheld = true
 				continue
 			}
-			kept = append(kept, s)
+			kept = append(kept, *s)
 			if !s.Owner {
 				a |= actionOf(&s.Permission)
 			}
@@ -518,9 +521,10 @@ func userHolding(v index.View, ns, userID string, r *perm.Required, now time.Tim
 		}
 		out = grantsHolding(out, role.Grants, r, &b, assignmentSource(a))
 	}
-	for _, s := range defaultHolding(v, ns, userID, r) {
-		if !every[s.RoleID+"\x00"+s.Permission.Key()] {
-			out = append(out, s)
+	dflt := defaultHolding(v, ns, userID, r)
+	for i := range dflt {
+		if !every[dflt[i].RoleID+"\x00"+dflt[i].Permission.Key()] {
+			out = append(out, dflt[i])
 		}
 	}
 	return out
@@ -529,8 +533,8 @@ func userHolding(v index.View, ns, userID string, r *perm.Required, now time.Tim
 // everyKeys keys the sources of EveryUser.
 func everyKeys(srcs []LookupSource) map[string]bool {
 	m := make(map[string]bool, len(srcs))
-	for _, s := range srcs {
-		m[s.RoleID+"\x00"+s.Permission.Key()] = true
+	for i := range srcs {
+		m[srcs[i].RoleID+"\x00"+srcs[i].Permission.Key()] = true
 	}
 	return m
 }
@@ -764,9 +768,9 @@ func (e *Engine) PermissionHolders(ctx context.Context, o ReadOptions, ns, resou
 		return p, nil
 	}
 	kept := p.EveryUser[:0]
-	for _, s := range p.EveryUser {
-		if visible(s.see) {
-			kept = append(kept, s)
+	for i := range p.EveryUser {
+		if s := &p.EveryUser[i]; visible(s.see) {
+			kept = append(kept, *s)
 		} else {
 			p.Withheld = true
 		}
@@ -776,7 +780,8 @@ func (e *Engine) PermissionHolders(ctx context.Context, o ReadOptions, ns, resou
 	for _, h := range p.Data {
 		srcs := h.Sources[:0]
 		tokenOK := h.Subject.Type != SubjectToken
-		for _, s := range h.Sources {
+		for i := range h.Sources {
+			s := &h.Sources[i]
 			if !visible(s.see) {
 				p.Withheld = true
 				continue
@@ -784,7 +789,7 @@ func (e *Engine) PermissionHolders(ctx context.Context, o ReadOptions, ns, resou
 			if s.Source == SourceToken {
 				tokenOK = true
 			}
-			srcs = append(srcs, s)
+			srcs = append(srcs, *s)
 		}
 		if len(srcs) == 0 || !tokenOK {
 			p.Withheld = true
