@@ -299,6 +299,26 @@ func covers(granted, required string, a perm.Action) bool {
 	return g.Covers(&r, nil)
 }
 
+// meet returns the resource both x and y cover, segment by segment, when
+// they have as many segments and neither covers the other
+// (NAMESPACE:g1:* and NAMESPACE:*:ORDER meet in NAMESPACE:g1:ORDER).
+func meet(x, y string) (string, bool) {
+	xs, ys := strings.Split(x, ":"), strings.Split(y, ":")
+	if len(xs) != len(ys) {
+		return "", false
+	}
+	for i := range xs {
+		switch {
+		case xs[i] == ys[i], ys[i] == "*":
+		case xs[i] == "*":
+			xs[i] = ys[i]
+		default:
+			return "", false
+		}
+	}
+	return strings.Join(xs, ":"), true
+}
+
 // tokenEntries adds what t holds signed into ns: what its own permissions
 // ({namespace} bound to its namespace, {userId} to its owner) and its
 // owner (signed into ns) both hold. Where one's resource covers the
@@ -337,7 +357,11 @@ func tokenEntries(v index.View, m entries, ns string, t *index.Token, now time.T
 			case covers(oe.Resource, te.Resource, a):
 				res = te.Resource
 			default:
-				continue
+				m, ok := meet(te.Resource, oe.Resource)
+				if !ok || !covers(te.Resource, m, a) || !covers(oe.Resource, m, a) {
+					continue
+				}
+				res = m
 			}
 			m.add(res, a, te.Sources...)
 			for i := range oe.Sources {

@@ -2,6 +2,8 @@ package query_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -355,4 +357,140 @@ func TestLookupsAuthorization(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, h.Data, 3)
 	assert.False(t, h.Withheld)
+}
+
+// TestLookupsPrincipalsMatchChecks compares both lookups with checks on
+// random roles, assignments, default roles, clients (own permissions and
+// roles) and tokens (of users and clients).
+func TestLookupsPrincipalsMatchChecks(t *testing.T) {
+	ctx := context.Background()
+	allowed := map[string]int{}
+	defer func() {
+		t.Logf("allowed subject checks by kind: %v", allowed)
+		assert.Positive(t, allowed["user"])
+		assert.Positive(t, allowed["client"])
+		assert.Positive(t, allowed["token"])
+		assert.Positive(t, allowed["holder:token"])
+		assert.Positive(t, allowed["holder:client"])
+		assert.Positive(t, allowed["everyUser"])
+	}()
+	for seed := uint64(1); seed <= 25; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 16))
+			s := newScenario(t)
+			users := randomWorld(t, s, r)
+			nRoles := len(s.roles)
+			randPerms := func() []events.Permission {
+				var ps []events.Permission
+				for j := 0; j < 1+r.IntN(4); j++ {
+					if canon, err := perm.CanonicalTag(lkTag(r, lkGrantSegs)); err == nil {
+						ps = append(ps, events.Permission{Resource: canon, Action: uint8(1 + r.IntN(15))})
+					}
+				}
+				return ps
+			}
+			for _, ns := range lkNSs {
+				var dflt []string
+				if r.IntN(2) == 0 {
+					dflt = append(dflt, fmt.Sprintf("role-%d", r.IntN(nRoles)))
+				}
+				s.apply(ns, ns, events.NamespaceCreated{Namespace: ns, DefaultRoles: dflt})
+			}
+			var clients, tokens []string
+			for i := 0; i < 4; i++ {
+				id := fmt.Sprintf("c%d", i)
+				var roles []string
+				if r.IntN(2) == 0 {
+					roles = append(roles, fmt.Sprintf("role-%d", r.IntN(nRoles)))
+				}
+				s.apply(lkNSs[r.IntN(len(lkNSs))], id, events.ClientCreated{ClientID: id, ClientName: id,
+					SecretHash: fmt.Sprintf("%064x", i+1), Permissions: randPerms(), Roles: roles})
+				clients = append(clients, id)
+			}
+			secret := func(id string) string { return "secret-" + id }
+			for i := 0; i < 6; i++ {
+				id := fmt.Sprintf("t%d", i)
+				owner := events.Actor{Type: "user", ID: users[r.IntN(len(users))]}
+				if r.IntN(3) == 0 {
+					owner = events.Actor{Type: "client", ID: clients[r.IntN(len(clients))]}
+				}
+				ps := randPerms()
+				switch r.IntN(3) {
+				case 0:
+					ps = []events.Permission{{Resource: "*", Action: 15}}
+				case 1:
+					ps = append(ps, events.Permission{Resource: "NAMESPACE:{namespace}:*", Action: uint8(1 + r.IntN(15))})
+				}
+				h := sha256.Sum256([]byte(secret(id)))
+				s.apply(lkNSs[r.IntN(len(lkNSs))], id, events.TokenIssued{TokenID: id, Name: id, Owner: owner, Issuer: owner,
+					SecretHash: hex.EncodeToString(h[:]), Permissions: ps})
+				tokens = append(tokens, id)
+			}
+			check := func(typ, id, ns, res string, a perm.Action) bool {
+				sub := query.Subject{Type: typ, ID: id}
+				if typ == "token" {
+					sub = query.Subject{Type: typ, Token: secret(id)}
+				}
+				out, err := s.eng.Check(ctx, &query.CheckRequest{Subject: sub, Namespace: ns, Resource: res, Action: a})
+				require.NoError(t, err)
+				return out.Allowed
+			}
+			// Subject permissions of every principal kind.
+			type subj struct{ typ, id string }
+			var subjects []subj
+			for _, u := range users[:4] {
+				subjects = append(subjects, subj{"user", u})
+			}
+			for _, c := range clients {
+				subjects = append(subjects, subj{"client", c})
+			}
+			for _, tk := range tokens {
+				subjects = append(subjects, subj{"token", tk})
+			}
+			for _, sb := range subjects {
+				ns := lkNSs[r.IntN(len(lkNSs))]
+				ents := allSubjectPermissions(t, s.eng, ns, query.LookupSubject{Type: sb.typ, ID: sb.id}, 2)
+				for i := 0; i < 60; i++ {
+					req := strings.ReplaceAll(lkTag(r, lkReqSegs), "{namespace}", ns)
+					a := perm.Action(1) << r.IntN(4)
+					got := false
+					for _, e := range ents {
+						if e.Action&a != 0 && refmodel.ResourceAllowed(e.Resource, req) {
+							got = true
+							break
+						}
+					}
+					if got {
+						allowed[sb.typ]++
+					}
+					require.Equal(t, check(sb.typ, sb.id, ns, req, a), got, "%s %s in %s, %s action %d: entries %+v", sb.typ, sb.id, ns, req, a, ents)
+				}
+			}
+			// Holders: exactly the subjects a check allows.
+			for i := 0; i < 30; i++ {
+				ns := lkNSs[r.IntN(len(lkNSs))]
+				req := lkTag(r, lkReqSegs)
+				if _, err := perm.CanonicalTag(req); err != nil {
+					continue
+				}
+				a := perm.Action(1 + r.IntN(15))
+				hs, every := allHolders(t, s.eng, ns, req, a, 1+r.IntN(3))
+				if len(every) > 0 {
+					allowed["everyUser"]++
+				}
+				listed := map[string]bool{}
+				for _, h := range hs {
+					listed[h.Subject.Type+":"+h.Subject.ID] = true
+				}
+				for _, sb := range subjects {
+					want := check(sb.typ, sb.id, ns, req, a)
+					got := listed[sb.typ+":"+sb.id] || sb.typ == "user" && len(every) > 0
+					if want {
+						allowed["holder:"+sb.typ]++
+					}
+					require.Equal(t, want, got, "%s %s holds %s action %d in %s? holders %v, everyUser %d", sb.typ, sb.id, req, a, ns, listed, len(every))
+				}
+			}
+		})
+	}
 }
