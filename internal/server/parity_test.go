@@ -172,6 +172,19 @@ func parityCases() []parityCase {
 		okCase("user.roles", "roles", obj{"namespace": "<ns>", "userId": "u1"}),
 		failCase("user.roles", "invalid user id", asAdmin, obj{"namespace": "<ns>", "userId": "bad id"}, 400, "invalidUserId"),
 		failCase("user.roles", "forbidden", asLow, obj{"namespace": "<ns>", "userId": "u1"}, 403, "forbidden"),
+		// Reverse lookups.
+		okCase("subject.permissions", "user", obj{"namespace": "<ns>", "subjectType": "user", "subjectId": "u1"}),
+		okCase("subject.permissions", "page of one", obj{"namespace": "<ns>", "subjectType": "user", "subjectId": "u1", "limit": 1}),
+		failCase("subject.permissions", "invalid subject type", asAdmin, obj{"namespace": "<ns>", "subjectType": "group", "subjectId": "u1"}, 400, "invalidSubject"),
+		failCase("subject.permissions", "client not found", asAdmin, obj{"namespace": "<ns>", "subjectType": "client", "subjectId": "no-such-client"}, 404, "clientNotFound"),
+		failCase("subject.permissions", "forbidden", asLow, obj{"namespace": "<ns>", "subjectType": "user", "subjectId": "u1"}, 403, "forbidden"),
+		// Users come first, by id; tokens come last, by their (random) id,
+		// which differs between the fixtures: a page of the users only.
+		okCase("permission.holders", "holders", obj{"namespace": "<ns>", "resource": "NAMESPACE:<ns>:MATCH", "action": 2, "limit": 4}),
+		okCase("permission.holders", "page of one", obj{"namespace": "<ns>", "resource": "NAMESPACE:{namespace}:MATCH", "action": 2, "limit": 1}),
+		failCase("permission.holders", "invalid action", asAdmin, obj{"namespace": "<ns>", "resource": "NAMESPACE:<ns>:MATCH", "action": 0}, 400, "invalidAction"),
+		failCase("permission.holders", "invalid cursor", asAdmin, obj{"namespace": "<ns>", "resource": "NAMESPACE:<ns>:MATCH", "action": 2, "after": "nope"}, 400, "invalidCursor"),
+		failCase("permission.holders", "forbidden", asLow, obj{"namespace": "<ns>", "resource": "NAMESPACE:<ns>:MATCH", "action": 2}, 403, "forbidden"),
 		okCase("unassign", "unassigned", obj{"namespace": "<ns>", "userId": "u9", "roleId": "<role>"}),
 		failCase("unassign", "not assigned", asAdmin, obj{"namespace": "<ns>", "userId": "u9", "roleId": "<role>"}, 404, "assignmentNotFound"),
 		okCase("assign.batch", "assigned", obj{"namespace": "<ns>", "assignments": []obj{

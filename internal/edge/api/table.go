@@ -96,6 +96,24 @@ type (
 		UserRef
 		AtLeast
 	}
+	subjectPermissions struct {
+		NamespaceRef
+		// SubjectType is user, client or token; SubjectID its id (a
+		// token's id, never its secret).
+		SubjectType string `json:"subjectType" path:"subjectType"`
+		SubjectID   string `json:"subjectId" path:"subjectId"`
+		AtLeast
+		Paging
+	}
+	permissionHolders struct {
+		NamespaceRef
+		// Resource is the required resource ({namespace} binds to the
+		// namespace); Action the required action (1-15).
+		Resource string `json:"resource" query:"resource"`
+		Action   int    `json:"action" query:"action"`
+		AtLeast
+		Paging
+	}
 	assignBatch struct {
 		NamespaceRef
 		Assignments []command.BatchAssignment `json:"assignments"`
@@ -311,6 +329,29 @@ func build() []*Op {
 		def(Read, "user.roles", get, "/v1/namespaces/{namespace}/users/{userId}/roles", ok, "List a user's roles in a namespace",
 			func(ctx context.Context, d *Deps, c *Call, in *userRoles) (Page[query.UserRole], error) {
 				return page(d.Query.UserRoles(ctx, c.ReadAt(in.AtLeastRevision), in.Namespace, in.UserID))
+			}),
+		// Reverse lookups (query/lookup.go).
+		def(Read, "subject.permissions", get, "/v1/namespaces/{namespace}/subjects/{subjectType}/{subjectId}/permissions", ok,
+			"List what a user, client or token may do signed into a namespace, and through what",
+			func(ctx context.Context, d *Deps, c *Call, in *subjectPermissions) (SubjectPermissions, error) {
+				p, err := d.Query.SubjectPermissions(ctx, c.ReadAt(in.AtLeastRevision), in.Namespace,
+					query.LookupSubject{Type: in.SubjectType, ID: in.SubjectID}, in.After, limit(in.Limit))
+				out := SubjectPermissions{Data: p.Data, Revision: p.Revision, Withheld: p.Withheld}
+				out.Paging.Next = p.Next
+				return out, err
+			}),
+		def(Read, "permission.holders", get, "/v1/namespaces/{namespace}/holders", ok,
+			"List every user, client and token that holds a permission signed into a namespace",
+			func(ctx context.Context, d *Deps, c *Call, in *permissionHolders) (Holders, error) {
+				if in.Action < 1 || in.Action > int(perm.CRUD) {
+					return Holders{}, Bad("invalidAction", "action must be an integer from 1 to 15")
+				}
+				p, err := d.Query.PermissionHolders(ctx, c.ReadAt(in.AtLeastRevision), in.Namespace, in.Resource,
+					perm.Action(in.Action), in.After, limit(in.Limit))
+				out := Holders{Resource: p.Resource, Action: p.Action, EveryUser: p.EveryUser, Data: p.Data,
+					Revision: p.Revision, Withheld: p.Withheld}
+				out.Paging.Next = p.Next
+				return out, err
 			}),
 		def(Command, "unassign", del, "/v1/namespaces/{namespace}/users/{userId}/roles/{roleId}", ok, "Unassign a role from a user",
 			func(ctx context.Context, d *Deps, c *Call, in *unassign) (Revision, error) {

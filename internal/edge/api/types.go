@@ -110,6 +110,36 @@ func page[T any](p query.Page[T], err error) (Page[T], error) {
 	return out, err
 }
 
+// SubjectPermissions is the answer of subject.permissions: a page of
+// query.SubjectPermission sorted by resource.
+type SubjectPermissions struct {
+	Data   []query.SubjectPermission `json:"data"`
+	Paging struct {
+		// Next, when set, is the cursor of the next page.
+		Next string `json:"next,omitempty"`
+	} `json:"paging"`
+	Revision uint64 `json:"revision"`
+	// Withheld says entries or sources the caller may not read are left out.
+	Withheld bool `json:"withheld,omitempty"`
+}
+
+// Holders is the answer of permission.holders: users by id, then clients,
+// then tokens. EveryUser (first page) lists the namespace's default roles
+// that give the permission to every user signed into it.
+type Holders struct {
+	Resource  string               `json:"resource"`
+	Action    perm.Action          `json:"action"`
+	EveryUser []query.LookupSource `json:"everyUser,omitempty"`
+	Data      []query.Holder       `json:"data"`
+	Paging    struct {
+		// Next, when set, is the cursor of the next page.
+		Next string `json:"next,omitempty"`
+	} `json:"paging"`
+	Revision uint64 `json:"revision"`
+	// Withheld says holders or sources the caller may not read are left out.
+	Withheld bool `json:"withheld,omitempty"`
+}
+
 // Revision answers a command that answers only its revision.
 type Revision struct {
 	Revision uint64 `json:"revision"`
