@@ -68,6 +68,7 @@ var tiers = map[string]Tier{
 	"internal/refmodel": Support,
 	"internal/dataset":  Support,
 	"internal/arch":     Support,
+	"internal/readme":   Support,
 }
 
 // coreThirdParty are the only modules outside the standard library that
