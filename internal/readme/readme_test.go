@@ -139,27 +139,7 @@ func TestREADME(t *testing.T) {
 	}
 	work := filepath.Join(tmp, "work")
 	dataDir := filepath.Join(work, "grantlog-data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	srvCtx, stop := context.WithCancel(ctx)
-	srv, err := server.New(srvCtx, server.Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Logger: testutil.Quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(srvCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	}()
-	for deadline := time.Now().Add(20 * time.Second); !srv.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the server is not ready after 20s")
-		}
-	}
+	srv := startServer(t, ctx, dataDir)
 
 	// One script: each block's output starts with a marker line; a failing
 	// command prints its script line and exit status.
@@ -265,4 +245,33 @@ func matches(want, got string) bool {
 		return false
 	}
 	return re.MatchString(strip(got))
+}
+
+// startServer runs a server (role all, embedded NATS on a free port) on
+// dataDir until the test ends, and waits until it is ready.
+func startServer(t *testing.T, ctx context.Context, dataDir string) *server.Server {
+	t.Helper()
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	srvCtx, stop := context.WithCancel(ctx)
+	srv, err := server.New(srvCtx, server.Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Logger: testutil.Quiet})
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(srvCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); !srv.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server is not ready after 20s")
+		}
+	}
+	return srv
 }
