@@ -120,13 +120,8 @@ func TestREADME(t *testing.T) {
 	if len(run) < 10 {
 		t.Fatalf("only %d runnable sh blocks in README.md: is the parser broken?", len(run))
 	}
-	for _, tool := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GRANTLOG_README_TEST") == "require" {
-				t.Fatalf("%s is not installed (GRANTLOG_README_TEST=require)", tool)
-			}
-			t.Skipf("%s is not installed: the README's examples need bash, curl and jq", tool)
-		}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed: the README's examples are bash")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -136,6 +131,9 @@ func TestREADME(t *testing.T) {
 	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, "grantlog"), "../../cmd/grantlog")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/grantlog: %v\n%s", err, out)
+	}
+	if shimmed := shimTools(t, bin, "curl", "jq"); len(shimmed) > 0 {
+		t.Logf("not installed (or GRANTLOG_README_SHIMS=1): %v; the test binary stands in for them", shimmed)
 	}
 	work := filepath.Join(tmp, "work")
 	dataDir := filepath.Join(work, "grantlog-data")
