@@ -126,13 +126,13 @@ func TestREADMEGo(t *testing.T) {
 		return
 	}
 	unused := regexp.MustCompile(`declared and not used|^#|^\s*$`)
-	var real []string
+	var bad []string
 	for _, l := range strings.Split(string(out), "\n") {
 		if !unused.MatchString(l) {
-			real = append(real, l)
+			bad = append(bad, l)
 		}
 	}
-	if len(real) > 0 {
-		t.Errorf("the README's Go snippets do not compile:\n%s", strings.Join(real, "\n"))
+	if len(bad) > 0 {
+		t.Errorf("the README's Go snippets do not compile:\n%s", strings.Join(bad, "\n"))
 	}
 }

@@ -56,7 +56,7 @@ func TestREADMENATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dataDir := filepath.Join(t.TempDir(), "grantlog-data")
-	srv := startServer(t, ctx, dataDir)
+	srv := startServer(ctx, t, dataDir)
 	tok, err := os.ReadFile(filepath.Join(dataDir, "bootstrap-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -149,8 +149,8 @@ func TestREADMENATS(t *testing.T) {
 			t.Errorf("README: %q: %v", c, err)
 			continue
 		}
-		if code := reply.Header.Get("Nats-Service-Error-Code"); code != "" {
-			t.Errorf("README: %q: error %s: %s", c, code, reply.Data)
+		if ec := reply.Header.Get("Nats-Service-Error-Code"); ec != "" {
+			t.Errorf("README: %q: error %s: %s", c, ec, reply.Data)
 			continue
 		}
 		t.Logf("%s as %s: %s", subj[1], u[1], reply.Data)

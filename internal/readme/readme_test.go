@@ -137,7 +137,7 @@ func TestREADME(t *testing.T) {
 	}
 	work := filepath.Join(tmp, "work")
 	dataDir := filepath.Join(work, "grantlog-data")
-	srv := startServer(t, ctx, dataDir)
+	srv := startServer(ctx, t, dataDir)
 
 	// One script: each block's output starts with a marker line; a failing
 	// command prints its script line and exit status.
@@ -247,7 +247,7 @@ func matches(want, got string) bool {
 
 // startServer runs a server (role all, embedded NATS on a free port) on
 // dataDir until the test ends, and waits until it is ready.
-func startServer(t *testing.T, ctx context.Context, dataDir string) *server.Server {
+func startServer(ctx context.Context, t *testing.T, dataDir string) *server.Server {
 	t.Helper()
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		t.Fatal(err)
