@@ -83,12 +83,12 @@ func TestREADMENATS(t *testing.T) {
 			continue
 		}
 		u := userRE.FindStringSubmatch(c)
-		if u == nil || u[1] != u[2] {
+		if len(u) < 3 || u[1] != u[2] {
 			t.Errorf("README: %q: want --user U --password from grantlog-data/nats-U.creds", c)
 			continue
 		}
 		in := inboxRE.FindStringSubmatch(c)
-		if in == nil || in[1] != "_INBOX_"+u[1] {
+		if len(in) < 2 || in[1] != "_INBOX_"+u[1] {
 			t.Errorf("README: %q: want --inbox-prefix _INBOX_%s (the user may read replies there only)", c, u[1])
 			continue
 		}
