@@ -126,6 +126,14 @@ spec: {namespace: applygame, user: u2, role: NoSuchRole, assignedNamespaces: [ap
 	code, _, _ = e.run(nil, "check", "--namespace", "applygame", "--user", "u1", "NAMESPACE:applygame:USER:u1:ORDER", "U")
 	assert.Equal(t, 1, code, "the update was taken away")
 
+	// An assignment's window changes in place.
+	later := strings.Replace(changed, "notAfter: 2099-01-01T00:00:00Z", "notAfter: 2098-01-01T00:00:00Z", 1)
+	out = e.ok("apply", "-f", writeFile(t, "later.yaml", later))
+	assert.Contains(t, out, "~ change Assignment applygame/u1/OrderClerk")
+	assert.Contains(t, out, "window: -..2099-01-01T00:00:00Z -> -..2098-01-01T00:00:00Z")
+	assert.Contains(t, out, "Applied 1 changes")
+	changed = later
+
 	// --prune: only with the flag are undeclared objects deleted.
 	onlyRole := writeFile(t, "role.yaml", strings.SplitN(changed, "---\n", 2)[0])
 	out = e.ok("apply", "-f", onlyRole, "--dry-run")

@@ -70,3 +70,19 @@ func TestPermDiff(t *testing.T) {
 	assert.Equal(t, []Permission{{"A", 1}, {"C", 1}}, gained)
 	assert.Equal(t, []Permission{{"A", 4}, {"B", 2}}, lost)
 }
+
+func TestLoad(t *testing.T) {
+	doc := "apiVersion: grantlog/v1\nkind: Role\nspec: {name: A, permissions: [{resource: X, action: 2}]}\n"
+	s, err := Load("-", strings.NewReader(doc))
+	require.NoError(t, err)
+	require.Len(t, s.Roles, 1)
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/a.yaml", []byte(doc), 0o600))
+	require.NoError(t, os.WriteFile(dir+"/b.yml", []byte("---\n"+strings.Replace(doc, "name: A", "name: B", 1)), 0o600))
+	require.NoError(t, os.WriteFile(dir+"/c.txt", []byte("not yaml: ["), 0o600))
+	s, err = Load(dir, nil)
+	require.NoError(t, err)
+	require.Len(t, s.Roles, 2)
+	assert.Equal(t, "B", s.Roles[1].Name)
+}
