@@ -86,3 +86,19 @@ func TestLoad(t *testing.T) {
 	require.Len(t, s.Roles, 2)
 	assert.Equal(t, "B", s.Roles[1].Name)
 }
+
+func TestPruneKeepsDefaultRoles(t *testing.T) {
+	user := []string{"User"}
+	st := &State{RoleIDs: map[string]string{"User": "id"}, Members: map[string][]Member{}, Implicit: map[string]bool{},
+		Set: Set{Roles: []Role{{Name: "User"}}, Namespaces: []Namespace{{Name: "ns1", DefaultRoles: &user}}}}
+	want := Set{Namespaces: []Namespace{{Name: "ns1"}}}
+	p, err := NewPlan(want, st, false)
+	require.NoError(t, err)
+	assert.True(t, p.Empty(), "without --prune the role stays")
+	_, err = NewPlan(want, st, true)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "default role User is not declared")
+	p, err = NewPlan(Set{Namespaces: want.Namespaces, Roles: []Role{{Name: "User"}}}, st, true)
+	require.NoError(t, err)
+	assert.True(t, p.Empty())
+}

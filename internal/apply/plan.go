@@ -322,6 +322,14 @@ func (b *builder) validate() {
 				}
 			}
 		}
+		if have := b.haveNS[n.Name]; have != nil && n.DefaultRoles == nil && b.prune {
+			// It stays with the default roles it has: none may be pruned.
+			for _, r := range *have.DefaultRoles {
+				if b.wantRoles[r] == nil {
+					b.problem("%s: its default role %s is not declared, so --prune would delete it; declare the role", where, r)
+				}
+			}
+		}
 		if have := b.haveNS[n.Name]; have != nil {
 			if have.Parent != n.Parent || (n.DefaultRoles != nil && !slices.Equal(*have.DefaultRoles, *n.DefaultRoles)) {
 				b.problem("%s: exists with parent %q and default roles %v; a namespace's parent and default roles cannot be changed in place (delete it first)",
