@@ -44,6 +44,7 @@ type Plan struct {
 // anything was written.
 type Invalid struct{ Problems []string }
 
+// Error lists the problems.
 func (e *Invalid) Error() string {
 	return "the plan is invalid, nothing was changed:\n  " + strings.Join(e.Problems, "\n  ")
 }

@@ -115,7 +115,8 @@ func Read(ctx context.Context, cl *client.Client) (*State, error) {
 		return nil, fmt.Errorf("read roles: %w", err)
 	}
 	names := map[string]string{} // id -> name
-	for _, r := range roles {
+	for i := range roles {
+		r := &roles[i]
 		st.RoleIDs[r.RoleName] = r.RoleID
 		names[r.RoleID] = r.RoleName
 		st.Set.Roles = append(st.Set.Roles, Role{Name: r.RoleName, AdminRole: r.AdminRole, IsWildcard: r.IsWildcard,
@@ -168,7 +169,8 @@ func Read(ctx context.Context, cl *client.Client) (*State, error) {
 	// Assignments: the members of every role, then each member's roles
 	// (assignedNamespaces and window).
 	users := map[Member]bool{}
-	for _, r := range roles {
+	for i := range roles {
+		r := &roles[i]
 		ms, err := all[Member](ctx, cl, "role.members", map[string]any{"roleId": r.RoleID, "limit": 1000}, &st.Revision)
 		if err != nil {
 			return nil, fmt.Errorf("read members of role %s: %w", r.RoleName, err)
