@@ -23,6 +23,7 @@ apiVersion: grantlog/v1
 kind: Namespace
 spec:
   name: applystudio
+  defaultRoles: [OrderClerk]
 ---
 apiVersion: grantlog/v1
 kind: Namespace
@@ -104,13 +105,14 @@ spec: {namespace: applygame, user: u2, role: NoSuchRole, assignedNamespaces: [ap
 
 	// export → apply (stdin) is an empty plan, and export lists what was applied.
 	exported := e.ok("export")
-	for _, want := range []string{"kind: Assignment", "role: OrderClerk", "notAfter: 2099-01-01T00:00:00Z", "parent: applystudio", "action: RU"} {
+	for _, want := range []string{"kind: Assignment", "role: OrderClerk", "notAfter: 2099-01-01T00:00:00Z", "parent: applystudio", "action: RU", "  defaultRoles:\n    - OrderClerk\n"} {
 		assert.Contains(t, exported, want)
 	}
 	assert.Contains(t, e.ok("apply", "-f", writeFile(t, "export.yaml", exported), "--dry-run"), "No changes")
 
 	// A change: permission-level diff and who gains or loses it.
 	changed := strings.Replace(applyDocs, "      action: RU\n", "      action: R\n    - resource: NAMESPACE:{namespace}:USER:{userId}:CART\n      action: C\n", 1)
+	changed = strings.Replace(changed, "description: Reads and updates orders", "description: Reads orders\n  adminRole: true", 1)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "all.yml"), []byte(changed), 0o600))
 	out = e.ok("apply", "-f", dir, "--dry-run")
@@ -118,11 +120,16 @@ spec: {namespace: applygame, user: u2, role: NoSuchRole, assignedNamespaces: [ap
 	assert.Contains(t, out, "~ NAMESPACE:{namespace}:USER:{userId}:ORDER RU -> R")
 	assert.Contains(t, out, "+ NAMESPACE:{namespace}:USER:{userId}:CART C")
 	assert.Contains(t, out, "lose NAMESPACE:{namespace}:USER:{userId}:ORDER U: applygame/u1")
-	assert.Contains(t, out, "gain NAMESPACE:{namespace}:USER:{userId}:CART C: applygame/u1")
+	assert.Contains(t, out, "gain NAMESPACE:{namespace}:USER:{userId}:CART C: applygame/u1, applystudio/* (default role)")
 	assert.Contains(t, out, "Plan: 0 to create, 1 to change, 0 to delete")
 	assert.NotContains(t, out, "delete Role", "nothing is pruned without --prune")
+	assert.Contains(t, out, `description: "Reads and updates orders" -> "Reads orders"`)
+	assert.Contains(t, out, "adminRole: false -> true")
 	out = e.ok("apply", "-f", dir)
 	assert.Contains(t, out, "Applied 1 changes")
+	role := e.ok("role", "get", "OrderClerk", "-o", "yaml")
+	assert.Contains(t, role, "description: Reads orders")
+	assert.Contains(t, role, "adminRole: true")
 	code, _, _ = e.run(nil, "check", "--namespace", "applygame", "--user", "u1", "NAMESPACE:applygame:USER:u1:ORDER", "U")
 	assert.Equal(t, 1, code, "the update was taken away")
 
