@@ -12,6 +12,15 @@
 //
 // Roles and assignments name roles by name, never by id. Actions are
 // 1..15 or letters of CRUD (RU is 6); export writes letters.
+//
+// Atomicity: NewPlan validates the whole Set against the State before
+// Plan.Apply sends its first command, with the rules of those commands
+// (names, tags, actions, windows, references to roles and scopes,
+// namespaces that cannot change in place); any problem and nothing is
+// sent. Each step is then one command, atomic on its own. The plan as a
+// whole is not one event: a refusal only the server can make
+// (authorization, a concurrent change) stops Apply at that step with the
+// steps before it applied; applying again completes the rest.
 package apply
 
 import (
