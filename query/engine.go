@@ -200,7 +200,11 @@ type UserRole struct {
 	AdminRole          bool     `json:"adminRole"`
 	Namespace          string   `json:"namespace"`
 	AssignedNamespaces []string `json:"assignedNamespaces"`
-	Revision           uint64   `json:"revision"`
+	// NotBefore and NotAfter bound when the assignment is in force, when
+	// it is bounded.
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	NotAfter  *time.Time `json:"notAfter,omitempty"`
+	Revision  uint64     `json:"revision"`
 }
 
 // UserRoles lists the roles assigned to userID within namespace ns.
@@ -228,6 +232,7 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 		p.Data = append(p.Data, UserRole{
 			RoleID: r.ID, RoleName: r.Name, IsWildcard: r.Wildcard, AdminRole: r.Admin,
 			Namespace: a.Namespace, AssignedNamespaces: append([]string{}, a.AssignedNamespaces...), Revision: a.Revision,
+			NotBefore: optTime(a.NotBefore()), NotAfter: optTime(a.NotAfter()),
 		})
 	}
 	sort.Slice(p.Data, func(i, j int) bool { return p.Data[i].RoleName < p.Data[j].RoleName })

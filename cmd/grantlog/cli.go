@@ -41,6 +41,7 @@ var groupOf = map[string]string{
 	"serve": "service",
 	"role":  "model", "assign": "model", "unassign": "model", "user": "model", "namespace": "model",
 	"client": "model", "token": "model", "scope": "model", "endpoint": "model", "preset": "model", "catalog": "model",
+	"apply": "model", "export": "model",
 	"check": "checks", "checks": "checks",
 	"audit":   "audit",
 	"context": "setup", "completion": "setup", "version": "setup", "help": "setup",
@@ -148,6 +149,7 @@ func (c *cli) root() *cobra.Command {
 	)
 	c.addOperations(root)
 	c.addVerbs(root)
+	root.AddCommand(c.applyCmd(), c.exportCmd())
 	addGroupExamples(root)
 	for _, cmd := range root.Commands() {
 		if g, ok := groupOf[cmd.Name()]; ok {

@@ -8,7 +8,7 @@
 //	tier 1  internal/storage/..., internal/catalogs       storage, data
 //	tier 2  command, query, projector, audit, internal/auth  domain
 //	tier 3  internal/edge/...                 edges (HTTP, NATS)
-//	tier 4  internal/server, client, cmd/..., examples/...
+//	tier 4  internal/server, internal/apply, client, cmd/..., examples/...
 //
 // Beside the tiers: command and query never import each other; the
 // support packages (internal/testutil, internal/refmodel,

@@ -60,6 +60,7 @@ var tiers = map[string]Tier{
 	"internal/edge/": Edge,
 
 	"internal/server": Top,
+	"internal/apply":  Top,
 	"client":          Top,
 	"cmd/":            Top,
 	"examples/":       Top,
