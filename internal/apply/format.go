@@ -176,7 +176,8 @@ type document struct {
 func Load(path string, stdin io.Reader) (Set, error) {
 	var s Set
 	if path == "-" {
-		return s, s.parse(stdin, "stdin")
+		err := s.parse(stdin, "stdin")
+		return s, err
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -213,7 +214,8 @@ func Load(path string, stdin io.Reader) (Set, error) {
 // Parse reads the YAML documents of r (named name in errors).
 func Parse(r io.Reader, name string) (Set, error) {
 	var s Set
-	return s, s.parse(r, name)
+	err := s.parse(r, name)
+	return s, err
 }
 
 func (s *Set) parse(r io.Reader, name string) error {
