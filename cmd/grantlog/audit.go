@@ -33,7 +33,9 @@ verify  walks the per-namespace hash chains and, from the log's first signing
         the key records of namespace _platform (ADMIN:AUDIT Read).
 
 Every subcommand talks to a Grantlog server over HTTP: --url (env GRANTLOG_URL,
-default http://127.0.0.1:8080) with the token in --token-file or GRANTLOG_TOKEN.
+else the current context's, else http://127.0.0.1:8080) with the token in
+--token-file or GRANTLOG_TOKEN, else the current context's (only when the URL
+is the context's: a context's token is never sent elsewhere).
 Reading a namespace's records needs ADMIN:NAMESPACE:{ns}:AUDIT Read; platform
 records (namespace _platform) need ADMIN:AUDIT Read.
 `
@@ -57,7 +59,7 @@ type auditFlags struct {
 }
 
 func (f *auditFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "url", envOr("GRANTLOG_URL", "http://127.0.0.1:8080"), "server URL (env GRANTLOG_URL)")
+	fs.StringVar(&f.url, "url", "", "server URL (default: env GRANTLOG_URL, the current context's, or http://127.0.0.1:8080)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the API token (default: env GRANTLOG_TOKEN)")
 	fs.Var(&f.namespaces, "namespace", "only this namespace (repeatable; _platform for roles, scopes, endpoints)")
 	if f.withSelectors {
@@ -72,6 +74,10 @@ func (f *auditFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *auditFlags) client() (*client.Client, error) {
+	url := f.url
+	if url == "" {
+		url = os.Getenv("GRANTLOG_URL")
+	}
 	token := os.Getenv("GRANTLOG_TOKEN")
 	if f.tokenFile != "" {
 		raw, err := os.ReadFile(f.tokenFile)
@@ -80,10 +86,22 @@ func (f *auditFlags) client() (*client.Client, error) {
 		}
 		token = strings.TrimSpace(string(raw))
 	}
-	if token == "" {
-		return nil, errors.New("no token: give --token-file PATH or set GRANTLOG_TOKEN")
+	if token == "" || url == "" {
+		// The current context, if any; its token goes only to its URL.
+		if cu, ct, err := resolveTarget(""); err == nil && (url == "" || url == cu) {
+			url = cu
+			if token == "" {
+				token = ct
+			}
+		}
 	}
-	return client.New(f.url, token), nil
+	if url == "" {
+		url = "http://127.0.0.1:8080"
+	}
+	if token == "" {
+		return nil, errors.New("no token: give --token-file PATH, set GRANTLOG_TOKEN, or use a context (grantlog context add NAME --url URL --token-file FILE)")
+	}
+	return client.New(url, token), nil
 }
 
 func (f *auditFlags) options(now time.Time) (client.AuditOptions, error) {

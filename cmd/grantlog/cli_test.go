@@ -306,6 +306,16 @@ func TestCLI(t *testing.T) {
 	code, out, errOut = e.run(nil, "audit", "export", "--url", url, "--token-file", tokenFile, "--namespace", "mygame")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, `"via":"cli"`)
+
+	// Without --url and --token-file, audit uses the current context; a
+	// context's token is never sent to another URL.
+	e.ok("context", "use", "local")
+	code, viaContext, errOut := e.run(nil, "audit", "export", "--namespace", "mygame")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, out, viaContext)
+	code, _, errOut = e.run(nil, "audit", "export", "--url", "http://127.0.0.1:1", "--namespace", "mygame")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "no token")
 }
 
 var (
