@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/edge/api"
-	"github.com/grantlog/grantlog/internal/edge/httpapi"
 	"github.com/grantlog/grantlog/internal/edge/natsapi"
 	"github.com/grantlog/grantlog/projector"
 )
@@ -78,7 +77,7 @@ func sanitizeToken(s string) string {
 }
 
 // Status is what a node does (its NodeRole) and its progress.
-type Status = httpapi.NodeStatus
+type Status = api.NodeStatus
 
 // Status reports the node's NodeRole, applied revision, the stream head (as
 // last polled, at most Config.StatusInterval old) and the lag between them.
@@ -90,7 +89,7 @@ func (s *Server) Status() Status {
 		Revision: applied, Head: head, Lag: head - applied, HeadAtStart: s.proj.Head(),
 	}
 	if n, last, why := s.proj.Refused(); n > 0 {
-		st.Refused = &httpapi.RefusedStatus{Count: n, LastRevision: last, LastReason: why}
+		st.Refused = &api.RefusedStatus{Count: n, LastRevision: last, LastReason: why}
 	}
 	if h := s.proj.Halted(); h != nil {
 		st.Halted = h.Reason

@@ -176,13 +176,11 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	s.http = &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Commands: s.Commands, Query: s.Query, Logger: cfg.Logger,
-			Auth:      s.auth,
-			Ready:     func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
-			Status:    s.Status,
-			NodeRole:  string(cfg.NodeRole),
-			Audit:     auditSvc,
-			Snapshots: s.apiDeps.Snapshots,
+			Deps:     s.apiDeps,
+			Auth:     s.auth,
+			Ready:    func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
+			NodeRole: string(cfg.NodeRole),
+			Logger:   cfg.Logger,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -173,16 +173,6 @@ func (o *Op) Run(ctx context.Context, d *Deps, c *Call, in any) (any, error) {
 	return o.run(ctx, d, c, in)
 }
 
-// Served reports whether a node serving kinds serves o.
-func (o *Op) Served(kinds ...Kind) bool {
-	for _, k := range kinds {
-		if k == o.Kind {
-			return true
-		}
-	}
-	return false
-}
-
 // BindHTTP sets in's path and query fields from an HTTP request's path
 // values and query string (query fields only when the request has no
 // body: with a body they are body fields). Bad values and unknown query

@@ -25,7 +25,7 @@ var AuditHeartbeat = 15 * time.Second
 // An idle stream sends a comment every AuditHeartbeat. The stream ends when
 // the client goes away or the server shuts down.
 func (a *server) auditStream(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
-	if a.Audit == nil {
+	if a.Deps.Audit == nil {
 		a.fail(w, r, api.Errorf(http.StatusNotImplemented, "auditUnavailable", "this node does not serve the audit stream"))
 		return
 	}
@@ -47,7 +47,7 @@ func (a *server) auditStream(w http.ResponseWriter, r *http.Request, c events.Ca
 		}
 		f.FromRevision, f.Since = n+1, time.Time{}
 	}
-	sub, err := a.Audit.Subscribe(r.Context(), c, f)
+	sub, err := a.Deps.Audit.Subscribe(r.Context(), c, f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -108,7 +108,7 @@ func (a *server) serveEvents(w http.ResponseWriter, r *http.Request, what string
 
 // auditEffects serves the permission-change feed (GET /v1/audit/effects).
 func (a *server) auditEffects(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
-	if a.Audit == nil {
+	if a.Deps.Audit == nil {
 		a.fail(w, r, api.Errorf(http.StatusNotImplemented, "auditUnavailable", "this node does not serve the audit stream"))
 		return
 	}
@@ -132,7 +132,7 @@ func (a *server) auditEffects(w http.ResponseWriter, r *http.Request, c events.C
 		}
 		f.FromRevision, skipRev, skip = n, n, k
 	}
-	sub, err := a.Audit.SubscribeEffects(r.Context(), c, audit.EffectsFilter{
+	sub, err := a.Deps.Audit.SubscribeEffects(r.Context(), c, audit.EffectsFilter{
 		Namespaces: f.Namespaces, FromRevision: f.FromRevision, ExpandMembers: expand == "members"})
 	if err != nil {
 		a.fail(w, r, err)

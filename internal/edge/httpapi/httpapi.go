@@ -14,11 +14,8 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
-	"github.com/grantlog/grantlog/audit"
-	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
-	"github.com/grantlog/grantlog/query"
 )
 
 // MaxBodyBytes bounds request bodies.
@@ -30,35 +27,22 @@ type Authenticator interface {
 	Authenticate(header string) (events.Caller, error)
 }
 
-// NodeStatus is what GET /v1/status answers.
-type NodeStatus = api.NodeStatus
-
-// RefusedStatus is NodeStatus.Refused.
-type RefusedStatus = api.RefusedStatus
-
-// Snapshotter takes snapshots (POST /v1/admin/snapshots).
-type Snapshotter = api.Snapshotter
-
 // Config wires the API.
 type Config struct {
-	Commands *command.Service
-	Query    *query.Engine
-	Auth     Authenticator
+	// Deps are what the operations run against (the command service,
+	// the query engine, audit, snapshots, the node's status): the same
+	// the NATS edge runs them against. Deps.Status also adds the node's
+	// deployment role, head and lag to /readyz.
+	Deps *api.Deps
+	Auth Authenticator
 	// Ready reports readiness for /readyz, with the applied and head revisions.
 	Ready func() (ready bool, applied, head uint64)
-	// Status serves GET /v1/status and adds the node's deployment role,
-	// head and lag to /readyz.
-	Status func() NodeStatus
 	// NodeRole is the node's deployment role ("", api.NodeAll,
 	// api.NodeCommand or api.NodeReplica): replicas refuse commands,
 	// command nodes refuse checks (404, errorCode notACommandNode or
 	// notACheckNode). Default all: everything.
 	NodeRole string
 	Logger   *slog.Logger
-	// Audit serves /v1/audit and its streams; when nil they answer 501.
-	Audit *audit.Service
-	// Snapshots serves POST /v1/admin/snapshots; when nil it answers 501.
-	Snapshots Snapshotter
 	// BodyReadTimeout bounds the time a request body may take to arrive
 	// (408 after it); default DefaultBodyReadTimeout, negative for none.
 	BodyReadTimeout time.Duration
@@ -66,7 +50,6 @@ type Config struct {
 
 type server struct {
 	Config
-	deps api.Deps
 }
 
 // New returns the API handler.
@@ -74,12 +57,10 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &server{Config: cfg, deps: api.Deps{
-		Commands: cfg.Commands, Query: cfg.Query, Audit: cfg.Audit, Status: cfg.Status,
-	}}
-	if cfg.Snapshots != nil {
-		a.deps.Snapshots = cfg.Snapshots
+	if cfg.Deps == nil {
+		cfg.Deps = &api.Deps{}
 	}
+	a := &server{Config: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -147,8 +128,8 @@ func (a *server) readyz(w http.ResponseWriter, _ *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	body := map[string]any{"ready": ready, "revision": applied, "headAtStart": head}
-	if a.Status != nil {
-		st := a.Status()
+	if a.Deps.Status != nil {
+		st := a.Deps.Status()
 		body["role"], body["node"], body["head"], body["lag"] = st.Role, st.Node, st.Head, st.Lag
 		if st.Halted != "" {
 			body["reason"] = st.Halted

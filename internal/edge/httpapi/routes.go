@@ -46,7 +46,7 @@ func (a *server) route(o *api.Op) http.Handler {
 	default:
 		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
 			call := &api.Call{Caller: c, IdempotencyKey: r.Header.Get(api.IdempotencyKeyHeader), RequestID: requestID(r), Source: source(r)}
-			out, err := o.Run(r.Context(), &a.deps, call, in)
+			out, err := o.Run(r.Context(), a.Deps, call, in)
 			if err != nil {
 				a.fail(w, r, err)
 				return
@@ -125,7 +125,7 @@ func (a *server) check(w http.ResponseWriter, r *http.Request, c events.Caller, 
 		a.fail(w, r, err)
 		return
 	}
-	res, err := a.Query.CheckAs(r.Context(), c, &req)
+	res, err := a.Deps.Query.CheckAs(r.Context(), c, &req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -152,7 +152,7 @@ func (a *server) checkBatch(w http.ResponseWriter, r *http.Request, c events.Cal
 			return
 		}
 	}
-	if err := a.Query.CheckBatchAsInto(r.Context(), c, req, &bb.Res); err != nil {
+	if err := a.Deps.Query.CheckBatchAsInto(r.Context(), c, req, &bb.Res); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -276,11 +276,10 @@ func (s *Service) serve(req micro.Request, hdr micro.Headers, rev uint64, fn fun
 // requestID is the request's X-Request-Id (made up when absent), as the
 // headers of its reply.
 func requestID(req micro.Request) micro.Headers {
-	id := req.Headers().Get(RequestIDHeader)
-	if id == "" || len(id) > 128 {
-		id = uuid.NewString()
+	if h := checkRequestID(req); h != nil {
+		return h
 	}
-	return micro.Headers{RequestIDHeader: []string{id}}
+	return micro.Headers{RequestIDHeader: []string{uuid.NewString()}}
 }
 
 // checkRequestID is requestID for the check hot path: the request's
