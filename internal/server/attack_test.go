@@ -325,6 +325,12 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 					_ = m.Respond([]byte(`{"allowed":true,"revision":1}`))
 				})
 				require.NoError(t, err)
+				// Nor may it answer the reads (served since the operation
+				// table, in the readers' account).
+				_, err = nc.QueueSubscribe(natsapi.ReadSubjectPrefix+".>", "q", func(m *nats.Msg) {
+					_ = m.Respond([]byte(`{"data":[{"name":"forged"}],"paging":{},"revision":1}`))
+				})
+				require.NoError(t, err)
 			}
 			require.NoError(t, nc.FlushTimeout(5*time.Second))
 			require.Eventually(t, func() bool { return v.count() > 0 }, 5*time.Second, 10*time.Millisecond,
@@ -346,6 +352,12 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 			got++
 		}
 		require.Equal(t, 20, got)
+		for range 10 {
+			reply := natsCheck(t, nc, natsapi.ReadSubjectPrefix+".token.list", e.token, map[string]any{"namespace": "attack"})
+			assert.Contains(t, string(reply.Data), "secret-token", "every read is answered by Grantlog")
+			assert.NotContains(t, string(reply.Data), "forged")
+			assert.NotContains(t, string(reply.Data), secret, "a list never carries a token's secret")
+		}
 		sniffed.Range(func(k, v any) bool {
 			t.Errorf("sniffed %v: %v", k, v)
 			return true
