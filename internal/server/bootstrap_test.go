@@ -151,7 +151,9 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 	// ...by another administrator.
 	out = admin(cmd.c).must(http.StatusOK, "DELETE", "/v1/admin/bootstrap-token?reason=handover", nil)
 	assert.Equal(t, b1, out["revoked"])
-	caughtUp(t, admin(rep.c), num(out["revision"]))
+	for _, n := range []*node{n0, rep, cmd} { // the revocation reached every node
+		caughtUp(t, admin(n.c), num(out["revision"]))
+	}
 	for _, n := range []*node{n0, rep, cmd} {
 		n.c.as(s1).must(http.StatusUnauthorized, "GET", "/v1/roles", nil)
 	}
