@@ -22,12 +22,13 @@ import (
 // are --kebab-case flags (roleId: --role-id); the body of the others is
 // --json '{...}' or -f FILE, and the flags set on top of it. Operations
 // the CLI serves otherwise are left out: the server-sent-event streams,
+// the drop-ins of the seed systems' APIs (op.Compat),
 // and the operations named after the CLI's own commands (reserved), such
 // as audit.list (grantlog audit tail and export read it).
 func (c *cli) addOperations(root *cobra.Command) {
 	for _, op := range api.Table() {
 		path := strings.Split(op.Name, ".")
-		if op.Stream || reserved[path[0]] {
+		if op.Stream || op.Compat != "" || reserved[path[0]] {
 			continue
 		}
 		cmd := node(root, path)

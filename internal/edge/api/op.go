@@ -152,6 +152,11 @@ type Op struct {
 	// Stream marks HTTP server-sent-event streams (the HTTP edge serves
 	// them itself; HTTP only).
 	Stream bool
+	// Compat names the system whose own API the operation reproduces at
+	// that system's path ("accelbyte", "hathora"); "" for Grantlog's own.
+	// Compat operations are HTTP only, and the CLI leaves them out (it has
+	// Grantlog's own verbs for the same things).
+	Compat string
 	// Fast marks the hot check paths: each edge serves them with a
 	// specialised handler (pooled buffers, checkjson) instead of Run.
 	Fast bool
@@ -370,6 +375,9 @@ func def[Req, Rep any](kind Kind, name, method, path string, status int, summary
 
 // httpOnly makes o an HTTP-only operation (no NATS subject).
 func (o *Op) httpOnly() *Op { o.Subject = ""; return o }
+
+// compat marks o as a drop-in of system's own API (HTTP only).
+func (o *Op) compat(system string) *Op { o.Compat = system; return o.httpOnly() }
 
 // params lists t's path- and query-tagged fields (in embedded structs too)
 // and reports whether t has other JSON fields (a body).

@@ -559,6 +559,9 @@ func build() []*Op {
 				return OpenAPI()
 			}).httpOnly().public(),
 	}
+	// The seed systems' own APIs, at their own paths (compat_*.go).
+	ops = append(ops, accelbyteOps()...)
+	ops = append(ops, hathoraOps()...)
 	return ops
 }
 
