@@ -290,3 +290,21 @@ func (c *Client) IssueToken(ctx context.Context, ns string, in IssueToken, opts 
 func (c *Client) RevokeToken(ctx context.Context, ns, tokenID string, opts ...CallOption) (uint64, error) {
 	return c.revisionCommand(ctx, "token.revoke", map[string]any{"namespace": ns, "tokenId": tokenID}, opts)
 }
+
+// TxStep is one command of a transaction: an operation name (role.create,
+// assign, …; see Transaction) and the fields its request takes, path and
+// query fields included.
+type TxStep struct {
+	Op      string `json:"op"`
+	Request any    `json:"request"`
+}
+
+// Transaction applies steps as one: all of them or none, at the one
+// revision it returns (POST /v1/transactions). A step may be role.create
+// (give roleId to name the new role in later steps), role.update,
+// role.delete, role.permissions.add|replace|remove, assign, unassign,
+// namespace.create, namespace.delete, scope.define, scope.delete,
+// endpoint.register or endpoint.delete; at most 1,000 steps.
+func (c *Client) Transaction(ctx context.Context, steps []TxStep, opts ...CallOption) (uint64, error) {
+	return c.revisionCommand(ctx, "transaction", map[string]any{"steps": steps}, opts)
+}

@@ -25,6 +25,11 @@ const (
 
 // CreateRole is the input of Service.CreateRole.
 type CreateRole struct {
+	// RoleID, when set, is the new role's id (1-128 letters, digits, '-'
+	// or '_'; refused when a role has it); else the service makes one.
+	// Declarative tools set it so that later commands can name the role
+	// before it exists (grantlog apply, in one transaction).
+	RoleID      string            `json:"roleId,omitempty"`
 	RoleName    string            `json:"roleName"`
 	AdminRole   bool              `json:"adminRole"`
 	IsWildcard  bool              `json:"isWildcard"`
@@ -132,10 +137,22 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 		return events.RoleCreated{}, 0, err
 	}
 	ev := events.RoleCreated{
-		RoleID: uuid.NewString(), RoleName: in.RoleName, AdminRole: in.AdminRole,
+		RoleID: in.RoleID, RoleName: in.RoleName, AdminRole: in.AdminRole,
 		IsWildcard: in.IsWildcard, Description: in.Description, Permissions: ps,
 	}
-	rev, err := s.execute(ctx, events.PlatformNamespace, &m, req("CreateRole", in.RoleName, in.AdminRole, in.IsWildcard, in.Description, ps), func(v index.View) (decision, error) {
+	rq := req("CreateRole", in.RoleName, in.AdminRole, in.IsWildcard, in.Description, ps)
+	if in.RoleID == "" {
+		ev.RoleID = uuid.NewString()
+	} else {
+		if !events.ValidID(in.RoleID) {
+			return events.RoleCreated{}, 0, errorf(ErrInvalid, "invalidRoleId", "roleId %q is not valid: use 1-128 letters, digits, '-' or '_', or leave it out", in.RoleID)
+		}
+		rq.args = append(rq.args, in.RoleID)
+	}
+	rev, err := s.execute(ctx, events.PlatformNamespace, &m, rq, func(v index.View) (decision, error) {
+		if other := v.Role(ev.RoleID); other != nil {
+			return decision{}, errorf(ErrConflict, "duplicateRoleId", "a role with roleId %s already exists (named %q); leave roleId out to have one made", ev.RoleID, other.Name)
+		}
 		if other := v.RoleByName(in.RoleName); other != nil {
 			return decision{}, nameTaken(in.RoleName, other)
 		}
@@ -380,6 +397,11 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 }
 
 func (s *Service) checkRoleAlive(ctx context.Context, roleID string, rev uint64) error {
+	if s.tx != nil {
+		// In a transaction: checked once it is stored.
+		s.tx.roles = append(s.tx.roles, roleID)
+		return nil
+	}
 	last, err := s.head.GetLastMsgForSubject(ctx, events.Subject(s.cfg.SubjectPrefix, events.PlatformNamespace, events.KindRole, roleID))
 	if err != nil {
 		return fmt.Errorf("command: read role %s: %w", roleID, err)

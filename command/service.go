@@ -200,6 +200,8 @@ type Service struct {
 	head  HeadReader
 	state stateView
 	authz Authorizer
+	// tx is set on the staging copy a transaction runs its steps on.
+	tx *txn
 
 	mu struct {
 		sync.Mutex
@@ -310,7 +312,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 				return 0, err
 			}
 		}
-		data, err := events.Encode(events.Envelope{
+		env := events.Envelope{
 			EventID:       uuid.NewString(),
 			Namespace:     ns,
 			AggregateID:   d.aggregateID,
@@ -322,7 +324,13 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 			Reason:        m.Reason,
 			Source:        m.Source,
 			PrevHash:      prevHash,
-		}, d.payload)
+		}
+		if s.tx != nil {
+			// In a transaction (transaction.go): stage the event; the
+			// transaction appends every staged event at once.
+			return 0, s.tx.stage(s.state, env, d, info)
+		}
+		data, err := events.Encode(env, d.payload)
 		if err != nil {
 			return 0, err
 		}

@@ -64,9 +64,29 @@ type Envelope struct {
 	// namespace's first event. It chains each namespace's events so that an
 	// altered or inserted event is detectable (grantlog audit verify).
 	PrevHash string `json:"prevHash,omitempty"`
+	// Tx, when set, says the event is one of the events of a transaction,
+	// appended together as one JetStream atomic batch: readers apply a
+	// transaction's events together (never some of them), at the revision
+	// of its last.
+	Tx *Tx `json:"tx,omitempty"`
 	// Payload is the type-specific body.
 	Payload json.RawMessage `json:"payload"`
 }
+
+// Tx places an event in its transaction. Mirrors copy a batch's messages
+// one by one without the batch headers, so the events say it themselves.
+type Tx struct {
+	// ID is the transaction's command id (its Idempotency-Key's).
+	ID string `json:"id"`
+	// Index is the event's place in the transaction, from 0; Count is the
+	// number of its events.
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// TxOpen reports whether events of ev's transaction follow ev: false for an
+// event outside any transaction and for a transaction's last.
+func (ev *Event) TxOpen() bool { return ev.Tx != nil && ev.Tx.Index+1 < ev.Tx.Count }
 
 // Event is a decoded event: its envelope, its payload decoded to the newest
 // version of its type, and the revision (stream sequence) it was stored at.

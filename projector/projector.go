@@ -333,8 +333,15 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 	// when reading must stop.
 	flush := func() bool {
 		evs, halt := auth.admit(ctx, window, meta)
+		if halt != nil {
+			// Never apply part of a transaction: its events before the
+			// halt wait with it.
+			for len(evs) > 0 && evs[len(evs)-1].TxOpen() {
+				evs = evs[:len(evs)-1]
+			}
+		}
 		for len(evs) > 0 {
-			b := append(newBatch(), evs[:min(len(evs), p.cfg.BatchSize)]...)
+			b := append(newBatch(), evs[:txCut(evs, p.cfg.BatchSize)]...)
 			evs = evs[len(b):]
 			if !send(chunk{events: b, last: b[len(b)-1].Revision}) {
 				return false
@@ -384,12 +391,24 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		window = append(window, ev)
 		meta = append(meta, m)
 		expect = seq + 1
-		if len(window) >= cap(window) || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded {
+		// A transaction's events are applied together: cut only after its
+		// last (a mirror may not hold the rest yet; they follow).
+		if !ev.TxOpen() && (len(window) >= cap(window) || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded) {
 			if !flush() {
 				return
 			}
 		}
 	}
+}
+
+// txCut is where the next batch of evs ends: after at most max events,
+// or after the last event of the transaction the max-th is in.
+func txCut(evs []events.Event, max int) int {
+	i := min(len(evs), max)
+	for i < len(evs) && evs[i-1].TxOpen() {
+		i++
+	}
+	return i
 }
 
 // decode reads one message. A message this binary cannot read is still

@@ -27,6 +27,12 @@ func newClient(t testing.TB, addr, token string) *client {
 // the status and decoded JSON answer.
 func (c *client) do(method, path string, body any) (int, map[string]any) {
 	c.t.Helper()
+	return c.doWith(method, path, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (c *client) doWith(method, path string, body any, headers map[string]string) (int, map[string]any) {
+	c.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -46,6 +52,9 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 		req.Header.Set("Authorization", "Basic "+c.basicAuth)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.http.Do(req)
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
@@ -60,6 +69,14 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 func (c *client) must(want int, method, path string, body any) map[string]any {
 	c.t.Helper()
 	got, out := c.do(method, path, body)
+	require.Equal(c.t, want, got, "%s %s answered %v", method, path, out)
+	return out
+}
+
+// mustWith is must with extra request headers.
+func (c *client) mustWith(want int, method, path string, body any, headers map[string]string) map[string]any {
+	c.t.Helper()
+	got, out := c.doWith(method, path, body, headers)
 	require.Equal(c.t, want, got, "%s %s answered %v", method, path, out)
 	return out
 }

@@ -363,6 +363,11 @@ func build() []*Op {
 				return BatchAssigned{Revision: rev, Count: len(in.Assignments)}, err
 			}).maxBytes(MaxBatchRequestBytes),
 
+		// Transactions (transaction.go).
+		def(Command, "transaction", post, "/v1/transactions", ok,
+			"Apply several commands as one: all of them or none, at one revision (what grantlog apply sends)",
+			runTransaction).maxBytes(MaxBatchRequestBytes),
+
 		// Checks: each edge serves them with its own fast path; Run is
 		// the reference (and what the parity suite compares with).
 		def(Check, "check", post, "/v1/check", ok, "Check one permission",

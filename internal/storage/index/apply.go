@@ -62,6 +62,9 @@ func (s *Store) Apply(evs []events.Event) error {
 			s.mu.failed = err
 			return err
 		}
+		if ev.Tx != nil && !ev.TxOpen() {
+			s.recentTx.add(ev.Tx.ID, ev.Revision)
+		}
 		applied = ev.Revision
 		n++
 	}

@@ -74,6 +74,8 @@ type Store struct {
 	// key and val are Apply's scratch buffers for batch keys and values.
 	key, val []byte
 	w        writer
+	// recentTx are the last transactions applied (under mu).
+	recentTx txRing
 
 	notify struct {
 		sync.Mutex

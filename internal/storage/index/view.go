@@ -11,12 +11,18 @@ import (
 // View is a consistent read-only view of the index at one revision. It holds
 // a read lock: Release it promptly, and do not use anything reached through
 // it after Release.
-type View struct{ s *Store }
+//
+// A View with an Overlay (View.With) answers Role, RoleByName and Namespace
+// as if the overlay's staged events were applied.
+type View struct {
+	s  *Store
+	ov *Overlay
+}
 
 // Acquire returns a View. Every Acquire must be paired with Release.
 func (s *Store) Acquire() View {
 	s.mu.RLock()
-	return View{s}
+	return View{s: s}
 }
 
 // Release ends the view.
@@ -26,10 +32,24 @@ func (v View) Release() { v.s.mu.RUnlock() }
 func (v View) Revision() uint64 { return v.s.applied.Load() }
 
 // Role returns the role with id, or nil.
-func (v View) Role(id string) *Role { return v.s.mu.st.roles[id] }
+func (v View) Role(id string) *Role {
+	if v.ov != nil {
+		if r, ok := v.ov.roles[id]; ok {
+			return r
+		}
+	}
+	return v.s.mu.st.roles[id]
+}
 
 // RoleByName returns the role named name (case-insensitively), or nil.
-func (v View) RoleByName(name string) *Role { return v.s.mu.st.roleNames[strings.ToLower(name)] }
+func (v View) RoleByName(name string) *Role {
+	if v.ov != nil {
+		if r, ok := v.ov.names[strings.ToLower(name)]; ok {
+			return r
+		}
+	}
+	return v.s.mu.st.roleNames[strings.ToLower(name)]
+}
 
 // Roles returns every role sorted by name.
 func (v View) Roles() []*Role {
@@ -47,6 +67,11 @@ func (v View) Assignments(userID string) []*Assignment { return v.s.mu.st.users[
 
 // Namespace returns what the index knows of ns.
 func (v View) Namespace(ns string) (NamespaceInfo, bool) {
+	if v.ov != nil {
+		if info, ok := v.ov.ns[ns]; ok {
+			return *info, true
+		}
+	}
 	info, ok := v.s.mu.st.ns[ns]
 	if !ok {
 		return NamespaceInfo{Name: ns}, false
