@@ -293,4 +293,6 @@ type txState struct {
 
 func (t txState) Acquire() index.View { return t.base.Acquire().With(t.ov) }
 
-func (t txState) WaitApplied(ctx context.Context, rev uint64) error { return t.base.WaitApplied(ctx, rev) }
+func (t txState) WaitApplied(ctx context.Context, rev uint64) error {
+	return t.base.WaitApplied(ctx, rev)
+}

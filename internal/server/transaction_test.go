@@ -11,7 +11,9 @@ import (
 )
 
 // step is one step of a POST /v1/transactions request.
-func step(op string, req map[string]any) map[string]any { return map[string]any{"op": op, "request": req} }
+func step(op string, req map[string]any) map[string]any {
+	return map[string]any{"op": op, "request": req}
+}
 
 // TestTransactionAllOrNothing: a role created and assigned in one
 // transaction lands at one revision; a transaction whose last step is
