@@ -191,14 +191,21 @@ func (s *Service) stageAll(ctx context.Context, m Meta, txID, reqHash string, st
 	return t, nil
 }
 
-// stepError names the step in err, keeping its kind and code.
-func stepError(i, n int, err error) error {
-	var ce *Error
-	if errors.As(err, &ce) {
-		return &Error{Kind: ce.Kind, Code: ce.Code, Message: fmt.Sprintf("steps[%d] (of %d): %s; nothing was changed", i, n, ce.Message)}
-	}
-	return fmt.Errorf("steps[%d] (of %d): %w", i, n, err)
+// StepError is a transaction refused at one of its steps: nothing of it
+// was stored. Err is the step's own error (a *Error, or the authorizer's).
+type StepError struct {
+	// Index is the step's place, from 0, of Count steps.
+	Index, Count int
+	Err          error
 }
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("steps[%d] (of %d): %v; nothing was changed", e.Index, e.Count, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+func stepError(i, n int, err error) error { return &StepError{Index: i, Count: n, Err: err} }
 
 func isDuplicateBatch(err error) bool {
 	var jsErr jetstream.JetStreamError

@@ -329,10 +329,11 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 	// authenticate), then sent in batches.
 	window := make([]events.Event, 0, authWindow*p.cfg.BatchSize)
 	var meta []msgMeta
-	// flush authenticates the window and sends what may be applied; false
-	// when reading must stop.
-	flush := func() bool {
-		evs, halt := auth.admit(ctx, window, meta)
+	// flush authenticates the first n events of the window and sends what
+	// may be applied, keeping the rest in the window; false when reading
+	// must stop.
+	flush := func(n int) bool {
+		evs, halt := auth.admit(ctx, window[:n], meta[:n])
 		if halt != nil {
 			// Never apply part of a transaction: its events before the
 			// halt wait with it.
@@ -347,8 +348,10 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 				return false
 			}
 		}
-		clear(window)
-		window, meta = window[:0], meta[:0]
+		rest := copy(window, window[n:])
+		clear(window[rest:])
+		window = window[:rest]
+		meta = meta[:copy(meta, meta[n:])]
 		if halt != nil {
 			send(chunk{last: halt.halt.Revision - 1, err: halt})
 			return false
@@ -359,7 +362,7 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 	for {
 		msg, err := it.Next(next)
 		if err != nil {
-			if len(window) > 0 && !flush() {
+			if len(window) > 0 && !flush(len(window)) {
 				return
 			}
 			send(chunk{last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
@@ -367,7 +370,7 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		}
 		mmeta, err := msg.Metadata()
 		if err != nil {
-			if len(window) > 0 && !flush() {
+			if len(window) > 0 && !flush(len(window)) {
 				return
 			}
 			send(chunk{last: expect - 1, err: fmt.Errorf("projector: metadata: %w", err)})
@@ -391,12 +394,20 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		window = append(window, ev)
 		meta = append(meta, m)
 		expect = seq + 1
-		// A transaction's events are applied together: cut only after its
-		// last (a mirror may not hold the rest yet; they follow).
-		if !ev.TxOpen() && (len(window) >= cap(window) || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded) {
-			if !flush() {
-				return
+		if !(len(window) >= cap(window) || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded) {
+			continue
+		}
+		// A transaction's events are applied together: while its last has
+		// not arrived (a mirror may not hold it yet), send what comes
+		// before the transaction and keep the rest.
+		n := len(window)
+		if ev.TxOpen() {
+			for n > 0 && window[n-1].Tx != nil && window[n-1].Tx.ID == ev.Tx.ID {
+				n--
 			}
+		}
+		if n > 0 && !flush(n) {
+			return
 		}
 	}
 }

@@ -113,3 +113,39 @@ func TestGapIsReported(t *testing.T) {
 	require.ErrorIs(t, err, projector.ErrGap)
 	assert.Zero(t, st.Applied())
 }
+
+// TestTransactionAppliedWhole: the events of a transaction are applied
+// together, never some of them: not when the batch size would cut it,
+// and not while its last events have yet to reach the stream (a mirror
+// copies a batch's messages one by one).
+func TestTransactionAppliedWhole(t *testing.T) {
+	log := testutil.StartLog(t, t.TempDir())
+	d := smallDataset()
+	evs := append([]events.Event(nil), d.Events[:8]...)
+	// Events 2..6 (revisions 3..7) are one transaction.
+	for i := 2; i <= 6; i++ {
+		evs[i].Tx = &events.Tx{ID: "tx-1", Index: i - 2, Count: 5}
+	}
+	log.Publish(t, evs[:5]) // the transaction's first three events only
+
+	st := openIndex(t)
+	var progress []uint64
+	p := projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: testutil.Quiet, BatchSize: 3,
+		Progress: func(applied, _ uint64) { progress = append(progress, applied) }}, log.JS, st)
+	stop := run(p)
+	testutil.WaitApplied(t, st, 2)
+	require.Never(t, func() bool { return st.Applied() > 2 }, 300*time.Millisecond, 10*time.Millisecond,
+		"no event of an incomplete transaction is applied")
+
+	log.Publish(t, evs[5:])
+	testutil.WaitApplied(t, st, 8)
+	require.NoError(t, stop())
+	for _, rev := range progress {
+		assert.False(t, rev >= 3 && rev < 7, "applied revision %d is inside the transaction", rev)
+	}
+	v := st.Acquire()
+	defer v.Release()
+	rev, ok := v.Transaction("tx-1")
+	assert.True(t, ok)
+	assert.EqualValues(t, 7, rev, "the index remembers the transaction at its last event")
+}

@@ -21,14 +21,16 @@ delete (-), with the permissions added (+), removed (-) or whose actions
 change (~), and who gains or loses them (a changed role's members, and
 namespaces whose users hold it as a default role). --dry-run stops there.
 
-What is atomic: the whole plan is validated before the first write, with
-the rules of the commands it sends (names, tags, actions, windows, roles
-and scopes that must exist, non-wildcard roles assigned with namespaces,
-namespaces that would change in place); one problem and nothing is
-written. Each step is then one command, itself atomic. A refusal only the
-server can make (authorization, a concurrent change) stops apply at that
-step: the steps before it stay applied, the error says which, and running
-apply again completes the rest (the plan is recomputed from the state).
+What is atomic: all of it or none. The whole plan is validated before
+anything is sent, with the rules of the commands it makes (names, tags,
+actions, windows, roles and scopes that must exist, non-wildcard roles
+assigned with namespaces, namespaces that would change in place); one
+problem and nothing is written. Then every command is sent as one
+transaction: the server decides each against the state the ones before it
+leave, with its own validation and authorization, and stores them all at
+one revision or none. A refusal only the server can make (authorization, a
+concurrent change) changes nothing: the error names the step; run apply
+again to re-plan from the new state. One apply holds at most 1,000 commands.
 
 The format (grantlog export writes it):
 

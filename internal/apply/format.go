@@ -14,13 +14,15 @@
 // 1..15 or letters of CRUD (RU is 6); export writes letters.
 //
 // Atomicity: NewPlan validates the whole Set against the State before
-// Plan.Apply sends its first command, with the rules of those commands
+// Plan.Apply sends anything, with the rules of the commands it makes
 // (names, tags, actions, windows, references to roles and scopes,
-// namespaces that cannot change in place); any problem and nothing is
-// sent. Each step is then one command, atomic on its own. The plan as a
-// whole is not one event: a refusal only the server can make
-// (authorization, a concurrent change) stops Apply at that step with the
-// steps before it applied; applying again completes the rest.
+// namespaces that cannot change in place), listing every problem. Apply
+// then sends every command as one transaction (POST /v1/transactions):
+// the server decides each against the state the ones before it leave,
+// with the commands' own validation and authorization, and stores them
+// all as one JetStream atomic batch at one revision, or nothing. A
+// refusal only the server can make (authorization, a concurrent change)
+// changes nothing; plan and apply again.
 package apply
 
 import (

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/grantlog/grantlog/client"
+	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -29,7 +32,7 @@ type Step struct {
 	// Details are the step's diff lines (permission changes, who gains or
 	// loses what).
 	Details []string
-	run     func(ctx context.Context, r *runner) (uint64, error)
+	run     func(r *runner)
 }
 
 // Plan is what applying a Set to a server would do, in the order it
@@ -70,25 +73,23 @@ func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "Plan: %d to create, %d to change, %d to delete (state at revision %d).\n", n[Create], n[Change], n[Delete], p.Revision)
 }
 
-// runner applies steps: it knows the ids of roles created on the way.
+// runner turns a plan's steps into the commands of one transaction: it
+// names the roles created on the way (their ids are chosen here, so that
+// later commands can refer to them).
 type runner struct {
-	cl      *client.Client
-	opts    []client.CallOption
+	steps   []client.TxStep
 	roleIDs map[string]string
 }
 
-type answer struct {
-	RoleID   string `json:"roleId"`
-	Revision uint64 `json:"revision"`
-}
-
-func (r *runner) do(ctx context.Context, op string, fields map[string]any) (answer, error) {
-	var a answer
-	err := r.cl.Do(ctx, op, fields, &a, r.opts...)
-	if err != nil {
-		return a, fmt.Errorf("%s: %w", op, err)
+// do adds command op with fields to the transaction. For role.create it
+// chooses the new role's id, and returns it.
+func (r *runner) do(op string, fields map[string]any) (roleID string) {
+	if op == "role.create" {
+		roleID = uuid.NewString()
+		fields["roleId"] = roleID
 	}
-	return a, nil
+	r.steps = append(r.steps, client.TxStep{Op: op, Request: fields})
+	return roleID
 }
 
 func (r *runner) roles(names []string) []string {
@@ -101,35 +102,46 @@ func (r *runner) roles(names []string) []string {
 
 // Result is what Apply did.
 type Result struct {
-	// Applied is the number of steps applied.
+	// Applied is the number of plan steps applied.
 	Applied int
-	// Revision is the revision of the last command (the state's when the
+	// Commands is the number of commands they made.
+	Commands int
+	// Revision is the revision of the transaction (the state's when the
 	// plan was empty).
 	Revision uint64
 }
 
-// Apply runs the plan's steps in order with reason. It stops at the first
-// refusal: the steps before it stay applied (see the package doc of what
-// is atomic), and the error says which step failed.
+// Apply commits the plan's steps with reason as one transaction (POST
+// /v1/transactions): all of them or none, at one revision. The server
+// decides each command against the state the ones before it leave, with
+// the commands' own validation and authorization, so a plan made from a
+// state that has changed since is refused whole (re-plan and apply
+// again), never applied in part.
 func (p *Plan) Apply(ctx context.Context, cl *client.Client, st *State, reason string) (Result, error) {
-	r := &runner{cl: cl, roleIDs: map[string]string{}}
-	if reason != "" {
-		r.opts = append(r.opts, client.WithReason(reason))
-	}
+	r := &runner{roleIDs: map[string]string{}}
 	for k, v := range st.RoleIDs {
 		r.roleIDs[k] = v
 	}
 	res := Result{Revision: p.Revision}
-	for _, s := range p.Steps {
-		rev, err := s.run(ctx, r)
-		if err != nil {
-			return res, fmt.Errorf("step %d of %d (%s %s %s) failed; the %d before it were applied: %w",
-				res.Applied+1, len(p.Steps), s.Op, s.Kind, s.Key, res.Applied, err)
-		}
-		res.Applied++
-		res.Revision = max(res.Revision, rev)
+	if p.Empty() {
+		return res, nil
 	}
-	return res, nil
+	for _, s := range p.Steps {
+		s.run(r)
+	}
+	if len(r.steps) > command.MaxTxSteps {
+		return res, fmt.Errorf("the plan makes %d commands; one apply commits at most %d at once: split the file in parts and apply each",
+			len(r.steps), command.MaxTxSteps)
+	}
+	var opts []client.CallOption
+	if reason != "" {
+		opts = append(opts, client.WithReason(reason))
+	}
+	rev, err := cl.Transaction(ctx, r.steps, opts...)
+	if err != nil {
+		return res, fmt.Errorf("nothing was changed: %w", err)
+	}
+	return Result{Applied: len(p.Steps), Commands: len(r.steps), Revision: rev}, nil
 }
 
 // NewPlan diffs want against the server's state st: what to create and
@@ -503,11 +515,9 @@ func (b *builder) roles() {
 				details = append(details, fmt.Sprintf("+ %s %s", p.Resource, p.Action.Letters()))
 			}
 			b.add(Step{Op: Create, Kind: KindRole, Key: w.Name, Details: details,
-				run: func(ctx context.Context, r *runner) (uint64, error) {
-					a, err := r.do(ctx, "role.create", map[string]any{"roleName": w.Name, "adminRole": w.AdminRole,
+				run: func(r *runner) {
+					r.roleIDs[w.Name] = r.do("role.create", map[string]any{"roleName": w.Name, "adminRole": w.AdminRole,
 						"isWildcard": w.IsWildcard, "description": w.Description, "permissions": permsJSON(w.Permissions)})
-					r.roleIDs[w.Name] = a.RoleID
-					return a.Revision, err
 				}})
 			continue
 		}
@@ -532,25 +542,15 @@ func (b *builder) roles() {
 			continue
 		}
 		b.add(Step{Op: Change, Kind: KindRole, Key: w.Name, Details: details,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				var rev uint64
+			run: func(r *runner) {
 				id := r.roleIDs[w.Name]
 				if len(upd) > 0 {
 					upd["roleId"] = id
-					a, err := r.do(ctx, "role.update", upd)
-					if err != nil {
-						return 0, err
-					}
-					rev = a.Revision
+					r.do("role.update", upd)
 				}
 				if len(lines) > 0 {
-					a, err := r.do(ctx, "role.permissions.replace", map[string]any{"roleId": id, "permissions": permsJSON(w.Permissions)})
-					if err != nil {
-						return rev, err
-					}
-					rev = a.Revision
+					r.do("role.permissions.replace", map[string]any{"roleId": id, "permissions": permsJSON(w.Permissions)})
 				}
-				return rev, nil
 			}})
 	}
 }
@@ -571,7 +571,7 @@ func (b *builder) namespaces() {
 			details = append(details, "exists implicitly (it has events): this makes it explicit")
 		}
 		b.add(Step{Op: Create, Kind: KindNamespace, Key: w.Name, Details: details,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
+			run: func(r *runner) {
 				f := map[string]any{"namespace": w.Name}
 				if w.Parent != "" {
 					f["parent"] = w.Parent
@@ -579,8 +579,7 @@ func (b *builder) namespaces() {
 				if w.DefaultRoles != nil {
 					f["defaultRoles"] = r.roles(*w.DefaultRoles)
 				}
-				a, err := r.do(ctx, "namespace.create", f)
-				return a.Revision, err
+				r.do("namespace.create", f)
 			}})
 	}
 }
@@ -631,10 +630,9 @@ func (b *builder) scopes() {
 				details = append(details, "includes: "+strings.Join(w.Includes, ", "))
 			}
 			b.add(Step{Op: op, Kind: KindScope, Key: w.Name, Details: details,
-				run: func(ctx context.Context, r *runner) (uint64, error) {
-					a, err := r.do(ctx, "scope.define", map[string]any{"name": w.Name, "description": w.Description,
+				run: func(r *runner) {
+					r.do("scope.define", map[string]any{"name": w.Name, "description": w.Description,
 						"permissions": permsJSON(w.Permissions), "includes": w.Includes})
-					return a.Revision, err
 				}})
 		}
 		if len(next) == len(pending) {
@@ -674,10 +672,9 @@ func (b *builder) endpoints() {
 			details = append(details, fmt.Sprintf("requires %s %s", w.Resource, w.Action.Letters()))
 		}
 		b.add(Step{Op: op, Kind: KindEndpoint, Key: endpointKey(w), Details: details,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				a, err := r.do(ctx, "endpoint.register", map[string]any{"service": w.Service, "endpoint": w.Name,
+			run: func(r *runner) {
+				r.do("endpoint.register", map[string]any{"service": w.Service, "endpoint": w.Name,
 					"method": w.Method, "path": w.Path, "resource": w.Resource, "action": int(w.Action)})
-				return a.Revision, err
 			}})
 	}
 }
@@ -721,7 +718,7 @@ func (b *builder) assignments() {
 			}
 		}
 		b.add(Step{Op: op, Kind: KindAssignment, Key: assignmentKey(w), Details: details,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
+			run: func(r *runner) {
 				f := map[string]any{"namespace": w.Namespace, "userId": w.User, "roleId": r.roleIDs[w.Role],
 					"assignedNamespaces": w.AssignedNamespaces}
 				if f["assignedNamespaces"] == nil {
@@ -733,8 +730,7 @@ func (b *builder) assignments() {
 				if w.NotAfter != nil {
 					f["notAfter"] = w.NotAfter
 				}
-				a, err := r.do(ctx, "assign", f)
-				return a.Revision, err
+				r.do("assign", f)
 			}})
 	}
 }
@@ -751,9 +747,8 @@ func (b *builder) pruneAll() {
 			details = append(details, fmt.Sprintf("user %s loses %s", h.User, permsText(r.Permissions)))
 		}
 		b.add(Step{Op: Delete, Kind: KindAssignment, Key: assignmentKey(h), Details: details,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				a, err := r.do(ctx, "unassign", map[string]any{"namespace": h.Namespace, "userId": h.User, "roleId": r.roleIDs[h.Role]})
-				return a.Revision, err
+			run: func(r *runner) {
+				r.do("unassign", map[string]any{"namespace": h.Namespace, "userId": h.User, "roleId": r.roleIDs[h.Role]})
 			}})
 	}
 	wantEP := map[string]bool{}
@@ -765,9 +760,8 @@ func (b *builder) pruneAll() {
 			continue
 		}
 		b.add(Step{Op: Delete, Kind: KindEndpoint, Key: endpointKey(h),
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				a, err := r.do(ctx, "endpoint.delete", map[string]any{"service": h.Service, "endpoint": h.Name})
-				return a.Revision, err
+			run: func(r *runner) {
+				r.do("endpoint.delete", map[string]any{"service": h.Service, "endpoint": h.Name})
 			}})
 	}
 	for _, h := range b.st.Set.Scopes {
@@ -775,9 +769,8 @@ func (b *builder) pruneAll() {
 			continue
 		}
 		b.add(Step{Op: Delete, Kind: KindScope, Key: h.Name,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				a, err := r.do(ctx, "scope.delete", map[string]any{"name": h.Name})
-				return a.Revision, err
+			run: func(r *runner) {
+				r.do("scope.delete", map[string]any{"name": h.Name})
 			}})
 	}
 	wantNS := map[string]bool{}
@@ -789,9 +782,8 @@ func (b *builder) pruneAll() {
 			continue
 		}
 		b.add(Step{Op: Delete, Kind: KindNamespace, Key: h.Name,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				a, err := r.do(ctx, "namespace.delete", map[string]any{"namespace": h.Name})
-				return a.Revision, err
+			run: func(r *runner) {
+				r.do("namespace.delete", map[string]any{"namespace": h.Name})
 			}})
 	}
 	for _, h := range b.st.Set.Roles {
@@ -800,9 +792,8 @@ func (b *builder) pruneAll() {
 		}
 		details := b.whoLines(h.Name, nil, h.Permissions)
 		b.add(Step{Op: Delete, Kind: KindRole, Key: h.Name, Details: details,
-			run: func(ctx context.Context, r *runner) (uint64, error) {
-				a, err := r.do(ctx, "role.delete", map[string]any{"roleId": r.roleIDs[h.Name]})
-				return a.Revision, err
+			run: func(r *runner) {
+				r.do("role.delete", map[string]any{"roleId": r.roleIDs[h.Name]})
 			}})
 	}
 }

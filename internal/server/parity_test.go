@@ -193,6 +193,14 @@ func parityCases() []parityCase {
 		failCase("assign.batch", "empty batch", asAdmin, obj{"namespace": "<ns>", "assignments": []obj{}}, 400, "invalidBatch"),
 		failCase("assign.batch", "role not found", asAdmin, obj{"namespace": "<ns>", "assignments": []obj{
 			{"userId": "u5", "roleId": "no-such-role", "assignedNamespaces": []string{"<ns>"}}}}, 404, "roleNotFound"),
+		okCase("transaction", "role created and assigned", obj{"reason": "parity", "steps": []obj{
+			{"op": "role.create", "request": obj{"roleId": "tx<sfx>", "roleName": "Tx<sfx>", "permissions": match(2)}},
+			{"op": "assign", "request": obj{"namespace": "<ns>", "userId": "u6", "roleId": "tx<sfx>", "assignedNamespaces": []string{"<ns>"}}}}}),
+		failCase("transaction", "last step refused", asAdmin, obj{"steps": []obj{
+			{"op": "role.create", "request": obj{"roleName": "TxDoomed<sfx>"}},
+			{"op": "assign", "request": obj{"namespace": "<ns>", "userId": "u6", "roleId": "no-such-role", "assignedNamespaces": []string{"<ns>"}}}}}, 404, "roleNotFound"),
+		failCase("transaction", "not a step", asAdmin, obj{"steps": []obj{{"op": "token.issue", "request": obj{}}}}, 400, "invalidStep"),
+		failCase("transaction", "forbidden", asLow, obj{"steps": []obj{{"op": "role.create", "request": obj{"roleName": "TxLow<sfx>"}}}}, 403, "forbidden"),
 
 		// Checks.
 		okCase("check", "allowed", userCheck(2)),

@@ -61,6 +61,20 @@ func TestTransactionAllOrNothing(t *testing.T) {
 	assert.False(t, c.allowed("u3", "txgame", "NAMESPACE:txgame:STATS", 2))
 	c.must(http.StatusNotFound, "GET", "/v1/roles/Doomed", nil)
 
+	// The last step is refused by authorization only the server knows: a
+	// client that may create roles but not assign them in txgame.
+	cl := c.must(http.StatusCreated, "POST", "/v1/namespaces/ops/clients", map[string]any{"clientName": "role-maker",
+		"permissions": []map[string]any{{"resource": "ADMIN:ROLE", "action": 15}}})
+	maker := c.basic(cl["clientId"].(string), cl["clientSecret"].(string))
+	head = c.must(http.StatusOK, "GET", "/v1/status", nil)["revision"]
+	out = maker.must(http.StatusForbidden, "POST", "/v1/transactions", map[string]any{"steps": []any{
+		step("role.create", map[string]any{"roleId": "forbidden-role", "roleName": "ForbiddenRole"}),
+		step("assign", map[string]any{"namespace": "txgame", "userId": "u4", "roleId": "forbidden-role", "assignedNamespaces": []string{"txgame"}}),
+	}})
+	assert.Contains(t, out["errorMessage"], "steps[1]")
+	assert.Equal(t, head, c.must(http.StatusOK, "GET", "/v1/status", nil)["revision"], "no event was appended")
+	c.must(http.StatusNotFound, "GET", "/v1/roles/forbidden-role", nil)
+
 	// A step the transaction cannot hold, and a malformed step, are
 	// refused before anything runs.
 	out = c.must(http.StatusBadRequest, "POST", "/v1/transactions", map[string]any{"steps": []any{

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -142,6 +143,14 @@ func runTransaction(ctx context.Context, d *Deps, c *Call, in *Transaction) (Tra
 		steps[i] = func(ctx context.Context, s *command.Service, m command.Meta) error { return run(ctx, s, m, req) }
 	}
 	rev, err := d.Commands.Transaction(ctx, c.Meta(in.Reason.Reason), in.Steps, steps)
+	var se *command.StepError
+	if errors.As(err, &se) {
+		// The step's own error, saying which step and that nothing changed.
+		if e, internal := ErrorOf(se.Err); !internal {
+			e.Message = fmt.Sprintf("steps[%d] (%s, of %d): %s; nothing was changed", se.Index, in.Steps[se.Index].Op, se.Count, e.Message)
+			return TransactionResult{}, e
+		}
+	}
 	return TransactionResult{Revision: rev, Steps: len(steps)}, err
 }
 
