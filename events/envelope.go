@@ -84,10 +84,6 @@ type Tx struct {
 	Count int `json:"count"`
 }
 
-// TxOpen reports whether events of ev's transaction follow ev: false for an
-// event outside any transaction and for a transaction's last.
-func (ev *Event) TxOpen() bool { return ev.Tx != nil && ev.Tx.Index+1 < ev.Tx.Count }
-
 // Event is a decoded event: its envelope, its payload decoded to the newest
 // version of its type, and the revision (stream sequence) it was stored at.
 type Event struct {
@@ -101,6 +97,10 @@ type Event struct {
 	// carries it, hex-encoded, as PrevHash).
 	Hash [32]byte `json:"-"`
 }
+
+// TxOpen reports whether events of ev's transaction follow ev: false for an
+// event outside any transaction and for a transaction's last.
+func (ev *Event) TxOpen() bool { return ev.Tx != nil && ev.Tx.Index+1 < ev.Tx.Count }
 
 // Source says through what a command arrived. Its JSON field names are part
 // of the public contract.

@@ -394,7 +394,7 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		window = append(window, ev)
 		meta = append(meta, m)
 		expect = seq + 1
-		if !(len(window) >= cap(window) || mmeta.NumPending == 0 || ev.Type == events.TypeLogSigningKeyAdded) {
+		if len(window) < cap(window) && mmeta.NumPending > 0 && ev.Type != events.TypeLogSigningKeyAdded {
 			continue
 		}
 		// A transaction's events are applied together: while its last has
@@ -412,10 +412,10 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 	}
 }
 
-// txCut is where the next batch of evs ends: after at most max events,
-// or after the last event of the transaction the max-th is in.
-func txCut(evs []events.Event, max int) int {
-	i := min(len(evs), max)
+// txCut is where the next batch of evs ends: after at most size events,
+// or after the last event of the transaction the size-th is in.
+func txCut(evs []events.Event, size int) int {
+	i := min(len(evs), size)
 	for i < len(evs) && evs[i-1].TxOpen() {
 		i++
 	}

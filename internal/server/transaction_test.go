@@ -32,7 +32,7 @@ func TestTransactionAllOrNothing(t *testing.T) {
 		step("assign", map[string]any{"namespace": "txgame", "userId": "u2", "roleId": "tx-reader", "assignedNamespaces": []string{"txgame"}}),
 	}})
 	rev := out["revision"].(float64)
-	assert.Equal(t, float64(5), out["steps"])
+	assert.EqualValues(t, 5, out["steps"])
 	assert.True(t, c.allowed("u1", "txgame", "NAMESPACE:txgame:STATS", 2))
 	assert.True(t, c.allowed("u2", "txgame", "NAMESPACE:txgame:LEADERBOARD", 2), "a step sees the role as the steps before it left it")
 
@@ -43,7 +43,7 @@ func TestTransactionAllOrNothing(t *testing.T) {
 	require.Len(t, recs, 5)
 	for i, r := range recs {
 		ev := r.(map[string]any)
-		assert.Equal(t, rev-4+float64(i), ev["revision"])
+		assert.Equal(t, int(rev)-4+i, int(ev["revision"].(float64)))
 		assert.Equal(t, "tx test", ev["reason"])
 	}
 

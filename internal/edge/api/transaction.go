@@ -39,7 +39,11 @@ type txStep func(ctx context.Context, s *command.Service, m command.Meta, in any
 
 func stepOf[Req any](f func(ctx context.Context, s *command.Service, m command.Meta, in *Req) error) txStep {
 	return func(ctx context.Context, s *command.Service, m command.Meta, in any) error {
-		return f(ctx, s, m, in.(*Req))
+		req, ok := in.(*Req)
+		if !ok {
+			return fmt.Errorf("api: transaction step: request is a %T, want %T", in, req)
+		}
+		return f(ctx, s, m, req)
 	}
 }
 
@@ -156,7 +160,8 @@ func runTransaction(ctx context.Context, d *Deps, c *Call, in *Transaction) (Tra
 
 // stepErr names the step in a decoding error.
 func stepErr(i int, op string, err error) error {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return &Error{Status: e.Status, Code: e.Code, Message: fmt.Sprintf("steps[%d] (%s): %s", i, op, e.Message)}
 	}
 	return fmt.Errorf("steps[%d] (%s): %w", i, op, err)
