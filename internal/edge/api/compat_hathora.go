@@ -32,7 +32,7 @@ func hathoraOps() []*Op {
 				if err != nil {
 					return HathoraCreatedOrgToken{}, err
 				}
-				t, err := d.Commands.IssueToken(ctx, c.Meta("hathora CreateOrgToken"), in.OrgID,
+				t, err := d.Commands.IssueToken(ctx, c.Meta(orDefault(in.Reason.Reason, "hathora CreateOrgToken")), in.OrgID,
 					command.IssueToken{Name: in.Name, Scopes: names, ExpiresAt: in.ExpiresAt})
 				if err != nil {
 					return HathoraCreatedOrgToken{}, hathoraScopeHint(err)
@@ -87,6 +87,8 @@ type (
 		Scopes HathoraScopes `json:"scopes,omitempty"`
 		// ExpiresAt, when set, ends the token then.
 		ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+		// Reason (Grantlog's, optional) is recorded in the audit record.
+		Reason
 	}
 	hathoraRevoke struct {
 		hathoraOrg
@@ -220,6 +222,13 @@ func hathoraScopeHint(err error) error {
 			Message: ce.Message + "; load Hathora's scopes first: POST /v1/catalogs/scopes/hathora (grantlog catalog scopes load --name hathora)"}
 	}
 	return err
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // hathoraToken is t as Hathora lists it.
