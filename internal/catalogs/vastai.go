@@ -86,7 +86,7 @@ func decodeObject(raw json.RawMessage, where string) ([]string, map[string]json.
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, nil, vastErr("%s: %v", where, err)
+		return nil, nil, vastErr("%s is not valid JSON: %v", where, err)
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
