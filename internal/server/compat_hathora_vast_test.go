@@ -83,7 +83,7 @@ func TestHathoraTokenAPI(t *testing.T) {
 	assert.Equal(t, "active", ot["status"])
 	assert.Equal(t, []any{"builds:read"}, ot["scopes"])
 	assert.Equal(t, plain[len(plain)-4:], ot["lastFourCharsOfKey"])
-	assert.NotEmpty(t, ot["createdBy"])
+	assert.Equal(t, "dev", ot["createdBy"], "the user the creating token acts for")
 	assert.NotEmpty(t, ot["createdAt"])
 	id := ot["orgTokenId"].(string)
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantlog/grantlog/command"
+	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/catalogs"
 	"github.com/grantlog/grantlog/query"
 )
@@ -38,7 +39,7 @@ func hathoraOps() []*Op {
 					return HathoraCreatedOrgToken{}, hathoraScopeHint(err)
 				}
 				ot := hathoraToken(query.Token{TokenID: t.TokenID, Namespace: in.OrgID, Name: in.Name,
-					Issuer: c.Caller.Actor, Scopes: names, ExpiresAt: t.ExpiresAt, IssuedAt: time.Now().UTC()})
+					Issuer: c.Caller.Actor, Owner: t.Owner, Scopes: names, ExpiresAt: t.ExpiresAt, IssuedAt: time.Now().UTC()})
 				// The issue time as the index records it, when the caller may read it.
 				if p, err := d.Query.ListTokens(ctx, c.ReadAt(t.Revision), in.OrgID); err == nil {
 					for _, q := range p.Data {
@@ -155,7 +156,8 @@ type (
 		// Status is active, or expired past its expiresAt (a revoked token
 		// is gone from the list).
 		Status string `json:"status"`
-		// CreatedBy is the id of the user, client or token that issued it.
+		// CreatedBy is the id of the user or client that created it (for
+		// a token created with a token: the token's owner).
 		CreatedBy string    `json:"createdBy"`
 		CreatedAt time.Time `json:"createdAt"`
 		// LastFourCharsOfKey is set in the answer of create only: Grantlog
@@ -236,6 +238,11 @@ func hathoraToken(t query.Token) HathoraOrgToken {
 	out := HathoraOrgToken{
 		OrgTokenID: t.TokenID, OrgID: t.Namespace, Name: t.Name, Status: "active",
 		CreatedBy: t.Issuer.ID, CreatedAt: t.IssuedAt, Scopes: HathoraScopes(t.Scopes), ExpiresAt: t.ExpiresAt,
+	}
+	if t.Issuer.Type == events.ActorToken {
+		// A token acts as its owner, who is the default owner of the
+		// tokens it creates: Hathora names the user.
+		out.CreatedBy = t.Owner.ID
 	}
 	if t.Expired {
 		out.Status = "expired"
