@@ -176,8 +176,8 @@ func categoryPermissions(sc Scope, raw json.RawMessage) ([]perm.Permission, erro
 		out    []perm.Permission
 	)
 	for _, k := range keys {
-		switch {
-		case k == "*":
+		switch k {
+		case "*":
 			ks, _, err := decodeObject(m[k], where+` "*"`)
 			if err != nil {
 				return nil, err
@@ -186,7 +186,7 @@ func categoryPermissions(sc Scope, raw json.RawMessage) ([]perm.Permission, erro
 				return nil, vastErr(`%s: "*" must be {} (every endpoint of the category)`, where)
 			}
 			whole = true
-		case k == "constraints":
+		case "constraints":
 			if catCon, err = constraintsOf(m[k], where); err != nil {
 				return nil, err
 			}

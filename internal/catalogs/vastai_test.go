@@ -2,7 +2,6 @@ package catalogs_test
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -97,7 +96,7 @@ func TestVastPermissions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := catalogs.VastPermissions(json.RawMessage(tc.doc))
 			require.Error(t, err)
-			assert.True(t, errors.Is(err, catalogs.ErrVastPermissions), "%v", err)
+			assert.ErrorIs(t, err, catalogs.ErrVastPermissions)
 			assert.Contains(t, err.Error(), tc.says)
 		})
 	}

@@ -38,13 +38,13 @@ func hathoraOps() []*Op {
 				if err != nil {
 					return HathoraCreatedOrgToken{}, hathoraScopeHint(err)
 				}
-				ot := hathoraToken(query.Token{TokenID: t.TokenID, Namespace: in.OrgID, Name: in.Name,
+				ot := hathoraToken(&query.Token{TokenID: t.TokenID, Namespace: in.OrgID, Name: in.Name,
 					Issuer: c.Caller.Actor, Owner: t.Owner, Scopes: names, ExpiresAt: t.ExpiresAt, IssuedAt: time.Now().UTC()})
 				// The issue time as the index records it, when the caller may read it.
 				if p, err := d.Query.ListTokens(ctx, c.ReadAt(t.Revision), in.OrgID); err == nil {
-					for _, q := range p.Data {
-						if q.TokenID == t.TokenID {
-							ot.CreatedAt = q.IssuedAt
+					for i := range p.Data {
+						if p.Data[i].TokenID == t.TokenID {
+							ot.CreatedAt = p.Data[i].IssuedAt
 						}
 					}
 				}
@@ -59,8 +59,8 @@ func hathoraOps() []*Op {
 					return HathoraListOrgTokens{}, err
 				}
 				out := HathoraListOrgTokens{Tokens: make([]HathoraOrgToken, 0, len(p.Data))}
-				for _, t := range p.Data {
-					out.Tokens = append(out.Tokens, hathoraToken(t))
+				for i := range p.Data {
+					out.Tokens = append(out.Tokens, hathoraToken(&p.Data[i]))
 				}
 				return out, nil
 			}).compat("hathora"),
@@ -234,7 +234,7 @@ func orDefault(s, def string) string {
 }
 
 // hathoraToken is t as Hathora lists it.
-func hathoraToken(t query.Token) HathoraOrgToken {
+func hathoraToken(t *query.Token) HathoraOrgToken {
 	out := HathoraOrgToken{
 		OrgTokenID: t.TokenID, OrgID: t.Namespace, Name: t.Name, Status: "active",
 		CreatedBy: t.Issuer.ID, CreatedAt: t.IssuedAt, Scopes: HathoraScopes(t.Scopes), ExpiresAt: t.ExpiresAt,
