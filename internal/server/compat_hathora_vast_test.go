@@ -55,6 +55,11 @@ func tokenAllowed(c *client, secret, ns, resource string, action int, attrs map[
 func TestHathoraTokenAPI(t *testing.T) {
 	_, root := startServer(t, t.TempDir())
 	const org = "org-6f706e83"
+	// Before Hathora's scope catalog is loaded, the error says how to load it.
+	st, out := root.do("POST", "/tokens/v1/orgs/"+org+"/create", obj{"name": "early", "scopes": []string{"builds:read"}})
+	assert.Equal(t, http.StatusBadRequest, st, "%v", out)
+	assert.Equal(t, "unknownScope", out["errorCode"])
+	assert.Contains(t, out["errorMessage"], "POST /v1/catalogs/scopes/hathora")
 	root.must(http.StatusOK, "POST", "/v1/catalogs/scopes/hathora", nil)
 
 	// dev may read builds and manage its own tokens; viewer only reads builds.
@@ -142,8 +147,18 @@ func TestHathoraTokenAPI(t *testing.T) {
 		}
 	}
 
+	// expiresAt: kept and shown; one in the past is refused.
+	exp := dev.must(http.StatusCreated, "POST", "/tokens/v1/orgs/"+org+"/create", obj{"name": "short", "scopes": []string{"builds:read"},
+		"expiresAt": "2099-01-01T00:00:00Z"})
+	assert.Equal(t, "2099-01-01T00:00:00Z", exp["orgToken"].(map[string]any)["expiresAt"])
+	st, out = dev.do("POST", "/tokens/v1/orgs/"+org+"/create", obj{"name": "past", "scopes": []string{"builds:read"}, "expiresAt": "2001-01-01T00:00:00Z"})
+	assert.Equal(t, http.StatusBadRequest, st, "%v", out)
+	assert.Equal(t, "invalidExpiry", out["errorCode"])
+	st, _ = dev.rawDo("POST", "/tokens/v1/orgs/"+org+"/tokens/"+exp["orgToken"].(map[string]any)["orgTokenId"].(string)+"/revoke", nil)
+	require.Equal(t, http.StatusOK, st)
+
 	// A caller without the rights: refused, nothing changed.
-	st, out := viewer.do("POST", "/tokens/v1/orgs/"+org+"/create", obj{"name": "v", "scopes": []string{"builds:read"}})
+	st, out = viewer.do("POST", "/tokens/v1/orgs/"+org+"/create", obj{"name": "v", "scopes": []string{"builds:read"}})
 	assert.Equal(t, http.StatusForbidden, st, "%v", out)
 	st, rawRevoke := viewer.rawDo("POST", "/tokens/v1/orgs/"+org+"/tokens/"+id+"/revoke", nil)
 	assert.Equal(t, http.StatusForbidden, st, rawRevoke)
@@ -162,6 +177,13 @@ func TestHathoraTokenAPI(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, st, "a revoked token authenticates nothing: %v", out)
 	st, rawRevoke = dev.rawDo("POST", "/tokens/v1/orgs/"+org+"/tokens/"+id+"/revoke", nil)
 	assert.Equal(t, http.StatusNotFound, st, rawRevoke)
+
+	// The OpenAPI document lists Hathora's paths.
+	st, doc := root.rawDo("GET", "/v1/openapi.json", nil)
+	require.Equal(t, http.StatusOK, st)
+	for _, p := range []string{"/tokens/v1/orgs/{orgId}/create", "/tokens/v1/orgs/{orgId}", "/tokens/v1/orgs/{orgId}/tokens/{orgTokenId}/revoke"} {
+		assert.Contains(t, doc, `"`+p+`"`)
+	}
 
 	// The org's admin (here the bootstrap credential) may create an admin token.
 	adm := root.must(http.StatusCreated, "POST", "/tokens/v1/orgs/"+org+"/create", obj{"name": "admin-token"})
