@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,7 +48,8 @@ func vastTemplates(doc json.RawMessage) ([]perm.Permission, error) {
 	ps, err := catalogs.VastPermissions(doc)
 	if err != nil {
 		if errors.Is(err, catalogs.ErrVastPermissions) {
-			return nil, errorf(ErrInvalid, "invalidVastPermissions", "vastPermissions: %v", err)
+			// The message without the package's prefix: it is the user's.
+			return nil, errorf(ErrInvalid, "invalidVastPermissions", "vastPermissions: %s", strings.TrimPrefix(err.Error(), "catalogs: "))
 		}
 		return nil, err
 	}
