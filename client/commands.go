@@ -277,6 +277,9 @@ func (c *Client) CreateClient(ctx context.Context, ns string, in CreateClient, o
 
 // IssueToken issues a token (API key) in ns (POST
 // /v1/namespaces/{ns}/tokens). The token in the answer is shown once.
+// Its permissions are in.Scopes, in.Permissions and in.VastPermissions (a
+// Vast.ai permission document, as `vastai create api-key
+// --permission_file` takes it), their params "$1"... filled from in.Params.
 func (c *Client) IssueToken(ctx context.Context, ns string, in IssueToken, opts ...CallOption) (IssuedToken, error) {
 	var out IssuedToken
 	err := c.call(ctx, "token.issue", struct {

@@ -2,12 +2,16 @@ package command
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/catalogs"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/perm"
 )
@@ -17,13 +21,39 @@ type IssueToken struct {
 	Name string `json:"name"`
 	// Owner defaults to the caller (a token acts as its owner).
 	Owner *events.Actor `json:"owner,omitempty"`
-	// Scopes and Permissions (templates: constraints may use params "$1"...)
-	// together make the token's permission set.
+	// Scopes, Permissions and VastPermissions (templates: constraints may
+	// use params "$1"...) together make the token's permission set.
 	Scopes      []string          `json:"scopes,omitempty"`
 	Permissions []perm.Permission `json:"permissions,omitempty"`
-	Params      []perm.Value      `json:"params,omitempty"`
-	NotBefore   *time.Time        `json:"notBefore,omitempty"`
-	ExpiresAt   *time.Time        `json:"expiresAt,omitempty"`
+	// VastPermissions is a Vast.ai permission document, the file
+	// `vastai create api-key --permission_file` takes:
+	// {"api": {"<category>": {} or {"<endpoint>": {"constraints": {...}}}}},
+	// mapped onto the Vast.ai scope catalog (internal/catalogs/vastai.go).
+	// The CLI reads it from --vast-permission-file.
+	VastPermissions json.RawMessage `json:"vastPermissions,omitempty" cli:"vast-permission-file,file"`
+	// Params fill the params "$1", "$2"... of the permissions, in order;
+	// a param that reads as a number is a number. The CLI takes them as
+	// repeated --param.
+	Params    []perm.Value `json:"params,omitempty" cli:"param"`
+	NotBefore *time.Time   `json:"notBefore,omitempty"`
+	ExpiresAt *time.Time   `json:"expiresAt,omitempty"`
+}
+
+// vastTemplates maps a Vast.ai permission document onto permission
+// templates (nil for none).
+func vastTemplates(doc json.RawMessage) ([]perm.Permission, error) {
+	if len(doc) == 0 || string(doc) == "null" {
+		return nil, nil
+	}
+	ps, err := catalogs.VastPermissions(doc)
+	if err != nil {
+		if errors.Is(err, catalogs.ErrVastPermissions) {
+			// The message without the package's prefix: it is the user's.
+			return nil, errorf(ErrInvalid, "invalidVastPermissions", "vastPermissions: %s", strings.TrimPrefix(err.Error(), "catalogs: "))
+		}
+		return nil, err
+	}
+	return ps, nil
 }
 
 // TokenIssued is what IssueToken returns: the token is shown once.
@@ -112,6 +142,13 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 	if err := validateWindow(in.NotBefore, in.ExpiresAt); err != nil {
 		return TokenIssued{}, err
 	}
+	vast, err := vastTemplates(in.VastPermissions)
+	if err != nil {
+		return TokenIssued{}, err
+	}
+	if len(in.Params) > perm.MaxParams {
+		return TokenIssued{}, errorf(ErrInvalid, "tooManyParams", "%d params; the limit is %d ($1 to $%d)", len(in.Params), perm.MaxParams, perm.MaxParams)
+	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.cfg.Now()) {
 		return TokenIssued{}, errorf(ErrInvalid, "invalidExpiry", "expiresAt %s is in the past", in.ExpiresAt.Format(time.RFC3339))
 	}
@@ -123,7 +160,11 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 	id := uuid.NewString()
 	secret, hash := newSecret(TokenPrefix)
 	var out TokenIssued
-	rev, err := s.execute(ctx, ns, &m, req("IssueToken", in.Name, in.Owner, in.Scopes, in.Permissions, in.Params, utcPtr(in.NotBefore), utcPtr(in.ExpiresAt)), func(v index.View) (decision, error) {
+	r := req("IssueToken", in.Name, in.Owner, in.Scopes, in.Permissions, in.Params, utcPtr(in.NotBefore), utcPtr(in.ExpiresAt))
+	if vast != nil {
+		r.args = append(r.args, vast)
+	}
+	rev, err := s.execute(ctx, ns, &m, r, func(v index.View) (decision, error) {
 		owner, ok := ownerOf(v, m.Caller)
 		if in.Owner != nil {
 			owner, ok = *in.Owner, true
@@ -141,8 +182,12 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 			return decision{}, err
 		}
 		tmpl = append(tmpl, in.Permissions...)
+		tmpl = append(tmpl, vast...)
 		if len(tmpl) == 0 {
-			return decision{}, errorf(ErrInvalid, "noPermissions", "give the token scopes or permissions")
+			return decision{}, errorf(ErrInvalid, "noPermissions", "give the token scopes, permissions or vastPermissions")
+		}
+		if len(tmpl) > MaxTokenPermissions {
+			return decision{}, errorf(ErrInvalid, "tooManyPermissions", "the token would hold %d permissions; the limit is %d", len(tmpl), MaxTokenPermissions)
 		}
 		ps := make([]perm.Permission, 0, len(tmpl))
 		for i, p := range tmpl {

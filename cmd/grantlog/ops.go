@@ -261,6 +261,9 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 			var rest map[string]any
 			if json.Unmarshal([]byte(body), &rest) == nil {
 				delete(rest, "permissions")
+				for _, bf := range bodyFlags(op.Request) {
+					delete(rest, bf.field) // shown as their flags
+				}
 				if len(rest) > 0 {
 					raw, _ := json.Marshal(rest)
 					example += " --json '" + string(raw) + "'"
@@ -269,6 +272,32 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 			example += " --permission 'NAMESPACE:{namespace}:ORDER=RU'"
 		} else {
 			example += " --json '" + body + "'"
+		}
+	}
+	// Body fields tagged cli:"name" (cli:"name,file" for a JSON file).
+	type bodyValue struct {
+		bodyFlag
+		str  *string
+		list *[]string
+	}
+	var bodyValues []bodyValue
+	if op.Body {
+		for _, bf := range bodyFlags(op.Request) {
+			if fs.Lookup(bf.flag) != nil {
+				continue
+			}
+			v := bodyValue{bodyFlag: bf}
+			switch {
+			case bf.file:
+				v.str = fs.String(bf.flag, "", fmt.Sprintf("read the body field %s from the JSON file FILE (- for stdin)", bf.field))
+				example += " --" + bf.flag + " FILE"
+			case bf.list:
+				v.list = fs.StringArray(bf.flag, nil, fmt.Sprintf("a value of the body field %s (a list); repeatable, in order", bf.field))
+				example += " --" + bf.flag + " V"
+			default:
+				v.str = fs.String(bf.flag, "", "the body field "+bf.field)
+			}
+			bodyValues = append(bodyValues, v)
 		}
 	}
 	if fs.Lookup("role-id") != nil {
@@ -309,6 +338,29 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 				fields[f.p.Name] = v
 			}
 		}
+		for _, v := range bodyValues {
+			if !fs.Changed(v.flag) {
+				continue
+			}
+			if _, dup := fields[v.field]; dup {
+				return usageErr("give %s in the body or with --%s, not both", v.field, v.flag)
+			}
+			switch {
+			case v.file:
+				raw, err := readFileArg(*v.str)
+				if err != nil {
+					return usageErr("--%s: %v", v.flag, err)
+				}
+				if !json.Valid(raw) {
+					return usageErr("--%s: %s is not JSON", v.flag, *v.str)
+				}
+				fields[v.field] = json.RawMessage(raw)
+			case v.list != nil:
+				fields[v.field] = *v.list
+			default:
+				fields[v.field] = *v.str
+			}
+		}
 		if len(perms) > 0 {
 			ps, err := parsePermissions(perms)
 			if err != nil {
@@ -330,6 +382,45 @@ func (c *cli) opCommand(cmd *cobra.Command, op *api.Op) {
 		}
 		return c.send(op.Name, fields, idem)
 	}
+}
+
+// bodyFlag is a body field a request type gives a flag with a cli tag:
+// cli:"param" (a string, or for a list a repeatable flag whose values are
+// the list's items, in order) or cli:"vast-permission-file,file" (the
+// JSON of a file).
+type bodyFlag struct {
+	field, flag string
+	file, list  bool
+}
+
+// bodyFlags lists t's body fields tagged cli, in embedded structs too.
+func bodyFlags(t reflect.Type) []bodyFlag {
+	var out []bodyFlag
+	for i := range t.NumField() {
+		f := t.Field(i)
+		jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && jsonName == "" {
+			out = append(out, bodyFlags(f.Type)...)
+			continue
+		}
+		tag := f.Tag.Get("cli")
+		if tag == "" || !f.IsExported() || jsonName == "" || jsonName == "-" || f.Tag.Get("path") != "" || f.Tag.Get("query") != "" {
+			continue
+		}
+		name, opt, _ := strings.Cut(tag, ",")
+		file := opt == "file"
+		out = append(out, bodyFlag{field: jsonName, flag: name, file: file,
+			list: !file && f.Type.Kind() == reflect.Slice})
+	}
+	return out
+}
+
+// readFileArg reads the file a flag names ("-" for stdin).
+func readFileArg(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
 }
 
 // send sends an operation and prints its answer.

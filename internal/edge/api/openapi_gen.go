@@ -94,6 +94,16 @@ var specials = map[reflect.Type]struct {
 				`a number ("150", "-1.5e2") compares as that number; in a permission template "$1" to "$9" is a param, filled when a token is issued.`,
 		}
 	}},
+	// HathoraScopes marshals itself as "admin" or a list of scope names.
+	reflect.TypeFor[HathoraScopes](): {false, func() map[string]any {
+		return map[string]any{
+			"oneOf": []any{
+				map[string]any{"type": "string", "enum": []any{HathoraAdmin}},
+				map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			},
+			"description": `Hathora's scopes: "admin" (every scope of the Hathora catalog) or a list of scope names ("builds:read", ...).`,
+		}
+	}},
 	// perm.Action is a plain uint8 in JSON (it has a String method but no
 	// MarshalJSON): a bitmask in 1..15, or 0 where a permission removal
 	// removes a whole resource.
