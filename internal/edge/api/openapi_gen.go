@@ -664,7 +664,7 @@ func (g *gen) operation(o *Op) map[string]any {
 			},
 			"x-event-schema": g.schema(o.Reply),
 		}}
-	} else {
+	} else if o.Status != http.StatusNoContent { // 204 has no body
 		success["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(o.Reply)}}
 	}
 	responses := map[string]any{strconv.Itoa(o.Status): success}
