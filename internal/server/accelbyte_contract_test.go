@@ -222,20 +222,19 @@ func (s *swagger) body(op swaggerOperation, path string, fx *abFixture) (any, bo
 }
 
 // abExtra is what Grantlog's own command needs beyond the x-security
-// permission, for the operations where Grantlog is stricter than
-// AccelByte: assigning or unassigning a role needs
-// ADMIN:NAMESPACE:{namespace}:ROLE:USER:* [UPDATE]; granting permissions
-// (to a role or a client) needs holding them.
+// permission ({userId}: the fixture's user), for the operations where
+// Grantlog is stricter than AccelByte: assigning or unassigning a role
+// needs ADMIN:NAMESPACE:{namespace}:ROLE:USER:{userId} [UPDATE] (where
+// AccelByte asks ADMIN:ROLE [UPDATE], or [DELETE] to unassign); granting
+// permissions (to a role or a client) needs holding them.
 var abExtra = map[string][]map[string]any{
 	"AdminAddRoleMembersV3":         {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
 	"AdminRemoveRoleMembersV3":      {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
 	"AdminAssignUserToRoleV4":       {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
 	"AdminRevokeUserFromRoleV4":     {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
 	"AdminRemoveUserRoleV4":         {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
-	"AdminSaveUserRoleV3":           {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
-	"AdminDeleteUserRolesV3":        {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
-	"AdminAddUserRoleV3":            {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
-	"AdminDeleteUserRoleV3":         {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
+	"AdminDeleteUserRolesV3":        {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:{userId}", "action": 4}},
+	"AdminDeleteUserRoleV3":         {{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:{userId}", "action": 4}},
 	"AdminCreateRoleV3":             {{"resource": abResource, "action": 2}, {"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}},
 	"AdminAddRolePermissionsV4":     {{"resource": abResource, "action": 2}},
 	"AdminUpdateRolePermissionsV4":  {{"resource": abResource, "action": 2}},
@@ -366,7 +365,10 @@ func TestAccelByteContract(t *testing.T) {
 
 			// Allowed: a caller with exactly the x-security permission
 			// (and what Grantlog's own command needs besides, abExtra).
-			perms := append([]map[string]any{{"resource": res, "action": action}}, abExtra[c.op.OperationID]...)
+			perms := []map[string]any{{"resource": res, "action": action}}
+			for _, p := range abExtra[c.op.OperationID] {
+				perms = append(perms, map[string]any{"resource": strings.ReplaceAll(p["resource"].(string), "{userId}", fx.user), "action": p["action"]})
+			}
 			caller := abCaller(t, root, "allowed"+fx.user, perms)
 			status, out := abRaw(t, caller, c.method, path, body, hasBody)
 			var want int

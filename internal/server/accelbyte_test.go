@@ -243,3 +243,29 @@ func TestAccelByteBadInputChangesNothing(t *testing.T) {
 	}
 	assert.Equal(t, before, srv.Store().Applied(), "refused requests append nothing")
 }
+
+// TestAssignmentPerUser: assigning needs
+// ADMIN:NAMESPACE:{namespace}:ROLE:USER:{userId} Update (AccelByte's v3
+// user-role permission), which a ROLE:USER:* grant covers for every user;
+// a grant for one user assigns to that user only.
+func TestAssignmentPerUser(t *testing.T) {
+	srv, c := startServer(t, t.TempDir())
+	id := c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Plain"})["roleId"].(string)
+	one := abCaller(t, c, "one", []map[string]any{{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:888", "action": 4}})
+
+	abMust(t, one, http.StatusNoContent, "POST", "/iam/v3/admin/namespaces/foo/users/888/roles/"+id, nil)
+	abMust(t, one, http.StatusCreated, "POST", "/v1/namespaces/foo/users/888/roles", map[string]any{"roleId": id, "assignedNamespaces": []string{"foo", "bar"}})
+	abMust(t, one, http.StatusOK, "DELETE", "/v1/namespaces/foo/users/888/roles/"+id, nil)
+
+	before := srv.Store().Applied()
+	abMust(t, one, http.StatusForbidden, "POST", "/iam/v3/admin/namespaces/foo/users/999/roles/"+id, nil)
+	abMust(t, one, http.StatusForbidden, "POST", "/v1/namespaces/foo/users/999/roles", map[string]any{"roleId": id, "assignedNamespaces": []string{"foo"}})
+	abMust(t, one, http.StatusForbidden, "POST", "/v1/namespaces/bar/users/888/roles", map[string]any{"roleId": id, "assignedNamespaces": []string{"bar"}})
+	abMust(t, one, http.StatusForbidden, "POST", "/v1/namespaces/foo/assignments:batch", map[string]any{
+		"assignments": []any{map[string]any{"userId": "888", "roleId": id, "assignedNamespaces": []string{"foo"}}},
+	})
+	assert.Equal(t, before, srv.Store().Applied(), "refused assignments append nothing")
+
+	all := abCaller(t, c, "all", []map[string]any{{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}})
+	abMust(t, all, http.StatusCreated, "POST", "/v1/namespaces/foo/users/999/roles", map[string]any{"roleId": id, "assignedNamespaces": []string{"foo"}})
+}
