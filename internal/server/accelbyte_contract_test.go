@@ -352,10 +352,9 @@ func TestAccelByteContract(t *testing.T) {
 
 			// Refused: a caller with nothing, and one with the resource
 			// but every other action; nothing is appended.
-			before := srv.Store().Applied()
 			for j, perms := range [][]map[string]any{nil, {{"resource": res, "action": 15 &^ action}}} {
 				caller := abCaller(t, root, fmt.Sprintf("denied%d%s", j, fx.user), perms)
-				before = srv.Store().Applied()
+				before := srv.Store().Applied()
 				status, out := abRaw(t, caller, c.method, path, body, hasBody)
 				require.Equal(t, http.StatusForbidden, status, "%s %s without %s [%d]: %s", c.method, path, res, action, out)
 				named := strings.ReplaceAll(res, "ADMIN:NAMESPACE:"+abNS+":", "ADMIN:NAMESPACE:{namespace}:")

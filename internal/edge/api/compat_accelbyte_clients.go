@@ -224,7 +224,7 @@ func accelbyteClientOps() []*Op {
 				if err != nil {
 					return ABClients{}, err
 				}
-				keep := func(cl query.Client) bool {
+				keep := func(cl *query.Client) bool {
 					return (in.ClientID == "" || cl.ClientID == in.ClientID) &&
 						(in.ClientName == "" || strings.Contains(strings.ToLower(cl.ClientName), strings.ToLower(in.ClientName))) &&
 						(in.ClientType == "" || strings.EqualFold(in.ClientType, "confidential")) &&
@@ -236,7 +236,8 @@ func accelbyteClientOps() []*Op {
 				}
 				out := ABClients{Data: []ABClient{}}
 				skip, more := in.Offset, false
-				for _, cl := range p.Data {
+				for i := range p.Data {
+					cl := &p.Data[i]
 					switch {
 					case !keep(cl):
 					case skip > 0:
@@ -244,7 +245,7 @@ func accelbyteClientOps() []*Op {
 					case len(out.Data) == n:
 						more = true
 					default:
-						out.Data = append(out.Data, abClient(cl))
+						out.Data = append(out.Data, abClient(*cl))
 					}
 				}
 				link := func(offset int) string {

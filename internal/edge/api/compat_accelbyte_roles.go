@@ -49,7 +49,7 @@ type (
 	}
 )
 
-func abRole(r query.Role) ABRole {
+func abRole(r *query.Role) ABRole {
 	return ABRole{RoleID: r.RoleID, RoleName: r.RoleName, AdminRole: r.AdminRole, IsWildcard: r.IsWildcard, Permissions: fromPerms(r.Permissions)}
 }
 
@@ -194,7 +194,7 @@ func managersNotSupported() *Error {
 
 // abRoles pages the roles that pass keep, skipping skip of them, from
 // cursor: at most n, and whether there are more.
-func abRoles(ctx context.Context, d *Deps, c *Call, cursor string, skip, n int, keep func(query.Role) bool) ([]query.Role, bool, error) {
+func abRoles(ctx context.Context, d *Deps, c *Call, cursor string, skip, n int, keep func(*query.Role) bool) ([]query.Role, bool, error) {
 	if n == 0 {
 		n = query.DefaultLimit
 	}
@@ -204,7 +204,8 @@ func abRoles(ctx context.Context, d *Deps, c *Call, cursor string, skip, n int, 
 		if err != nil {
 			return nil, false, err
 		}
-		for _, r := range p.Data {
+		for i := range p.Data {
+			r := &p.Data[i]
 			if !keep(r) {
 				continue
 			}
@@ -215,7 +216,7 @@ func abRoles(ctx context.Context, d *Deps, c *Call, cursor string, skip, n int, 
 			if len(out) == n {
 				return out, true, nil
 			}
-			out = append(out, r)
+			out = append(out, *r)
 		}
 		if p.Next == "" {
 			break
@@ -225,17 +226,17 @@ func abRoles(ctx context.Context, d *Deps, c *Call, cursor string, skip, n int, 
 	return out, false, nil
 }
 
-func roleFilter(adminRole, isWildcard string) func(query.Role) bool {
+func roleFilter(adminRole, isWildcard string) func(*query.Role) bool {
 	a, _ := optBool("adminRole", adminRole)
 	w, _ := optBool("isWildcard", isWildcard)
-	return func(r query.Role) bool {
+	return func(r *query.Role) bool {
 		return (a == nil || *a == r.AdminRole) && (w == nil || *w == r.IsWildcard)
 	}
 }
 
 func readRole(ctx context.Context, d *Deps, id string, rev uint64) (ABRole, error) {
 	r, _, err := d.Query.GetRole(ctx, asService(rev), id)
-	return abRole(r), err
+	return abRole(&r), err
 }
 
 func changeRolePerms(ctx context.Context, d *Deps, c *Call, id string, op command.PermissionOp, ps []ABPermission) (uint64, error) {
@@ -279,8 +280,8 @@ func accelbyteRoleOps() []*Op {
 					return ABRolesV4{}, err
 				}
 				out := ABRolesV4{Data: make([]ABRole, 0, len(rs))}
-				for _, r := range rs {
-					out.Data = append(out.Data, abRole(r))
+				for i := range rs {
+					out.Data = append(out.Data, abRole(&rs[i]))
 				}
 				n := limit(in.Limit)
 				if n == 0 {
@@ -317,7 +318,7 @@ func accelbyteRoleOps() []*Op {
 		ab(Read, "AdminGetRoleV4", get, "/iam/v4/admin/roles/{roleId}", ok, secRoleR, "Get a role",
 			func(ctx context.Context, d *Deps, c *Call, in *RoleRef) (ABRole, error) {
 				r, _, err := d.Query.GetRole(ctx, c.ReadAt(0), in.RoleID)
-				return abRole(r), err
+				return abRole(&r), err
 			}),
 		ab(Command, "AdminUpdateRoleV4", patch, "/iam/v4/admin/roles/{roleId}", ok, secRoleU, "Update a role's name and flags",
 			func(ctx context.Context, d *Deps, c *Call, in *abRoleUpdateV4) (ABRole, error) {
@@ -363,8 +364,8 @@ func accelbyteRoleOps() []*Op {
 					return ABRolesV3{}, err
 				}
 				out := ABRolesV3{Data: make([]ABRoleWithManagers, 0, len(rs))}
-				for _, r := range rs {
-					out.Data = append(out.Data, ABRoleWithManagers{ABRole: abRole(r), Managers: []ABUser{}})
+				for i := range rs {
+					out.Data = append(out.Data, ABRoleWithManagers{ABRole: abRole(&rs[i]), Managers: []ABUser{}})
 				}
 				if more && len(rs) > 0 {
 					out.Paging.Next = in.next("/iam/v3/admin/roles", rs[len(rs)-1].RoleName)
@@ -405,7 +406,7 @@ func accelbyteRoleOps() []*Op {
 		ab(Read, "AdminGetRoleV3", get, "/iam/v3/admin/roles/{roleId}", ok, secRoleR, "Get a role",
 			func(ctx context.Context, d *Deps, c *Call, in *RoleRef) (ABRole, error) {
 				r, _, err := d.Query.GetRole(ctx, c.ReadAt(0), in.RoleID)
-				return abRole(r), err
+				return abRole(&r), err
 			}),
 		ab(Command, "AdminUpdateRoleV3", patch, "/iam/v3/admin/roles/{roleId}", ok, secRoleU, "Update a role's name and wildcard flag",
 			func(ctx context.Context, d *Deps, c *Call, in *abRoleUpdateV3) (ABRole, error) {
