@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -273,6 +275,27 @@ func (p *ABCursor) next(path, cursor string) string {
 		q.Set("limit", strconv.Itoa(*p.Limit))
 	}
 	return pageLink(path, q)
+}
+
+// ListBody reports whether requests of type t (a struct) have a body that
+// is not a JSON object but the value of one field (a list: AccelByte's
+// list of role ids, of resources), which *t's UnmarshalJSON decodes, and
+// returns that field.
+func ListBody(t reflect.Type) (reflect.StructField, bool) {
+	if t.Kind() != reflect.Struct || !reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return reflect.StructField{}, false
+	}
+	var body []reflect.StructField
+	for _, f := range reflect.VisibleFields(t) {
+		if f.Anonymous || !f.IsExported() || f.Tag.Get("path") != "" || f.Tag.Get("query") != "" {
+			continue
+		}
+		body = append(body, f)
+	}
+	if len(body) != 1 {
+		return reflect.StructField{}, false
+	}
+	return body[0], true
 }
 
 // decodeBody decodes one JSON value of an AccelByte request whose body is

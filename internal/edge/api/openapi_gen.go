@@ -628,7 +628,10 @@ func (g *gen) operation(o *Op) map[string]any {
 	op["parameters"] = params
 	if o.Body {
 		var body map[string]any
+		lb, isList := ListBody(o.Request)
 		switch {
+		case isList:
+			body = g.schema(lb.Type)
 		case o.Request.Kind() != reflect.Struct:
 			body = g.schema(o.Request)
 		case hasPath:

@@ -382,7 +382,11 @@ func TestOpenAPIDescribesEveryType(t *testing.T) {
 						delete(fields, name)
 					}
 				}
-				req = request(o.Method, target, "tok", fields)
+				if lb, ok := ListBody(o.Request); ok { // the body is that field's value
+					req = request(o.Method, target, "tok", in.Elem().FieldByIndex(lb.Index).Interface())
+				} else {
+					req = request(o.Method, target, "tok", fields)
+				}
 			} else {
 				q := url.Values{}
 				for _, p := range o.Params {
