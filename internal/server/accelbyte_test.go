@@ -214,6 +214,7 @@ func TestAccelByteBadInputChangesNothing(t *testing.T) {
 		{"path action not a number", "DELETE", "/iam/v3/admin/roles/" + id + "/permissions/X/two", nil, 400, "invalidPermission"},
 		{"resources not a list", "DELETE", "/iam/v4/admin/roles/" + id + "/permissions", `{"resource":"X"}`, 400, "malformedJson"},
 		{"role ids not a list", "DELETE", "/iam/v3/admin/namespaces/foo/users/888/roles", `"` + id + `"`, 400, "malformedJson"},
+		{"too many role ids", "DELETE", "/iam/v3/admin/namespaces/foo/users/888/roles", `["` + strings.Repeat(`r","`, 100) + `r"]`, 400, "tooManyItems"},
 		{"bad user id", "POST", "/iam/v3/admin/namespaces/foo/users/a:b/roles/" + id, nil, 400, "invalidUserId"},
 		{"bad namespace", "GET", "/iam/v4/admin/namespaces/f:o/users/888/roles", nil, 400, "invalidNamespace"},
 		{"managers", "POST", "/iam/v3/admin/roles/" + id + "/managers", map[string]any{"managers": []any{map[string]any{"userId": "1", "namespace": "foo", "displayName": ""}}}, 501, "managersNotSupported"},

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -112,7 +113,7 @@ func (r *abUserRoleIDs) Validate() error {
 	if r.RoleIDs == nil {
 		return Bad("missingField", `send a JSON list of role ids: ["..."]`)
 	}
-	return nil
+	return maxItems("role ids", len(r.RoleIDs))
 }
 
 // UnmarshalJSON reads the body: a JSON list of {namespace, roleId}.
@@ -122,6 +123,9 @@ func (r *abUserRolesSave) UnmarshalJSON(data []byte) error { return decodeBody(d
 func (r *abUserRolesSave) Validate() error {
 	if r.Roles == nil {
 		return Bad("missingField", `send a JSON list: [{"namespace": "...", "roleId": "..."}]`)
+	}
+	if err := maxItems("roles", len(r.Roles)); err != nil {
+		return err
 	}
 	for i, e := range r.Roles {
 		if e.Namespace == "" || e.RoleID == "" {
@@ -323,4 +327,12 @@ func accelbyteUserOps() []*Op {
 				return NoContent{}, err
 			}),
 	}
+}
+
+// maxItems bounds the lists of requests that run one command per item.
+func maxItems(what string, n int) error {
+	if n > command.MaxAssignedNS {
+		return Bad("tooManyItems", "%d %s in one request; the limit is %d: split the request", n, what, command.MaxAssignedNS)
+	}
+	return nil
 }
