@@ -334,7 +334,9 @@ func (s *Service) holdsRole(ctx context.Context, m *Meta, r roleGrant, nss []str
 // AssignRole gives role roleID to user userID, made within namespace ns, for
 // assignedNamespaces (required unless the role is a wildcard role). Assigning
 // a role the user already holds in ns replaces its namespaces. The caller
-// must hold every permission the role would give there.
+// needs ADMIN:NAMESPACE:{ns}:ROLE:USER:{userID} Update (a grant of
+// ROLE:USER:* covers every user) and must hold every permission the role
+// would give there.
 func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID string, assignedNamespaces []string, opts ...AssignOptions) (uint64, error) {
 	var o AssignOptions
 	if len(opts) > 0 {
@@ -346,7 +348,7 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 	if err := validateUserNS(ns, userID); err != nil {
 		return 0, err
 	}
-	if err := s.authorize(ctx, &m, auth.PermAssignment(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermUserAssignment(ns, userID), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {
@@ -413,12 +415,13 @@ func (s *Service) checkRoleAlive(ctx context.Context, roleID string, rev uint64)
 	return nil
 }
 
-// UnassignRole ends user userID's assignment of role roleID made in ns.
+// UnassignRole ends user userID's assignment of role roleID made in ns. The
+// caller needs ADMIN:NAMESPACE:{ns}:ROLE:USER:{userID} Update.
 func (s *Service) UnassignRole(ctx context.Context, m Meta, ns, userID, roleID string) (uint64, error) {
 	if err := validateUserNS(ns, userID); err != nil {
 		return 0, err
 	}
-	if err := s.authorize(ctx, &m, auth.PermAssignment(ns), perm.Update, ns); err != nil {
+	if err := s.authorize(ctx, &m, auth.PermUserAssignment(ns, userID), perm.Update, ns); err != nil {
 		return 0, err
 	}
 	if err := validateMeta(&m); err != nil {

@@ -33,6 +33,14 @@ func PermAudit(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":AUDIT" }
 // unassign, Read to list.
 func PermAssignment(ns string) string { return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:*" }
 
+// PermUserAssignment guards assigning roles to user in namespace ns
+// (AccelByte's ADMIN:NAMESPACE:{namespace}:ROLE:USER:{userId}): Update to
+// assign or unassign. A grant of PermAssignment(ns) covers it for every
+// user. user must be a valid id (events.ValidID: no ':' or '*').
+func PermUserAssignment(ns, user string) string {
+	return "ADMIN:NAMESPACE:" + ns + ":ROLE:USER:" + user
+}
+
 // PermNamespace guards reading and deleting namespace ns, and (Update) creating
 // it explicitly once it exists implicitly (see index.View.NamespaceReferenced)
 // or giving it as a parent.

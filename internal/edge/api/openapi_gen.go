@@ -638,7 +638,10 @@ func (g *gen) operation(o *Op) map[string]any {
 	op["parameters"] = params
 	if o.Body {
 		var body map[string]any
+		lb, isList := ListBody(o.Request)
 		switch {
+		case isList:
+			body = g.schema(lb.Type)
 		case o.Request.Kind() != reflect.Struct:
 			body = g.schema(o.Request)
 		case hasPath:
@@ -674,7 +677,7 @@ func (g *gen) operation(o *Op) map[string]any {
 			},
 			"x-event-schema": g.schema(o.Reply),
 		}}
-	} else {
+	} else if o.Status != http.StatusNoContent { // 204 has no body
 		success["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(o.Reply)}}
 	}
 	responses := map[string]any{strconv.Itoa(o.Status): success}

@@ -54,6 +54,10 @@ func (a *server) route(o *api.Op) http.Handler {
 			if o.NoStore {
 				w.Header().Set("Cache-Control", "no-store")
 			}
+			if o.Status == http.StatusNoContent { // 204 carries no body
+				w.WriteHeader(o.Status)
+				return
+			}
 			writeJSON(w, o.Status, out)
 		}
 	}
