@@ -16,6 +16,7 @@ set -euo pipefail
 GOLANGCI_LINT_VERSION=v2.15.0
 GOVULNCHECK_VERSION=v1.9.0
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
+NATSCLI_VERSION=v0.5.0
 # ---------------------------------------------------------------------------
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,8 +29,9 @@ spec() {
 	golangci-lint) echo "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION" ;;
 	govulncheck) echo "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" ;;
 	benchstat) echo "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION" ;;
+	nats) echo "github.com/nats-io/natscli/nats@$NATSCLI_VERSION" ;;
 	*)
-		echo "tools.sh: unknown tool '$1' (golangci-lint, govulncheck, benchstat)" >&2
+		echo "tools.sh: unknown tool '$1' (golangci-lint, govulncheck, benchstat, nats)" >&2
 		return 2
 		;;
 	esac
@@ -60,7 +62,7 @@ fi
 
 tools=("$@")
 if [[ ${#tools[@]} -eq 0 ]]; then
-	tools=(golangci-lint govulncheck benchstat)
+	tools=(golangci-lint govulncheck benchstat nats)
 fi
 
 for t in "${tools[@]}"; do

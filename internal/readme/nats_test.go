@@ -17,8 +17,8 @@ import (
 )
 
 // TestREADMENATS runs the README's nats CLI examples (the block marked
-// "TestREADMENATS": the nats CLI is not installed where the tests run) with
-// nats.go: for each "nats --user U ... --inbox-prefix P req SUBJECT -H ...
+// "readme-test: needs nats", which TestREADME runs with the real nats CLI
+// when it is installed) with nats.go, as the CLI sends them: for each "nats --user U ... --inbox-prefix P req SUBJECT -H ...
 // 'BODY'" it connects as U with U's password from grantlog-data/nats-U.creds
 // and inbox prefix P, and sends BODY to SUBJECT with the headers; "service
 // ls" asks $SRV.INFO.grantlog as the nats CLI does. Every request must be
@@ -33,12 +33,12 @@ func TestREADMENATS(t *testing.T) {
 	}
 	var code []string
 	for _, b := range parse(t, string(raw)) {
-		if b.lang == "sh" && strings.Contains(b.skip, "TestREADMENATS") {
+		if b.lang == "sh" && b.needs == "nats" {
 			code = b.code
 		}
 	}
 	if code == nil {
-		t.Fatal(`README.md has no sh block marked "readme-test: skip ... TestREADMENATS"`)
+		t.Fatal(`README.md has no sh block marked "readme-test: needs nats"`)
 	}
 	// Join continuation lines into commands.
 	var cmds []string

@@ -25,6 +25,11 @@ import (
 //
 //   - <!-- readme-test: skip REASON --> on the line before a block skips it
 //     (the test logs the skipped blocks and their reasons).
+//   - <!-- readme-test: needs nats --> runs the block with the nats CLI
+//     (from PATH, $TOOLS_BIN or the repository's bin, where
+//     scripts/tools.sh nats installs it), NATS_URL set to the server's;
+//     without it the block is skipped, unless CI_REQUIRE_NATS_CLI=1 (.ci/run
+//     installs it), and TestREADMENATS sends its requests with nats.go.
 //   - A ```text block right after a ```sh block (blank lines between only)
 //     is the sh block's expected output: stdout and stderr together,
 //     compared with all whitespace removed, "…" matching any text (ids,
@@ -47,10 +52,14 @@ type block struct {
 	line     int // README line of the first line of code
 	code     []string
 	skip     string // reason, "" when the block runs
+	needs    string // a tool the block needs ("nats")
 	expected *block // the ```text block that follows, if any
 }
 
-var skipRE = regexp.MustCompile(`^<!--\s*readme-test:\s*skip\s+(.*?)\s*-->$`)
+var (
+	skipRE  = regexp.MustCompile(`^<!--\s*readme-test:\s*skip\s+(.*?)\s*-->$`)
+	needsRE = regexp.MustCompile(`^<!--\s*readme-test:\s*needs\s+(\S+)\s*-->$`)
+)
 
 // parse returns README.md's fenced blocks, in order.
 func parse(t *testing.T, text string) []*block {
@@ -82,6 +91,9 @@ func parse(t *testing.T, text string) []*block {
 			if m := skipRE.FindStringSubmatch(prev); m != nil {
 				cur.skip = m[1]
 			}
+			if m := needsRE.FindStringSubmatch(prev); m != nil {
+				cur.needs = m[1]
+			}
 			if cur.lang == "text" && lastEnd >= 0 && blocks[lastEnd].lang == "sh" {
 				blocks[lastEnd].expected = cur
 			}
@@ -106,6 +118,7 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	natsCLI := findNATSCLI()
 	var run []*block
 	for _, b := range parse(t, string(raw)) {
 		switch {
@@ -113,6 +126,13 @@ func TestREADME(t *testing.T) {
 			continue
 		case b.skip != "":
 			t.Logf("skipped: README.md:%d: %s", b.line-1, b.skip)
+		case b.needs == "nats" && natsCLI == "":
+			if os.Getenv("CI_REQUIRE_NATS_CLI") == "1" {
+				t.Fatalf("README.md:%d needs the nats CLI: install it with scripts/tools.sh nats", b.line-1)
+			}
+			t.Logf("skipped: README.md:%d: the nats CLI is not installed (scripts/tools.sh nats); TestREADMENATS sends its requests with nats.go", b.line-1)
+		case b.needs != "" && b.needs != "nats":
+			t.Fatalf("README.md:%d: readme-test: needs %q: only nats is known", b.line-1, b.needs)
 		default:
 			run = append(run, b)
 		}
@@ -131,6 +151,11 @@ func TestREADME(t *testing.T) {
 	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, "grantlog"), "../../cmd/grantlog")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/grantlog: %v\n%s", err, out)
+	}
+	if natsCLI != "" {
+		if err := os.Symlink(natsCLI, filepath.Join(bin, "nats")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if shimmed := shimTools(t, bin, "curl", "jq"); len(shimmed) > 0 {
 		t.Logf("not installed (or GRANTLOG_README_SHIMS=1): %v; the test binary stands in for them", shimmed)
@@ -167,6 +192,9 @@ func TestREADME(t *testing.T) {
 		// The README's server is at http://127.0.0.1:8080, the default
 		// of the commands that take no context (grantlog audit).
 		"GRANTLOG_URL=http://"+srv.HTTPAddr(), "GRANTLOG_TOKEN=",
+		// The nats CLI's server (its default is nats://127.0.0.1:4222, the
+		// README's), and no nats CLI context of the user's.
+		"NATS_URL="+srv.NATSURL(), "NATS_CONTEXT=",
 	)
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
@@ -272,4 +300,25 @@ func startServer(ctx context.Context, t *testing.T, dataDir string) *server.Serv
 		}
 	}
 	return srv
+}
+
+// findNATSCLI returns the nats CLI's path: on PATH, in $TOOLS_BIN, or in
+// the repository's bin (scripts/tools.sh nats); "" when none is.
+func findNATSCLI() string {
+	if p, err := exec.LookPath("nats"); err == nil {
+		return p
+	}
+	for _, dir := range []string{os.Getenv("TOOLS_BIN"), "../../bin"} {
+		if dir == "" {
+			continue
+		}
+		p, err := filepath.Abs(filepath.Join(dir, "nats"))
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }

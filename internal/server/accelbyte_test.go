@@ -270,3 +270,31 @@ func TestAssignmentPerUser(t *testing.T) {
 	all := abCaller(t, c, "all", []map[string]any{{"resource": "ADMIN:NAMESPACE:foo:ROLE:USER:*", "action": 4}})
 	abMust(t, all, http.StatusCreated, "POST", "/v1/namespaces/foo/users/999/roles", map[string]any{"roleId": id, "assignedNamespaces": []string{"foo"}})
 }
+
+// TestAccelByteListsAreAtomic: an AccelByte request that makes several
+// changes (members, a user's roles) stores all of them or none.
+func TestAccelByteListsAreAtomic(t *testing.T) {
+	_, c := startServer(t, t.TempDir())
+	role := abMust(t, c, http.StatusCreated, "POST", "/iam/v4/admin/roles", map[string]any{"roleName": "Squad", "adminRole": false, "isWildcard": false})
+	id := role["roleId"].(string)
+	head := func() any { return c.must(http.StatusOK, "GET", "/v1/status", nil)["revision"] }
+
+	// Members: the second is already gone from the role's namespace list
+	// (never assigned), so removing both must remove neither.
+	abMust(t, c, http.StatusNoContent, "POST", "/iam/v3/admin/roles/"+id+"/members", map[string]any{
+		"members": []any{map[string]any{"userId": "m1", "namespace": "foo"}, map[string]any{"userId": "m2", "namespace": "foo"}},
+	})
+	before := head()
+	abMust(t, c, http.StatusNotFound, "DELETE", "/iam/v3/admin/roles/"+id+"/members", map[string]any{
+		"members": []any{map[string]any{"userId": "m1", "namespace": "foo"}, map[string]any{"userId": "m3", "namespace": "foo"}},
+	})
+	assert.Equal(t, before, head(), "nothing was stored")
+	ur := abMust(t, c, http.StatusOK, "GET", "/iam/v4/admin/namespaces/foo/users/m1/roles", nil)
+	assert.Len(t, ur["data"], 1, "m1 keeps the role: the request failed as a whole")
+
+	// A user's roles (v3 DELETE with a list): one of them not held.
+	abMust(t, c, http.StatusNotFound, "DELETE", "/iam/v3/admin/namespaces/foo/users/m2/roles", []string{id, "no-such-role"})
+	assert.Equal(t, before, head(), "nothing was stored")
+	ur = abMust(t, c, http.StatusOK, "GET", "/iam/v4/admin/namespaces/foo/users/m2/roles", nil)
+	assert.Len(t, ur["data"], 1)
+}

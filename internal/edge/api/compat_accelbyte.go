@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/perm"
@@ -315,4 +316,30 @@ func pathAction(s string) int {
 		return -1
 	}
 	return n
+}
+
+// atomically stores the changes of one AccelByte request that makes
+// several (a list of members, a user's roles, a bulk client update) as one
+// transaction (command.Service.Transaction): all of them or none, at the
+// revision it returns (0 when there is nothing to do). desc is the request,
+// which an Idempotency-Key is bound to.
+func atomically(ctx context.Context, d *Deps, c *Call, desc any, steps []command.Step) (uint64, error) {
+	if len(steps) == 0 {
+		return 0, nil
+	}
+	return d.Commands.Transaction(ctx, c.Meta(""), desc, steps)
+}
+
+func assignStep(ns, userID, roleID string, nss []string) command.Step {
+	return func(ctx context.Context, s *command.Service, m command.Meta) error {
+		_, err := s.AssignRole(ctx, m, ns, userID, roleID, nss)
+		return err
+	}
+}
+
+func unassignStep(ns, userID, roleID string) command.Step {
+	return func(ctx context.Context, s *command.Service, m command.Meta) error {
+		_, err := s.UnassignRole(ctx, m, ns, userID, roleID)
+		return err
+	}
 }

@@ -177,24 +177,34 @@ func readClient(ctx context.Context, d *Deps, ns, id string, rev uint64) (ABClie
 // updateClient applies u to client id of ns: its name, then its
 // permissions (replaced) when given.
 func updateClient(ctx context.Context, d *Deps, c *Call, ns, id string, u *ABClientUpdate) (uint64, error) {
-	var rev uint64
+	steps, err := clientUpdateSteps(ns, id, u)
+	if err != nil {
+		return 0, err
+	}
+	return atomically(ctx, d, c, u, steps)
+}
+
+// clientUpdateSteps are the commands of an update of client id: its name,
+// its permissions (replaced), those given.
+func clientUpdateSteps(ns, id string, u *ABClientUpdate) ([]command.Step, error) {
+	var steps []command.Step
 	if u.ClientName != nil {
-		r, err := d.Commands.UpdateClient(ctx, c.Meta(""), ns, id, command.UpdateClient{ClientName: u.ClientName})
-		if err != nil {
-			return 0, err
-		}
-		rev = r
+		steps = append(steps, func(ctx context.Context, s *command.Service, m command.Meta) error {
+			_, err := s.UpdateClient(ctx, m, ns, id, command.UpdateClient{ClientName: u.ClientName})
+			return err
+		})
 	}
 	if u.ClientPermissions != nil {
 		ps, err := toPerms(u.ClientPermissions)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		if rev, err = d.Commands.ChangeClientPermissions(ctx, c.Meta(""), ns, id, command.ReplacePermissions, ps); err != nil {
-			return 0, err
-		}
+		steps = append(steps, func(ctx context.Context, s *command.Service, m command.Meta) error {
+			_, err := s.ChangeClientPermissions(ctx, m, ns, id, command.ReplacePermissions, ps)
+			return err
+		})
 	}
-	return rev, nil
+	return steps, nil
 }
 
 func changeClientPerms(op command.PermissionOp) func(context.Context, *Deps, *Call, *abClientPermissions) (NoContent, error) {
@@ -281,12 +291,16 @@ func accelbyteClientOps() []*Op {
 			}).noStore(),
 		ab(Command, "AdminBulkUpdateClientsV3", put, clients, noContent, secClientU, "Update IAM clients' names and permissions",
 			func(ctx context.Context, d *Deps, c *Call, in *abClientsUpdate) (NoContent, error) {
+				var steps []command.Step
 				for _, id := range in.ClientIDs {
-					if _, err := updateClient(ctx, d, c, in.Namespace, id, in.ClientUpdateRequest); err != nil {
+					ss, err := clientUpdateSteps(in.Namespace, id, in.ClientUpdateRequest)
+					if err != nil {
 						return NoContent{}, err
 					}
+					steps = append(steps, ss...)
 				}
-				return NoContent{}, nil
+				_, err := atomically(ctx, d, c, in, steps)
+				return NoContent{}, err
 			}),
 		ab(Read, "AdminGetClientsbyNamespacebyIDV3", get, clients+"/{clientId}", ok, secClientR, "Get an IAM client",
 			func(ctx context.Context, d *Deps, c *Call, in *abClientRef) (ABClient, error) {

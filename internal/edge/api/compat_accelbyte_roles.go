@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/google/uuid"
+
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/perm"
@@ -384,16 +386,19 @@ func accelbyteRoleOps() []*Op {
 				if err != nil {
 					return ABRoleV3{}, err
 				}
-				ev, rev, err := d.Commands.CreateRole(ctx, c.Meta(""), command.CreateRole{
-					RoleName: in.RoleName, AdminRole: in.AdminRole, IsWildcard: in.IsWildcard, Permissions: ps,
-				})
+				// The role and its members, all or none.
+				ev := events.RoleCreated{RoleID: uuid.NewString()}
+				steps := []command.Step{func(ctx context.Context, s *command.Service, m command.Meta) error {
+					_, _, err := s.CreateRole(ctx, m, command.CreateRole{RoleID: ev.RoleID,
+						RoleName: in.RoleName, AdminRole: in.AdminRole, IsWildcard: in.IsWildcard, Permissions: ps})
+					return err
+				}}
+				for _, m := range in.Members {
+					steps = append(steps, assignStep(m.Namespace, m.UserID, ev.RoleID, []string{m.Namespace}))
+				}
+				rev, err := atomically(ctx, d, c, in, steps)
 				if err != nil {
 					return ABRoleV3{}, err
-				}
-				for _, m := range in.Members {
-					if rev, err = d.Commands.AssignRole(ctx, c.Meta(""), m.Namespace, m.UserID, ev.RoleID, []string{m.Namespace}); err != nil {
-						return ABRoleV3{}, err
-					}
 				}
 				r, err := readRole(ctx, d, ev.RoleID, rev)
 				if err != nil {
@@ -465,24 +470,24 @@ func accelbyteRoleOps() []*Op {
 				if err := validMembers(in.Members); err != nil {
 					return NoContent{}, err
 				}
+				steps := make([]command.Step, 0, len(in.Members))
 				for _, m := range in.Members {
-					if _, err := d.Commands.AssignRole(ctx, c.Meta(""), m.Namespace, m.UserID, in.RoleID, []string{m.Namespace}); err != nil {
-						return NoContent{}, err
-					}
+					steps = append(steps, assignStep(m.Namespace, m.UserID, in.RoleID, []string{m.Namespace}))
 				}
-				return NoContent{}, nil
+				_, err := atomically(ctx, d, c, in, steps)
+				return NoContent{}, err
 			}),
 		ab(Command, "AdminRemoveRoleMembersV3", del, "/iam/v3/admin/roles/{roleId}/members", noContent, secRoleU, "Unassign a role from users, each in its namespace",
 			func(ctx context.Context, d *Deps, c *Call, in *abRoleMembers) (NoContent, error) {
 				if err := validMembers(in.Members); err != nil {
 					return NoContent{}, err
 				}
+				steps := make([]command.Step, 0, len(in.Members))
 				for _, m := range in.Members {
-					if _, err := d.Commands.UnassignRole(ctx, c.Meta(""), m.Namespace, m.UserID, in.RoleID); err != nil {
-						return NoContent{}, err
-					}
+					steps = append(steps, unassignStep(m.Namespace, m.UserID, in.RoleID))
 				}
-				return NoContent{}, nil
+				_, err := atomically(ctx, d, c, in, steps)
+				return NoContent{}, err
 			}),
 		ab(Command, "AdminAddRolePermissionsV3", post, "/iam/v3/admin/roles/{roleId}/permissions", noContent, secRoleU, "Add permissions to a role",
 			func(ctx context.Context, d *Deps, c *Call, in *abRolePermissions) (NoContent, error) {

@@ -292,29 +292,26 @@ func accelbyteUserOps() []*Op {
 				if err != nil {
 					return NoContent{}, err
 				}
+				var steps []command.Step
 				for _, id := range order {
-					if _, err := d.Commands.AssignRole(ctx, c.Meta(""), in.Namespace, in.UserID, id, want[id]); err != nil {
-						return NoContent{}, err
-					}
+					steps = append(steps, assignStep(in.Namespace, in.UserID, id, want[id]))
 				}
 				for _, r := range held.Data {
-					if _, keep := want[r.RoleID]; keep {
-						continue
-					}
-					if _, err := d.Commands.UnassignRole(ctx, c.Meta(""), in.Namespace, in.UserID, r.RoleID); err != nil {
-						return NoContent{}, err
+					if _, keep := want[r.RoleID]; !keep {
+						steps = append(steps, unassignStep(in.Namespace, in.UserID, r.RoleID))
 					}
 				}
-				return NoContent{}, nil
+				_, err = atomically(ctx, d, c, in, steps)
+				return NoContent{}, err
 			}),
 		ab(Command, "AdminDeleteUserRolesV3", del, v3UserRoles, noContent, secUserRoleD, "Unassign roles from a user (body: a JSON list of role ids)",
 			func(ctx context.Context, d *Deps, c *Call, in *abUserRoleIDs) (NoContent, error) {
+				steps := make([]command.Step, 0, len(in.RoleIDs))
 				for _, id := range in.RoleIDs {
-					if _, err := d.Commands.UnassignRole(ctx, c.Meta(""), in.Namespace, in.UserID, id); err != nil {
-						return NoContent{}, err
-					}
+					steps = append(steps, unassignStep(in.Namespace, in.UserID, id))
 				}
-				return NoContent{}, nil
+				_, err := atomically(ctx, d, c, in, steps)
+				return NoContent{}, err
 			}),
 		ab(Command, "AdminAddUserRoleV3", post, v3UserRoles+"/{roleId}", noContent, secUserRoleU, "Assign a role to a user in the path's namespace",
 			func(ctx context.Context, d *Deps, c *Call, in *abUserRoleV3) (NoContent, error) {
