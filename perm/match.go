@@ -219,6 +219,14 @@ type RequiredBinding struct {
 	// literal NAMESPACE) then also matches as its parent: a grant on a
 	// studio covers its games.
 	Parent func(ns string) string
+	// Params, when non-nil, are the path parameters of the endpoint whose
+	// required template is parsed: the template may then hold any {name}
+	// placeholder (see ValidateEndpointTemplate), bound to the value of the
+	// parameter of that name (compared case-insensitively). Without Params,
+	// only {namespace} and {userId} are placeholders. {namespace} and
+	// {userId} always bind to Namespace and UserID: the caller decides
+	// whether those come from the path.
+	Params []Param
 	// Unbound keeps placeholders in the required tag as they are, so that
 	// only a grant "*" covers them. It asks whether a grant set holds a
 	// permission template in every namespace or for every user.
@@ -287,7 +295,7 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 				end += i
 			}
 			var err *TagError
-			if kind, err = classify(s, start, end); err != nil {
+			if kind, err = classify(s, start, end, b.Params != nil); err != nil {
 				return err
 			}
 		}
@@ -301,6 +309,15 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 			}
 		case kind == kindUserID:
 			if seg, err = bindValue(s, start, PlaceholderUserID, "user id", b.UserID); err != nil {
+				return err
+			}
+		case kind == kindParam:
+			val, ok := lookupParam(b.Params, seg[1:len(seg)-1])
+			if !ok {
+				return tagErr(s, start, "placeholder "+seg+at(start)+" cannot be bound (the endpoint's path parameters do not include "+
+					seg[1:len(seg)-1]+"; give its value)")
+			}
+			if seg, err = bindValue(s, start, seg, "path parameter "+seg[1:len(seg)-1], val); err != nil {
 				return err
 			}
 		}
