@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/catalogs"
+	"github.com/grantlog/grantlog/perm"
 )
 
 // PresetRole is the result of one role of ApplyPreset.
@@ -157,23 +160,55 @@ func allDone(names []string, done map[string]bool) bool {
 type EndpointsLoaded struct {
 	Catalog   string `json:"catalog"`
 	Endpoints int    `json:"endpoints"`
+	// Unchanged is how many of Endpoints were already registered exactly
+	// so, and so needed no event.
+	Unchanged int    `json:"unchanged,omitempty"`
 	Revision  uint64 `json:"revision"`
 }
 
 // LoadEndpointCatalog registers every endpoint of the named endpoint
-// catalog ("accelbyte", "hathora"). Each endpoint is a command of its own;
+// catalog ("accelbyte": AccelByte's whole published catalog, "hathora").
+// Each endpoint is a command of its own (one event each: some 1,800 for
+// accelbyte, a fraction of a second with fsync on every write, see
+// docs/BENCHMARKS.md); an endpoint already registered exactly so is left
+// as it is, so loading again after an interruption resumes where it
+// stopped and a second load appends nothing. The whole catalog is
+// validated, and the caller authorized, before the first event.
 // m.Reason defaults to "catalog <name>".
 func (s *Service) LoadEndpointCatalog(ctx context.Context, m Meta, name string) (EndpointsLoaded, error) {
 	eps, err := catalogs.Endpoints(name)
 	if err != nil {
 		return EndpointsLoaded{}, errorf(ErrNotFound, "catalogNotFound", "no endpoint catalog %q (try accelbyte or hathora)", name)
 	}
+	if err := s.authorize(ctx, &m, auth.PermEndpoints, perm.Create|perm.Update, ""); err != nil {
+		return EndpointsLoaded{}, err
+	}
 	if m.Reason == "" {
 		m.Reason = "catalog " + name
 	}
 	m.CommandID = "" // one command per endpoint
 	out := EndpointsLoaded{Catalog: name, Endpoints: len(eps)}
-	for _, e := range eps {
+	want := make([]perm.Permission, len(eps))
+	for i, e := range eps {
+		if want[i], err = ValidateEndpoint(RegisterEndpoint{Method: e.Method, Path: e.Path, Resource: e.Resource, Action: e.Action}); err != nil {
+			return out, fmt.Errorf("command: endpoint catalog %s: %s/%s: %w", name, e.Service, e.Name, err)
+		}
+	}
+	v := s.state.Acquire()
+	same := make([]bool, len(eps))
+	for i, e := range eps {
+		if have := v.Endpoint(e.Service, e.Name); have != nil && have.Method == strings.ToUpper(e.Method) &&
+			have.Path == e.Path && have.Resource == want[i].Resource && have.Action == want[i].Action {
+			same[i] = true
+			out.Unchanged++
+			out.Revision = max(out.Revision, have.Revision)
+		}
+	}
+	v.Release()
+	for i, e := range eps {
+		if same[i] {
+			continue
+		}
 		rev, err := s.RegisterEndpoint(ctx, m, e.Service, e.Name,
 			RegisterEndpoint{Method: e.Method, Path: e.Path, Resource: e.Resource, Action: e.Action})
 		if err != nil {
