@@ -219,14 +219,6 @@ type RequiredBinding struct {
 	// literal NAMESPACE) then also matches as its parent: a grant on a
 	// studio covers its games.
 	Parent func(ns string) string
-	// Params, when non-nil, are the path parameters of the endpoint whose
-	// required template is parsed: the template may then hold any {name}
-	// placeholder (see ValidateEndpointTemplate), bound to the value of the
-	// parameter of that name (compared case-insensitively). Without Params,
-	// only {namespace} and {userId} are placeholders. {namespace} and
-	// {userId} always bind to Namespace and UserID: the caller decides
-	// whether those come from the path.
-	Params []Param
 	// Unbound keeps placeholders in the required tag as they are, so that
 	// only a grant "*" covers them. It asks whether a grant set holds a
 	// permission template in every namespace or for every user.
@@ -252,8 +244,24 @@ func ParseRequired(resource string, action Action, b RequiredBinding) (Required,
 // keeps the Required in a larger structure, it saves copying it (a
 // Required is some 600 bytes). On error r is the zero Required.
 func (r *Required) Parse(resource string, action Action, b RequiredBinding) error {
+	return r.parseAll(resource, action, b, nil, false)
+}
+
+// ParseEndpoint is [Required.Parse] for the required template of an
+// endpoint (see [ValidateEndpointTemplate]): resource may then also hold any
+// placeholder {name}, bound to the Value of the params entry of that Name
+// (compared case-insensitively); a placeholder with no entry, or whose
+// value is empty or not a literal segment, gives a *TagError. {namespace}
+// and {userId} bind to b.Namespace and b.UserID as always: the caller
+// decides whether those come from the path. It does not allocate unless it
+// fails (params is only read).
+func (r *Required) ParseEndpoint(resource string, action Action, b RequiredBinding, params []Param) error {
+	return r.parseAll(resource, action, b, params, true)
+}
+
+func (r *Required) parseAll(resource string, action Action, b RequiredBinding, params []Param, endpoint bool) error {
 	r.n, r.nalt = 0, 0
-	if err := r.parse(resource, b); err != nil {
+	if err := r.parse(resource, b, params, endpoint); err != nil {
 		*r = Required{}
 		return err
 	}
@@ -273,7 +281,7 @@ var literalByte = func() (t [256]bool) {
 	return t
 }()
 
-func (r *Required) parse(s string, b RequiredBinding) error {
+func (r *Required) parse(s string, b RequiredBinding, params []Param, endpoint bool) error {
 	if err := checkWhole(s); err != nil {
 		return err
 	}
@@ -295,7 +303,7 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 				end += i
 			}
 			var err *TagError
-			if kind, err = classify(s, start, end, b.Params != nil); err != nil {
+			if kind, err = classify(s, start, end, endpoint); err != nil {
 				return err
 			}
 		}
@@ -312,7 +320,7 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 				return err
 			}
 		case kind == kindParam:
-			val, ok := lookupParam(b.Params, seg[1:len(seg)-1])
+			val, ok := lookupParam(params, seg[1:len(seg)-1])
 			if !ok {
 				return tagErr(s, start, "placeholder "+seg+at(start)+" cannot be bound (the endpoint's path parameters do not include "+
 					seg[1:len(seg)-1]+"; give its value)")

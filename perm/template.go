@@ -120,7 +120,7 @@ func RespellTemplate(resource string, names []string) (string, error) {
 }
 
 // Param is the value of one path parameter, bound into a required
-// template's {Name} placeholder (see RequiredBinding.Params).
+// template's {Name} placeholder (see Required.ParseEndpoint).
 type Param struct {
 	Name, Value string
 }

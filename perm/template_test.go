@@ -43,7 +43,7 @@ func TestEndpointTemplateAccelByteCases(t *testing.T) {
 			assert.Equal(t, c.resource, p.Resource)
 			assert.Equal(t, c.params, params)
 
-			r, err := perm.ParseRequired(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo", UserID: "u1", Params: c.bind})
+			r, err := parseEndpoint(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo", UserID: "u1"}, c.bind)
 			require.NoError(t, err)
 			assert.Equal(t, c.bound, r.String())
 
@@ -54,15 +54,15 @@ func TestEndpointTemplateAccelByteCases(t *testing.T) {
 			assert.True(t, g.Covers(&r, &perm.Binding{Namespaces: []string{"foo"}}))
 			assert.False(t, g.Covers(&r, &perm.Binding{Namespaces: []string{"bar"}}))
 			other := []perm.Param{{Name: c.bind[0].Name, Value: "other"}}
-			r2, err := perm.ParseRequired(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo", Params: other})
+			r2, err := parseEndpoint(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo"}, other)
 			require.NoError(t, err)
 			assert.False(t, g.Covers(&r2, &perm.Binding{Namespaces: []string{"foo"}}))
 
-			// Unbound (no Params): the placeholder is refused as in a grant.
+			// Parsed as a plain required tag: refused as in a grant.
 			_, err = perm.ParseRequired(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo"})
 			require.ErrorIs(t, err, perm.ErrInvalidTag)
-			// Params given but not this one: a clear error naming it.
-			_, err = perm.ParseRequired(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo", Params: []perm.Param{}})
+			// As an endpoint template without that parameter: a clear error naming it.
+			_, err = parseEndpoint(p.Resource, perm.Read, perm.RequiredBinding{Namespace: "foo"}, []perm.Param{})
 			require.ErrorIs(t, err, perm.ErrInvalidTag)
 			assert.Contains(t, err.Error(), "do not include "+c.params[0])
 		})
@@ -103,22 +103,28 @@ func TestEndpointTemplateCanonicalAndRespell(t *testing.T) {
 	assert.ErrorContains(t, err, "it has none")
 
 	// A bound value must be a literal segment.
-	_, err = perm.ParseRequired("A:{clientId}", perm.Read, perm.RequiredBinding{Params: []perm.Param{{Name: "clientId", Value: "a:b"}}})
+	_, err = parseEndpoint("A:{clientId}", perm.Read, perm.RequiredBinding{}, []perm.Param{{Name: "clientId", Value: "a:b"}})
 	require.ErrorIs(t, err, perm.ErrInvalidTag)
 	assert.Contains(t, err.Error(), "path parameter clientId")
-	_, err = perm.ParseRequired("A:{clientId}", perm.Read, perm.RequiredBinding{Params: []perm.Param{{Name: "clientId"}}})
+	_, err = parseEndpoint("A:{clientId}", perm.Read, perm.RequiredBinding{}, []perm.Param{{Name: "clientId"}})
 	require.ErrorIs(t, err, perm.ErrInvalidTag)
 	// Unbound keeps the placeholder: only a "*" grant covers it.
-	r, err := perm.ParseRequired("A:{clientId}", perm.Read, perm.RequiredBinding{Unbound: true, Params: []perm.Param{}})
+	r, err := parseEndpoint("A:{clientId}", perm.Read, perm.RequiredBinding{Unbound: true}, []perm.Param{})
 	require.NoError(t, err)
 	assert.Equal(t, "A:{clientId}", r.String())
+}
+
+func parseEndpoint(resource string, a perm.Action, b perm.RequiredBinding, params []perm.Param) (perm.Required, error) {
+	var r perm.Required
+	err := r.ParseEndpoint(resource, a, b, params)
+	return r, err
 }
 
 func TestParseRequiredWithParamsDoesNotAllocate(t *testing.T) {
 	params := []perm.Param{{Name: "namespace", Value: "foo"}, {Name: "clientId", Value: "abc"}}
 	var r perm.Required
 	allocs := testing.AllocsPerRun(100, func() {
-		if err := r.Parse("ADMIN:NAMESPACE:{namespace}:CLIENT:{clientId}", perm.Read, perm.RequiredBinding{Namespace: "foo", Params: params}); err != nil {
+		if err := r.ParseEndpoint("ADMIN:NAMESPACE:{namespace}:CLIENT:{clientId}", perm.Read, perm.RequiredBinding{Namespace: "foo"}, params); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -164,7 +170,7 @@ func FuzzEndpointTemplate(f *testing.F) {
 		for i, n := range params {
 			bind[i] = perm.Param{Name: n, Value: val}
 		}
-		r, err := perm.ParseRequired(respelled, perm.Read, perm.RequiredBinding{Namespace: "ns", UserID: "u", Params: bind})
+		r, err := parseEndpoint(respelled, perm.Read, perm.RequiredBinding{Namespace: "ns", UserID: "u"}, bind)
 		if err != nil {
 			checkTagError(t, respelled, err)
 			return
