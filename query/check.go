@@ -243,15 +243,15 @@ func (e *evaluation) endpoint(ref *EndpointRef, b *perm.RequiredBinding) (*index
 
 // evaluation is one check in progress.
 type evaluation struct {
-	v  index.View
-	r  perm.Required // by value: a pointer would escape with the explainer
+	v index.View
+	r perm.Required // by value: a pointer would escape with the explainer
 	// route and params hold a check by endpoint's match and path
 	// parameters, in place.
 	route  index.RouteMatch
 	params [index.MaxRouteParams]perm.Param
-	c  perm.Context  // c.Now is read through now()
-	ns string
-	ex *explainer // nil on the fast path
+	c      perm.Context // c.Now is read through now()
+	ns     string
+	ex     *explainer // nil on the fast path
 	// clock is the engine's clock, read once, and only when the check
 	// needs the instant (a bounded assignment, a token, a conditional
 	// grant, an explanation): most checks do not.
