@@ -160,9 +160,6 @@ func allDone(names []string, done map[string]bool) bool {
 type EndpointsLoaded struct {
 	Catalog   string `json:"catalog"`
 	Endpoints int    `json:"endpoints"`
-	// Unchanged is how many of Endpoints were already registered exactly
-	// so, and so needed no event.
-	Unchanged int    `json:"unchanged,omitempty"`
 	Revision  uint64 `json:"revision"`
 }
 
@@ -200,7 +197,6 @@ func (s *Service) LoadEndpointCatalog(ctx context.Context, m Meta, name string) 
 		if have := v.Endpoint(e.Service, e.Name); have != nil && have.Method == strings.ToUpper(e.Method) &&
 			have.Path == e.Path && have.Resource == want[i].Resource && have.Action == want[i].Action {
 			same[i] = true
-			out.Unchanged++
 			out.Revision = max(out.Revision, have.Revision)
 		}
 	}
