@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/grantlog/grantlog/events"
@@ -106,5 +107,54 @@ func (s *Service) DeleteEndpoint(ctx context.Context, m Meta, service, name stri
 			return decision{}, errorf(ErrNotFound, "endpointNotFound", "endpoint %s/%s is not in the catalog", service, name)
 		}
 		return decision{kind: events.KindEndpoint, aggregateID: service + "." + name, payload: events.EndpointDeleted{Service: service, Name: name}}, nil
+	})
+}
+
+// MaxEndpointBatch bounds the endpoints of one RegisterEndpoints: some
+// 110 KB of event, well under NATS's default 1 MB max_payload of an
+// external cluster.
+const MaxEndpointBatch = 500
+
+// CatalogEndpoint is one endpoint of RegisterEndpoints.
+type CatalogEndpoint struct {
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	RegisterEndpoint
+}
+
+// RegisterEndpoints registers 1 to MaxEndpointBatch endpoints as one event
+// (events.EndpointsRegisteredBatch): all or nothing, at one revision, each
+// validated as RegisterEndpoint validates it, with the same authorization.
+// A service and name given twice is refused. It returns the revision.
+func (s *Service) RegisterEndpoints(ctx context.Context, m Meta, in []CatalogEndpoint) (uint64, error) {
+	if len(in) == 0 || len(in) > MaxEndpointBatch {
+		return 0, errorf(ErrInvalid, "invalidBatch", "give 1 to %d endpoints (got %d); split larger catalogs", MaxEndpointBatch, len(in))
+	}
+	if err := s.authorize(ctx, &m, auth.PermEndpoints, perm.Create|perm.Update, ""); err != nil {
+		return 0, err
+	}
+	if err := validateMeta(&m); err != nil {
+		return 0, err
+	}
+	out := make([]events.EndpointRegistered, len(in))
+	seen := make(map[[2]string]int, len(in))
+	for i, e := range in {
+		if !validIdent(e.Service) || !validIdent(e.Name) {
+			return 0, errorf(ErrInvalid, "invalidEndpoint", "endpoints[%d]: service and endpoint names: use 1-64 letters, digits, '_' or '-'", i)
+		}
+		k := [2]string{e.Service, e.Name}
+		if j, dup := seen[k]; dup {
+			return 0, errorf(ErrInvalid, "invalidEndpoint", "endpoints[%d] repeats endpoints[%d] (%s/%s)", i, j, e.Service, e.Name)
+		}
+		seen[k] = i
+		p, err := ValidateEndpoint(e.RegisterEndpoint)
+		if err != nil {
+			return 0, fmt.Errorf("endpoints[%d] (%s/%s): %w", i, e.Service, e.Name, err)
+		}
+		out[i] = events.EndpointRegistered{Service: e.Service, Name: e.Name, Method: strings.ToUpper(e.Method), Path: e.Path,
+			Resource: p.Resource, Action: uint8(p.Action)}
+	}
+	return s.execute(ctx, events.PlatformNamespace, &m, req("RegisterEndpoints", out), func(index.View) (decision, error) {
+		return decision{kind: events.KindEndpoint, aggregateID: "_batch", payload: events.EndpointsRegisteredBatch{Endpoints: out}}, nil
 	})
 }

@@ -280,6 +280,15 @@ func (s *Store) applyPrincipal(b *writer, ev *events.Event) error {
 		rec := endpointRecord{EndpointRegistered: p, Revision: ev.Revision}
 		st.putEndpoint(endpointFrom(rec))
 		return setJSON(b, endpointKey(p.Service, p.Name), rec)
+	case events.EndpointsRegisteredBatch:
+		for _, e := range p.Endpoints {
+			rec := endpointRecord{EndpointRegistered: e, Revision: ev.Revision}
+			st.putEndpoint(endpointFrom(rec))
+			if err := setJSON(b, endpointKey(e.Service, e.Name), rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	case events.EndpointDeleted:
 		st.deleteEndpoint(p.Service, p.Name)
 		return del(endpointKey(p.Service, p.Name))
