@@ -35,11 +35,11 @@ func TestCheckByRawPathEverywhere(t *testing.T) {
 			Endpoint: &client.EndpointRef{Method: method, Path: path}}
 	}
 	checks := []client.CheckRequest{
-		req("p1", "GET", "/iam/v3/admin/namespaces/foo/clients/abc"),        // AdminGetClientsbyNamespacebyIDV3: Read
-		req("p1", "DELETE", "/iam/v3/admin/namespaces/foo/clients/abc"),     // Delete
-		req("p1", "GET", "/iam/v3/admin/namespaces/bar/clients/abc"),        // another namespace
-		req("p2", "GET", "/iam/v3/admin/namespaces/foo/clients/abc"),        // another user
-		req("p1", "GET", "/iam/v3/admin/namespaces/foo/clients?limit=10"),   // the list: Read
+		req("p1", "GET", "/iam/v3/admin/namespaces/foo/clients/abc"),         // AdminGetClientsbyNamespacebyIDV3: Read
+		req("p1", "DELETE", "/iam/v3/admin/namespaces/foo/clients/abc"),      // Delete
+		req("p1", "GET", "/iam/v3/admin/namespaces/bar/clients/abc"),         // another namespace
+		req("p2", "GET", "/iam/v3/admin/namespaces/foo/clients/abc"),         // another user
+		req("p1", "GET", "/iam/v3/admin/namespaces/foo/clients?limit=10"),    // the list: Read
 		req("p1", "GET", "/iam/v3/admin/namespaces/foo/clients/abc/extra/x"), // no such route: an error item
 	}
 	want := []bool{true, false, false, false, true, false}

@@ -195,7 +195,7 @@ func (s *Service) LoadEndpointCatalog(ctx context.Context, m Meta, name string) 
 			v.Release()
 			return out, fmt.Errorf("command: endpoint catalog %s: %s/%s: %w", name, e.Service, e.Name, err)
 		}
-		if have := v.Endpoint(e.Service, e.Name); have != nil && have.Method == strings.ToUpper(e.Method) &&
+		if have := v.Endpoint(e.Service, e.Name); have != nil && strings.EqualFold(have.Method, e.Method) &&
 			have.Path == e.Path && have.Resource == want.Resource && have.Action == want.Action {
 			out.Revision = max(out.Revision, have.Revision)
 			continue

@@ -189,6 +189,24 @@ func (e *Engine) CheckAs(ctx context.Context, caller events.Caller, req *CheckRe
 	return res, nil
 }
 
+// evaluation is one check in progress.
+type evaluation struct {
+	v index.View
+	r perm.Required // by value: a pointer would escape with the explainer
+	// route and params hold a check by endpoint's match and path
+	// parameters, in place.
+	route  index.RouteMatch
+	params [index.MaxRouteParams]perm.Param
+	c      perm.Context // c.Now is read through now()
+	ns     string
+	ex     *explainer // nil on the fast path
+	// clock is the engine's clock, read once, and only when the check
+	// needs the instant (a bounded assignment, a token, a conditional
+	// grant, an explanation): most checks do not.
+	clock  func() time.Time
+	nowSet bool
+}
+
 // endpoint finds the catalog endpoint ref names, binds {namespace} and
 // {userId} into b and leaves its n path parameters in e.params (see
 // EndpointRef).
@@ -239,24 +257,6 @@ func (e *evaluation) endpoint(ref *EndpointRef, b *perm.RequiredBinding) (*index
 		}
 	}
 	return ep, len(params), nil
-}
-
-// evaluation is one check in progress.
-type evaluation struct {
-	v index.View
-	r perm.Required // by value: a pointer would escape with the explainer
-	// route and params hold a check by endpoint's match and path
-	// parameters, in place.
-	route  index.RouteMatch
-	params [index.MaxRouteParams]perm.Param
-	c      perm.Context // c.Now is read through now()
-	ns     string
-	ex     *explainer // nil on the fast path
-	// clock is the engine's clock, read once, and only when the check
-	// needs the instant (a bounded assignment, a token, a conditional
-	// grant, an explanation): most checks do not.
-	clock  func() time.Time
-	nowSet bool
 }
 
 // now returns the instant the check is evaluated at, reading the clock on

@@ -194,7 +194,7 @@ func parseEndpointsTSV(file, data string) ([]Endpoint, error) {
 func identName(s string, limit int) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' {
 			b[i] = '_'
 		}
 	}
