@@ -69,6 +69,17 @@ func TestAccelByteCatalogWhole(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, eps, 1840)
 
+	// A caller without ADMIN:ENDPOINT Create|Update is refused and changes nothing.
+	low := c.must(http.StatusCreated, "POST", "/v1/namespaces/lowns/tokens", obj{"name": "low",
+		"permissions": []obj{{"resource": "NAMESPACE:{namespace}:MATCH", "action": 2}}})
+	before := srv.Store().Applied()
+	lc := newClient(t, srv.HTTPAddr(), low["token"].(string))
+	code, body := lc.do("POST", "/v1/catalogs/endpoints/accelbyte", nil)
+	assert.Equal(t, http.StatusForbidden, code, "%v", body)
+	code, _ = lc.do("PUT", "/v1/endpoints/mine/X", obj{"method": "GET", "path": "/x/{id}", "resource": "ADMIN:X:{id}", "action": 2})
+	assert.Equal(t, http.StatusForbidden, code)
+	assert.Equal(t, before, srv.Store().Applied(), "refused: nothing appended")
+
 	start := time.Now()
 	out := c.must(http.StatusOK, "POST", "/v1/catalogs/endpoints/accelbyte", nil)
 	t.Logf("loading %d endpoints took %v", len(eps), time.Since(start))

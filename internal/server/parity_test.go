@@ -294,6 +294,7 @@ func parityCases() []parityCase {
 		failCase("preset.apply", "not found", asAdmin, obj{"name": "no-such-preset"}, 404, "presetNotFound"),
 		okCase("catalog.scopes.load", "loaded", obj{"name": "vastai"}),
 		failCase("catalog.scopes.load", "not found", asAdmin, obj{"name": "no-such-catalog"}, 404, "catalogNotFound"),
+		failCase("catalog.endpoints.load", "forbidden", asLow, obj{"name": "accelbyte"}, 403, "forbidden"),
 		okCase("catalog.endpoints.load", "loaded", obj{"name": "accelbyte"}),
 		okCase("check", "AccelByte endpoint by raw path", obj{"subject": obj{"type": "user", "id": "u1"}, "namespace": "<ns>",
 			"endpoint": obj{"method": "GET", "path": "/iam/v3/admin/namespaces/<ns>/clients/abc"}, "explain": true}),
