@@ -3,6 +3,7 @@ package index
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,4 +66,43 @@ func BenchmarkMatchRoute(b *testing.B) {
 		params = m.Params(params)
 		i++
 	}
+}
+
+// FuzzMatchRoute: any request path is answered without panic, and a match
+// is right: the endpoint's path with its parameters replaced by the
+// matched values is the request path (without query, fragment and one
+// trailing '/'). Its seeds run with every go test; .ci/run does not fuzz it.
+func FuzzMatchRoute(f *testing.F) {
+	ts := newMemStore(f)
+	methods, paths := catalogRequests(f, ts)
+	for i := 0; i < len(paths); i += 37 {
+		f.Add(methods[i], paths[i])
+	}
+	f.Add("GET", "/iam/v3/admin/namespaces/foo/clients/abc/?x=1#y")
+	f.Add("get", "//")
+	f.Add("GET", "/")
+	f.Fuzz(func(t *testing.T, method, path string) {
+		v := ts.Acquire()
+		defer v.Release()
+		var m RouteMatch
+		if !v.MatchRoute(method, path, "", &m) {
+			return
+		}
+		want := path
+		if i := strings.IndexAny(want, "?#"); i >= 0 {
+			want = want[:i]
+		}
+		if len(want) > 1 && strings.HasSuffix(want, "/") {
+			want = want[:len(want)-1]
+		}
+		ps := m.Params(nil)
+		k := 0
+		got := regexp.MustCompile(`\{[A-Za-z0-9]+\}`).ReplaceAllStringFunc(m.Endpoint.Path, func(string) string {
+			k++
+			return ps[k-1].Value
+		})
+		if got != want || k != len(ps) || !strings.EqualFold(m.Endpoint.Method, method) {
+			t.Fatalf("%s %q matched %s %s with %v: rebuilt %q", method, path, m.Endpoint.Method, m.Endpoint.Path, ps, got)
+		}
+	})
 }
