@@ -217,7 +217,7 @@ func beforeAfter(p events.Payload) (before, after json.RawMessage) {
 		return nil, marshal(p)
 	case events.ScopeDeleted:
 		return nil, jsonNull
-	case events.EndpointRegistered:
+	case events.EndpointRegistered, events.EndpointsRegisteredBatch:
 		return nil, marshal(p)
 	case events.EndpointDeleted:
 		return nil, jsonNull

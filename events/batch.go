@@ -12,3 +12,17 @@ type UserRolesAssignedBatch struct {
 
 // EventType implements Payload.
 func (UserRolesAssignedBatch) EventType() string { return TypeUserRolesAssignedBatch }
+
+// TypeEndpointsRegisteredBatch registers many catalog endpoints at one
+// revision, all or nothing (loading a whole catalog).
+const TypeEndpointsRegisteredBatch = "endpoint.registered_batch.v1"
+
+// EndpointsRegisteredBatch records many endpoint registrations at once, in
+// the platform namespace. Each applies exactly as an EndpointRegistered
+// would, in order.
+type EndpointsRegisteredBatch struct {
+	Endpoints []EndpointRegistered `json:"endpoints"`
+}
+
+// EventType implements Payload.
+func (EndpointsRegisteredBatch) EventType() string { return TypeEndpointsRegisteredBatch }

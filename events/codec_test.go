@@ -105,6 +105,12 @@ func samples() map[string]goldenSample {
 		plat(events.EndpointRegistered{Service: "hathora", Name: "GetBuilds", Method: "GET", Path: "/builds/v3/{appId}/list",
 			Resource: "NAMESPACE:{namespace}:BUILD", Action: 2}),
 		plat(events.EndpointDeleted{Service: "hathora", Name: "GetBuilds"}),
+		{goldenEnvelope(events.PlatformNamespace, "_batch"), events.EndpointsRegisteredBatch{Endpoints: []events.EndpointRegistered{
+			{Service: "iam", Name: "AdminGetClientV3", Method: "GET", Path: "/iam/v3/admin/namespaces/{namespace}/clients/{clientId}",
+				Resource: "ADMIN:NAMESPACE:{namespace}:CLIENT", Action: 2},
+			{Service: "iam", Name: "DeleteClientByNamespace", Method: "DELETE", Path: "/iam/namespaces/{namespace}/clients/{clientId}",
+				Resource: "ADMIN:NAMESPACE:{namespace}:CLIENT:{clientId}", Action: 8},
+		}}},
 		{goldenEnvelope("game1", "_batch"), events.UserRolesAssignedBatch{Assignments: []events.UserRoleAssigned{
 			{UserID: "user-1", RoleID: roleID, AssignedNamespaces: []string{"game1"}},
 			{UserID: "user-2", RoleID: roleID, AssignedNamespaces: []string{"game1", "game2"}, NotAfter: &goldenNotAfter},

@@ -21,6 +21,12 @@
 // "a*", spaces, other characters) is rejected with a [*TagError] that wraps
 // [ErrInvalidTag] and says where the problem is and how to fix it.
 //
+// One exception: the required permission of a registered endpoint may also
+// name the endpoint's path parameters ({clientId}, {platformId}, ...), as
+// AccelByte's published catalog does ([ValidateEndpointTemplate]); they are
+// bound from the request at check time ([Required.ParseEndpoint]). Granted
+// permissions never may.
+//
 // # Actions
 //
 // An [Action] is a bitmask: Create=1, Read=2, Update=4, Delete=8, CRUD=15. A

@@ -244,8 +244,24 @@ func ParseRequired(resource string, action Action, b RequiredBinding) (Required,
 // keeps the Required in a larger structure, it saves copying it (a
 // Required is some 600 bytes). On error r is the zero Required.
 func (r *Required) Parse(resource string, action Action, b RequiredBinding) error {
+	return r.parseAll(resource, action, b, nil, false)
+}
+
+// ParseEndpoint is [Required.Parse] for the required template of an
+// endpoint (see [ValidateEndpointTemplate]): resource may then also hold any
+// placeholder {name}, bound to the Value of the params entry of that Name
+// (compared case-insensitively); a placeholder with no entry, or whose
+// value is empty or not a literal segment, gives a *TagError. {namespace}
+// and {userId} bind to b.Namespace and b.UserID as always: the caller
+// decides whether those come from the path. It does not allocate unless it
+// fails (params is only read).
+func (r *Required) ParseEndpoint(resource string, action Action, b RequiredBinding, params []Param) error {
+	return r.parseAll(resource, action, b, params, true)
+}
+
+func (r *Required) parseAll(resource string, action Action, b RequiredBinding, params []Param, endpoint bool) error {
 	r.n, r.nalt = 0, 0
-	if err := r.parse(resource, b); err != nil {
+	if err := r.parse(resource, b, params, endpoint); err != nil {
 		*r = Required{}
 		return err
 	}
@@ -265,7 +281,7 @@ var literalByte = func() (t [256]bool) {
 	return t
 }()
 
-func (r *Required) parse(s string, b RequiredBinding) error {
+func (r *Required) parse(s string, b RequiredBinding, params []Param, endpoint bool) error {
 	if err := checkWhole(s); err != nil {
 		return err
 	}
@@ -287,7 +303,7 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 				end += i
 			}
 			var err *TagError
-			if kind, err = classify(s, start, end); err != nil {
+			if kind, err = classify(s, start, end, endpoint); err != nil {
 				return err
 			}
 		}
@@ -301,6 +317,15 @@ func (r *Required) parse(s string, b RequiredBinding) error {
 			}
 		case kind == kindUserID:
 			if seg, err = bindValue(s, start, PlaceholderUserID, "user id", b.UserID); err != nil {
+				return err
+			}
+		case kind == kindParam:
+			val, ok := lookupParam(params, seg[1:len(seg)-1])
+			if !ok {
+				return tagErr(s, start, "placeholder "+seg+at(start)+" cannot be bound (the endpoint's path parameters do not include "+
+					seg[1:len(seg)-1]+"; give its value)")
+			}
+			if seg, err = bindValue(s, start, seg, "path parameter "+seg[1:len(seg)-1], val); err != nil {
 				return err
 			}
 		}

@@ -79,6 +79,9 @@ const (
 	kindStar
 	kindNamespace
 	kindUserID
+	// kindParam is any other {name} placeholder: allowed only in the
+	// required template of an endpoint (see ValidateEndpointTemplate).
+	kindParam
 )
 
 func isLiteralByte(c byte) bool {
@@ -92,8 +95,10 @@ func tagErr(tag string, pos int, reason string) *TagError {
 
 func at(pos int) string { return " at byte " + strconv.Itoa(pos) }
 
-// classify validates the segment tag[start:end] and says what it is.
-func classify(tag string, start, end int) (segKind, *TagError) {
+// classify validates the segment tag[start:end] and says what it is. With
+// params, a placeholder {name} other than {namespace} and {userId} is a
+// kindParam (name: 1-64 ASCII letters and digits); without, it is an error.
+func classify(tag string, start, end int, params bool) (segKind, *TagError) {
 	seg := tag[start:end]
 	switch {
 	case seg == "":
@@ -106,6 +111,13 @@ func classify(tag string, start, end int) (segKind, *TagError) {
 			return kindNamespace, nil
 		case strings.EqualFold(seg, PlaceholderUserID):
 			return kindUserID, nil
+		}
+		if params {
+			if !validParamName(seg[1 : len(seg)-1]) {
+				return 0, tagErr(tag, start, "placeholder "+strconv.Quote(seg)+at(start)+
+					" is not a path parameter name (write {name} with 1-64 letters and digits, e.g. {clientId})")
+			}
+			return kindParam, nil
 		}
 		return 0, tagErr(tag, start, "unknown placeholder "+strconv.Quote(seg)+at(start)+" (only {namespace} and {userId} are allowed)")
 	}
@@ -150,6 +162,12 @@ func tooManySegments(tag string, pos int) *TagError {
 // result is s itself when s is already canonical. An invalid tag gives a
 // *TagError wrapping ErrInvalidTag.
 func CanonicalTag(s string) (string, error) {
+	return canonicalTag(s, false)
+}
+
+// canonicalTag is CanonicalTag; with params it accepts any {name}
+// placeholder (see classify), kept as written.
+func canonicalTag(s string, params bool) (string, error) {
 	if err := checkWhole(s); err != nil {
 		return "", err
 	}
@@ -166,7 +184,7 @@ func CanonicalTag(s string) (string, error) {
 			return "", tooManySegments(s, start)
 		}
 		n++
-		kind, err := classify(s, start, end)
+		kind, err := classify(s, start, end, params)
 		if err != nil {
 			return "", err
 		}

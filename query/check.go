@@ -34,8 +34,28 @@ func validateCheck(req *CheckRequest) error {
 		return invalid("invalidNamespace",
 			"namespace %q is not valid: give the namespace the subject is signed into (1-64 letters, digits, '-' or '_')", req.Namespace)
 	}
-	if req.Endpoint != nil && (req.Resource != "" || req.Action != 0) {
-		return invalid("invalidEndpoint", "give either endpoint, or resource and action, not both")
+	if req.Endpoint != nil {
+		if req.Resource != "" || req.Action != 0 {
+			return invalid("invalidEndpoint", "give either endpoint, or resource and action, not both")
+		}
+		return validateEndpointRef(req.Endpoint)
+	}
+	return nil
+}
+
+func validateEndpointRef(ep *EndpointRef) error {
+	raw := ep.Method != "" || ep.Path != ""
+	switch {
+	case raw && (ep.Name != "" || ep.Params != nil):
+		return invalid("invalidEndpoint", "endpoint: give service and name (and params), or method and path (and optionally service), not both")
+	case raw && (ep.Method == "" || ep.Path == ""):
+		return invalid("invalidEndpoint", `endpoint: give both method and path of the request, e.g. {"method": "GET", "path": "/iam/v3/admin/namespaces/foo/clients/abc"}`)
+	case raw && (len(ep.Method) > MaxEndpointMethod || len(ep.Path) > MaxEndpointPath):
+		return invalid("invalidEndpoint", "endpoint: method is at most %d bytes and path at most %d", MaxEndpointMethod, MaxEndpointPath)
+	case raw && ep.Path[0] != '/':
+		return invalid("invalidEndpoint", "endpoint.path %q must start with '/' (the request path, without scheme and host)", ep.Path)
+	case !raw && (ep.Service == "" || ep.Name == ""):
+		return invalid("invalidEndpoint", "endpoint: give service and name of a catalog endpoint, or method and path of a request")
 	}
 	return nil
 }
@@ -93,25 +113,25 @@ func (e *Engine) evaluate(v index.View, req *CheckRequest) (CheckResult, *explai
 	}
 	resource, action := req.Resource, req.Action
 	bind := perm.RequiredBinding{Namespace: req.Namespace, UserID: userID}
+	nparams := 0
 	if req.Endpoint != nil {
-		ep := v.Endpoint(req.Endpoint.Service, req.Endpoint.Name)
-		if ep == nil {
-			return CheckResult{}, nil, errorf(ErrNotFound, "endpointNotFound",
-				"endpoint %s/%s is not in the catalog; register it with PUT /v1/endpoints/%s/%s",
-				req.Endpoint.Service, req.Endpoint.Name, req.Endpoint.Service, req.Endpoint.Name)
+		ep, n, err := ev.endpoint(req.Endpoint, &bind)
+		if err != nil {
+			return CheckResult{}, nil, err
 		}
 		resource, action = ep.Resource, ep.Action
-		if p := req.Endpoint.Params["namespace"]; p != "" {
-			bind.Namespace = p
-		}
-		if p := req.Endpoint.Params["userId"]; p != "" {
-			bind.UserID = p
-		}
+		nparams = n
 	}
 	if v.HasParents() {
 		bind.Parent = v.Parent
 	}
-	if err := ev.r.Parse(resource, action, bind); err != nil {
+	var err error
+	if req.Endpoint != nil {
+		err = ev.r.ParseEndpoint(resource, action, bind, ev.params[:nparams])
+	} else {
+		err = ev.r.Parse(resource, action, bind)
+	}
+	if err != nil {
 		code := "invalidResource"
 		if errors.Is(err, perm.ErrInvalidAction) {
 			code = "invalidAction"
@@ -171,16 +191,72 @@ func (e *Engine) CheckAs(ctx context.Context, caller events.Caller, req *CheckRe
 
 // evaluation is one check in progress.
 type evaluation struct {
-	v  index.View
-	r  perm.Required // by value: a pointer would escape with the explainer
-	c  perm.Context  // c.Now is read through now()
-	ns string
-	ex *explainer // nil on the fast path
+	v index.View
+	r perm.Required // by value: a pointer would escape with the explainer
+	// route and params hold a check by endpoint's match and path
+	// parameters, in place.
+	route  index.RouteMatch
+	params [index.MaxRouteParams]perm.Param
+	c      perm.Context // c.Now is read through now()
+	ns     string
+	ex     *explainer // nil on the fast path
 	// clock is the engine's clock, read once, and only when the check
 	// needs the instant (a bounded assignment, a token, a conditional
 	// grant, an explanation): most checks do not.
 	clock  func() time.Time
 	nowSet bool
+}
+
+// endpoint finds the catalog endpoint ref names, binds {namespace} and
+// {userId} into b and leaves its n path parameters in e.params (see
+// EndpointRef).
+func (e *evaluation) endpoint(ref *EndpointRef, b *perm.RequiredBinding) (*index.Endpoint, int, error) {
+	params := e.params[:0]
+	var ep *index.Endpoint
+	if ref.Path != "" {
+		m := &e.route
+		if !e.v.MatchRoute(ref.Method, ref.Path, ref.Service, m) {
+			of := ""
+			if ref.Service != "" {
+				of = " of service " + ref.Service
+			}
+			return nil, 0, errorf(ErrNotFound, "endpointNotFound",
+				"no endpoint%s in the catalog serves %s %s; load a catalog (POST /v1/catalogs/endpoints/accelbyte) or register it with PUT /v1/endpoints/{service}/{endpoint}",
+				of, ref.Method, ref.Path)
+		}
+		ep = m.Endpoint
+		params = m.Params(params)
+	} else {
+		ep = e.v.Endpoint(ref.Service, ref.Name)
+		if ep == nil {
+			return nil, 0, errorf(ErrNotFound, "endpointNotFound",
+				"endpoint %s/%s is not in the catalog; register it with PUT /v1/endpoints/%s/%s",
+				ref.Service, ref.Name, ref.Service, ref.Name)
+		}
+		for _, n := range ep.PathParams() {
+			if len(params) < cap(params) {
+				params = append(params, perm.Param{Name: n, Value: ref.Params[n]})
+			}
+		}
+		// A parameter the path does not have still binds {namespace} and
+		// {userId}, as before paths were parsed.
+		if p := ref.Params["namespace"]; p != "" {
+			b.Namespace = p
+		}
+		if p := ref.Params["userId"]; p != "" {
+			b.UserID = p
+		}
+	}
+	for _, p := range params {
+		switch {
+		case p.Value == "":
+		case strings.EqualFold(p.Name, "namespace"):
+			b.Namespace = p.Value
+		case strings.EqualFold(p.Name, "userId"):
+			b.UserID = p.Value
+		}
+	}
+	return ep, len(params), nil
 }
 
 // now returns the instant the check is evaluated at, reading the clock on

@@ -21,14 +21,32 @@ type Subject struct {
 	Token string `json:"token,omitempty"`
 }
 
-// EndpointRef names a catalog endpoint instead of a resource and action.
-// Params bind the endpoint's placeholders ({namespace} falls back to the
-// check's namespace, {userId} to the subject's user).
+// EndpointRef names a catalog endpoint instead of a resource and action:
+// either by Service and Name, with Params giving the values of its path
+// parameters; or by the raw request, Method and Path
+// ("GET", "/iam/v3/admin/namespaces/foo/clients/abc"), optionally of
+// Service, whose matching route gives them (at each segment a literal
+// beats a parameter; see index.View.MatchRoute).
+//
+// The endpoint's required template is bound as AccelByte's services bind
+// it, from the request: each path-parameter placeholder ({clientId}) to
+// that parameter's value; {namespace} to the path's namespace parameter,
+// else the check's namespace; {userId} to the path's userId parameter
+// (the user the request is about), else the subject's user. Grants bind
+// their own placeholders as always (PRODUCT 1.3).
 type EndpointRef struct {
-	Service string            `json:"service"`
-	Name    string            `json:"name"`
+	Service string            `json:"service,omitempty"`
+	Name    string            `json:"name,omitempty"`
 	Params  map[string]string `json:"params,omitempty"`
+	Method  string            `json:"method,omitempty"`
+	Path    string            `json:"path,omitempty"`
 }
+
+// Limits of a raw request in an EndpointRef.
+const (
+	MaxEndpointMethod = 16
+	MaxEndpointPath   = 2048
+)
 
 // CheckRequest asks whether Subject may do Action on Resource (or what
 // Endpoint requires), signed into Namespace.

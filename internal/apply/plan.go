@@ -384,14 +384,14 @@ func (b *builder) validate() {
 			b.problem("%s: declared twice", where)
 		}
 		wantEP[endpointKey(*e)] = true
-		p, err := perm.ValidatePermission(perm.Permission{Resource: e.Resource, Action: perm.Action(e.Action)})
+		// As the server validates it: the required resource may name the
+		// path's parameters ({clientId}); methods are kept in upper case.
+		p, err := command.ValidateEndpoint(command.RegisterEndpoint{Method: e.Method, Path: e.Path,
+			Resource: e.Resource, Action: perm.Action(e.Action)})
 		if err != nil {
 			b.problem("%s: %v", where, err)
 		} else {
-			e.Resource = p.Resource
-		}
-		if len(e.Method) > 16 || len(e.Path) > 1024 || strings.ContainsAny(e.Method+e.Path, "\r\n") {
-			b.problem("%s: method (16 bytes) or path (1024 bytes) too long, or not one line", where)
+			e.Resource, e.Method = p.Resource, strings.ToUpper(e.Method)
 		}
 	}
 	for i := range b.want.Assignments {

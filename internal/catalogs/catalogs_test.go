@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/grantlog/grantlog/internal/catalogs"
 	"github.com/grantlog/grantlog/perm"
 )
 
@@ -583,12 +584,14 @@ func TestAccelByteDefaultPresets(t *testing.T) {
 // ---- AccelByte endpoints: the seeds' examples -------------------------------
 
 func TestAccelByteEndpointsFromSeeds(t *testing.T) {
-	c := loadEndpoints(t, "endpoints-accelbyte.json")
+	eps, err := catalogs.Endpoints("accelbyte")
+	require.NoError(t, err)
 	type key struct{ method, path string }
 	got := map[key]endpoint{}
-	for _, s := range c.Services {
-		for _, e := range s.Endpoints {
-			got[key{e.Method, e.Path}] = e
+	for _, e := range eps {
+		k := key{e.Method, e.Path}
+		if _, dup := got[k]; !dup { // the first of alternatives (see TestAccelByteWholeCatalog)
+			got[k] = endpoint{Name: e.Name, Method: e.Method, Path: e.Path, Resource: e.Resource, Action: int(e.Action)}
 		}
 	}
 	seeds := []struct {

@@ -351,6 +351,35 @@ func (d *scanner) check(c *query.CheckRequest) bool {
 		case "explain":
 			c.Explain, ok = d.boolean()
 			ok = ok && once(&seen, 32)
+		case "endpoint":
+			ok = once(&seen, 64) && d.endpoint(c)
+		}
+		return ok
+	})
+}
+
+// endpoint reads an endpoint without params (by name, or by raw request:
+// {"method": "GET", "path": "/iam/v3/admin/namespaces/foo/clients/abc"});
+// params, null and anything else take the generic decoder.
+func (d *scanner) endpoint(c *query.CheckRequest) bool {
+	ep := &query.EndpointRef{}
+	c.Endpoint = ep
+	var seen uint32
+	return d.object(func(key string) bool {
+		var ok bool
+		switch key {
+		case "service":
+			ep.Service, ok = d.str()
+			ok = ok && once(&seen, 1)
+		case "name":
+			ep.Name, ok = d.str()
+			ok = ok && once(&seen, 2)
+		case "method":
+			ep.Method, ok = d.str()
+			ok = ok && once(&seen, 4)
+		case "path":
+			ep.Path, ok = d.str()
+			ok = ok && once(&seen, 8)
 		}
 		return ok
 	})

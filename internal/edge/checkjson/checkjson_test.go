@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,10 @@ func randRequest(r *rand.Rand) *query.BatchRequest {
 		switch r.IntN(12) {
 		case 0:
 			c.Endpoint = &query.EndpointRef{Service: randText(r), Name: "n", Params: map[string]string{"userId": randText(r)}}
+		case 2:
+			c.Endpoint = &query.EndpointRef{Method: "GET", Path: "/iam/v3/admin/namespaces/" + randText(r) + "/clients"}
+		case 3:
+			c.Endpoint = &query.EndpointRef{Service: randText(r), Name: randText(r)}
 		case 1:
 			c.Attributes = map[string]perm.Value{}
 			if err := json.Unmarshal([]byte(`{"gpu":4,"region":"eu"}`), &c.Attributes); err != nil {
@@ -204,6 +209,9 @@ func TestDecodeBatchRequest(t *testing.T) {
 		` {"atLeastRevision":7,"checks":[]} `,
 		`{}`,
 		`{"checks":[{}],"atLeastRevision":0}`,
+		`{"checks":[{"endpoint":{"service":"s","name":"n"}}]}`,
+		`{"checks":[{"endpoint":{"method":"GET","path":"/iam/v3/admin/namespaces/foo/clients/abc","service":"iam"}}]}`,
+		`{"checks":[{"endpoint":{}}]}`,
 	} {
 		want, err := genericRequest([]byte(in))
 		require.NoError(t, err)
@@ -217,7 +225,9 @@ func TestDecodeBatchRequest(t *testing.T) {
 		`{"checks":[{"namespace":"a\"b"}]}`, `{"checks":[{"namespace":"ü"}]}`, `{"checks":[{"action":256}]}`,
 		`{"checks":[{"action":-1}]}`, `{"checks":[{"action":1.0}]}`, `{"checks":[{"action":1e0}]}`, `{"checks":[{"action":01}]}`,
 		`{"checks":[{"action":"2"}]}`, `{"checks":[{"explain":1}]}`, `{"checks":[{"explain":truex}]}`,
-		`{"checks":[{"endpoint":{"service":"s","name":"n"}}]}`, `{"checks":[{"attributes":{}}]}`, `{"checks":[{"other":1}]}`,
+		`{"checks":[{"endpoint":{"service":"s","name":"n","params":{}}}]}`, `{"checks":[{"endpoint":null}]}`,
+		`{"checks":[{"endpoint":{"path":"/a","path":"/b"}}]}`, `{"checks":[{"endpoint":{"Path":"/a"}}]}`,
+		`{"checks":[{"attributes":{}}]}`, `{"checks":[{"other":1}]}`,
 		`{"checks":[{"subject":{"type":"user","type":"client"}}]}`, `{"atLeastRevision":18446744073709551616}`,
 		`{"atLeastRevision":99999999999999999999}`, `{"checks":[{},]}`, `{"checks":[{}`, `{"checks":[{"namespace":"a}]}`,
 	} {
@@ -236,6 +246,7 @@ func FuzzDecodeBatchRequest(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"checks":[{"subject":{"type":"user","id":"u1"},"namespace":"g","resource":"X","action":2,"explain":false}]}`))
+	f.Add([]byte(`{"checks":[{"subject":{"type":"user","id":"u1"},"namespace":"g","endpoint":{"method":"GET","path":"/iam/v3/admin/namespaces/g/clients/c1"}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got query.BatchRequest
 		if !checkjson.DecodeBatchRequest(data, &got) {
@@ -245,7 +256,8 @@ func FuzzDecodeBatchRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("fast path accepts %q, the generic decoder refuses it: %v", data, err)
 		}
-		if fmt.Sprintf("%#v", want) != fmt.Sprintf("%#v", got) {
+		// DeepEqual, not %#v: an endpoint is a pointer.
+		if !reflect.DeepEqual(want, got) {
 			t.Fatalf("%q: fast path %#v, generic %#v", data, got, want)
 		}
 	})
@@ -269,7 +281,8 @@ func FuzzDecodeBatchResult(f *testing.F) {
 		if err := json.Unmarshal(data, &want); err != nil {
 			t.Fatalf("fast path accepts %q, encoding/json refuses it: %v", data, err)
 		}
-		if fmt.Sprintf("%#v", want) != fmt.Sprintf("%#v", got) {
+		// DeepEqual, not %#v: an endpoint is a pointer.
+		if !reflect.DeepEqual(want, got) {
 			t.Fatalf("%q: fast path %#v, generic %#v", data, got, want)
 		}
 	})

@@ -6,8 +6,8 @@
 //
 // The wire format is exactly that of the generic encoders. Each decoder is
 // a fast path for the common shape of its input: it reports false for
-// anything outside that shape (escapes, non-ASCII text, null, an endpoint,
-// attributes or an explanation, duplicate or differently cased keys,
+// anything outside that shape (escapes, non-ASCII text, null, an endpoint
+// with params, attributes or an explanation, duplicate or differently cased keys,
 // malformed JSON), and the caller then decodes the same bytes with the
 // generic decoder, which gives the answer (and the error messages) it
 // always gave. The encoders hand what they do not write themselves (an

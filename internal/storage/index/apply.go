@@ -180,7 +180,8 @@ func (s *Store) applyOne(b *writer, ev *events.Event) error {
 		// namespace's chain head, kept as it was.
 	case events.ClientCreated, events.ClientUpdated, events.ClientDeleted,
 		events.TokenIssued, events.TokenRevoked,
-		events.ScopeDefined, events.ScopeDeleted, events.EndpointRegistered, events.EndpointDeleted:
+		events.ScopeDefined, events.ScopeDeleted, events.EndpointRegistered, events.EndpointDeleted,
+		events.EndpointsRegisteredBatch:
 		err = s.applyPrincipal(b, ev)
 	default:
 		s.skip(ev, "event type not indexed")

@@ -76,7 +76,16 @@ type Endpoint struct {
 	Service, Name, Method, Path, Resource string
 	Action                                perm.Action
 	Revision                              uint64
+	// params are the names of Path's parameters in order (ParseRoute);
+	// routable is set when Path is a valid route (see MatchRoute).
+	params   []string
+	routable bool
 }
+
+// PathParams returns the names of the endpoint's path parameters in path
+// order (nil when its path has none or is not a valid route). The slice
+// must not be modified.
+func (e *Endpoint) PathParams() []string { return e.params }
 
 // Records as stored in Pebble: the event payload plus what the index adds.
 type clientRecord struct {
@@ -177,14 +186,37 @@ func (st *state) loadPrincipal(pk parsedKey, raw []byte) error {
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return err
 		}
-		st.endpoints[rec.Service+"/"+rec.Name] = endpointFrom(rec)
+		st.putEndpoint(endpointFrom(rec))
 	}
 	return nil
 }
 
 func endpointFrom(rec endpointRecord) *Endpoint {
-	return &Endpoint{Service: rec.Service, Name: rec.Name, Method: rec.Method, Path: rec.Path,
+	e := &Endpoint{Service: rec.Service, Name: rec.Name, Method: rec.Method, Path: rec.Path,
 		Resource: rec.Resource, Action: perm.Action(rec.Action), Revision: rec.Revision}
+	if params, err := ParseRoute(rec.Path); err == nil {
+		e.params, e.routable = params, true
+	}
+	return e
+}
+
+// putEndpoint adds or replaces e in the catalog and its route table.
+func (st *state) putEndpoint(e *Endpoint) {
+	k := e.Service + "/" + e.Name
+	if old := st.endpoints[k]; old != nil {
+		st.routes.remove(old)
+	}
+	st.endpoints[k] = e
+	st.routes.add(e)
+}
+
+// deleteEndpoint removes service's endpoint name.
+func (st *state) deleteEndpoint(service, name string) {
+	k := service + "/" + name
+	if old := st.endpoints[k]; old != nil {
+		st.routes.remove(old)
+	}
+	delete(st.endpoints, k)
 }
 
 func (s *Store) applyPrincipal(b *writer, ev *events.Event) error {
@@ -246,10 +278,19 @@ func (s *Store) applyPrincipal(b *writer, ev *events.Event) error {
 		return del(scopeKey(p.Name))
 	case events.EndpointRegistered:
 		rec := endpointRecord{EndpointRegistered: p, Revision: ev.Revision}
-		st.endpoints[p.Service+"/"+p.Name] = endpointFrom(rec)
+		st.putEndpoint(endpointFrom(rec))
 		return setJSON(b, endpointKey(p.Service, p.Name), rec)
+	case events.EndpointsRegisteredBatch:
+		for _, e := range p.Endpoints {
+			rec := endpointRecord{EndpointRegistered: e, Revision: ev.Revision}
+			st.putEndpoint(endpointFrom(rec))
+			if err := setJSON(b, endpointKey(e.Service, e.Name), rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	case events.EndpointDeleted:
-		delete(st.endpoints, p.Service+"/"+p.Name)
+		st.deleteEndpoint(p.Service, p.Name)
 		return del(endpointKey(p.Service, p.Name))
 	}
 	return nil

@@ -97,6 +97,7 @@ type state struct {
 	deadIssuers map[string]bool
 	scopes      map[string]*Scope
 	endpoints   map[string]*Endpoint // by service + "/" + name
+	routes      routeTable           // endpoints by method and path (routes.go)
 	parents     map[string]string    // namespace → parent studio, for those with one
 	in          *interner            // strings and lists shared by assignments
 	// assignedIn counts the assignments naming each namespace in their

@@ -1,0 +1,4 @@
+package catalogs
+
+// ParseEndpointsTSV exports parseEndpointsTSV to tests.
+var ParseEndpointsTSV = parseEndpointsTSV
