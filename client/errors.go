@@ -23,6 +23,9 @@ var (
 	ErrNotFound = errors.New("client: not found")
 	// ErrConflict: a duplicate name, or a race lost (409).
 	ErrConflict = errors.New("client: conflict")
+	// ErrKeyReused: the Idempotency-Key was used before for another
+	// request (422 idempotencyKeyReused): use a new key.
+	ErrKeyReused = errors.New("client: idempotency key reused")
 	// ErrNotYet: the node has not applied the revision the request asked
 	// for within its wait bound (503 revisionNotYetApplied). The
 	// APIError's Revision is the node's applied revision: retry, or ask
@@ -81,6 +84,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusNotFound && wrongNode(e.Code)
 	case ErrConflict:
 		return e.Status == http.StatusConflict
+	case ErrKeyReused:
+		return e.Status == http.StatusUnprocessableEntity
 	case ErrNotYet:
 		return e.Status == http.StatusServiceUnavailable && e.Code == codeNotYet
 	}

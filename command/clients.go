@@ -80,9 +80,12 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 		return ClientCreated{}, err
 	}
 	id := uuid.NewString()
-	secret, hash := newSecret(ClientSecretPrefix)
+	secret, hash := s.credentialSecret(ClientSecretPrefix, &m)
 	roles := slices.Compact(slices.Sorted(slices.Values(in.Roles)))
-	rev, err := s.execute(ctx, ns, &m, req("CreateClient", in.ClientName, eps, roles), func(v index.View) (decision, error) {
+	rq := req("CreateClient", in.ClientName, eps, roles)
+	var stored events.Payload
+	rq.replay = &stored
+	rev, err := s.execute(ctx, ns, &m, rq, func(v index.View) (decision, error) {
 		grants, err := clientRoles(v, roles)
 		if err != nil {
 			return decision{}, err
@@ -95,6 +98,13 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 	})
 	if err != nil {
 		return ClientCreated{}, err
+	}
+	if p, ok := stored.(events.ClientCreated); ok {
+		// A retry: the client the first attempt created.
+		id = p.ClientID
+		if secret, err = replayedSecret("client", id, secret, hash, p.SecretHash); err != nil {
+			return ClientCreated{}, err
+		}
 	}
 	return ClientCreated{ClientID: id, ClientSecret: secret, Revision: rev}, nil
 }

@@ -19,6 +19,9 @@ var (
 	// ErrConflict: the command conflicts with the current state (duplicate
 	// name) or lost a race it could not resolve by retrying.
 	ErrConflict = errors.New("command: conflict")
+	// ErrKeyReused: the Idempotency-Key was used before for another
+	// request (code idempotencyKeyReused; 422 over HTTP).
+	ErrKeyReused = errors.New("command: idempotency key reused")
 )
 
 // Error is a refused command: a kind (one of the Err* sentinels), a stable

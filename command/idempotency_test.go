@@ -171,7 +171,7 @@ func TestIdempotencyKeyIsPerCaller(t *testing.T) {
 }
 
 // TestIdempotencyKeyReusedForAnotherRequest: a caller's key retried with a
-// different request is refused (409 idempotencyKeyReused), whether the
+// different request is refused (422 idempotencyKeyReused), whether the
 // stream answers the append with a duplicate ack (index up to date) or
 // with "wrong last sequence" (index behind: the retry trap, the head of the
 // namespace is then inspected); the same request is answered with the
@@ -214,7 +214,7 @@ func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
 
 	reused := func(t *testing.T, err error) {
 		t.Helper()
-		require.ErrorIs(t, err, command.ErrConflict)
+		require.ErrorIs(t, err, command.ErrKeyReused)
 		var ce *command.Error
 		require.ErrorAs(t, err, &ce)
 		assert.Equal(t, "idempotencyKeyReused", ce.Code)

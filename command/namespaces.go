@@ -49,7 +49,10 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 		return events.NamespaceCreated{}, 0, err
 	}
 	var ev events.NamespaceCreated
-	rev, err := s.execute(ctx, in.Namespace, &m, req("CreateNamespace", in), func(v index.View) (decision, error) {
+	rq := req("CreateNamespace", in)
+	var stored events.Payload
+	rq.replay = &stored
+	rev, err := s.execute(ctx, in.Namespace, &m, rq, func(v index.View) (decision, error) {
 		if info, ok := v.Namespace(in.Namespace); ok && info.Explicit {
 			return decision{}, errorf(ErrConflict, "namespaceExists", "namespace %s already exists", in.Namespace)
 		}
@@ -98,6 +101,9 @@ func (s *Service) CreateNamespace(ctx context.Context, m Meta, in CreateNamespac
 			return nil
 		}}, nil
 	})
+	if p, ok := stored.(events.NamespaceCreated); ok {
+		ev = p // a retry: the namespace as the first attempt created it
+	}
 	return ev, rev, err
 }
 

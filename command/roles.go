@@ -141,6 +141,8 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 		IsWildcard: in.IsWildcard, Description: in.Description, Permissions: ps,
 	}
 	rq := req("CreateRole", in.RoleName, in.AdminRole, in.IsWildcard, in.Description, ps)
+	var stored events.Payload
+	rq.replay = &stored
 	if in.RoleID == "" {
 		ev.RoleID = uuid.NewString()
 	} else {
@@ -158,6 +160,9 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 		}
 		return decision{kind: events.KindRole, aggregateID: ev.RoleID, payload: ev}, nil
 	})
+	if p, ok := stored.(events.RoleCreated); ok {
+		ev = p // a retry: the role the first attempt created
+	}
 	return ev, rev, err
 }
 

@@ -20,3 +20,37 @@ func newSecret(prefix string) (secret, hash string) {
 	h := sha256.Sum256([]byte(secret))
 	return secret, hex.EncodeToString(h[:])
 }
+
+// secretDomain separates the signatures keyedSecret makes from every
+// other use of the log signing key.
+const secretDomain = "grantlog.keyed-secret.v1"
+
+// credentialSecret returns the secret of a credential a command creates
+// (prefix says which kind), and its hash. A command made with an
+// Idempotency-Key gets a secret derived from its command id and the log
+// signing key (an ed25519 signature is deterministic), so that a retry of
+// the same request answers the same, working secret while no secret is
+// ever stored; any other command, or a service without a signing key,
+// gets a random one.
+func (s *Service) credentialSecret(prefix string, m *Meta) (secret, hash string) {
+	if m.CommandID == "" || s.cfg.Signer == nil {
+		return newSecret(prefix)
+	}
+	sig := s.cfg.Signer.SignEvent(secretDomain, []byte(prefix+DeriveCommandID(m.Caller, m.CommandID)))
+	sum := sha256.Sum256([]byte(sig))
+	secret = prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	h := sha256.Sum256([]byte(secret))
+	return secret, hex.EncodeToString(h[:])
+}
+
+// replayedSecret is the secret a retried credential-creating command
+// answers: secret when it is the one stored (hash storedHash), else an
+// error saying the credential exists and its secret was shown once.
+func replayedSecret(kind, id, secret, hash, storedHash string) (string, error) {
+	if hash == storedHash {
+		return secret, nil
+	}
+	return "", errorf(ErrConflict, "secretShownOnce",
+		"this Idempotency-Key already created %s %s, whose secret was shown once and cannot be shown again; "+
+			"if it was lost, delete or revoke %s and create a new one", kind, id, id)
+}

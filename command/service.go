@@ -121,6 +121,10 @@ func DeriveCommandID(caller events.Caller, key string) string {
 type request struct {
 	op   string
 	args []any
+	// replay, when set, receives the payload of the event a retry (the
+	// same Idempotency-Key and request) is answered with, so that the
+	// command answers with that event's ids, not new ones.
+	replay *events.Payload
 }
 
 func req(op string, args ...any) request { return request{op: op, args: args} }
@@ -291,6 +295,17 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 	if err != nil {
 		return 0, err
 	}
+	if key != "" && s.tx == nil {
+		// A retry of a command the index remembers (within its
+		// idempotency window, longer than the stream's duplicate window):
+		// answered with the stored event, whatever the state is now.
+		if stored, ok, err := s.storedCommand(ctx, cmdID, reqHash, key); ok || err != nil {
+			if err != nil {
+				return 0, err
+			}
+			return s.replayed(ctx, stored, rq)
+		}
+	}
 	unlock := s.lockNS(ns)
 	defer unlock()
 
@@ -356,6 +371,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 				if err := sameRequest(stored, cmdID, reqHash, key); err != nil {
 					return 0, err
 				}
+				return s.replayed(ctx, stored, rq)
 			}
 			s.waitApplied(ctx, ack.Sequence)
 			return ack.Sequence, nil
@@ -375,8 +391,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 			if err := sameRequest(last, cmdID, reqHash, key); err != nil {
 				return 0, err
 			}
-			s.waitApplied(ctx, last.Sequence)
-			return last.Sequence, nil
+			return s.replayed(ctx, last, rq)
 		}
 		if attempt >= s.cfg.MaxAttempts {
 			return 0, errorf(ErrConflict, "concurrentModification",
@@ -398,6 +413,43 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 	}
 }
 
+// storedCommand returns the stored event of command id (a command, or a
+// transaction's last event), when the index remembers it as made with an
+// Idempotency-Key; it must be the same request.
+func (s *Service) storedCommand(ctx context.Context, id, reqHash, key string) (*jetstream.RawStreamMsg, bool, error) {
+	v := s.state.Acquire()
+	rev, ok := v.Keyed(id)
+	v.Release()
+	if !ok {
+		return nil, false, nil
+	}
+	stored, err := s.head.GetMsg(ctx, rev)
+	if err != nil {
+		return nil, true, fmt.Errorf("command: read event %d of command %s: %w", rev, id, err)
+	}
+	if err := sameRequest(stored, id, reqHash, key); err != nil {
+		return nil, true, err
+	}
+	return stored, true, nil
+}
+
+// replayed answers a retried command with its stored event: its revision,
+// and its payload to rq.replay.
+func (s *Service) replayed(ctx context.Context, stored *jetstream.RawStreamMsg, rq request) (uint64, error) {
+	if rq.replay != nil {
+		ev, err := registry.Decode(stored.Data)
+		if err != nil {
+			return 0, fmt.Errorf("command: decode event %d: %w", stored.Sequence, err)
+		}
+		*rq.replay = ev.Data
+	}
+	s.waitApplied(ctx, stored.Sequence)
+	return stored.Sequence, nil
+}
+
+// registry decodes stored events (for replayed).
+var registry = events.NewRegistry()
+
 // sameRequest returns nil when stored, a message the stream deduplicated a
 // command against, is the event of the same command (id cmdID) decided from
 // the same request (hash reqHash); else the idempotency key was reused for
@@ -406,7 +458,7 @@ func sameRequest(stored *jetstream.RawStreamMsg, cmdID, reqHash, key string) err
 	if stored.Header.Get(jetstream.MsgIDHeader) == cmdID && stored.Header.Get(RequestHashHeader) == reqHash {
 		return nil
 	}
-	return errorf(ErrConflict, "idempotencyKeyReused",
+	return errorf(ErrKeyReused, "idempotencyKeyReused",
 		"Idempotency-Key %q was already used for a different request (stored at revision %d); "+
 			"use a new key for a new request, and the same key only to retry the same request", key, stored.Sequence)
 }

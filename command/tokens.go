@@ -158,9 +158,11 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 		}
 	}
 	id := uuid.NewString()
-	secret, hash := newSecret(TokenPrefix)
+	secret, hash := s.credentialSecret(TokenPrefix, &m)
 	var out TokenIssued
 	r := req("IssueToken", in.Name, in.Owner, in.Scopes, in.Permissions, in.Params, utcPtr(in.NotBefore), utcPtr(in.ExpiresAt))
+	var stored events.Payload
+	r.replay = &stored
 	if vast != nil {
 		r.args = append(r.args, vast)
 	}
@@ -222,6 +224,13 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 	})
 	if err != nil {
 		return TokenIssued{}, err
+	}
+	if p, ok := stored.(events.TokenIssued); ok {
+		// A retry: the token the first attempt issued.
+		out = TokenIssued{TokenID: p.TokenID, Owner: p.Owner, Scopes: p.Scopes, Permissions: index.FromEvent(p.Permissions), ExpiresAt: p.ExpiresAt}
+		if out.Token, err = replayedSecret("token", p.TokenID, secret, hash, p.SecretHash); err != nil {
+			return TokenIssued{}, err
+		}
 	}
 	out.Revision = rev
 	return out, nil

@@ -81,8 +81,11 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 		if key != "" {
 			// A retry of a stored transaction: its steps would now be
 			// refused (the role exists), so look for it first.
-			if rev, ok, err := s.storedTx(ctx, txID, reqHash, key); ok || err != nil {
-				return rev, err
+			if stored, ok, err := s.storedCommand(ctx, txID, reqHash, key); ok || err != nil {
+				if err != nil {
+					return 0, err
+				}
+				return s.replayed(ctx, stored, request{})
 			}
 		}
 		t, err := s.stageAll(ctx, m, txID, reqHash, steps)
@@ -136,25 +139,6 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 			return 0, ctx.Err()
 		}
 	}
-}
-
-// storedTx looks for transaction txID among those the index applied
-// recently; found, it must be the same request.
-func (s *Service) storedTx(ctx context.Context, txID, reqHash, key string) (uint64, bool, error) {
-	v := s.state.Acquire()
-	rev, ok := v.Transaction(txID)
-	v.Release()
-	if !ok {
-		return 0, false, nil
-	}
-	stored, err := s.head.GetMsg(ctx, rev)
-	if err != nil {
-		return 0, true, fmt.Errorf("command: read event %d of transaction %s: %w", rev, txID, err)
-	}
-	if err := sameRequest(stored, txID, reqHash, key); err != nil {
-		return 0, true, err
-	}
-	return rev, true, nil
 }
 
 // txStored finishes a stored transaction: the roles it assigned must not

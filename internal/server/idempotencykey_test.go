@@ -39,7 +39,7 @@ func (c *client) keyed(key, method, path string, body any) (int, map[string]any)
 // key K first; the admin's revocation of bob's (leaked) token with the same
 // key K must still be stored and answered with its own revision, and bob's
 // token must stop working. A caller's key retried with the same request is
-// answered with its one event; with another request, 409
+// answered with its one event; with another request, 422
 // idempotencyKeyReused and nothing is stored.
 func TestIdempotencyKeyIsScopedToTheCaller(t *testing.T) {
 	srv, root := startServer(t, t.TempDir())
@@ -90,7 +90,7 @@ func TestIdempotencyKeyIsScopedToTheCaller(t *testing.T) {
 		{key, "/v1/namespaces/g/users/erin/roles"},
 	} {
 		status, out = root.keyed(tc.key, "POST", tc.path, assign)
-		assert.Equal(t, http.StatusConflict, status, "%s with key %s: %v", tc.path, tc.key, out)
+		assert.Equal(t, http.StatusUnprocessableEntity, status, "%s with key %s: %v", tc.path, tc.key, out)
 		assert.Equal(t, "idempotencyKeyReused", out["errorCode"], "%s with key %s", tc.path, tc.key)
 		assert.Contains(t, out["errorMessage"], tc.key)
 	}

@@ -105,7 +105,7 @@ func TestTransactionRetryAndConflicts(t *testing.T) {
 	again := c.mustWith(http.StatusOK, "POST", "/v1/transactions", body, map[string]string{"Idempotency-Key": "tx-1"})
 	assert.Equal(t, first["revision"], again["revision"], "a retry answers the stored transaction")
 	other := map[string]any{"steps": []any{step("role.create", map[string]any{"roleName": "Other"})}}
-	out := c.mustWith(http.StatusConflict, "POST", "/v1/transactions", other, map[string]string{"Idempotency-Key": "tx-1"})
+	out := c.mustWith(http.StatusUnprocessableEntity, "POST", "/v1/transactions", other, map[string]string{"Idempotency-Key": "tx-1"})
 	assert.Equal(t, "idempotencyKeyReused", out["errorCode"])
 
 	// Concurrent writers: transactions that each assign two roles in

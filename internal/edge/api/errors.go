@@ -90,6 +90,8 @@ func ErrorOf(err error) (e *Error, internal bool) {
 
 func commandStatus(kind error) int {
 	switch {
+	case errors.Is(kind, command.ErrKeyReused):
+		return http.StatusUnprocessableEntity
 	case errors.Is(kind, command.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(kind, command.ErrUnauthorized):

@@ -62,8 +62,9 @@ func (s *Store) Apply(evs []events.Event) error {
 			s.mu.failed = err
 			return err
 		}
-		if ev.Tx != nil && !ev.TxOpen() {
-			s.recentTx.add(ev.Tx.ID, ev.Revision)
+		if err := s.keyed.note(&s.w, ev); err != nil {
+			s.mu.failed = err
+			return err
 		}
 		applied = ev.Revision
 		n++

@@ -91,35 +91,3 @@ func roleOf(p events.Payload) string {
 	}
 	return ""
 }
-
-// recentTxs is how many applied transactions the index remembers (in
-// memory; a restarted node starts with none).
-const recentTxs = 4096
-
-// txRing remembers the revisions of the last recentTxs transactions
-// applied, by transaction id: a retried transaction (its Idempotency-Key)
-// is answered from it.
-type txRing struct {
-	rev  map[string]uint64
-	ids  []string
-	next int
-}
-
-func (r *txRing) add(id string, rev uint64) {
-	if r.rev == nil {
-		r.rev, r.ids = map[string]uint64{}, make([]string, recentTxs)
-	}
-	if old := r.ids[r.next]; old != "" {
-		delete(r.rev, old)
-	}
-	r.ids[r.next], r.rev[id] = id, rev
-	r.next = (r.next + 1) % recentTxs
-}
-
-// Transaction returns the revision of the last event of transaction id,
-// when it is among the last transactions this index applied since it was
-// opened.
-func (v View) Transaction(id string) (uint64, bool) {
-	rev, ok := v.s.recentTx.rev[id]
-	return rev, ok
-}

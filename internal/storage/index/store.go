@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -38,6 +39,11 @@ type Options struct {
 	MemTableSize uint64
 	// Logger receives index warnings (events that cannot apply); default slog.Default().
 	Logger *slog.Logger
+	// IdempotencyWindow is how long, in event time, the index remembers
+	// the revision of each command made with an Idempotency-Key (a retry
+	// within it is answered with the command's first outcome); default
+	// DefaultIdempotencyWindow, negative to remember none.
+	IdempotencyWindow time.Duration
 }
 
 func (o *Options) ensureDefaults() {
@@ -52,6 +58,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.IdempotencyWindow == 0 {
+		o.IdempotencyWindow = DefaultIdempotencyWindow
 	}
 }
 
@@ -74,8 +83,9 @@ type Store struct {
 	// key and val are Apply's scratch buffers for batch keys and values.
 	key, val []byte
 	w        writer
-	// recentTx are the last transactions applied (under mu).
-	recentTx txRing
+	// keyed are the commands made with an Idempotency-Key within the
+	// window (under mu; idempotency.go).
+	keyed keyedLog
 
 	notify struct {
 		sync.Mutex
@@ -164,8 +174,13 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("index: open %s: %w", opts.Dir, err)
 	}
 	s := &Store{db: db, log: opts.Logger}
+	s.keyed.window = opts.IdempotencyWindow
 	s.notify.ch = make(chan struct{})
 	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.keyed.load(s); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
