@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -122,9 +123,11 @@ func TestTransactionAppliedWhole(t *testing.T) {
 	log := testutil.StartLog(t, t.TempDir())
 	d := smallDataset()
 	evs := append([]events.Event(nil), d.Events[:8]...)
-	// Events 2..6 (revisions 3..7) are one transaction.
+	// Events 2..6 (revisions 3..7) are one transaction, made with an
+	// Idempotency-Key (its id a version 5 UUID).
+	txID := uuid.NewSHA1(uuid.NameSpaceOID, []byte("tx-1")).String()
 	for i := 2; i <= 6; i++ {
-		evs[i].Tx = &events.Tx{ID: "tx-1", Index: i - 2, Count: 5}
+		evs[i].Tx = &events.Tx{ID: txID, Index: i - 2, Count: 5}
 	}
 	log.Publish(t, evs[:5]) // the transaction's first three events only
 
@@ -145,7 +148,7 @@ func TestTransactionAppliedWhole(t *testing.T) {
 	}
 	v := st.Acquire()
 	defer v.Release()
-	rev, ok := v.Transaction("tx-1")
+	rev, ok := v.Keyed(txID)
 	assert.True(t, ok)
-	assert.EqualValues(t, 7, rev, "the index remembers the transaction at its last event")
+	assert.EqualValues(t, 7, rev, "the index remembers the keyed transaction at its last event")
 }
