@@ -72,6 +72,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"name of this node in grantlog.status.<node> and service discovery (default <host>-<role>-<hash of data dir>) (env GRANTLOG_NODE_NAME)")
 	snapshotEvery := fs.String("snapshot-interval", os.Getenv("GRANTLOG_SNAPSHOT_INTERVAL"),
 		"snapshot the index into the GRANTLOG_SNAPSHOTS object store this often when it moved, e.g. 10m; default off (POST /v1/admin/snapshots takes one on demand). New replicas start from the newest snapshot (env GRANTLOG_SNAPSHOT_INTERVAL)")
+	idemWindow := fs.String("idempotency-window", envOr("GRANTLOG_IDEMPOTENCY_WINDOW", "24h"),
+		"how long a retry with the same Idempotency-Key is answered with the command's first outcome (same ids, revision and secret), in event time; costs ~150 bytes and one index record per keyed command in the window; 0 keeps only JetStream's 2-minute duplicate window (env GRANTLOG_IDEMPOTENCY_WINDOW)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
@@ -129,6 +131,15 @@ Flags:
 			return 2
 		}
 		cfg.SnapshotInterval = d
+	}
+	switch d, err := time.ParseDuration(*idemWindow); {
+	case err != nil || d < 0:
+		fmt.Fprintf(stderr, "grantlog serve: --idempotency-window %q: use a duration such as 24h, or 0 for JetStream's 2-minute window only\n", *idemWindow)
+		return 2
+	case d == 0:
+		cfg.IdempotencyWindow = -1
+	default:
+		cfg.IdempotencyWindow = d
 	}
 	cfg.NodeRole = server.NodeRole(*nodeRole)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))

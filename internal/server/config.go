@@ -28,6 +28,10 @@ type Config struct {
 	ApplyWait time.Duration
 	// MaxWait bounds how long a read with atLeastRevision waits; default 5s.
 	MaxWait time.Duration
+	// IdempotencyWindow is how long a retry with the same Idempotency-Key
+	// is answered with the command's first outcome (index.Options); 0: 24h,
+	// negative: only JetStream's 2-minute duplicate window.
+	IdempotencyWindow time.Duration
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server; default 10s.
 	ShutdownTimeout time.Duration
 	// Logger; default slog.Default().

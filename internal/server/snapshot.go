@@ -74,7 +74,7 @@ func (s *Server) openIndex(ctx context.Context, stream *jetstream.StreamInfo) (*
 // openIndexAsFound is openIndex without the layout check.
 func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamInfo) (*index.Store, error) {
 	dir := s.indexDir()
-	opts := index.Options{Dir: dir, Logger: s.log}
+	opts := index.Options{Dir: dir, Logger: s.log, IdempotencyWindow: s.cfg.IdempotencyWindow}
 	if !s.cfg.NodeRole.checks() {
 		return index.Open(opts)
 	}
