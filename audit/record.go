@@ -223,6 +223,8 @@ func beforeAfter(p events.Payload) (before, after json.RawMessage) {
 		return nil, jsonNull
 	case events.LogSigningKeyAdded:
 		return jsonNull, marshal(p)
+	case events.TransactionCommitted:
+		return nil, marshal(p)
 	}
 	return nil, nil
 }

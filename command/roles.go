@@ -155,6 +155,11 @@ func (s *Service) CreateRole(ctx context.Context, m Meta, in CreateRole) (events
 		if other := v.Role(ev.RoleID); other != nil {
 			return decision{}, errorf(ErrConflict, "duplicateRoleId", "a role with roleId %s already exists (named %q); leave roleId out to have one made", ev.RoleID, other.Name)
 		}
+		if v.RoleDeleted(ev.RoleID) {
+			// Namespaces' default roles and clients' roles may still name
+			// it: a new role must not inherit those.
+			return decision{}, errorf(ErrConflict, "duplicateRoleId", "roleId %s belonged to a deleted role and is never used again; choose another, or leave roleId out", ev.RoleID)
+		}
 		if other := v.RoleByName(in.RoleName); other != nil {
 			return decision{}, nameTaken(in.RoleName, other)
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,9 +25,13 @@ import (
 // MaxTxSteps bounds the commands of one transaction, and MaxTxEvents its
 // events: a transaction is one JetStream atomic batch, which holds at
 // most 1,000 messages.
+// MaxTxBytes bounds the encoded payloads of its events together (each
+// permission change carries the role's state before it, so a transaction
+// that edits one role many times would otherwise grow quadratically).
 const (
 	MaxTxSteps  = 1000
 	MaxTxEvents = 1000
+	MaxTxBytes  = 4 << 20
 )
 
 // Step is one command of a transaction: a call of one of s's methods
@@ -98,6 +104,9 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 			v.Release()
 			return rev, nil
 		}
+		if err := s.guardRoles(ctx, t, m); err != nil {
+			return 0, err
+		}
 		msgs, err := t.messages(s.cfg.SubjectPrefix, s.cfg.Signer)
 		if err != nil {
 			return 0, err
@@ -141,16 +150,42 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 	}
 }
 
-// txStored finishes a stored transaction: the roles it assigned must not
-// have been deleted before it (see checkRoleAlive).
-func (s *Service) txStored(ctx context.Context, t *txn, rev uint64) (uint64, error) {
-	for _, id := range t.roles {
-		if err := s.checkRoleAlive(ctx, id, rev); err != nil {
-			return 0, err
-		}
-	}
+// txStored answers a stored transaction.
+func (s *Service) txStored(ctx context.Context, _ *txn, rev uint64) (uint64, error) {
 	s.waitApplied(ctx, rev)
 	return rev, nil
+}
+
+// guardRoles makes a transaction that assigns roles and appends nothing
+// to the platform namespace (where roles live) end with a
+// TransactionCommitted event there, expecting the namespace's last
+// revision as the steps saw it: a role deleted (or changed) meanwhile
+// refuses the whole transaction, which is re-run, instead of leaving it
+// stored with an assignment the index ignores. A transaction that writes
+// the platform namespace expects its revision already.
+func (s *Service) guardRoles(ctx context.Context, t *txn, m Meta) error {
+	if len(t.roles) == 0 {
+		return nil
+	}
+	if _, ok := t.expect[events.PlatformNamespace]; ok {
+		return nil
+	}
+	v := s.state.Acquire()
+	info, _ := v.Namespace(events.PlatformNamespace)
+	v.Release()
+	prev, err := s.prevHash(ctx, events.NamespaceFilter(s.cfg.SubjectPrefix, events.PlatformNamespace), info)
+	if err != nil {
+		return err
+	}
+	roles := slices.Compact(slices.Sorted(slices.Values(t.roles)))
+	t.expect[events.PlatformNamespace] = info.LastRevision
+	t.staged = append(t.staged, staged{kind: events.KindTx, aggregateID: t.id, payload: events.TransactionCommitted{Events: len(t.staged), Roles: roles},
+		env: events.Envelope{
+			EventID: uuid.NewString(), Namespace: events.PlatformNamespace, AggregateID: t.id, OccurredAt: s.cfg.Now(),
+			Actor: m.Caller.Actor, OnBehalfOf: m.Caller.OnBehalfOf, CommandID: uuid.NewString(),
+			CorrelationID: m.CorrelationID, Reason: m.Reason, Source: m.Source, PrevHash: prev,
+		}})
+	return nil
 }
 
 // stageAll runs every step on a staging copy of s and returns what they
@@ -167,7 +202,7 @@ func (s *Service) stageAll(ctx context.Context, m Meta, txID, reqHash string, st
 		if err := step(ctx, staging, sm); err != nil {
 			return nil, stepError(i, len(steps), err)
 		}
-		if len(t.staged) > MaxTxEvents {
+		if len(t.staged) >= MaxTxEvents { // one left for a TransactionCommitted
 			return nil, errorf(ErrInvalid, "invalidTransaction",
 				"the transaction makes more than %d events (at step %d); split it", MaxTxEvents, i)
 		}
@@ -209,6 +244,8 @@ type txn struct {
 	// expect is each touched namespace's last revision as the steps saw
 	// it: the batch's concurrency check.
 	expect map[string]uint64
+	// bytes is the size of the staged payloads, encoded.
+	bytes int
 	// roles are the roles the steps assign: the batch cannot expect their
 	// state (they live in the platform namespace), so, as for a single
 	// assignment, a role deleted meanwhile is reported once stored.
@@ -224,6 +261,14 @@ type staged struct {
 // stage records one decided event and folds it into the overlay, so that
 // the next steps decide with it.
 func (t *txn) stage(state stateView, env events.Envelope, d decision, info index.NamespaceInfo) error {
+	raw, err := json.Marshal(d.payload)
+	if err != nil {
+		return fmt.Errorf("command: encode %s: %w", d.payload.EventType(), err)
+	}
+	if t.bytes += len(raw); t.bytes > MaxTxBytes {
+		return errorf(ErrInvalid, "transactionTooLarge",
+			"the transaction's events would exceed %d MiB (each change of a role carries its state before it): split it, or change each role once", MaxTxBytes>>20)
+	}
 	if _, ok := t.expect[env.Namespace]; !ok {
 		t.expect[env.Namespace] = info.LastRevision
 	}

@@ -26,3 +26,21 @@ type EndpointsRegisteredBatch struct {
 
 // EventType implements Payload.
 func (EndpointsRegisteredBatch) EventType() string { return TypeEndpointsRegisteredBatch }
+
+// TypeTransactionCommitted ends a transaction whose other events are in
+// other namespaces but which relies on the platform namespace's state (the
+// roles it assigns): appended in the platform namespace with that
+// namespace's expected last revision, it makes a concurrent change of a
+// role refuse the whole transaction. It changes no state.
+const TypeTransactionCommitted = "transaction.committed.v1"
+
+// TransactionCommitted is the last event of such a transaction.
+type TransactionCommitted struct {
+	// Events is the number of the transaction's other events.
+	Events int `json:"events"`
+	// Roles are the roles its assignments rely on.
+	Roles []string `json:"roles"`
+}
+
+// EventType implements Payload.
+func (TransactionCommitted) EventType() string { return TypeTransactionCommitted }

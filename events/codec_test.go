@@ -115,6 +115,7 @@ func samples() map[string]goldenSample {
 			{UserID: "user-1", RoleID: roleID, AssignedNamespaces: []string{"game1"}},
 			{UserID: "user-2", RoleID: roleID, AssignedNamespaces: []string{"game1", "game2"}, NotAfter: &goldenNotAfter},
 		}}},
+		{goldenEnvelope(events.PlatformNamespace, "tx-1"), events.TransactionCommitted{Events: 2, Roles: []string{roleID}}},
 		{goldenEnvelope(events.PlatformNamespace, "9f86d081884c7d65"), events.LogSigningKeyAdded{
 			KeyID: "9f86d081884c7d65", Algorithm: "ed25519", PublicKey: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}},
 	}

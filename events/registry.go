@@ -49,6 +49,7 @@ func NewRegistry() *Registry {
 		TypeEndpointDeleted:          decoderOf[EndpointDeleted](),
 		TypeUserRolesAssignedBatch:   decoderOf[UserRolesAssignedBatch](),
 		TypeEndpointsRegisteredBatch: decoderOf[EndpointsRegisteredBatch](),
+		TypeTransactionCommitted:     decoderOf[TransactionCommitted](),
 		TypeLogSigningKeyAdded:       decoderOf[LogSigningKeyAdded](),
 	}}
 }

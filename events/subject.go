@@ -20,6 +20,8 @@ const (
 	KindToken     = "token"
 	KindScope     = "scope"
 	KindEndpoint  = "endpoint"
+	// KindTx is a transaction's marker (TransactionCommitted).
+	KindTx = "tx"
 )
 
 // Subject returns the subject an event about aggregate (kind, id) in

@@ -362,7 +362,9 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 	for {
 		msg, err := it.Next(next)
 		if err != nil {
-			if len(window) > 0 && !flush(len(window)) {
+			// What is complete is applied; an unfinished transaction
+			// is read again when reading resumes.
+			if n := complete(window); n > 0 && !flush(n) {
 				return
 			}
 			send(chunk{last: expect - 1, err: fmt.Errorf("projector: next: %w", err)})
@@ -370,7 +372,9 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		}
 		mmeta, err := msg.Metadata()
 		if err != nil {
-			if len(window) > 0 && !flush(len(window)) {
+			// What is complete is applied; an unfinished transaction
+			// is read again when reading resumes.
+			if n := complete(window); n > 0 && !flush(n) {
 				return
 			}
 			send(chunk{last: expect - 1, err: fmt.Errorf("projector: metadata: %w", err)})
@@ -400,16 +404,24 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		// A transaction's events are applied together: while its last has
 		// not arrived (a mirror may not hold it yet), send what comes
 		// before the transaction and keep the rest.
-		n := len(window)
-		if ev.TxOpen() {
-			for n > 0 && window[n-1].Tx != nil && window[n-1].Tx.ID == ev.Tx.ID {
-				n--
-			}
-		}
-		if n > 0 && !flush(n) {
+		if n := complete(window); n > 0 && !flush(n) {
 			return
 		}
 	}
+}
+
+// complete is how many of window's events may be applied: all but a
+// trailing transaction whose last event has not been read yet.
+func complete(window []events.Event) int {
+	n := len(window)
+	if n == 0 || !window[n-1].TxOpen() {
+		return n
+	}
+	id := window[n-1].Tx.ID
+	for n > 0 && window[n-1].Tx != nil && window[n-1].Tx.ID == id {
+		n--
+	}
+	return n
 }
 
 // txCut is where the next batch of evs ends: after at most size events,

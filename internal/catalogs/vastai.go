@@ -84,9 +84,33 @@ func decodeObject(raw json.RawMessage, where string) ([]string, map[string]json.
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, nil, vastErr("%s must be a JSON object", where)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	// Member by member: a key given twice is refused (with a map, the last
+	// would win, so the document would read otherwise than it grants).
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	m := map[string]json.RawMessage{}
+	if _, err := dec.Token(); err != nil {
 		return nil, nil, vastErr("%s is not valid JSON: %v", where, err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, vastErr("%s is not valid JSON: %v", where, err)
+		}
+		k, _ := tok.(string)
+		if _, dup := m[k]; dup {
+			return nil, nil, vastErr("%s names %q twice", where, k)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, vastErr("%s is not valid JSON: %v", where, err)
+		}
+		m[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, vastErr("%s is not valid JSON: %v", where, err)
+	}
+	if dec.More() {
+		return nil, nil, vastErr("%s is not valid JSON: text after the object", where)
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -204,6 +228,9 @@ func categoryPermissions(sc Scope, raw json.RawMessage) ([]perm.Permission, erro
 				out = append(out, p)
 			}
 		}
+	}
+	if whole && len(out) > 0 {
+		return nil, vastErr(`%s: give either "*" (every endpoint of the category, unconstrained) or named endpoints, not both`, where)
 	}
 	if len(out) == 0 || whole {
 		// {} (or "*"): the whole category.

@@ -142,3 +142,38 @@ func TestTransactionRetryAndConflicts(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactionGuardsTheRolesItAssigns: a transaction that assigns an
+// existing role and writes nothing to the platform namespace ends with a
+// transaction.committed.v1 event there, expecting the namespace's last
+// revision: a role deleted between the steps' decisions and the append
+// refuses (and re-runs) the whole transaction instead of storing an
+// assignment the index would ignore.
+func TestTransactionGuardsTheRolesItAssigns(t *testing.T) {
+	_, c := startServer(t, t.TempDir())
+	c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleId": "guarded", "roleName": "Guarded",
+		"permissions": []map[string]any{{"resource": "NAMESPACE:{namespace}:STATS", "action": 2}}})
+	out := c.must(http.StatusOK, "POST", "/v1/transactions", map[string]any{"steps": []any{
+		step("assign", map[string]any{"namespace": "ga", "userId": "u1", "roleId": "guarded", "assignedNamespaces": []string{"ga"}}),
+		step("assign", map[string]any{"namespace": "gb", "userId": "u1", "roleId": "guarded", "assignedNamespaces": []string{"gb"}}),
+	}})
+	rev := int(out["revision"].(float64))
+	page := c.must(http.StatusOK, "GET", fmt.Sprintf("/v1/audit?fromRevision=%d", rev-2), nil)
+	recs := page["data"].([]any)
+	require.Len(t, recs, 3)
+	last := recs[2].(map[string]any)
+	assert.Equal(t, "transaction.committed.v1", last["type"])
+	assert.Equal(t, "_platform", last["namespace"])
+	assert.True(t, c.allowed("u1", "gb", "NAMESPACE:gb:STATS", 2))
+
+	// A transaction that writes the platform namespace needs no marker.
+	out = c.must(http.StatusOK, "POST", "/v1/transactions", map[string]any{"steps": []any{
+		step("role.create", map[string]any{"roleId": "own", "roleName": "Own"}),
+		step("assign", map[string]any{"namespace": "ga", "userId": "u2", "roleId": "own", "assignedNamespaces": []string{"ga"}}),
+	}})
+	rev = int(out["revision"].(float64))
+	page = c.must(http.StatusOK, "GET", fmt.Sprintf("/v1/audit?fromRevision=%d", rev-1), nil)
+	recs = page["data"].([]any)
+	require.Len(t, recs, 2)
+	assert.Equal(t, "user.role_assigned.v1", recs[1].(map[string]any)["type"])
+}

@@ -330,11 +330,21 @@ func atomically(ctx context.Context, d *Deps, c *Call, desc any, steps []command
 	return d.Commands.Transaction(ctx, c.Meta(""), desc, steps)
 }
 
-func assignStep(ns, userID, roleID string, nss []string) command.Step {
+func assignStep(ns, userID, roleID string, nss []string, opts ...command.AssignOptions) command.Step {
 	return func(ctx context.Context, s *command.Service, m command.Meta) error {
-		_, err := s.AssignRole(ctx, m, ns, userID, roleID, nss)
+		_, err := s.AssignRole(ctx, m, ns, userID, roleID, nss, opts...)
 		return err
 	}
+}
+
+// keepWindow is the assignment window of old (nil: unbounded): changing
+// an assignment's namespaces through AccelByte's API keeps its window
+// (AccelByte's calls have none to give).
+func keepWindow(old *query.UserRole) command.AssignOptions {
+	if old == nil {
+		return command.AssignOptions{}
+	}
+	return command.AssignOptions{NotBefore: old.NotBefore, NotAfter: old.NotAfter}
 }
 
 func unassignStep(ns, userID, roleID string) command.Step {

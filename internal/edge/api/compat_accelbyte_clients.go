@@ -181,7 +181,8 @@ func updateClient(ctx context.Context, d *Deps, c *Call, ns, id string, u *ABCli
 	if err != nil {
 		return 0, err
 	}
-	return atomically(ctx, d, c, u, steps)
+	// The Idempotency-Key is bound to the whole request: which client, too.
+	return atomically(ctx, d, c, []any{ns, id, u}, steps)
 }
 
 // clientUpdateSteps are the commands of an update of client id: its name,

@@ -388,6 +388,10 @@ func accelbyteRoleOps() []*Op {
 				}
 				// The role and its members, all or none.
 				ev := events.RoleCreated{RoleID: uuid.NewString()}
+				if c.IdempotencyKey != "" {
+					// A retry must name the role the first attempt created.
+					ev.RoleID = command.DeriveCommandID(c.Caller, c.IdempotencyKey+"\x00AdminCreateRoleV3.roleId")
+				}
 				steps := []command.Step{func(ctx context.Context, s *command.Service, m command.Meta) error {
 					_, _, err := s.CreateRole(ctx, m, command.CreateRole{RoleID: ev.RoleID,
 						RoleName: in.RoleName, AdminRole: in.AdminRole, IsWildcard: in.IsWildcard, Permissions: ps})

@@ -174,7 +174,7 @@ func addNamespaces(ctx context.Context, d *Deps, c *Call, ns, user, role string,
 	if old != nil {
 		nss = append(slices.Clone(old.AssignedNamespaces), nss...)
 	}
-	return d.Commands.AssignRole(ctx, c.Meta(""), ns, user, role, nss)
+	return d.Commands.AssignRole(ctx, c.Meta(""), ns, user, role, nss, keepWindow(old))
 }
 
 const (
@@ -228,7 +228,7 @@ func accelbyteUserOps() []*Op {
 				if len(left) == 0 || old.IsWildcard {
 					_, err = d.Commands.UnassignRole(ctx, c.Meta(""), in.Namespace, in.UserID, in.RoleID)
 				} else {
-					_, err = d.Commands.AssignRole(ctx, c.Meta(""), in.Namespace, in.UserID, in.RoleID, left)
+					_, err = d.Commands.AssignRole(ctx, c.Meta(""), in.Namespace, in.UserID, in.RoleID, left, keepWindow(old))
 				}
 				return NoContent{}, err
 			}),
@@ -294,7 +294,13 @@ func accelbyteUserOps() []*Op {
 				}
 				var steps []command.Step
 				for _, id := range order {
-					steps = append(steps, assignStep(in.Namespace, in.UserID, id, want[id]))
+					var old *query.UserRole
+					for i := range held.Data {
+						if held.Data[i].RoleID == id {
+							old = &held.Data[i]
+						}
+					}
+					steps = append(steps, assignStep(in.Namespace, in.UserID, id, want[id], keepWindow(old)))
 				}
 				for _, r := range held.Data {
 					if _, keep := want[r.RoleID]; !keep {

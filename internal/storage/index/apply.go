@@ -176,6 +176,8 @@ func (s *Store) applyOne(b *writer, ev *events.Event) error {
 		delete(st.parents, ev.Namespace)
 	case events.LogSigningKeyAdded:
 		err = s.signingKeyAdded(b, ev, p)
+	case events.TransactionCommitted:
+		// Changes no state: its place in the platform namespace's chain.
 	case Refused:
 		// Refused by the projector (which logged it): its Hash is the
 		// namespace's chain head, kept as it was.
@@ -266,6 +268,10 @@ func (s *Store) roleDeleted(b *writer, ev *events.Event, roleID string) error {
 	}
 	delete(st.roles, roleID)
 	delete(st.roleNames, strings.ToLower(r.Name))
+	st.deadRoles[roleID] = true
+	if err := b.Set(deadRoleKey(roleID), nil, nil); err != nil {
+		return err
+	}
 	if err := b.Delete(roleKey(events.PlatformNamespace, roleID), nil); err != nil {
 		return fmt.Errorf("index: batch delete: %w", err)
 	}

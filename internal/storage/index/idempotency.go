@@ -133,3 +133,27 @@ func (v View) Keyed(id string) (uint64, bool) {
 	r, ok := v.s.keyed.recs[id]
 	return r.rev, ok
 }
+
+// deadRolePrefix marks the id of a deleted role (an empty value).
+var deadRolePrefix = []byte("\x00deadrole/")
+
+func deadRoleKey(id string) []byte { return append(append([]byte(nil), deadRolePrefix...), id...) }
+
+// loadDeadRoles reads the ids of deleted roles.
+func (s *Store) loadDeadRoles() error {
+	return s.scan(deadRolePrefix, prefixEnd(deadRolePrefix), func(it *pebble.Iterator) error {
+		s.mu.st.deadRoles[string(it.Key()[len(deadRolePrefix):])] = true
+		return nil
+	})
+}
+
+// RoleDeleted reports whether a role with id existed and was deleted (in
+// the overlay, too): its id is never used again.
+func (v View) RoleDeleted(id string) bool {
+	if v.ov != nil {
+		if r, ok := v.ov.roles[id]; ok && r == nil {
+			return true
+		}
+	}
+	return v.s.mu.st.deadRoles[id]
+}

@@ -109,7 +109,10 @@ type state struct {
 	endpoints   map[string]*Endpoint // by service + "/" + name
 	routes      routeTable           // endpoints by method and path (routes.go)
 	parents     map[string]string    // namespace → parent studio, for those with one
-	in          *interner            // strings and lists shared by assignments
+	// deadRoles are the ids of deleted roles: never used again (a
+	// namespace's default roles or a client's roles may still name one).
+	deadRoles map[string]bool
+	in        *interner // strings and lists shared by assignments
 	// assignedIn counts the assignments naming each namespace in their
 	// assignedNamespaces (see refAssigned; nil until the first).
 	assignedIn map[string]int32
@@ -129,6 +132,7 @@ func newState() state {
 		scopes:      map[string]*Scope{},
 		endpoints:   map[string]*Endpoint{},
 		parents:     map[string]string{},
+		deadRoles:   map[string]bool{},
 		in:          newInterner(),
 	}
 }
@@ -177,6 +181,10 @@ func Open(opts Options) (*Store, error) {
 	s.keyed.window = opts.IdempotencyWindow
 	s.notify.ch = make(chan struct{})
 	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.loadDeadRoles(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
