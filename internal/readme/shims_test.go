@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ import (
 // (or GRANTLOG_README_SHIMS=1), the test binary stands in for them: it is
 // linked into the script's PATH under those names, and TestMain runs the
 // shim when invoked by one of them. The shims do what the README uses and
-// nothing more: curl [-s] [-N] [-X METHOD] [-H HEADER]... [-d BODY] URL,
+// nothing more: curl [-s] [-N] [-X METHOD] [-H HEADER]... [-d BODY] [-w '%{http_code}\n'] URL,
 // and jq [-r] .field [FILE].
 
 func TestMain(m *testing.M) {
@@ -51,7 +52,7 @@ func shimTools(t *testing.T, dir string, tools ...string) []string {
 }
 
 func curlShim(args []string) int {
-	method, body, url := "", "", ""
+	method, body, url, writeOut := "", "", "", ""
 	var headers []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -73,6 +74,9 @@ func curlShim(args []string) int {
 			headers = append(headers, next())
 		case a == "-d":
 			body = next()
+		case a == "-w":
+			// Only what the README uses: %{http_code}, and \n.
+			writeOut = next()
 		case strings.HasPrefix(a, "-"):
 			fmt.Fprintf(os.Stderr, "curl (shim): %s is not supported\n", a)
 			return 2
@@ -113,6 +117,9 @@ func curlShim(args []string) int {
 	defer func() { _ = resp.Body.Close() }()
 	if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
 		return 56
+	}
+	if writeOut != "" {
+		fmt.Print(strings.NewReplacer("%{http_code}", strconv.Itoa(resp.StatusCode), `\n`, "\n").Replace(writeOut))
 	}
 	return 0
 }
