@@ -39,7 +39,7 @@ var groups = []*cobra.Group{
 // gains later lands in admin.
 var groupOf = map[string]string{
 	"serve": "service", "config": "service",
-	"role":  "model", "assign": "model", "unassign": "model", "user": "model", "namespace": "model",
+	"role": "model", "assign": "model", "unassign": "model", "user": "model", "namespace": "model",
 	"client": "model", "token": "model", "scope": "model", "endpoint": "model", "preset": "model", "catalog": "model",
 	"apply": "model", "export": "model",
 	"check": "checks", "checks": "checks",

@@ -355,8 +355,8 @@ func (v *durationValue) Set(s string) error {
 	return err
 }
 func (v *durationValue) String() string { return time.Duration(*v).String() }
-func (v *textValue) Set(s string) error  { *v = textValue(s); return nil }
-func (v *textValue) String() string      { return string(*v) }
+func (v *textValue) Set(s string) error { *v = textValue(s); return nil }
+func (v *textValue) String() string     { return string(*v) }
 
 // settingNames are the keys a config file may hold.
 func settingNames(fs *flag.FlagSet) []string {
