@@ -38,9 +38,9 @@ type OpsConfig struct {
 func (c *Config) validateOps() []error {
 	var errs []error
 	if c.AdminAddr != "" {
-		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil {
 			errs = append(errs, fmt.Errorf("admin address %q: want HOST:PORT, e.g. 127.0.0.1:6060 (%w)", c.AdminAddr, err))
-		} else if c.AdminAddr == c.HTTPAddr {
+		} else if c.AdminAddr == c.HTTPAddr && port != "0" {
 			errs = append(errs, fmt.Errorf("admin address %q is the HTTP API's address: give the admin listener a port of its own", c.AdminAddr))
 		}
 	}
