@@ -186,17 +186,13 @@ type fileValue struct {
 // (not --config) and every value a scalar the flag accepts. It reports
 // every problem with its line.
 func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
-	k := koanf.New(".")
-	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-		return nil, fmt.Errorf("config file %s: %w (want YAML: setting: value lines, see deploy/grantlog.yaml)", path, err)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
 	var doc yamlv3.Node
 	if err := yamlv3.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, fmt.Errorf("config file %s: %w (want YAML: setting: value lines, see deploy/grantlog.yaml)", path, err)
 	}
 	if len(doc.Content) == 0 { // empty: nothing set
 		return nil, nil
@@ -204,6 +200,10 @@ func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 	root := doc.Content[0]
 	if root.Kind != yamlv3.MappingNode {
 		return nil, fmt.Errorf("%s:%d: the file must be a mapping of settings (http-addr: 127.0.0.1:8080), not a %s", path, root.Line, kindName(root))
+	}
+	k := koanf.New(".")
+	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("config file %s: %w (want YAML: setting: value lines, see deploy/grantlog.yaml)", path, err)
 	}
 	raw := k.Raw()
 	var (
@@ -228,7 +228,7 @@ func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, val.Line, name, err))
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, key.Line, name, err))
 			continue
 		}
 		out = append(out, fileValue{name: name, text: text, line: key.Line})
@@ -274,7 +274,7 @@ func kindName(n *yamlv3.Node) string {
 	case yamlv3.AliasNode:
 		return "alias"
 	}
-	return "value"
+	return "single value"
 }
 
 func isBool(f *flag.Flag) bool {
