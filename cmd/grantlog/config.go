@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	yamlv3 "go.yaml.in/yaml/v3"
 
+	"github.com/grantlog/grantlog/internal/edge/ratelimit"
 	"github.com/grantlog/grantlog/internal/server"
 )
 
@@ -441,4 +442,16 @@ the file) or the default. Secret values are shown as (set) or (unset).`,
 		},
 	})
 	return cmd
+}
+
+// printOps tells the operator about the admin listener and the rate limit
+// at start.
+func printOps(stdout io.Writer, srv *server.Server, cfg *server.Config) {
+	if a := srv.AdminAddr(); a != "" {
+		fmt.Fprintf(stdout, "Profiling on http://%s/debug/pprof/ (admin listener, no authentication: keep it off public networks).\n", a)
+	}
+	if cfg.RateLimit > 0 {
+		fmt.Fprintf(stdout, "Rate limit: %s requests a second per caller (bursts of %d); more are answered 429 with Retry-After.\n",
+			strconv.FormatFloat(cfg.RateLimit, 'f', -1, 64), ratelimit.New(cfg.RateLimit, cfg.RateBurst).Burst())
+	}
 }

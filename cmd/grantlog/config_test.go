@@ -5,10 +5,13 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,4 +226,58 @@ func TestConfigCheckExample(t *testing.T) {
 	require.Equal(t, exitOK, run(context.Background(), []string{"config", "check", secretPath}, &out, &errOut), errOut.String())
 	assert.NotContains(t, out.String(), "from-env-secret")
 	assert.Regexp(t, `nats-password +\(set\) +env GRANTLOG_NATS_PASSWORD`, out.String())
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeWithConfigFile: grantlog serve --config starts with the file's
+// settings (its data dir, its free ports, its admin listener and rate
+// limit) and a flag overrides the file.
+func TestServeWithConfigFile(t *testing.T) {
+	clearServeEnv(t)
+	dir := t.TempDir()
+	path := writeConfig(t, "data-dir: "+filepath.Join(dir, "data")+"\nhttp-addr: 127.0.0.1:0\nnats-listen: 127.0.0.1:0\n"+
+		"admin-addr: 127.0.0.1:0\nrate-limit: 100\nlog-level: warn\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", path, "--rate-burst", "7"}, &out, &errOut) }()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "serving HTTP") }, 20*time.Second, 20*time.Millisecond,
+		"stdout %q stderr %q", out.String(), errOut.String())
+	assert.Contains(t, out.String(), "Profiling on http://127.0.0.1:")
+	assert.Contains(t, out.String(), "Rate limit: 100 requests a second per caller (bursts of 7)")
+	assert.FileExists(t, filepath.Join(dir, "data", "bootstrap-token"))
+	m := regexp.MustCompile(`serving HTTP on (http://\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, m)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(m[1] + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond)
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
 }

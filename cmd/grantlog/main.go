@@ -185,6 +185,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Grantlog %s (%s node %s) serving HTTP on http://%s (NATS %s, data in %s)\n",
 		version, srv.NodeRole(), srv.NodeName(), srv.HTTPAddr(), natsAt, cfg.DataDir)
+	printOps(stdout, srv, cfg)
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 1
