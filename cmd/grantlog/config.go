@@ -90,8 +90,8 @@ type settingError struct {
 
 func (e *settingError) Error() string { return e.msg }
 
-func settingErr(flag, format string, args ...any) error {
-	return &settingError{flag: flag, msg: fmt.Sprintf(format, args...)}
+func settingErr(name, format string, args ...any) error {
+	return &settingError{flag: name, msg: fmt.Sprintf(format, args...)}
 }
 
 // explain adds where a setting came from to an error of finish (its file
