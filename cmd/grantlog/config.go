@@ -191,16 +191,24 @@ func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	var doc yamlv3.Node
-	if err := yamlv3.Unmarshal(data, &doc); err != nil {
+	var doc, more yamlv3.Node
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config file %s: %w (want YAML: setting: value lines, see deploy/grantlog.yaml)", path, err)
+	}
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		line := more.Line
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w (want one YAML document of setting: value lines)", path, err)
+		}
+		return nil, fmt.Errorf("%s:%d: a second YAML document: give every setting in one (no --- line between them)", path, line)
 	}
 	if len(doc.Content) == 0 { // empty: nothing set
 		return nil, nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yamlv3.MappingNode {
-		return nil, fmt.Errorf("%s:%d: the file must be a mapping of settings (http-addr: 127.0.0.1:8080), not a %s", path, root.Line, kindName(root))
+		return nil, fmt.Errorf("%s:%d: the file must be a mapping of settings (http-addr: 127.0.0.1:8080), not %s", path, root.Line, kindName(root))
 	}
 	k := koanf.New(".")
 	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
@@ -241,7 +249,7 @@ func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 // YAML node.
 func scalarText(f *flag.Flag, v any, node *yamlv3.Node) (string, error) {
 	if node.Kind != yamlv3.ScalarNode {
-		return "", fmt.Errorf("want one value (%s), got a %s", typeName(f), kindName(node))
+		return "", fmt.Errorf("want one value (%s), got %s", typeName(f), kindName(node))
 	}
 	if v == nil {
 		return "", fmt.Errorf("no value: give %s, or delete the line for the default", typeName(f))
@@ -262,6 +270,10 @@ func scalarText(f *flag.Flag, v any, node *yamlv3.Node) (string, error) {
 		if !isTyped(f) { // yes/no, true/false for a text setting: quote it
 			return "", fmt.Errorf("want %s, got the boolean %s (quote it for text)", typeName(f), node.Value)
 		}
+	case int:
+		return strconv.Itoa(x), nil // 0x10 and 1_000 as YAML reads them
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
 	}
 	return node.Value, nil
 }
@@ -269,13 +281,13 @@ func scalarText(f *flag.Flag, v any, node *yamlv3.Node) (string, error) {
 func kindName(n *yamlv3.Node) string {
 	switch n.Kind {
 	case yamlv3.MappingNode:
-		return "mapping"
+		return "a mapping"
 	case yamlv3.SequenceNode:
-		return "list"
+		return "a list"
 	case yamlv3.AliasNode:
-		return "alias"
+		return "reference to an anchor (write the value itself)"
 	}
-	return "single value"
+	return "a single value"
 }
 
 func isBool(f *flag.Flag) bool {

@@ -174,6 +174,9 @@ func TestConfigFileErrors(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", []string{":1: the file must be a mapping of settings"}},
 		{"yaml", "http-addr: [\n", []string{"want YAML"}},
 		{"duplicate", "role: all\nrole: replica\n", []string{"already defined"}},
+		{"two documents", "role: all\n---\nrole: replica\n", []string{":2: a second YAML document"}},
+		{"alias", "data-dir: &d /tmp\nnode-name: *d\n", []string{":2: node-name: want one value (text), got reference to an anchor"}},
+		{"infinite rate", "rate-limit: .inf\n", []string{"rate limit +Inf: use 0 (off) or a positive number"}},
 		{"several at once", "a: 1\nrate-limit: x\n", []string{":1: unknown setting \"a\"", ":2: rate-limit: want a number"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
