@@ -105,3 +105,27 @@ func TestKeys(t *testing.T) {
 	assert.Equal(t, AddrKey("[2001:db8:1:2::9]:1"), AddrKey("[2001:db8:1:2::1]:2"), "one /64, one bucket")
 	assert.Equal(t, "addr:garbage", AddrKey("garbage"))
 }
+
+// TestConcurrent: many goroutines on a few keys take exactly the burst
+// each (the clock does not move), with the race detector watching.
+func TestConcurrent(t *testing.T) {
+	l, _ := newAt(t, 1, 50)
+	const keys, workers, each = 4, 16, 40
+	allowed := make(chan int, workers)
+	for w := range workers {
+		go func() {
+			n := 0
+			for i := range each {
+				if ok, _ := l.Allow(string(rune('a' + (w+i)%keys))); ok {
+					n++
+				}
+			}
+			allowed <- n
+		}()
+	}
+	total := 0
+	for range workers {
+		total += <-allowed
+	}
+	assert.Equal(t, keys*50, total)
+}
