@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -38,8 +40,9 @@ import (
 const configFlag = "config"
 
 // addOpsFlags defines serve's flags of the config file, the admin
-// listener and the rate limit.
-func addOpsFlags(fs *flag.FlagSet, cfg *server.Config) {
+// listener and the rate limit; check reports a bad value of them by its
+// setting (so that one from the config file is reported with its line).
+func addOpsFlags(fs *flag.FlagSet, cfg *server.Config) (check func() error) {
 	fs.String(configFlag, os.Getenv("GRANTLOG_CONFIG"),
 		"YAML file of settings whose keys are these flags' names, e.g. http-addr: 127.0.0.1:8080 (deploy/grantlog.yaml); flags and environment variables override it (env GRANTLOG_CONFIG)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", os.Getenv("GRANTLOG_ADMIN_ADDR"),
@@ -48,6 +51,20 @@ func addOpsFlags(fs *flag.FlagSet, cfg *server.Config) {
 		"requests a second each caller may make over HTTP and NATS (keyed by the authenticated caller; without a credential, by remote address); more are answered 429 with Retry-After (default 0: off) (env GRANTLOG_RATE_LIMIT)")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", envInt("GRANTLOG_RATE_BURST"),
 		"requests a caller may make at once above --rate-limit (default: the rate rounded up) (env GRANTLOG_RATE_BURST)")
+	return func() error {
+		if r := cfg.RateLimit; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			return settingErr("rate-limit", "--rate-limit %v: use 0 (off) or a positive number of requests a second", r)
+		}
+		if cfg.RateBurst < 0 {
+			return settingErr("rate-burst", "--rate-burst %d: use 0 (the rate rounded up) or a positive number of requests", cfg.RateBurst)
+		}
+		if a := cfg.AdminAddr; a != "" {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return settingErr("admin-addr", "--admin-addr %q: want HOST:PORT, e.g. 127.0.0.1:6060", a)
+			}
+		}
+		return nil
+	}
 }
 
 // envFloat and envInt are an environment variable's number as a flag's

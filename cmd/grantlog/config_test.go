@@ -176,7 +176,9 @@ func TestConfigFileErrors(t *testing.T) {
 		{"duplicate", "role: all\nrole: replica\n", []string{"already defined"}},
 		{"two documents", "role: all\n---\nrole: replica\n", []string{":2: a second YAML document"}},
 		{"alias", "data-dir: &d /tmp\nnode-name: *d\n", []string{":2: node-name: want one value (text), got reference to an anchor"}},
-		{"infinite rate", "rate-limit: .inf\n", []string{"rate limit +Inf: use 0 (off) or a positive number"}},
+		{"infinite rate", "rate-limit: .inf\n", []string{":1: --rate-limit +Inf: use 0 (off) or a positive number"}},
+		{"negative burst", "rate-limit: 5\n\nrate-burst: -1\n", []string{":3: --rate-burst -1: use 0"}},
+		{"admin address", "admin-addr: 6060\n", []string{":1: --admin-addr \"6060\": want HOST:PORT"}},
 		{"several at once", "a: 1\nrate-limit: x\n", []string{":1: unknown setting \"a\"", ":2: rate-limit: want a number"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,7 +76,7 @@ func serveFlags(stderr io.Writer) (fs *flag.FlagSet, cfg *server.Config, finish 
 	snapshotEvery := fs.String("snapshot-interval", os.Getenv("GRANTLOG_SNAPSHOT_INTERVAL"),
 		"snapshot the index into the GRANTLOG_SNAPSHOTS object store this often when it moved, e.g. 10m; default off (POST /v1/admin/snapshots takes one on demand). New replicas start from the newest snapshot (env GRANTLOG_SNAPSHOT_INTERVAL)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
-	addOpsFlags(fs, cfg)
+	checkOps := addOpsFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
 
@@ -130,6 +130,9 @@ Flags:
 		}
 		cfg.NodeRole = server.NodeRole(*nodeRole)
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		if err := checkOps(); err != nil {
+			return err
+		}
 		return cfg.Validate()
 	}
 	return fs, cfg, finish
