@@ -2,6 +2,8 @@
 //
 //	grantlog serve [flags]   run the service (embedded NATS + JetStream + Pebble),
 //	                         or a command node or replica (--role, --nats-url)
+//	grantlog config check FILE
+//	                         validate a config file of serve (--config FILE)
 //	grantlog audit tail|export|verify [flags]
 //	                         follow, export or verify the audit log of a node
 //	grantlog context add|use|ls
@@ -15,7 +17,9 @@
 // Run "grantlog --help" or "grantlog serve --help" for details.
 //
 // main.go parses the serve flags and the environment into a
-// server.Config, validates it and runs the node. cli.go is the cobra
+// server.Config, validates it and runs the node; config.go reads a
+// config file into the same flags (flag > env > file > default) and is
+// grantlog config check. cli.go is the cobra
 // command tree: serve and audit (audit.go) are handed their arguments
 // untouched (flag package, single-dash flags, their exit statuses);
 // every other command is a client of a node's HTTP API through the SDK

@@ -39,10 +39,13 @@ func envOr(key, def string) string {
 	return def
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// serveFlags defines serve's flags (their defaults from the environment)
+// on a new flag set; finish turns their values into cfg and validates it.
+// config.go reads a config file into the same flags.
+func serveFlags(stderr io.Writer) (fs *flag.FlagSet, cfg *server.Config, finish func() error) {
+	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg server.Config
+	cfg = &server.Config{}
 	fs.StringVar(&cfg.DataDir, "data-dir", envOr("GRANTLOG_DATA_DIR", "grantlog-data"),
 		"directory for the event store, the index and the bootstrap token (env GRANTLOG_DATA_DIR)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", envOr("GRANTLOG_HTTP_ADDR", "127.0.0.1:8080"),
@@ -75,6 +78,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idemWindow := fs.String("idempotency-window", envOr("GRANTLOG_IDEMPOTENCY_WINDOW", "24h"),
 		"how long a retry with the same Idempotency-Key is answered with the command's first outcome (same ids, revision and secret), in event time; costs ~150 bytes and one index record per keyed command in the window; 0 keeps only JetStream's 2-minute duplicate window (env GRANTLOG_IDEMPOTENCY_WINDOW)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
+	checkOps := addOpsFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
 
@@ -105,10 +109,47 @@ commands; command nodes write (over HTTP and NATS, grantlog.v1.cmd.<name>)
 and refuse checks. For a NATS server with TLS add --nats-tls-ca (and
 --nats-tls-cert/--nats-tls-key when it verifies clients).
 
+Settings can also come from a YAML file, --config FILE, whose keys are the
+flag names (deploy/grantlog.yaml has them all): a flag overrides its
+environment variable, which overrides the file. "grantlog config check
+FILE" validates a file and prints the effective settings.
+
 Flags:
 `)
 		fs.PrintDefaults()
 	}
+	finish = func() error {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			return settingErr("log-level", "--log-level %q: use debug, info, warn or error", *logLevel)
+		}
+		if *snapshotEvery != "" {
+			d, err := time.ParseDuration(*snapshotEvery)
+			if err != nil {
+				return settingErr("snapshot-interval", "--snapshot-interval %q: use a duration such as 10m, or 0 for off", *snapshotEvery)
+			}
+			cfg.SnapshotInterval = d
+		}
+		switch d, err := time.ParseDuration(*idemWindow); {
+		case err != nil || d < 0:
+			return settingErr("idempotency-window", "--idempotency-window %q: use a duration such as 24h, or 0 for JetStream's 2-minute window only", *idemWindow)
+		case d == 0:
+			cfg.IdempotencyWindow = -1
+		default:
+			cfg.IdempotencyWindow = d
+		}
+		cfg.NodeRole = server.NodeRole(*nodeRole)
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		if err := checkOps(); err != nil {
+			return err
+		}
+		return cfg.Validate()
+	}
+	return fs, cfg, finish
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, cfg, finish := serveFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -119,38 +160,18 @@ Flags:
 		fmt.Fprintf(stderr, "grantlog serve: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "grantlog serve: --log-level %q: use debug, info, warn or error\n", *logLevel)
-		return 2
+	settings, err := applyConfigFile(fs)
+	if err == nil {
+		err = settings.explain(finish())
 	}
-	if *snapshotEvery != "" {
-		d, err := time.ParseDuration(*snapshotEvery)
-		if err != nil {
-			fmt.Fprintf(stderr, "grantlog serve: --snapshot-interval %q: use a duration such as 10m, or 0 for off\n", *snapshotEvery)
-			return 2
-		}
-		cfg.SnapshotInterval = d
-	}
-	switch d, err := time.ParseDuration(*idemWindow); {
-	case err != nil || d < 0:
-		fmt.Fprintf(stderr, "grantlog serve: --idempotency-window %q: use a duration such as 24h, or 0 for JetStream's 2-minute window only\n", *idemWindow)
-		return 2
-	case d == 0:
-		cfg.IdempotencyWindow = -1
-	default:
-		cfg.IdempotencyWindow = d
-	}
-	cfg.NodeRole = server.NodeRole(*nodeRole)
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := cfg.Validate(); err != nil {
+	if err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 2
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, cfg)
+	srv, err := server.New(ctx, *cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 1
@@ -177,6 +198,7 @@ Flags:
 	}
 	fmt.Fprintf(stdout, "Grantlog %s (%s node %s) serving HTTP on http://%s (NATS %s, data in %s)\n",
 		version, srv.NodeRole(), srv.NodeName(), srv.HTTPAddr(), natsAt, cfg.DataDir)
+	printOps(stdout, srv, cfg)
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 1

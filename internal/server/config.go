@@ -88,6 +88,8 @@ type Config struct {
 	// SnapshotBucket is the JetStream Object Store bucket of index
 	// snapshots; default eventlog.DefaultSnapshotBucket ("GRANTLOG_SNAPSHOTS").
 	SnapshotBucket string
+	// OpsConfig: the admin listener and the rate limit (ops.go).
+	OpsConfig
 }
 
 // String describes the configuration with secrets redacted.
@@ -119,6 +121,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("give either --nats-creds or --nats-user/--nats-password, not both"))
 	}
 	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.validateOps()...)
 	if c.NodeName != "" && sanitizeToken(c.NodeName) != c.NodeName {
 		errs = append(errs, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", c.NodeName))
 	}

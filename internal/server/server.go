@@ -60,6 +60,7 @@ type Server struct {
 	natsServing  atomic.Bool   // the NATS micro service is registered
 	snapshots    snapshotState // see snapshot.go
 	signKey      *logsig.Key   // the log signing key of a node that writes (signing.go)
+	ops          opsState      // the admin listener and the rate limiter (ops.go)
 }
 
 // New starts the embedded NATS server, ensures the stream, opens the index
@@ -170,6 +171,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
+	if err := s.startOps(); err != nil {
+		return nil, err
+	}
 	s.apiDeps = &api.Deps{Commands: s.Commands, Query: s.Query, Audit: auditSvc, Status: s.Status}
 	if s.snapshots.taker != nil {
 		s.apiDeps.Snapshots = s.snapshots.taker
@@ -181,6 +185,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			Ready:    func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
 			NodeRole: string(cfg.NodeRole),
 			Logger:   cfg.Logger,
+			Limiter:  s.ops.limiter,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -249,6 +254,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.watchStatus(gctx, s.stream) })
 	g.Go(func() error { return s.serveNATS(gctx) })
+	g.Go(func() error { return s.serveAdmin(gctx) })
 	if s.cfg.SnapshotInterval > 0 {
 		g.Go(func() error { return s.snapshots.taker.Run(gctx) })
 	}
@@ -266,6 +272,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close releases everything New acquired. It is idempotent.
 func (s *Server) Close() {
+	s.closeOps()
 	if s.http != nil {
 		_ = s.http.Close()
 		s.http = nil

@@ -584,6 +584,10 @@ func (g *gen) write(ops []*Op) map[string]any {
 					"is shutting down, or the request timed out (its outcome is unknown: retry a command with the same Idempotency-Key).", map[string]any{
 					"Retry-After": map[string]any{"schema": map[string]any{"type": "string"}},
 				}),
+				"TooManyRequests": errorResponse("The caller is over the node's rate limit (grantlog serve --rate-limit; off by default): "+
+					"errorCode rateLimited; retry after Retry-After seconds.", map[string]any{
+					"Retry-After": map[string]any{"schema": map[string]any{"type": "string"}},
+				}),
 				"Error": errorResponse("An error.", nil),
 			},
 		},
@@ -700,6 +704,7 @@ func (g *gen) operation(o *Op) map[string]any {
 	if o.Body {
 		refuse(http.StatusRequestEntityTooLarge, "PayloadTooLarge")
 	}
+	refuse(http.StatusTooManyRequests, "TooManyRequests")
 	refuse(http.StatusInternalServerError, "InternalError")
 	refuse(http.StatusServiceUnavailable, "Unavailable")
 	responses["default"] = map[string]any{"$ref": "#/components/responses/Error"}

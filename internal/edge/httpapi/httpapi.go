@@ -16,6 +16,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
+	"github.com/grantlog/grantlog/internal/edge/ratelimit"
 )
 
 // MaxBodyBytes bounds request bodies.
@@ -46,6 +47,9 @@ type Config struct {
 	// BodyReadTimeout bounds the time a request body may take to arrive
 	// (408 after it); default DefaultBodyReadTimeout, negative for none.
 	BodyReadTimeout time.Duration
+	// Limiter limits each caller's requests (429 with Retry-After);
+	// nil: no limit (ratelimit.go).
+	Limiter *ratelimit.Limiter
 }
 
 type server struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
+	"github.com/grantlog/grantlog/internal/edge/ratelimit"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -70,10 +71,18 @@ func (a *server) route(o *api.Op) http.Handler {
 		if !o.Public {
 			c, err := a.Auth.Authenticate(r.Header.Get(api.AuthorizationHeader))
 			if err != nil {
+				if a.Limiter != nil && !a.limit(w, r, ratelimit.AddrKey(r.RemoteAddr)) {
+					return
+				}
 				a.fail(w, r, api.Errorf(http.StatusUnauthorized, "unauthorized", "%s", err.Error()))
 				return
 			}
 			caller = c
+			if a.Limiter != nil && !a.limit(w, r, ratelimit.CallerKey(c)) {
+				return
+			}
+		} else if a.Limiter != nil && !a.limit(w, r, ratelimit.AddrKey(r.RemoteAddr)) {
+			return
 		}
 		if o.Fast { // reads its own body
 			serve(w, r, caller, nil)

@@ -21,6 +21,7 @@ import (
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
+	"github.com/grantlog/grantlog/internal/edge/ratelimit"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -99,6 +100,11 @@ type Config struct {
 	MaxWaiting int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Limiter limits each authenticated caller's requests (a 429 micro
+	// error, errorCode rateLimited, with a Retry-After header); nil: no
+	// limit. Requests without a valid credential are refused (401)
+	// before it.
+	Limiter *ratelimit.Limiter
 }
 
 func (c *Config) setDefaults() {
@@ -387,6 +393,11 @@ func (s *Service) authenticate(req micro.Request) (events.Caller, error) {
 	if err != nil {
 		return events.Caller{}, api.Errorf(http.StatusUnauthorized, "unauthorized", "%s", err.Error())
 	}
+	if s.cfg.Limiter != nil {
+		if err := s.cfg.Limiter.Check(ratelimit.CallerKey(c)); err != nil {
+			return events.Caller{}, err
+		}
+	}
 	return c, nil
 }
 
@@ -466,6 +477,9 @@ func (s *Service) failWith(req micro.Request, err error, hdr micro.Headers) {
 	h := micro.Headers{ErrorCodeHeader: []string{body.Code}}
 	for k, v := range hdr {
 		h[k] = v
+	}
+	if secs, ok := ratelimit.RetryAfter(err); ok {
+		h[ratelimit.RetryAfterHeader] = []string{secs}
 	}
 	body.RequestID = hdr.Get(RequestIDHeader)
 	if internal {
