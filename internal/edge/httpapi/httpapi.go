@@ -16,6 +16,7 @@ import (
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
+	"github.com/grantlog/grantlog/internal/metrics"
 )
 
 // MaxBodyBytes bounds request bodies.
@@ -46,6 +47,11 @@ type Config struct {
 	// BodyReadTimeout bounds the time a request body may take to arrive
 	// (408 after it); default DefaultBodyReadTimeout, negative for none.
 	BodyReadTimeout time.Duration
+	// Metrics, when set, records checks (transport http) and commands
+	// (observe.go); MetricsHandler, when set, is served at GET /metrics
+	// without a credential.
+	Metrics        *metrics.Metrics
+	MetricsHandler http.Handler
 }
 
 type server struct {
@@ -62,12 +68,15 @@ func New(cfg Config) http.Handler {
 	}
 	a := &server{Config: cfg}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /healthz", a.accessLogged("healthz", slog.LevelDebug, a.healthz))
+	mux.HandleFunc("GET /readyz", a.accessLogged("readyz", slog.LevelDebug, a.readyz))
+	if cfg.MetricsHandler != nil {
+		mux.HandleFunc("GET /metrics", a.accessLogged("metrics", slog.LevelDebug, cfg.MetricsHandler.ServeHTTP))
+	}
 	for _, o := range api.Table() {
 		mux.Handle(o.Method+" "+o.Path, a.route(o))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", a.accessLogged("", slog.LevelInfo, func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, r, http.StatusMethodNotAllowed, "methodNotAllowed",
@@ -76,7 +85,7 @@ func New(cfg Config) http.Handler {
 		}
 		writeError(w, r, http.StatusNotFound, "notFound",
 			fmt.Sprintf("no endpoint %s %s; see GET /v1/openapi.json for the API", r.Method, r.URL.Path))
-	})
+	}))
 	return a.withRequestID(a.guard(mux))
 }
 
@@ -148,6 +157,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	noteCode(w, code)
 	writeJSON(w, status, &api.Error{Code: code, Message: msg, RequestID: requestID(r)})
 }
 
@@ -156,6 +166,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 func (a *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, internal := api.ErrorOf(err)
 	e.RequestID = requestID(r)
+	noteCode(w, e.Code)
 	if internal {
 		a.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "requestId", e.RequestID, "err", err)
 		e.Message = "internal error; the server log has details under requestId " + e.RequestID
