@@ -73,6 +73,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	snapshotEvery := fs.String("snapshot-interval", os.Getenv("GRANTLOG_SNAPSHOT_INTERVAL"),
 		"snapshot the index into the GRANTLOG_SNAPSHOTS object store this often when it moved, e.g. 10m; default off (POST /v1/admin/snapshots takes one on demand). New replicas start from the newest snapshot (env GRANTLOG_SNAPSHOT_INTERVAL)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
+	logFormat := fs.String("log-format", envOr("GRANTLOG_LOG_FORMAT", logFormatText),
+		"log format: text (key=value lines) or json (one JSON object per line); an access log line per HTTP and NATS request at info, checks' at debug (env GRANTLOG_LOG_FORMAT)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", os.Getenv("GRANTLOG_METRICS_ADDR"),
+		"HOST:PORT of a listener of its own for the Prometheus metrics (GET /metrics, no credential); default: /metrics on --http-addr (env GRANTLOG_METRICS_ADDR)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
 
@@ -131,7 +135,12 @@ Flags:
 		cfg.SnapshotInterval = d
 	}
 	cfg.NodeRole = server.NodeRole(*nodeRole)
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger, err := newLogger(stderr, *logFormat, level)
+	if err != nil {
+		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
+		return 2
+	}
+	cfg.Logger = logger
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "grantlog serve: %v\n", err)
 		return 2

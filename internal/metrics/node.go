@@ -43,8 +43,11 @@ var (
 
 // SetNode registers the node's state, read at each scrape.
 func (m *Metrics) SetNode(n Node) {
-	m.Registry.MustRegister(nodeCollector{n})
+	m.Registry.MustRegister(NewNodeCollector(n))
 }
+
+// NewNodeCollector returns a collector of n, read at each scrape.
+func NewNodeCollector(n Node) prometheus.Collector { return nodeCollector{n} }
 
 type nodeCollector struct{ n Node }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/storage/logsig"
@@ -60,6 +61,9 @@ type Server struct {
 	natsServing  atomic.Bool   // the NATS micro service is registered
 	snapshots    snapshotState // see snapshot.go
 	signKey      *logsig.Key   // the log signing key of a node that writes (signing.go)
+	metrics      *metrics.Metrics
+	metricsLn    net.Listener // --metrics-addr's listener (metrics.go); nil: /metrics on the API listener
+	metricsHTTP  *http.Server
 }
 
 // New starts the embedded NATS server, ensures the stream, opens the index
@@ -170,6 +174,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w (is another grantlog running? pick another --http-addr)", cfg.HTTPAddr, err)
 	}
+	if err := s.setupMetrics(auditSvc); err != nil {
+		return nil, err
+	}
 	s.apiDeps = &api.Deps{Commands: s.Commands, Query: s.Query, Audit: auditSvc, Status: s.Status}
 	if s.snapshots.taker != nil {
 		s.apiDeps.Snapshots = s.snapshots.taker
@@ -181,6 +188,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			Ready:    func() (bool, uint64, uint64) { return s.Ready(), s.store.Applied(), s.proj.Head() },
 			NodeRole: string(cfg.NodeRole),
 			Logger:   cfg.Logger,
+			Metrics:  s.metrics, MetricsHandler: s.apiMetricsHandler(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -247,6 +255,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	s.serveMetrics(gctx, g)
 	g.Go(func() error { return s.watchStatus(gctx, s.stream) })
 	g.Go(func() error { return s.serveNATS(gctx) })
 	if s.cfg.SnapshotInterval > 0 {
@@ -273,6 +282,7 @@ func (s *Server) Close() {
 		_ = s.httpLn.Close()
 	}
 	s.httpLn = nil
+	s.closeMetrics()
 	if s.ownConn && s.nc != nil {
 		s.nc.Close()
 	}

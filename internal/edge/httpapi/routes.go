@@ -40,9 +40,13 @@ func (a *server) route(o *api.Op) http.Handler {
 	case o.Fast && o.Name == "checks":
 		serve = a.checkBatch
 	case o.Stream && o.Name == "audit.stream":
-		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) { a.auditStream(w, r, c, in) }
+		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) {
+			a.auditStream(w, r, c, in)
+		}
 	case o.Stream && o.Name == "audit.effects":
-		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) { a.auditEffects(w, r, c, in) }
+		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) {
+			a.auditEffects(w, r, c, in)
+		}
 	case o.Fast || o.Stream:
 		panic(fmt.Sprintf("httpapi: no handler for the special operation %s", o.Name))
 	default:
