@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,6 +229,22 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	assert.Positive(t, snap.must(t, "grantlog_snapshot_size_bytes"))
 	age := snap.must(t, "grantlog_snapshot_age_seconds")
 	assert.True(t, age >= 0 && age < 60, "snapshot age %v", age)
+
+	// Every metric the sample Grafana dashboard queries exists.
+	dash, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "grantlog.json"))
+	require.NoError(t, err)
+	require.True(t, json.Valid(dash), "deploy/grafana/grantlog.json is not JSON")
+	used := regexp.MustCompile(`\b(?:grantlog|go|process)_[a-z_]+`).FindAllString(string(dash), -1)
+	require.NotEmpty(t, used)
+	for _, name := range used {
+		fam := name
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			if _, ok := snap[fam]; !ok {
+				fam = strings.TrimSuffix(fam, suffix)
+			}
+		}
+		assert.Contains(t, snap, fam, "the dashboard queries %s", name)
+	}
 
 	// No label names a subject, a role or a namespace: /metrics has no
 	// credential.
