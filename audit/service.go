@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -77,6 +78,8 @@ type Service struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	// subscribers counts the open subscriptions (metrics).
+	subscribers atomic.Int64
 }
 
 // New returns a Service reading cfg.Stream through js and authorizing with az.
@@ -102,6 +105,11 @@ func New(cfg Config, js jetstream.JetStream, az Authorizer) *Service {
 // refuses new ones. It is idempotent; the HTTP server calls it when it
 // starts shutting down, so open streams do not hold shutdown up.
 func (s *Service) Close() { s.closeOnce.Do(func() { close(s.done) }) }
+
+// Subscribers counts the open subscriptions (Subscribe and
+// SubscribeEffects): those whose Stop, context or Service has not ended
+// them.
+func (s *Service) Subscribers() int { return int(s.subscribers.Load()) }
 
 // Done is closed by Close.
 func (s *Service) Done() <-chan struct{} { return s.done }
@@ -246,7 +254,9 @@ func (s *Service) Subscribe(ctx context.Context, caller events.Caller, f Filter)
 		}
 	}
 	sub.ctx, sub.cancel = context.WithCancel(ctx)
+	s.subscribers.Add(1)
 	go func() {
+		defer s.subscribers.Add(-1)
 		select {
 		case <-s.done:
 			sub.cancel()

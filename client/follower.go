@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/internal/edge/api"
+	"github.com/grantlog/grantlog/internal/edge/checkjson"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/projector"
@@ -142,6 +144,8 @@ type Follower struct {
 	restoredFrom uint64
 	closeOnce    sync.Once
 	closeErr     error
+	// checks are the follower's check metrics (Collector).
+	checks *metrics.Checks
 }
 
 // NewFollower opens (creating if needed) the index in cfg.Dir, connects to
@@ -154,7 +158,7 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (f *Follower, err erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f = &Follower{cfg: cfg, nc: cfg.NATS, done: make(chan struct{})}
+	f = &Follower{cfg: cfg, nc: cfg.NATS, done: make(chan struct{}), checks: metrics.NewChecks(metrics.Follower)}
 	partial := f // "return nil, err" clears f before this runs
 	defer func() {
 		if err != nil {
@@ -373,7 +377,9 @@ func (f *Follower) Check(ctx context.Context, req *CheckRequest) (CheckResult, e
 		ctx, done = f.bound(ctx)
 		defer done()
 	}
+	start := time.Now()
 	res, err := f.engine.Check(ctx, req)
+	f.checks.Check(metrics.Follower, metrics.DecisionOf(res.Allowed, err), start)
 	if err != nil {
 		return CheckResult{}, f.translate(err)
 	}
@@ -401,7 +407,10 @@ func (f *Follower) CheckBatch(ctx context.Context, req *BatchRequest) (BatchResu
 		ctx, done = f.bound(ctx)
 		defer done()
 	}
+	start := time.Now()
 	res, err := f.engine.CheckBatch(ctx, req)
+	allowed, denied, errored := checkjson.Decisions(&res)
+	f.checks.Batch(metrics.Follower, allowed, denied, errored, err != nil, start)
 	if err != nil {
 		return BatchResult{}, f.translate(err)
 	}

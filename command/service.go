@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/perm"
@@ -397,6 +398,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 			return 0, errorf(ErrConflict, "concurrentModification",
 				"namespace %s changed %d times while this command was being applied; retry it", ns, attempt)
 		}
+		metrics.NoteRetry(ctx) // the outcome "retried" of grantlog_commands_total
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.ApplyWait)
 		err = s.state.WaitApplied(wctx, last.Sequence)
 		cancel()

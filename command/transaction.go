@@ -18,6 +18,7 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
@@ -136,6 +137,7 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 			return 0, errorf(ErrConflict, "concurrentModification",
 				"the namespaces of this transaction changed %d times while it was being applied; retry it", attempt)
 		}
+		metrics.NoteRetry(ctx) // the outcome "retried" of grantlog_commands_total
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.ApplyWait)
 		err = s.state.WaitApplied(wctx, head.Sequence)
 		cancel()

@@ -74,6 +74,8 @@ type Projector struct {
 	head   atomic.Uint64 // stream head seen at start
 	ready  atomic.Bool
 	lastAt atomic.Int64 // unix nanos of the last applied batch
+	// eventsApplied counts the events applied since New (metrics).
+	eventsApplied atomic.Uint64
 
 	halted  atomic.Pointer[Halt]
 	refused struct {
@@ -132,6 +134,10 @@ func (p *Projector) Ready() bool { return p.ready.Load() }
 
 // Head returns the stream head revision seen at start.
 func (p *Projector) Head() uint64 { return p.head.Load() }
+
+// EventsApplied counts the events applied to the index since New (refused
+// ones included: they are applied as refusals).
+func (p *Projector) EventsApplied() uint64 { return p.eventsApplied.Load() }
 
 // Run applies events until ctx ends (returning nil) or the projector cannot
 // go on (ErrGap, an index failure). Transient NATS errors are retried with
@@ -246,6 +252,7 @@ func (p *Projector) run(ctx context.Context) error {
 			if err := p.index.Apply(c.events); err != nil {
 				return fmt.Errorf("%w: %w", errIndex, err)
 			}
+			p.eventsApplied.Add(uint64(len(c.events)))
 			if h := p.halted.Load(); h != nil && c.last >= h.Revision {
 				p.halted.Store(nil)
 			}

@@ -79,6 +79,10 @@ func serveFlags(stderr io.Writer) (fs *flag.FlagSet, cfg *server.Config, finish 
 		"how long a retry with the same Idempotency-Key is answered with the command's first outcome (same ids, revision and secret), in event time; costs ~150 bytes and one index record per keyed command in the window; 0 keeps only JetStream's 2-minute duplicate window (env GRANTLOG_IDEMPOTENCY_WINDOW)")
 	logLevel := fs.String("log-level", envOr("GRANTLOG_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GRANTLOG_LOG_LEVEL)")
 	checkOps := addOpsFlags(fs, cfg)
+	logFormat := fs.String("log-format", envOr("GRANTLOG_LOG_FORMAT", logFormatText),
+		"log format: text (key=value lines) or json (one JSON object per line); an access log line per HTTP and NATS request at info, checks' at debug (env GRANTLOG_LOG_FORMAT)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", os.Getenv("GRANTLOG_METRICS_ADDR"),
+		"HOST:PORT of a listener of its own for the Prometheus metrics (GET /metrics, no credential); default: /metrics on --http-addr (env GRANTLOG_METRICS_ADDR)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: grantlog serve [flags]
 
@@ -139,7 +143,11 @@ Flags:
 			cfg.IdempotencyWindow = d
 		}
 		cfg.NodeRole = server.NodeRole(*nodeRole)
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		logger, err := newLogger(stderr, *logFormat, level)
+		if err != nil {
+			return settingErr("log-format", "%v", err)
+		}
+		cfg.Logger = logger
 		if err := checkOps(); err != nil {
 			return err
 		}

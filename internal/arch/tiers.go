@@ -50,6 +50,7 @@ var tiers = map[string]Tier{
 
 	"internal/storage/": Storage,
 	"internal/catalogs": Storage,
+	"internal/metrics":  Storage,
 
 	"command":       Domain,
 	"query":         Domain,

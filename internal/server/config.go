@@ -90,6 +90,10 @@ type Config struct {
 	SnapshotBucket string
 	// OpsConfig: the admin listener and the rate limit (ops.go).
 	OpsConfig
+	// MetricsAddr, when set, is the HOST:PORT of a listener of its own for
+	// GET /metrics (then the API listener does not serve it); default "":
+	// /metrics on the API listener (metrics.go). No credential either way.
+	MetricsAddr string
 }
 
 // String describes the configuration with secrets redacted.
@@ -128,7 +132,7 @@ func (c *Config) Validate() error {
 	if c.SnapshotInterval < 0 {
 		errs = append(errs, fmt.Errorf("snapshot interval %s: use 0 (off) or a positive duration such as 10m", c.SnapshotInterval))
 	}
-	for name, addr := range map[string]string{"http address": c.HTTPAddr, "nats listen address": c.NATSListen} {
+	for name, addr := range map[string]string{"http address": c.HTTPAddr, "nats listen address": c.NATSListen, "metrics address": c.MetricsAddr} {
 		if addr == "" {
 			continue
 		}

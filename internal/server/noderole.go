@@ -162,7 +162,7 @@ func (s *Server) serveNATS(ctx context.Context) error {
 		svcs = append(svcs, svc)
 		return nil
 	}
-	base := natsapi.Config{Deps: s.apiDeps, Auth: s.auth, Node: s.cfg.NodeName, NodeRole: string(s.cfg.NodeRole), Logger: s.log, Limiter: s.ops.limiter}
+	base := natsapi.Config{Deps: s.apiDeps, Auth: s.auth, Node: s.cfg.NodeName, NodeRole: string(s.cfg.NodeRole), Logger: s.log, Limiter: s.ops.limiter, Metrics: s.metrics}
 	readers := []api.Kind{api.Check, api.Read}
 	switch s.cfg.NodeRole {
 	case NodeRoleReplica:

@@ -42,7 +42,7 @@ func rawHTTP(t *testing.T, base, method, path, authz, body string) (int, string,
 }
 
 // natsRequest sends a request over NATS with an Authorization header.
-func natsRequest(t *testing.T, nc *nats.Conn, subject, authz, body string) *nats.Msg {
+func natsRawRequest(t *testing.T, nc *nats.Conn, subject, authz, body string) *nats.Msg {
 	t.Helper()
 	m := nats.NewMsg(subject)
 	m.Data = []byte(body)
@@ -111,7 +111,7 @@ func TestRateLimitPerCredential(t *testing.T) {
 	nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: n.srv.NATSURL(), CredsFile: filepath.Join(dir, eventlog.ClientCredsFile)})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	reply := natsRequest(t, nc, natsapi.CheckSubject, admin, checkBody)
+	reply := natsRawRequest(t, nc, natsapi.CheckSubject, admin, checkBody)
 	assert.Equal(t, "429", reply.Header.Get(micro.ErrorCodeHeader), "%s", reply.Data)
 	assert.Equal(t, "rateLimited", reply.Header.Get(natsapi.ErrorCodeHeader))
 	secs, err = strconv.Atoi(reply.Header.Get("Retry-After"))
@@ -119,10 +119,10 @@ func TestRateLimitPerCredential(t *testing.T) {
 	assert.GreaterOrEqual(t, secs, 1)
 	body := decodeMap(t, reply.Data)
 	assert.Equal(t, "rateLimited", body["errorCode"])
-	reply = natsRequest(t, nc, natsapi.CommandSubjectPrefix+".namespace.create", admin, `{"namespace":"nope"}`)
+	reply = natsRawRequest(t, nc, natsapi.CommandSubjectPrefix+".namespace.create", admin, `{"namespace":"nope"}`)
 	assert.Equal(t, "429", reply.Header.Get(micro.ErrorCodeHeader), "%s", reply.Data)
 	// ... and the other credential's is not.
-	reply = natsRequest(t, nc, natsapi.CheckSubject, other, checkBody)
+	reply = natsRawRequest(t, nc, natsapi.CheckSubject, other, checkBody)
 	assert.Empty(t, reply.Header.Get(micro.ErrorCodeHeader), "%s", reply.Data)
 	assert.Contains(t, decodeMap(t, reply.Data), "allowed")
 
@@ -156,7 +156,7 @@ func TestRateLimitOffByDefault(t *testing.T) {
 		require.Equal(t, http.StatusOK, s, "request %d: %v", i, out)
 		s, _, out = rawHTTP(t, base, "POST", "/v1/check", "Bearer not-a-token", checkBody)
 		require.Equal(t, http.StatusUnauthorized, s, "request %d: %v", i, out)
-		reply := natsRequest(t, nc, natsapi.CheckSubject, admin, checkBody)
+		reply := natsRawRequest(t, nc, natsapi.CheckSubject, admin, checkBody)
 		require.Empty(t, reply.Header.Get(micro.ErrorCodeHeader), "NATS request %d: %s", i, reply.Data)
 	}
 }

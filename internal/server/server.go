@@ -21,6 +21,7 @@ import (
 	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/storage/logsig"
@@ -61,6 +62,9 @@ type Server struct {
 	snapshots    snapshotState // see snapshot.go
 	signKey      *logsig.Key   // the log signing key of a node that writes (signing.go)
 	ops          opsState      // the admin listener and the rate limiter (ops.go)
+	metrics      *metrics.Metrics
+	metricsLn    net.Listener // --metrics-addr's listener (metrics.go); nil: /metrics on the API listener
+	metricsHTTP  *http.Server
 }
 
 // New starts the embedded NATS server, ensures the stream, opens the index
@@ -174,6 +178,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := s.startOps(); err != nil {
 		return nil, err
 	}
+	if err := s.setupMetrics(auditSvc); err != nil {
+		return nil, err
+	}
 	s.apiDeps = &api.Deps{Commands: s.Commands, Query: s.Query, Audit: auditSvc, Status: s.Status}
 	if s.snapshots.taker != nil {
 		s.apiDeps.Snapshots = s.snapshots.taker
@@ -186,6 +193,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			NodeRole: string(cfg.NodeRole),
 			Logger:   cfg.Logger,
 			Limiter:  s.ops.limiter,
+			Metrics:  s.metrics, MetricsHandler: s.apiMetricsHandler(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -252,6 +260,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	s.serveMetrics(gctx, g)
 	g.Go(func() error { return s.watchStatus(gctx, s.stream) })
 	g.Go(func() error { return s.serveNATS(gctx) })
 	g.Go(func() error { return s.serveAdmin(gctx) })
@@ -280,6 +289,7 @@ func (s *Server) Close() {
 		_ = s.httpLn.Close()
 	}
 	s.httpLn = nil
+	s.closeMetrics()
 	if s.ownConn && s.nc != nil {
 		s.nc.Close()
 	}

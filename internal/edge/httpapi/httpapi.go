@@ -17,6 +17,7 @@ import (
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/ratelimit"
+	"github.com/grantlog/grantlog/internal/metrics"
 )
 
 // MaxBodyBytes bounds request bodies.
@@ -50,6 +51,11 @@ type Config struct {
 	// Limiter limits each caller's requests (429 with Retry-After);
 	// nil: no limit (ratelimit.go).
 	Limiter *ratelimit.Limiter
+	// Metrics, when set, records checks (transport http) and commands
+	// (observe.go); MetricsHandler, when set, is served at GET /metrics
+	// without a credential.
+	Metrics        *metrics.Metrics
+	MetricsHandler http.Handler
 }
 
 type server struct {
@@ -66,12 +72,15 @@ func New(cfg Config) http.Handler {
 	}
 	a := &server{Config: cfg}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /healthz", a.accessLogged("healthz", slog.LevelDebug, a.healthz))
+	mux.HandleFunc("GET /readyz", a.accessLogged("readyz", slog.LevelDebug, a.readyz))
+	if cfg.MetricsHandler != nil {
+		mux.HandleFunc("GET /metrics", a.accessLogged("metrics", slog.LevelDebug, cfg.MetricsHandler.ServeHTTP))
+	}
 	for _, o := range api.Table() {
 		mux.Handle(o.Method+" "+o.Path, a.route(o))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", a.accessLogged("", slog.LevelInfo, func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, r, http.StatusMethodNotAllowed, "methodNotAllowed",
@@ -80,7 +89,7 @@ func New(cfg Config) http.Handler {
 		}
 		writeError(w, r, http.StatusNotFound, "notFound",
 			fmt.Sprintf("no endpoint %s %s; see GET /v1/openapi.json for the API", r.Method, r.URL.Path))
-	})
+	}))
 	return a.withRequestID(a.guard(mux))
 }
 
@@ -152,6 +161,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	noteCode(w, code)
 	writeJSON(w, status, &api.Error{Code: code, Message: msg, RequestID: requestID(r)})
 }
 
@@ -160,6 +170,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 func (a *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, internal := api.ErrorOf(err)
 	e.RequestID = requestID(r)
+	noteCode(w, e.Code)
 	if internal {
 		a.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "requestId", e.RequestID, "err", err)
 		e.Message = "internal error; the server log has details under requestId " + e.RequestID

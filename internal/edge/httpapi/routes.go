@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/internal/edge/ratelimit"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -32,22 +34,26 @@ func source(r *http.Request) *events.Source {
 // operation's status. The check paths and the audit streams have
 // handlers of their own.
 func (a *server) route(o *api.Op) http.Handler {
-	var serve func(w http.ResponseWriter, r *http.Request, c events.Caller, in any)
+	var serve func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, start time.Time)
 	switch {
 	case o.Fast && o.Name == "check":
 		serve = a.check
 	case o.Fast && o.Name == "checks":
 		serve = a.checkBatch
 	case o.Stream && o.Name == "audit.stream":
-		serve = a.auditStream
+		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) {
+			a.auditStream(w, r, c, in)
+		}
 	case o.Stream && o.Name == "audit.effects":
-		serve = a.auditEffects
+		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) {
+			a.auditEffects(w, r, c, in)
+		}
 	case o.Fast || o.Stream:
 		panic(fmt.Sprintf("httpapi: no handler for the special operation %s", o.Name))
 	default:
-		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any) {
+		serve = func(w http.ResponseWriter, r *http.Request, c events.Caller, in any, _ time.Time) {
 			call := &api.Call{Caller: c, IdempotencyKey: r.Header.Get(api.IdempotencyKeyHeader), RequestID: requestID(r), Source: source(r)}
-			out, err := o.Run(r.Context(), a.Deps, call, in)
+			out, err := o.Run(commandContext(w, r), a.Deps, call, in)
 			if err != nil {
 				a.fail(w, r, err)
 				return
@@ -62,8 +68,10 @@ func (a *server) route(o *api.Op) http.Handler {
 			writeJSON(w, o.Status, out)
 		}
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.instrument(o, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		if e := o.Refusal(a.NodeRole); e != nil {
+			a.fastRefused(o, start)
 			a.fail(w, r, e)
 			return
 		}
@@ -74,10 +82,12 @@ func (a *server) route(o *api.Op) http.Handler {
 				if a.Limiter != nil && !a.limit(w, r, ratelimit.AddrKey(r.RemoteAddr)) {
 					return
 				}
+				a.fastRefused(o, start)
 				a.fail(w, r, api.Errorf(http.StatusUnauthorized, "unauthorized", "%s", err.Error()))
 				return
 			}
 			caller = c
+			noteCaller(w, c)
 			if a.Limiter != nil && !a.limit(w, r, ratelimit.CallerKey(c)) {
 				return
 			}
@@ -85,7 +95,7 @@ func (a *server) route(o *api.Op) http.Handler {
 			return
 		}
 		if o.Fast { // reads its own body
-			serve(w, r, caller, nil)
+			serve(w, r, caller, nil, start)
 			return
 		}
 		in := o.NewRequest()
@@ -121,24 +131,27 @@ func (a *server) route(o *api.Op) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		serve(w, r, caller, in)
+		serve(w, r, caller, in, start)
 	})
 }
 
 // check answers one check (POST /v1/check).
-func (a *server) check(w http.ResponseWriter, r *http.Request, c events.Caller, _ any) {
+func (a *server) check(w http.ResponseWriter, r *http.Request, c events.Caller, _ any, start time.Time) {
 	bb := checkjson.GetBuffers()
 	defer bb.Release()
 	data, ok := readBody(w, r, &bb.In, MaxBodyBytes)
 	if !ok {
+		a.checks().Check(checkTransport, metrics.Error, start)
 		return
 	}
 	var req query.CheckRequest
 	if err := api.Decode(data, &req, MaxBodyBytes); err != nil {
+		a.checks().Check(checkTransport, metrics.Error, start)
 		a.fail(w, r, err)
 		return
 	}
 	res, err := a.Deps.Query.CheckAs(r.Context(), c, &req)
+	a.checks().Check(checkTransport, metrics.DecisionOf(res.Allowed, err), start)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -150,24 +163,31 @@ func (a *server) check(w http.ResponseWriter, r *http.Request, c events.Caller, 
 // reads the body into a pooled buffer, decodes it with checkjson's fast
 // path (the generic decoder, with its errors, for anything else) and
 // writes the answer with checkjson's encoder: the same JSON as writeJSON.
-func (a *server) checkBatch(w http.ResponseWriter, r *http.Request, c events.Caller, _ any) {
+func (a *server) checkBatch(w http.ResponseWriter, r *http.Request, c events.Caller, _ any, start time.Time) {
 	bb := checkjson.GetBuffers()
 	defer bb.Release()
 	data, ok := readBody(w, r, &bb.In, MaxBodyBytes)
 	if !ok {
+		a.checks().Batch(checkTransport, 0, 0, 0, true, start)
 		return
 	}
 	req := &bb.Req
 	if !checkjson.DecodeBatchRequest(data, req) {
 		req = &query.BatchRequest{}
 		if err := api.Decode(data, req, MaxBodyBytes); err != nil {
+			a.checks().Batch(checkTransport, 0, 0, 0, true, start)
 			a.fail(w, r, err)
 			return
 		}
 	}
 	if err := a.Deps.Query.CheckBatchAsInto(r.Context(), c, req, &bb.Res); err != nil {
+		a.checks().Batch(checkTransport, 0, 0, 0, true, start)
 		a.fail(w, r, err)
 		return
+	}
+	if cs := a.checks(); cs != nil {
+		allowed, denied, errored := checkjson.Decisions(&bb.Res)
+		cs.Batch(checkTransport, allowed, denied, errored, false, start)
 	}
 	out, err := checkjson.AppendBatchResult(bb.Out[:0], &bb.Res)
 	if err != nil {

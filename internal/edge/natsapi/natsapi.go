@@ -22,6 +22,7 @@ import (
 	"github.com/grantlog/grantlog/internal/edge/api"
 	"github.com/grantlog/grantlog/internal/edge/checkjson"
 	"github.com/grantlog/grantlog/internal/edge/ratelimit"
+	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/query"
 )
 
@@ -105,6 +106,9 @@ type Config struct {
 	// limit. Requests without a valid credential are refused (401)
 	// before it.
 	Limiter *ratelimit.Limiter
+	// Metrics, when set, records checks (transport nats) and commands
+	// (observe.go).
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -175,7 +179,9 @@ type Service struct {
 	// subscription hands a batch to a goroutine and reads the next
 	// request, so that batches from several clients use every core.
 	batchSlots chan struct{}
-	mu         struct {
+	// cmdOps are the command metrics by operation name (observe.go).
+	cmdOps map[string]*metrics.CommandOp
+	mu     struct {
 		sync.Mutex
 		closed bool
 		wg     sync.WaitGroup
@@ -190,6 +196,7 @@ func Start(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, slots: make(chan struct{}, cfg.MaxWaiting), opSlots: make(chan struct{}, cfg.MaxWaiting), batchSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.cmdOps = s.commandOps()
 	meta := map[string]string{}
 	if cfg.Node != "" {
 		meta["node"] = cfg.Node
@@ -222,9 +229,9 @@ func Start(cfg Config) (*Service, error) {
 		h := s.handler(o)
 		switch {
 		case o.Fast && o.Name == "check":
-			h = s.check
+			h = func(req micro.Request) { s.check(o, req) }
 		case o.Fast && o.Name == "checks":
-			h = s.checks
+			h = func(req micro.Request) { s.checks(o, req) }
 		case o.Fast:
 			panic("natsapi: no handler for the fast operation " + o.Name)
 		}
@@ -386,6 +393,9 @@ func (s *Service) reply(req micro.Request, v any, err error, hdr micro.Headers) 
 	if rerr := req.Respond(data, opts...); rerr != nil {
 		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
 	}
+	if rec := recorderOf(req); rec != nil {
+		rec.finish(rec.okStatus, "")
+	}
 }
 
 func (s *Service) authenticate(req micro.Request) (events.Caller, error) {
@@ -401,30 +411,47 @@ func (s *Service) authenticate(req micro.Request) (events.Caller, error) {
 	return c, nil
 }
 
-func (s *Service) check(req micro.Request) {
+func (s *Service) check(o *api.Op, req micro.Request) {
+	start := time.Now()
 	hdr := checkRequestID(req)
+	if rec := s.record(o, req, hdr.Get(RequestIDHeader), start); rec != nil {
+		req = rec
+	}
+	cm := s.checkMetrics()
 	caller, err := s.authenticate(req)
 	if err != nil {
+		cm.Check(metrics.NATS, metrics.Error, start)
 		s.failWith(req, err, hdr)
 		return
 	}
+	noteCaller(req, caller)
 	var cr query.CheckRequest
 	if err := api.Decode(req.Data(), &cr, MaxRequestBytes); err != nil {
+		cm.Check(metrics.NATS, metrics.Error, start)
 		s.failWith(req, err, hdr)
 		return
 	}
 	s.serve(req, hdr, cr.AtLeastRevision, func(ctx context.Context) (any, error) {
-		return s.cfg.Checks.CheckAs(ctx, caller, &cr)
+		res, err := s.cfg.Checks.CheckAs(ctx, caller, &cr)
+		cm.Check(metrics.NATS, metrics.DecisionOf(res.Allowed, err), start)
+		return res, err
 	})
 }
 
-func (s *Service) checks(req micro.Request) {
+func (s *Service) checks(o *api.Op, req micro.Request) {
+	start := time.Now()
 	hdr := checkRequestID(req)
+	if rec := s.record(o, req, hdr.Get(RequestIDHeader), start); rec != nil {
+		req = rec
+	}
+	cm := s.checkMetrics()
 	caller, err := s.authenticate(req)
 	if err != nil {
+		cm.Batch(metrics.NATS, 0, 0, 0, true, start)
 		s.failWith(req, err, hdr)
 		return
 	}
+	noteCaller(req, caller)
 	// The request is decoded with checkjson's fast path into pooled
 	// memory (the generic decoder, with its errors, for anything else).
 	bb := checkjson.GetBuffers()
@@ -433,6 +460,7 @@ func (s *Service) checks(req micro.Request) {
 		br = &query.BatchRequest{}
 		if err := api.Decode(req.Data(), br, MaxRequestBytes); err != nil {
 			bb.Release()
+			cm.Batch(metrics.NATS, 0, 0, 0, true, start)
 			s.failWith(req, err, hdr)
 			return
 		}
@@ -445,6 +473,10 @@ func (s *Service) checks(req micro.Request) {
 	// answer is sent (or refused).
 	fn := func(ctx context.Context) (any, error) {
 		err := s.cfg.Checks.CheckBatchAsInto(ctx, caller, br, &bb.Res)
+		if cm != nil {
+			allowed, denied, errored := checkjson.Decisions(&bb.Res)
+			cm.Batch(metrics.NATS, allowed, denied, errored, err != nil, start)
+		}
 		return batchAnswer{bb}, err
 	}
 	if rev > s.cfg.Checks.Revision() {
@@ -492,5 +524,8 @@ func (s *Service) failWith(req micro.Request, err error, hdr micro.Headers) {
 	data, _ := json.Marshal(body)
 	if rerr := req.Error(strconv.Itoa(body.Status), body.Message, data, micro.WithHeaders(h)); rerr != nil {
 		s.cfg.Logger.Warn("natsapi: respond", "subject", req.Subject(), "err", rerr)
+	}
+	if rec := recorderOf(req); rec != nil {
+		rec.finish(body.Status, body.Code)
 	}
 }

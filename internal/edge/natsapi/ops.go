@@ -3,11 +3,13 @@ package natsapi
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/edge/api"
+	"github.com/grantlog/grantlog/internal/metrics"
 )
 
 // EndpointName is an operation's micro endpoint name (micro names allow no
@@ -45,8 +47,13 @@ func subjects(k api.Kind) []string {
 // goroutine. Replies carry X-Request-Id.
 func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 	return func(req micro.Request) {
+		start := time.Now()
 		hdr := requestID(req)
 		id := hdr.Get(RequestIDHeader)
+		rec := s.record(o, req, id, start)
+		if rec != nil {
+			req = rec
+		}
 		var caller events.Caller
 		if !o.Public {
 			c, err := s.authenticate(req)
@@ -55,6 +62,7 @@ func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 				return
 			}
 			caller = c
+			noteCaller(req, c)
 		}
 		in := o.NewRequest()
 		var err error
@@ -77,7 +85,12 @@ func (s *Service) handler(o *api.Op) micro.HandlerFunc {
 			RequestID:      id,
 			Source:         &events.Source{Via: events.ViaNATS, RequestID: id},
 		}
-		run := func(ctx context.Context) (any, error) { return o.Run(ctx, s.cfg.Deps, call, in) }
+		run := func(ctx context.Context) (any, error) {
+			if rec != nil {
+				ctx = metrics.WithRetries(ctx, &rec.retries)
+			}
+			return o.Run(ctx, s.cfg.Deps, call, in)
+		}
 		// A read of the index the node has already reached is answered on
 		// the subscription's goroutine, as a check is: it waits for
 		// nothing, so requests that wait (for a revision, or for JetStream)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,6 +48,8 @@ type SnapshotterConfig struct {
 // concurrent use.
 type Snapshotter struct {
 	cfg SnapshotterConfig
+	// taken is the last snapshot this Snapshotter took (metrics).
+	taken atomic.Pointer[SnapshotInfo]
 
 	mu struct {
 		sync.Mutex
@@ -91,6 +94,7 @@ func (s *Snapshotter) take(ctx context.Context) (SnapshotInfo, error) {
 		return SnapshotInfo{}, err
 	}
 	s.mu.last, s.mu.hasLast = info.Revision, true
+	s.taken.Store(&info)
 	s.cfg.Logger.Info("snapshot taken", "object", info.Object, "revision", info.Revision,
 		"bytes", info.Bytes, "duration", time.Since(start).Round(time.Millisecond))
 	if err != nil {
@@ -98,6 +102,15 @@ func (s *Snapshotter) take(ctx context.Context) (SnapshotInfo, error) {
 		s.cfg.Logger.Warn("snapshot: could not delete old snapshots", "err", err)
 	}
 	return info, nil
+}
+
+// Last is the last snapshot this Snapshotter took (ok false: none yet).
+// It does not wait for a snapshot being taken.
+func (s *Snapshotter) Last() (info SnapshotInfo, ok bool) {
+	if p := s.taken.Load(); p != nil {
+		return *p, true
+	}
+	return SnapshotInfo{}, false
 }
 
 // Run takes a snapshot every Interval when the applied revision moved since
