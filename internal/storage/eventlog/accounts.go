@@ -251,6 +251,11 @@ accounts {
       { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR] }
       { stream: "grantlog.mirror.>", accounts: [MIRROR] }
       { service: "$JS.FC.>", accounts: [MIRROR] }
+      # Backups (grantlog backup, command credential): the stream snapshot
+      # API, its chunks (delivered under grantlog.backup.>) and their acks.
+      { service: {{Quote (printf "$JS.API.STREAM.SNAPSHOT.%s" .Stream)}}, accounts: [GRANTLOG] }
+      { stream: "grantlog.backup.>", accounts: [GRANTLOG] }
+      { service: {{Quote (printf "$JS.SNAPSHOT.ACK.%s.>" .Stream)}}, accounts: [GRANTLOG] }
     ]
   }
 
@@ -286,6 +291,10 @@ accounts {
       { service: { account: STORE, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.STORE.API")}} }
 {{- end}}
       { service: { account: STORE, subject: {{Quote (printf "$JS.API.STREAM.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.STORE.API.STREAM.CREATE.%s" .Stream)}} }
+      # Backups: snapshot the event stream (see STORE's exports).
+      { service: { account: STORE, subject: {{Quote (printf "$JS.API.STREAM.SNAPSHOT.%s" .Stream)}} }, to: {{Quote (printf "$JS.STORE.API.STREAM.SNAPSHOT.%s" .Stream)}} }
+      { stream: { account: STORE, subject: "grantlog.backup.>" } }
+      { service: { account: STORE, subject: {{Quote (printf "$JS.SNAPSHOT.ACK.%s.>" .Stream)}} } }
       # Command nodes create the readers' mirror when it is missing.
       { service: { account: MIRROR, subject: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.CREATE.GRANTLOG_MIRROR" }
       { service: { account: MIRROR, subject: "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.INFO.GRANTLOG_MIRROR" }
