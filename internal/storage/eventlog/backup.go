@@ -81,7 +81,7 @@ type BackupFile struct {
 	Bytes    uint64 `json:"bytes"`
 	// Config is the stream's configuration as the server reported it with
 	// the snapshot: restore recreates the stream with it.
-	Config json.RawMessage `json:"config"`
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // BackupManifest describes a backup.
@@ -330,7 +330,7 @@ func (b *backupRun) snapshot(ctx context.Context, nc *nats.Conn, api, stream, de
 	}
 	var resp struct {
 		Error  *apiError       `json:"error"`
-		Config json.RawMessage `json:"config"`
+		Config json.RawMessage `json:"config,omitempty"`
 		State  *streamState    `json:"state"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
