@@ -24,8 +24,9 @@ import (
 //
 //   - events.snapshot: the event stream DefaultStream, as JetStream's stream
 //     snapshot API ($JS.API.STREAM.SNAPSHOT.<stream>) streams it (a tar,
-//     s2-compressed), taken by the command credential through StoreAccount's
-//     exports (the chunks are delivered under BackupDeliverPrefix);
+//     s2-compressed), asked for by the command credential on BackupSubject
+//     and taken by the embedded server's own user, which alone chooses where
+//     the chunks go (BackupDeliverPrefix.<id>; backup_service.go says why);
 //   - index-snapshots.snapshot: the snapshot bucket's stream (the signed
 //     index checkpoints, newest at BackupManifest.CheckpointRevision), when
 //     the deployment has one;
@@ -203,7 +204,7 @@ func Backup(ctx context.Context, cfg BackupConfig) (m BackupManifest, err error)
 	if info, err := LatestSnapshot(ctx, js, cfg.Bucket); err == nil {
 		m.CheckpointRevision = info.Revision
 	}
-	snaps, ok, err := b.streamFile(ctx, cfg.Conn, "$JS.API", CommandAccount, "OBJ_"+cfg.Bucket, cfg.Conn.NewInbox(), backupSnapshotsFile, true)
+	snaps, ok, err := b.streamFile(ctx, CommandAccount, "OBJ_"+cfg.Bucket, backupSnapshotsFile, true)
 	if err != nil {
 		return m, err
 	}
@@ -212,7 +213,7 @@ func Backup(ctx context.Context, cfg BackupConfig) (m BackupManifest, err error)
 	} else {
 		m.CheckpointRevision = 0
 	}
-	evs, _, err := b.streamFile(ctx, cfg.Conn, StoreAPIPrefix, StoreAccount, DefaultStream, BackupDeliverPrefix+"."+nuid.Next(), backupEventsFile, false)
+	evs, _, err := b.streamFile(ctx, StoreAccount, DefaultStream, backupEventsFile, false)
 	if err != nil {
 		return m, err
 	}
@@ -237,7 +238,7 @@ func (b *backupRun) sealedKey(ctx context.Context) (BackupFile, error) {
 	stream := "KV_" + logsig.DefaultBucket
 	var buf bytes.Buffer
 	lw := &limitWriter{w: &buf, left: maxSealedStream}
-	f, ok, err := b.snapshot(ctx, b.cfg.Conn, "$JS.API", stream, b.cfg.Conn.NewInbox(), lw, true)
+	f, ok, err := b.snapshot(ctx, stream, lw, true)
 	if err != nil {
 		return f, err
 	}
@@ -257,16 +258,16 @@ func (b *backupRun) sealedKey(ctx context.Context) (BackupFile, error) {
 	return f, nil
 }
 
-// streamFile snapshots stream (API prefix api) into the file name.
-// optional: a missing stream is no error (ok false, no file).
-func (b *backupRun) streamFile(ctx context.Context, nc *nats.Conn, api, account, stream, deliver, name string, optional bool) (BackupFile, bool, error) {
+// streamFile snapshots stream into the file name. optional: a missing
+// stream is no error (ok false, no file).
+func (b *backupRun) streamFile(ctx context.Context, account, stream, name string, optional bool) (BackupFile, bool, error) {
 	path := filepath.Join(b.cfg.Dir, name)
 	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return BackupFile{}, false, fmt.Errorf("backup: %w", err)
 	}
 	h := sha256.New()
-	f, ok, err := b.snapshot(ctx, nc, api, stream, deliver, io.MultiWriter(out, h), optional)
+	f, ok, err := b.snapshot(ctx, stream, io.MultiWriter(out, h), optional)
 	if err == nil {
 		err = out.Sync()
 	}
@@ -307,24 +308,33 @@ type streamState struct {
 // jsStreamNotFound is JetStream's error code for a missing stream.
 const jsStreamNotFound = 10059
 
-// snapshot runs JetStream's stream snapshot protocol: ask for a snapshot
-// delivered to deliver, write each chunk to w and ack it, until the final
-// empty message. It returns the stream's configuration and state in a
-// BackupFile (without name, size or checksum).
-func (b *backupRun) snapshot(ctx context.Context, nc *nats.Conn, api, stream, deliver string, w io.Writer, optional bool) (BackupFile, bool, error) {
+// snapshot runs JetStream's stream snapshot protocol: ask the embedded
+// server's user (BackupSubject) for a snapshot delivered to
+// BackupDeliverPrefix.<id>, write each chunk to w and ack it, until the
+// final empty message. It returns the stream's configuration and state in
+// a BackupFile (without name, size or checksum).
+func (b *backupRun) snapshot(ctx context.Context, stream string, w io.Writer, optional bool) (BackupFile, bool, error) {
 	f := BackupFile{Stream: stream}
-	sub, err := nc.SubscribeSync(deliver)
+	nc := b.cfg.Conn
+	id := nuid.Next()
+	sub, err := nc.SubscribeSync(BackupDeliverPrefix + "." + id)
 	if err != nil {
-		return f, false, fmt.Errorf("backup: subscribe %s: %w", deliver, err)
+		return f, false, fmt.Errorf("backup: subscribe: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	if err := sub.SetPendingLimits(-1, -1); err != nil {
 		return f, false, fmt.Errorf("backup: %w", err)
 	}
-	req, _ := json.Marshal(map[string]any{"deliver_subject": deliver, "no_consumers": true, "chunk_size": backupChunk})
+	req, _ := json.Marshal(backupRequest{Stream: stream, ID: id})
+	if err := nc.Flush(); err != nil {
+		return f, false, fmt.Errorf("backup: %w", err)
+	}
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-	msg, err := nc.RequestWithContext(rctx, api+".STREAM.SNAPSHOT."+stream, req)
+	msg, err := nc.RequestWithContext(rctx, BackupSubject, req)
 	cancel()
+	if errors.Is(err, nats.ErrNoResponders) {
+		return f, false, fmt.Errorf("backup: nothing answers %s: backups are served by the node that runs the embedded NATS server (grantlog serve without --nats-url); connect to that one", BackupSubject)
+	}
 	if err != nil {
 		return f, false, fmt.Errorf("backup: snapshot of stream %s: %w", stream, err)
 	}

@@ -162,3 +162,38 @@ func copyDir(t *testing.T, from string) string {
 	}
 	return to
 }
+
+// TestBackupCannotAimChunks: the command credential cannot choose where a
+// snapshot's chunks go (JetStream's snapshot API would let it delete the
+// event stream with the last, empty, chunk): it cannot call the snapshot
+// API, and the backup service refuses ids that are not one subject token
+// and streams that are not a backup's.
+func TestBackupCannotAimChunks(t *testing.T) {
+	ctx := context.Background()
+	src := backupSource(t, 3)
+	nc := connectAs(t, src, src.CommandCreds)
+	for _, subj := range []string{"$JS.API.STREAM.SNAPSHOT.KV_GRANTLOG_KEYS", eventlog.StoreAPIPrefix + ".STREAM.SNAPSHOT.GRANTLOG", "$JS.API.STREAM.SNAPSHOT.GRANTLOG"} {
+		req := []byte(`{"deliver_subject": "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS"}`)
+		msg, err := nc.Request(subj, req, time.Second)
+		if err == nil {
+			require.Contains(t, string(msg.Data), `"error"`, subj)
+		}
+	}
+	for _, req := range []string{`{"stream": "GRANTLOG", "id": "x.$JS.API.STREAM.DELETE.GRANTLOG"}`, `{"stream": "GRANTLOG", "id": "short"}`,
+		`{"stream": "GRANTLOG_MIRROR", "id": "abcdefghijkl"}`, `{"stream": "GRANTLOG", "id": ">"}`, `not json`} {
+		msg, err := nc.Request(eventlog.BackupSubject, []byte(req), 5*time.Second)
+		require.NoError(t, err)
+		require.Contains(t, string(msg.Data), `"code":400`, req)
+	}
+	time.Sleep(3 * time.Second) // a snapshot waits up to 2s for interest before it sends
+	sjs, err := jetstream.New(src.StoreConn)
+	require.NoError(t, err)
+	st, err := sjs.Stream(ctx, eventlog.DefaultStream)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), st.CachedInfo().State.Msgs)
+	js, err := jetstream.New(src.Conn)
+	require.NoError(t, err)
+	key, err := logsig.LoadKey(ctx, js, "")
+	require.NoError(t, err)
+	require.NotNil(t, key)
+}
