@@ -104,9 +104,9 @@ type BackupManifest struct {
 
 // file returns the manifest's entry of name.
 func (m *BackupManifest) file(name string) (BackupFile, bool) {
-	for _, f := range m.Files {
-		if f.Name == name {
-			return f, true
+	for i := range m.Files {
+		if m.Files[i].Name == name {
+			return m.Files[i], true
 		}
 	}
 	return BackupFile{}, false
@@ -185,7 +185,7 @@ func Backup(ctx context.Context, cfg BackupConfig) (m BackupManifest, err error)
 		return m, fmt.Errorf("backup: %w", err)
 	}
 	if _, err := storeJS.Stream(sctx, DefaultStream); err != nil {
-		return m, fmt.Errorf("%w (%v): back up with the command credential, <data-dir>/%s (docs/SECURITY.md)", ErrBackupCredential, err, CommandCredsFile)
+		return m, fmt.Errorf("%w (%w): back up with the command credential, <data-dir>/%s (docs/SECURITY.md)", ErrBackupCredential, err, CommandCredsFile)
 	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -51,7 +52,8 @@ func verifyBackup(dir string, passphrase []byte) (BackupManifest, *sealing, []by
 		return m, nil, nil, err
 	}
 	seen := map[string]bool{}
-	for _, f := range m.Files {
+	for i := range m.Files {
+		f := &m.Files[i]
 		if _, known := backupNames[f.Name]; !known || seen[f.Name] {
 			return m, nil, nil, fmt.Errorf("%w: the manifest names an unknown or repeated file %q", ErrBackupTampered, f.Name)
 		}
@@ -81,12 +83,12 @@ func verifyBackup(dir string, passphrase []byte) (BackupManifest, *sealing, []by
 }
 
 // checkFile compares a file's size and SHA-256 with its manifest entry.
-func checkFile(path string, f BackupFile) error {
+func checkFile(path string, f *BackupFile) error {
 	in, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBackupTampered, err)
+		return fmt.Errorf("%w: %w", ErrBackupTampered, err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	h := sha256.New()
 	n, err := io.Copy(h, in)
 	if err != nil {
@@ -140,31 +142,8 @@ func Restore(ctx context.Context, cfg RestoreConfig) (m BackupManifest, err erro
 	}
 	defer e.Close()
 	prog := newProgress(cfg.Progress)
-	for _, f := range m.Files {
-		nc := e.Conn
-		if f.Account == StoreAccount {
-			nc = e.StoreConn
-		} else if f.Account != CommandAccount {
-			return m, fmt.Errorf("%w: file %s names account %q", ErrBackupTampered, f.Name, f.Account)
-		}
-		var src io.Reader
-		if f.Sealed {
-			src = bytes.NewReader(keyStream)
-		} else {
-			in, err := os.Open(filepath.Join(cfg.From, f.Name))
-			if err != nil {
-				return m, fmt.Errorf("restore: %w", err)
-			}
-			defer in.Close()
-			// The file was checked above; check it again as it is sent, so
-			// that a change in between fails the restore.
-			src = &verifyingReader{r: in, h: sha256.New(), f: f}
-		}
-		size := f.Size
-		if f.Sealed {
-			size = int64(len(keyStream))
-		}
-		if err := restoreStream(ctx, nc, f, src, size, prog, cfg.Timeout); err != nil {
+	for i := range m.Files {
+		if err := restoreFile(ctx, e, &cfg, &m.Files[i], keyStream, prog); err != nil {
 			return m, err
 		}
 	}
@@ -185,21 +164,41 @@ func Restore(ctx context.Context, cfg RestoreConfig) (m BackupManifest, err erro
 	return m, nil
 }
 
+// restoreFile restores the stream of one backup file.
+func restoreFile(ctx context.Context, e *Embedded, cfg *RestoreConfig, f *BackupFile, keyStream []byte, prog *progress) error {
+	nc := e.Conn
+	switch f.Account {
+	case StoreAccount:
+		nc = e.StoreConn
+	case CommandAccount:
+	default:
+		return fmt.Errorf("%w: file %s names account %q", ErrBackupTampered, f.Name, f.Account)
+	}
+	if f.Sealed {
+		return restoreStream(ctx, nc, f, bytes.NewReader(keyStream), int64(len(keyStream)), prog, cfg.Timeout)
+	}
+	in, err := os.Open(filepath.Join(cfg.From, f.Name))
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer func() { _ = in.Close() }()
+	// The file was checked before; check it again as it is sent, so that a
+	// change in between fails the restore.
+	return restoreStream(ctx, nc, f, &verifyingReader{r: in, h: sha256.New(), f: f}, f.Size, prog, cfg.Timeout)
+}
+
 // verifyingReader hashes what it reads and fails at EOF when the content
 // is not the manifest's.
 type verifyingReader struct {
 	r io.Reader
-	h interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
+	h hash.Hash
 	n int64
-	f BackupFile
+	f *BackupFile
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
+	_, _ = v.h.Write(p[:n])
 	v.n += int64(n)
 	if errors.Is(err, io.EOF) && (v.n != v.f.Size || hex.EncodeToString(v.h.Sum(nil)) != v.f.SHA256) {
 		return n, fmt.Errorf("%w: %s changed while it was restored", ErrBackupTampered, v.f.Name)
@@ -211,7 +210,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 // ask for a restore of f.Stream with its configuration, send the snapshot
 // in chunks (each a request the server acks), then an empty message, whose
 // answer is the restored stream's info or the error.
-func restoreStream(ctx context.Context, nc *nats.Conn, f BackupFile, src io.Reader, size int64, prog *progress, timeout time.Duration) error {
+func restoreStream(ctx context.Context, nc *nats.Conn, f *BackupFile, src io.Reader, size int64, prog *progress, timeout time.Duration) error {
 	req, err := json.Marshal(map[string]any{"config": f.Config, "state": map[string]uint64{
 		"messages": f.Messages, "bytes": f.Bytes, "first_seq": f.FirstSeq, "last_seq": f.LastSeq}})
 	if err != nil {

@@ -174,7 +174,7 @@ func readManifest(dir string, passphrase []byte) (BackupManifest, *sealing, erro
 	if err != nil {
 		return m, nil, fmt.Errorf("restore: %w: is %s a directory grantlog backup wrote? (a backup without %s did not finish)", err, dir, BackupManifestFile)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
 	if err != nil {
 		return m, nil, fmt.Errorf("restore: %w", err)
@@ -184,7 +184,7 @@ func readManifest(dir string, passphrase []byte) (BackupManifest, *sealing, erro
 	}
 	var mf manifestFile
 	if err := json.Unmarshal(raw, &mf); err != nil {
-		return m, nil, fmt.Errorf("%w: %s is not JSON: %v", ErrBackupTampered, BackupManifestFile, err)
+		return m, nil, fmt.Errorf("%w: %s is not JSON: %w", ErrBackupTampered, BackupManifestFile, err)
 	}
 	a, k, err := mf.KDF.derive(passphrase)
 	if err != nil {
@@ -196,7 +196,7 @@ func readManifest(dir string, passphrase []byte) (BackupManifest, *sealing, erro
 		return m, nil, fmt.Errorf("%w: %s does not match its MAC: the passphrase is wrong, or the manifest was changed", ErrBackupTampered, BackupManifestFile)
 	}
 	if err := json.Unmarshal(mf.Manifest, &m); err != nil {
-		return m, nil, fmt.Errorf("%w: %s: %v", ErrBackupTampered, BackupManifestFile, err)
+		return m, nil, fmt.Errorf("%w: %s: %w", ErrBackupTampered, BackupManifestFile, err)
 	}
 	if m.Format != BackupFormat {
 		return m, nil, fmt.Errorf("restore: backup format %d; this binary reads format %d: restore with the Grantlog version that wrote it (%s)", m.Format, BackupFormat, m.GrantlogVersion)
