@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/grantlog/grantlog/internal/storage/eventlog"
@@ -68,12 +70,24 @@ refused. Progress goes to stderr; the manifest, as JSON, to stdout.`,
 			if creds == "" {
 				creds = filepath.Join(dataDir, eventlog.CommandCredsFile)
 			}
-			nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: natsURL, CredsFile: creds, Name: "grantlog-backup"})
+			// A credential that may not ask is told at once: the server's
+			// permission violation ends the backup.
+			ctx, cancel := context.WithCancelCause(cmd.Context())
+			defer cancel(nil)
+			nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: natsURL, CredsFile: creds, Name: "grantlog-backup",
+				Options: []nats.Option{nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+					if errors.Is(err, nats.ErrPermissionViolation) {
+						cancel(err)
+					}
+				})}})
 			if err != nil {
 				return &exitError{code: exitRefused, msg: err.Error()}
 			}
 			defer nc.Close()
-			m, err := eventlog.Backup(cmd.Context(), eventlog.BackupConfig{Conn: nc, Dir: to, Passphrase: p, Version: version, Progress: c.stderr})
+			m, err := eventlog.Backup(ctx, eventlog.BackupConfig{Conn: nc, Dir: to, Passphrase: p, Version: version, Progress: c.stderr})
+			if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+				err = fmt.Errorf("%w (%w)", err, cause)
+			}
 			if err != nil {
 				return &exitError{code: exitRefused, msg: err.Error()}
 			}
