@@ -150,6 +150,7 @@ func (c *cli) root() *cobra.Command {
 	c.addOperations(root)
 	c.addVerbs(root)
 	root.AddCommand(c.applyCmd(), c.exportCmd())
+	root.AddCommand(c.backupCmd(), c.restoreCmd())
 	addGroupExamples(root)
 	for _, cmd := range root.Commands() {
 		if g, ok := groupOf[cmd.Name()]; ok {

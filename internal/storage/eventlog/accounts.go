@@ -251,6 +251,12 @@ accounts {
       { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR] }
       { stream: "grantlog.mirror.>", accounts: [MIRROR] }
       { service: "$JS.FC.>", accounts: [MIRROR] }
+      # Backups (grantlog backup, command credential): the chunks of the
+      # event stream's snapshot, which the embedded server's own user asks
+      # for on GRANTLOG's grantlog.admin.backup (so no user chooses where in
+      # this account they go), and their acks.
+      { stream: "grantlog.backup.>", accounts: [GRANTLOG] }
+      { service: {{Quote (printf "$JS.SNAPSHOT.ACK.%s.>" .Stream)}}, accounts: [GRANTLOG] }
     ]
   }
 
@@ -267,7 +273,7 @@ accounts {
       # snapshots, answer grantlog.v1.cmd.* (and replies).
       { user: command, password: {{.Command}},
         permissions: {
-          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
+          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
           subscribe: { deny: {{list "_INBOX.>"}} }
         } }
     ]
@@ -286,6 +292,9 @@ accounts {
       { service: { account: STORE, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.STORE.API")}} }
 {{- end}}
       { service: { account: STORE, subject: {{Quote (printf "$JS.API.STREAM.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.STORE.API.STREAM.CREATE.%s" .Stream)}} }
+      # Backups: the event stream's snapshot chunks and acks (see STORE's exports).
+      { stream: { account: STORE, subject: "grantlog.backup.>" } }
+      { service: { account: STORE, subject: {{Quote (printf "$JS.SNAPSHOT.ACK.%s.>" .Stream)}} } }
       # Command nodes create the readers' mirror when it is missing.
       { service: { account: MIRROR, subject: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.CREATE.GRANTLOG_MIRROR" }
       { service: { account: MIRROR, subject: "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.INFO.GRANTLOG_MIRROR" }

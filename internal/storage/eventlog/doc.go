@@ -43,6 +43,16 @@
 // TakeSnapshot, RestoreSnapshotForStream, LatestSnapshot and ListSnapshots
 // are safe for concurrent use; a Snapshotter serializes its own snapshots.
 //
+// # Backups
+//
+// Backup writes a deployment's event stream, snapshot bucket and sealed
+// signing key (JetStream stream snapshots, taken by the embedded server's
+// own user on BackupSubject) and an authenticated BackupManifest into a
+// directory; Restore verifies all of it (ErrBackupTampered) before it
+// restores the streams into a new data directory through JetStream's
+// restore API. backup.go explains the layout, backup_service.go why no
+// user may call the snapshot API.
+//
 // # Tier
 //
 // Tier 1 (storage). eventlog may import tier 0 (events, perm) and the

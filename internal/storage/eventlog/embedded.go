@@ -167,6 +167,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 			return nil, fmt.Errorf("eventlog: connect in-process as %s: %w", c.user, err)
 		}
 	}
+	if _, err := serveBackups(e.Conn, e.StoreConn, cfg.SnapshotBucket); err != nil {
+		e.closeConns()
+		ns.Shutdown()
+		return nil, fmt.Errorf("eventlog: serve backups: %w", err)
+	}
 	return e, nil
 }
 
