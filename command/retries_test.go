@@ -51,7 +51,10 @@ func TestRetriesCounted(t *testing.T) {
 	}
 	require.Positive(t, total.Load(), "two nodes writing one namespace at once: some command must have been decided again")
 
-	// Alone, a command wins at once.
+	// Alone, with its index caught up, a command wins at once.
+	info, err := log.Stream.Info(ctx)
+	require.NoError(t, err)
+	testutil.WaitApplied(t, nodes[0].Store, info.State.LastSeq)
 	var r metrics.Retries
 	_, err = nodes[0].Commands.AssignRole(metrics.WithRetries(ctx, &r), testutil.Root(), "race", "alone", "r", []string{"race"})
 	require.NoError(t, err)

@@ -394,23 +394,8 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 			}
 			return s.replayed(ctx, last, rq)
 		}
-		if attempt >= s.cfg.MaxAttempts {
-			return 0, errorf(ErrConflict, "concurrentModification",
-				"namespace %s changed %d times while this command was being applied; retry it", ns, attempt)
-		}
-		metrics.NoteRetry(ctx) // the outcome "retried" of grantlog_commands_total
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.ApplyWait)
-		err = s.state.WaitApplied(wctx, last.Sequence)
-		cancel()
-		if err != nil {
-			return 0, fmt.Errorf("command: index did not reach revision %d: %w", last.Sequence, err)
-		}
-		// Jittered backoff: a node whose index lags behind a busy writer
-		// would otherwise lose every race to it.
-		select {
-		case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))):
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		if err := s.lostRace(ctx, attempt, last.Sequence, "namespace "+ns); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -451,6 +436,32 @@ func (s *Service) replayed(ctx context.Context, stored *jetstream.RawStreamMsg, 
 
 // registry decodes stored events (for replayed).
 var registry = events.NewRegistry()
+
+// lostRace prepares the next attempt of a command (or transaction) that
+// lost an optimistic-concurrency race on what (e.g. "namespace game1") at
+// its attempt-th try: it gives up after MaxAttempts, waits until the local
+// index has applied rev (the revision that won), then backs off a jittered
+// moment (a node whose index lags behind a busy writer would otherwise
+// lose every race to it).
+func (s *Service) lostRace(ctx context.Context, attempt int, rev uint64, what string) error {
+	if attempt >= s.cfg.MaxAttempts {
+		return errorf(ErrConflict, "concurrentModification",
+			"%s changed %d times while this command was being applied; retry it", what, attempt)
+	}
+	metrics.NoteRetry(ctx) // the outcome "retried" of grantlog_commands_total
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.ApplyWait)
+	err := s.state.WaitApplied(wctx, rev)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("command: index did not reach revision %d: %w", rev, err)
+	}
+	select {
+	case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // sameRequest returns nil when stored, a message the stream deduplicated a
 // command against, is the event of the same command (id cmdID) decided from

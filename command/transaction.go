@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -18,7 +16,6 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/grantlog/grantlog/events"
-	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/index"
 	"github.com/grantlog/grantlog/internal/storage/logsig"
 )
@@ -133,21 +130,8 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 			}
 			return s.txStored(ctx, t, head.Sequence)
 		}
-		if attempt >= s.cfg.MaxAttempts {
-			return 0, errorf(ErrConflict, "concurrentModification",
-				"the namespaces of this transaction changed %d times while it was being applied; retry it", attempt)
-		}
-		metrics.NoteRetry(ctx) // the outcome "retried" of grantlog_commands_total
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.ApplyWait)
-		err = s.state.WaitApplied(wctx, head.Sequence)
-		cancel()
-		if err != nil {
-			return 0, fmt.Errorf("command: index did not reach revision %d: %w", head.Sequence, err)
-		}
-		select {
-		case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))):
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		if err := s.lostRace(ctx, attempt, head.Sequence, "the namespaces of this transaction"); err != nil {
+			return 0, err
 		}
 	}
 }

@@ -153,17 +153,9 @@ func Backup(ctx context.Context, cfg BackupConfig) (m BackupManifest, err error)
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	empty, err := EmptyDir(cfg.Dir)
+	created, err := newOutputDir(cfg.Dir, "backup", "back up into a new directory")
 	if err != nil {
 		return m, err
-	}
-	if !empty {
-		return m, fmt.Errorf("backup: %s is not empty: back up into a new directory", cfg.Dir)
-	}
-	_, statErr := os.Stat(cfg.Dir)
-	created := errors.Is(statErr, os.ErrNotExist)
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return m, fmt.Errorf("backup: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -403,6 +395,26 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 
 // removeWritten removes what a failed backup or restore wrote into dir:
 // dir itself when it created it, else its entries.
+// newOutputDir makes dir (mode 0700) for what op writes, refusing one that
+// holds anything (advice says what to do instead); created says whether
+// it did not exist (removeWritten then removes it whole).
+func newOutputDir(dir, op, advice string) (created bool, err error) {
+	empty, err := EmptyDir(dir)
+	if err != nil {
+		return false, err
+	}
+	if !empty {
+		return false, fmt.Errorf("%s: %s is not empty: %s", op, dir, advice)
+	}
+	_, statErr := os.Stat(dir)
+	created = errors.Is(statErr, os.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	return created, nil
+}
+
+// removeWritten removes what a failed backup or restore wrote into dir.
 func removeWritten(dir string, created bool) {
 	if created {
 		_ = os.RemoveAll(dir)

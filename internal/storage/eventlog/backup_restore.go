@@ -119,17 +119,9 @@ func Restore(ctx context.Context, cfg RestoreConfig) (m BackupManifest, err erro
 	if err != nil {
 		return m, err
 	}
-	empty, err := EmptyDir(cfg.DataDir)
+	created, err := newOutputDir(cfg.DataDir, "restore", "restore into a new, empty data directory (a restore never merges into a deployment)")
 	if err != nil {
 		return m, err
-	}
-	if !empty {
-		return m, fmt.Errorf("restore: %s is not empty: restore into a new, empty data directory (a restore never merges into a deployment)", cfg.DataDir)
-	}
-	_, statErr := os.Stat(cfg.DataDir)
-	created := errors.Is(statErr, os.ErrNotExist)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return m, fmt.Errorf("restore: %w", err)
 	}
 	defer func() {
 		if err != nil {
