@@ -324,21 +324,10 @@ func accelbyteRoleOps() []*Op {
 			}),
 		ab(Command, "AdminUpdateRoleV4", patch, "/iam/v4/admin/roles/{roleId}", ok, secRoleU, "Update a role's name and flags",
 			func(ctx context.Context, d *Deps, c *Call, in *abRoleUpdateV4) (ABRole, error) {
-				u := command.UpdateRole{AdminRole: in.AdminRole, IsWildcard: in.IsWildcard}
-				if in.RoleName != "" {
-					u.RoleName = &in.RoleName
-				}
-				rev, err := d.Commands.UpdateRole(ctx, c.Meta(""), in.RoleID, u)
-				if err != nil {
-					return ABRole{}, err
-				}
-				return readRole(ctx, d, in.RoleID, rev)
+				return updateRole(ctx, d, c, in.RoleID, in.RoleName, command.UpdateRole{AdminRole: in.AdminRole, IsWildcard: in.IsWildcard})
 			}),
 		ab(Command, "AdminDeleteRoleV4", del, "/iam/v4/admin/roles/{roleId}", noContent, secRoleD, "Delete a role (and end its assignments)",
-			func(ctx context.Context, d *Deps, c *Call, in *RoleRef) (NoContent, error) {
-				_, err := d.Commands.DeleteRole(ctx, c.Meta(""), in.RoleID)
-				return NoContent{}, err
-			}),
+			deleteRole),
 		ab(Command, "AdminAddRolePermissionsV4", post, "/iam/v4/admin/roles/{roleId}/permissions", ok, secRoleU, "Add permissions to a role",
 			func(ctx context.Context, d *Deps, c *Call, in *abRolePermissions) (ABRole, error) {
 				rev, err := changeRolePerms(ctx, d, c, in.RoleID, command.AddPermissions, in.Permissions)
@@ -419,21 +408,10 @@ func accelbyteRoleOps() []*Op {
 			}),
 		ab(Command, "AdminUpdateRoleV3", patch, "/iam/v3/admin/roles/{roleId}", ok, secRoleU, "Update a role's name and wildcard flag",
 			func(ctx context.Context, d *Deps, c *Call, in *abRoleUpdateV3) (ABRole, error) {
-				u := command.UpdateRole{IsWildcard: in.IsWildcard}
-				if in.RoleName != "" {
-					u.RoleName = &in.RoleName
-				}
-				rev, err := d.Commands.UpdateRole(ctx, c.Meta(""), in.RoleID, u)
-				if err != nil {
-					return ABRole{}, err
-				}
-				return readRole(ctx, d, in.RoleID, rev)
+				return updateRole(ctx, d, c, in.RoleID, in.RoleName, command.UpdateRole{IsWildcard: in.IsWildcard})
 			}),
 		ab(Command, "AdminDeleteRoleV3", del, "/iam/v3/admin/roles/{roleId}", noContent, secRoleD, "Delete a role (and end its assignments)",
-			func(ctx context.Context, d *Deps, c *Call, in *RoleRef) (NoContent, error) {
-				_, err := d.Commands.DeleteRole(ctx, c.Meta(""), in.RoleID)
-				return NoContent{}, err
-			}),
+			deleteRole),
 		ab(Read, "AdminGetRoleAdminStatusV3", get, "/iam/v3/admin/roles/{roleId}/admin", ok, secRoleR, "Get a role's admin flag",
 			func(ctx context.Context, d *Deps, c *Call, in *RoleRef) (ABAdminStatus, error) {
 				r, _, err := d.Query.GetRole(ctx, c.ReadAt(0), in.RoleID)
@@ -534,4 +512,22 @@ func validMembers(ms []ABUser) error {
 		}
 	}
 	return nil
+}
+
+// updateRole changes a role's flags, and its name unless name is "", and
+// answers the role after the change.
+func updateRole(ctx context.Context, d *Deps, c *Call, roleID, name string, u command.UpdateRole) (ABRole, error) {
+	if name != "" {
+		u.RoleName = &name
+	}
+	rev, err := d.Commands.UpdateRole(ctx, c.Meta(""), roleID, u)
+	if err != nil {
+		return ABRole{}, err
+	}
+	return readRole(ctx, d, roleID, rev)
+}
+
+func deleteRole(ctx context.Context, d *Deps, c *Call, in *RoleRef) (NoContent, error) {
+	_, err := d.Commands.DeleteRole(ctx, c.Meta(""), in.RoleID)
+	return NoContent{}, err
 }
