@@ -80,7 +80,7 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 		return ClientCreated{}, err
 	}
 	id := uuid.NewString()
-	secret, hash := s.credentialSecret(ClientSecretPrefix, &m)
+	secret, hash := s.credentialSecret(ClientSecretPrefix, &m, id)
 	roles := slices.Compact(slices.Sorted(slices.Values(in.Roles)))
 	rq := req("CreateClient", in.ClientName, eps, roles)
 	var stored events.Payload
@@ -100,8 +100,10 @@ func (s *Service) CreateClient(ctx context.Context, m Meta, ns string, in Create
 		return ClientCreated{}, err
 	}
 	if p, ok := stored.(events.ClientCreated); ok {
-		// A retry: the client the first attempt created.
+		// A retry: the client the first attempt created (the caller's
+		// right to create clients was checked above, as it is now).
 		id = p.ClientID
+		secret, hash = s.credentialSecret(ClientSecretPrefix, &m, id)
 		if secret, err = replayedSecret("client", id, secret, hash, p.SecretHash); err != nil {
 			return ClientCreated{}, err
 		}

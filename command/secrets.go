@@ -25,18 +25,20 @@ func newSecret(prefix string) (secret, hash string) {
 // other use of the log signing key.
 const secretDomain = "grantlog.keyed-secret.v1"
 
-// credentialSecret returns the secret of a credential a command creates
-// (prefix says which kind), and its hash. A command made with an
-// Idempotency-Key gets a secret derived from its command id and the log
+// credentialSecret returns the secret of credential id (a fresh random
+// id, or a stored one on a retry) that a command creates (prefix says
+// which kind), and its hash. A command made with an Idempotency-Key gets a
+// secret derived from its command id, the credential's id and the log
 // signing key (an ed25519 signature is deterministic), so that a retry of
 // the same request answers the same, working secret while no secret is
-// ever stored; any other command, or a service without a signing key,
-// gets a random one.
-func (s *Service) credentialSecret(prefix string, m *Meta) (secret, hash string) {
+// ever stored; the same key used again once the window has passed makes a
+// new credential id, so never an old secret. Any other command, or a
+// service without a signing key, gets a random secret.
+func (s *Service) credentialSecret(prefix string, m *Meta, id string) (secret, hash string) {
 	if m.CommandID == "" || s.cfg.Signer == nil {
 		return newSecret(prefix)
 	}
-	sig := s.cfg.Signer.SignEvent(secretDomain, []byte(prefix+DeriveCommandID(m.Caller, m.CommandID)))
+	sig := s.cfg.Signer.SignEvent(secretDomain, []byte(prefix+DeriveCommandID(m.Caller, m.CommandID)+"/"+id))
 	sum := sha256.Sum256([]byte(sig))
 	secret = prefix + base64.RawURLEncoding.EncodeToString(sum[:])
 	h := sha256.Sum256([]byte(secret))

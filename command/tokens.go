@@ -158,7 +158,7 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 		}
 	}
 	id := uuid.NewString()
-	secret, hash := s.credentialSecret(TokenPrefix, &m)
+	secret, hash := s.credentialSecret(TokenPrefix, &m, id)
 	var out TokenIssued
 	r := req("IssueToken", in.Name, in.Owner, in.Scopes, in.Permissions, in.Params, utcPtr(in.NotBefore), utcPtr(in.ExpiresAt))
 	var stored events.Payload
@@ -226,8 +226,13 @@ func (s *Service) IssueToken(ctx context.Context, m Meta, ns string, in IssueTok
 		return TokenIssued{}, err
 	}
 	if p, ok := stored.(events.TokenIssued); ok {
-		// A retry: the token the first attempt issued.
+		// A retry: the token the first attempt issued, to a caller who may
+		// still issue it (its secret is a credential).
+		if err := s.authorize(ctx, &m, auth.PermToken(ns, p.Owner.ID), perm.Create, ns); err != nil {
+			return TokenIssued{}, err
+		}
 		out = TokenIssued{TokenID: p.TokenID, Owner: p.Owner, Scopes: p.Scopes, Permissions: index.FromEvent(p.Permissions), ExpiresAt: p.ExpiresAt}
+		secret, hash = s.credentialSecret(TokenPrefix, &m, p.TokenID)
 		if out.Token, err = replayedSecret("token", p.TokenID, secret, hash, p.SecretHash); err != nil {
 			return TokenIssued{}, err
 		}

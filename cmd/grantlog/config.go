@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -142,6 +143,18 @@ func secret(name string) bool {
 	return strings.Contains(name, "password") || strings.Contains(name, "secret")
 }
 
+// oneShot are the serve flags meant for one start only: true is refused
+// in a config file, which every start would read again.
+var oneShot = map[string]bool{"reset-bootstrap-token": true}
+
+// redactURL hides the password of a URL setting (nats://user:pw@host).
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return v
+}
+
 // applyConfigFile applies the file named by fs's --config (if any) to the
 // flags that neither the command line nor the environment set, and
 // reports where every setting came from.
@@ -252,6 +265,9 @@ func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 			if serr := probe.Set(name, text); serr != nil {
 				err = fmt.Errorf("want %s, got %q", typeName(f), text)
 			}
+		}
+		if err == nil && oneShot[name] && text == "true" {
+			err = fmt.Errorf("for one start only (each start with it acts again), so not true in a config file: give --%s on the command line the one time it is needed", name)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, key.Line, name, err))
@@ -433,6 +449,8 @@ func configCheck(path string, stdout, stderr io.Writer) int {
 			v = "(unset)"
 		case v == "":
 			v = `""`
+		default:
+			v = redactURL(v)
 		}
 		fmt.Fprintf(&b, "  %-*s  %-24s  %s\n", width, n, v, st.sources[n])
 	}

@@ -55,7 +55,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{key: "http-addr", env: "GRANTLOG_HTTP_ADDR", def: "127.0.0.1:8080", file: "127.0.0.1:9001", envVal: "127.0.0.1:9002", flagV: "127.0.0.1:9003", effective: str("http-addr")},
 		{key: "snapshot-interval", env: "GRANTLOG_SNAPSHOT_INTERVAL", def: "0s", file: "1m0s", envVal: "2m0s", flagV: "3m0s"},
 		{key: "rate-limit", env: "GRANTLOG_RATE_LIMIT", def: "0", file: "1.5", envVal: "2.5", flagV: "3.5", effective: str("rate-limit")},
-		{key: "reset-bootstrap-token", def: "false", file: "true", flagV: "true", effective: str("reset-bootstrap-token")},
+		{key: "reset-bootstrap-token", def: "false", file: "false", flagV: "true", effective: str("reset-bootstrap-token")}, // true is refused in a file (one start only)
 	}
 	cases := []struct {
 		name             string

@@ -199,7 +199,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Using the bootstrap credential of the event log (its token is in the bootstrap-token file of the node that created the stream).")
 	}
 	if natsAt == "" || srv.NodeRole() != server.NodeRoleAll {
-		natsAt = "external " + cfg.NATSURL
+		natsAt = "external " + redactURL(cfg.NATSURL)
 	} else if cfg.NATSURL == "" {
 		fmt.Fprintf(stdout, "NATS %s: replicas connect with --nats-creds %s, command nodes with %s, embedded followers with %s, API clients with %s (docs/SECURITY.md).\n",
 			natsAt, filepath.Join(cfg.DataDir, eventlog.ReplicaCredsFile), eventlog.CommandCredsFile, eventlog.FollowerCredsFile, eventlog.ClientCredsFile)

@@ -80,7 +80,12 @@ func New(cfg Config) http.Handler {
 	for _, o := range api.Table() {
 		mux.Handle(o.Method+" "+o.Path, a.route(o))
 	}
-	mux.HandleFunc("/", a.accessLogged("", slog.LevelInfo, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", a.accessLogged("", slog.LevelDebug, func(w http.ResponseWriter, r *http.Request) {
+		// Unknown paths are limited too (by address): they cost a log
+		// line and an answer each.
+		if a.Limiter != nil && !a.limit(w, r, ratelimit.AddrKey(r.RemoteAddr)) {
+			return
+		}
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, r, http.StatusMethodNotAllowed, "methodNotAllowed",

@@ -112,7 +112,7 @@ func (a *server) logAccess(ctx context.Context, level slog.Level, id, op string,
 	}
 	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs, slog.String("transport", "http"), slog.String("requestId", id),
-		slog.String("operation", op), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("operation", op), slog.String("method", r.Method), slog.String("path", logPath(r.URL.Path)),
 		slog.Int("status", rec.status))
 	if rec.code != "" {
 		attrs = append(attrs, slog.String("errorCode", rec.code))
@@ -174,4 +174,15 @@ func (a *server) fastRefused(o *api.Op, start time.Time) {
 	case "checks":
 		a.checks().Batch(checkTransport, 0, 0, 0, true, start)
 	}
+}
+
+// maxLoggedPath bounds the path an access log line holds (an unknown path
+// of 64 KiB would otherwise make a line as long).
+const maxLoggedPath = 256
+
+func logPath(p string) string {
+	if len(p) <= maxLoggedPath {
+		return p
+	}
+	return p[:maxLoggedPath] + "…"
 }

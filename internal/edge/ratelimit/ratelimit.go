@@ -124,8 +124,15 @@ func (l *Limiter) Len() int {
 	return len(l.buckets)
 }
 
-// CallerKey is the key of an authenticated caller: its actor type and id.
+// CallerKey is the key of an authenticated caller: its actor type and id
+// (a token's: its owner's).
 func CallerKey(c events.Caller) string {
+	if c.OnBehalfOf != nil {
+		// A token acts for its owner: every token of one owner (and the
+		// owner's own credential) share one allowance, so issuing more
+		// tokens buys no more requests.
+		return c.OnBehalfOf.Type + ":" + c.OnBehalfOf.ID
+	}
 	return c.Type + ":" + c.ID
 }
 
