@@ -70,6 +70,7 @@ var tiers = map[string]Tier{
 	"internal/dataset":  Support,
 	"internal/arch":     Support,
 	"internal/readme":   Support,
+	"internal/soak":     Support,
 }
 
 // coreThirdParty are the only modules outside the standard library that
