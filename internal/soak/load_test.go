@@ -34,6 +34,9 @@ type stats struct {
 	errCodes  map[string]int // final errors of unacknowledged commands
 	retryErrs map[string]int // errors that were retried
 	findings  []string       // wrong answers: the soak fails
+	// refusedRetries are retries refused with a 4xx (first examples).
+	refusedRetries []string
+	refusedCount   int
 
 	checksAnswered  map[string]*atomic.Int64 // by transport
 	checksErrors    map[string]*atomic.Int64
@@ -55,6 +58,15 @@ func (s *stats) finding(format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.findings = append(s.findings, fmt.Sprintf(format, args...))
+}
+
+func (s *stats) refusedRetry(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusedCount++
+	if len(s.refusedRetries) < 10 {
+		s.refusedRetries = append(s.refusedRetries, msg)
+	}
 }
 
 func (s *stats) record(c sent) {
@@ -154,6 +166,12 @@ type writer struct {
 	st      *stats
 	retryBy time.Duration
 
+	// target is the command node the writer sends to; it moves to the
+	// other one when a send fails (see send).
+	target int
+	random bool // every attempt to a random command node
+	pace   time.Duration
+
 	n      int
 	roles  []*roleModel
 	assign map[assignKey]int
@@ -172,7 +190,7 @@ var soakBase = perm.Permission{Resource: "NAMESPACE:{namespace}:ITEM", Action: p
 
 func newWriter(id int, seed uint64, cl *cluster, st *stats, retryBy time.Duration) *writer {
 	return &writer{id: id, seed: seed, rng: rand.New(rand.NewPCG(seed, uint64(id))), cl: cl, st: st, retryBy: retryBy,
-		assign: map[assignKey]int{}, tainted: map[string]bool{}}
+		target: id % len(cl.writers), assign: map[assignKey]int{}, tainted: map[string]bool{}}
 }
 
 // send sends one command with a fresh Idempotency-Key, retrying with the
@@ -185,7 +203,10 @@ func (w *writer) send(op, roleID string, do func(ctx context.Context, c *client.
 	backoff := 50 * time.Millisecond
 	for {
 		s.attempts++
-		c := w.cl.writers[w.rng.IntN(len(w.cl.writers))]
+		if w.random {
+			w.target = w.rng.IntN(len(w.cl.writers))
+		}
+		c := w.cl.writers[w.target]
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		rev, err := do(ctx, c, opt)
 		cancel()
@@ -194,17 +215,33 @@ func (w *writer) send(op, roleID string, do func(ctx context.Context, c *client.
 			break
 		}
 		s.lastErr = errCode(err)
-		if !retryable(err) || time.Now().After(deadline) {
-			if !retryable(err) {
-				s.lastErr += " (" + err.Error() + ")"
+		if !retryable(err) {
+			// The writer sends only what its model allows: a refusal is
+			// either a bug, or an earlier attempt that was stored and is
+			// now answered as a new request would be.
+			if s.attempts == 1 {
+				w.st.finding("%s (key %s) refused on its first attempt: %v", op, s.key, err)
+			} else {
+				w.st.refusedRetry(fmt.Sprintf("%s (key %s) refused on attempt %d: %v", op, s.key, s.attempts, err))
 			}
 			break
 		}
+		if time.Now().After(deadline) {
+			break
+		}
 		w.st.retried(err)
+		// Try the other command node. The writer stays with the node that
+		// answers: a node that acknowledged a command has applied every
+		// earlier one, so the next command is decided on a state that
+		// holds all of this writer's acknowledged commands.
+		w.target = (w.target + 1) % len(w.cl.writers)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, time.Second)
 	}
 	w.st.record(s)
+	if w.pace > 0 {
+		time.Sleep(w.pace)
+	}
 	return s
 }
 
@@ -235,7 +272,8 @@ func (w *writer) step() {
 
 func (w *writer) createRole() {
 	id := fmt.Sprintf("soak-%d-w%d-r%d", w.seed, w.id, w.n+1)
-	in := client.CreateRole{RoleID: id, RoleName: id, Permissions: []perm.Permission{soakBase}}
+	name := fmt.Sprintf("Soak%dW%dR%d", w.seed, w.id, w.n+1) // role names are letters and digits
+	in := client.CreateRole{RoleID: id, RoleName: name, Permissions: []perm.Permission{soakBase}}
 	s := w.send("role.create", id, func(ctx context.Context, c *client.Client, opt client.CallOption) (uint64, error) {
 		role, err := c.CreateRole(ctx, in, opt)
 		if err == nil && role.RoleID != id {
@@ -400,7 +438,7 @@ func background(cl *cluster, st *stats, seed uint64, id, writers int, stop <-cha
 		select {
 		case <-stop:
 			return
-		case <-time.After(time.Duration(5+rng.IntN(20)) * time.Millisecond):
+		case <-time.After(time.Duration(20+rng.IntN(40)) * time.Millisecond):
 		}
 		tr := transports[i%len(transports)]
 		batch := &client.BatchRequest{}

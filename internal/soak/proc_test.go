@@ -174,7 +174,8 @@ func (p *proc) status() (nodeStatus, error) {
 	if resp.StatusCode != http.StatusOK {
 		return st, fmt.Errorf("%s: GET /v1/status: %s", p.name, resp.Status)
 	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
 }
 
 // waitRevision waits until the node has applied rev.
@@ -189,5 +190,8 @@ func (p *proc) waitRevision(rev uint64, timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not apply revision %d within %v (at %d, err %v)", p.name, rev, timeout, last.Revision, err)
+	if err != nil {
+		return fmt.Errorf("%s did not apply revision %d within %v: %w", p.name, rev, timeout, err)
+	}
+	return fmt.Errorf("%s did not apply revision %d within %v (at %d)", p.name, rev, timeout, last.Revision)
 }

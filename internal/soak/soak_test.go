@@ -38,6 +38,9 @@ import (
 //	GRANTLOG_SOAK_REPLICAS  replica processes (default 2)
 //	GRANTLOG_SOAK_KILLS     most SIGKILLs (default one per 10s of duration)
 //	GRANTLOG_SOAK_GAP       mean time between kills (default 8s)
+//	GRANTLOG_SOAK_RATE      commands per second of each writer, at most (default 20; 0 unpaced)
+//	GRANTLOG_SOAK_ROUTE     sticky (default): a writer stays on one command node until
+//	                        it fails; random: every attempt to a random command node
 //	GRANTLOG_SOAK_DIR       keep the data and logs here (default a temp dir)
 //	GRANTLOG_SOAK_REPORT    write the figures as JSON to this file
 type soakConfig struct {
@@ -47,6 +50,8 @@ type soakConfig struct {
 	replicas int
 	kills    int
 	gap      time.Duration
+	rate     int
+	random   bool
 	dir      string
 	report   string
 }
@@ -56,13 +61,13 @@ func loadConfig(t *testing.T) soakConfig {
 	if d == "" {
 		t.Skip("set GRANTLOG_SOAK_DURATION (e.g. 2m) to run the soak test")
 	}
-	c := soakConfig{writers: 4, replicas: 2, gap: 8 * time.Second, seed: uint64(time.Now().UnixNano() % 1_000_000),
+	c := soakConfig{writers: 4, replicas: 2, rate: 20, gap: 8 * time.Second, seed: uint64(time.Now().UnixNano() % 1_000_000),
 		dir: os.Getenv("GRANTLOG_SOAK_DIR"), report: os.Getenv("GRANTLOG_SOAK_REPORT")}
 	var err error
 	c.duration, err = time.ParseDuration(d)
 	require.NoError(t, err, "GRANTLOG_SOAK_DURATION: use a duration such as 2m")
 	c.kills = int(c.duration / (10 * time.Second))
-	ints := map[string]*int{"GRANTLOG_SOAK_WRITERS": &c.writers, "GRANTLOG_SOAK_REPLICAS": &c.replicas, "GRANTLOG_SOAK_KILLS": &c.kills}
+	ints := map[string]*int{"GRANTLOG_SOAK_WRITERS": &c.writers, "GRANTLOG_SOAK_REPLICAS": &c.replicas, "GRANTLOG_SOAK_KILLS": &c.kills, "GRANTLOG_SOAK_RATE": &c.rate}
 	for name, p := range ints {
 		if v := os.Getenv(name); v != "" {
 			*p, err = strconv.Atoi(v)
@@ -77,8 +82,15 @@ func loadConfig(t *testing.T) soakConfig {
 		c.gap, err = time.ParseDuration(v)
 		require.NoError(t, err, "GRANTLOG_SOAK_GAP: use a duration such as 8s")
 	}
-	require.True(t, c.writers >= 1 && c.replicas >= 1 && c.kills >= 0 && c.gap > 0,
-		"GRANTLOG_SOAK_WRITERS and _REPLICAS must be at least 1, _KILLS at least 0, _GAP positive")
+	switch r := os.Getenv("GRANTLOG_SOAK_ROUTE"); r {
+	case "", "sticky":
+	case "random":
+		c.random = true
+	default:
+		t.Fatalf("GRANTLOG_SOAK_ROUTE %q: use sticky or random", r)
+	}
+	require.True(t, c.writers >= 1 && c.replicas >= 1 && c.kills >= 0 && c.gap > 0 && c.rate >= 0,
+		"GRANTLOG_SOAK_WRITERS and _REPLICAS must be at least 1, _KILLS and _RATE at least 0, _GAP positive")
 	if c.dir == "" {
 		c.dir = t.TempDir()
 	} else {
@@ -107,8 +119,8 @@ type chaosEvent struct {
 // hash chains verify.
 func TestSoak(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("soak: seed %d, duration %v, %d writers, %d replicas, at most %d kills about every %v, data in %s",
-		cfg.seed, cfg.duration, cfg.writers, cfg.replicas, cfg.kills, cfg.gap, cfg.dir)
+	t.Logf("soak: seed %d, duration %v, %d writers (at most %d commands/s each, random routing %v), %d replicas, at most %d kills about every %v, data in %s",
+		cfg.seed, cfg.duration, cfg.writers, cfg.rate, cfg.random, cfg.replicas, cfg.kills, cfg.gap, cfg.dir)
 	bin := buildGrantlog(t, cfg.dir)
 
 	// The nodes: one all node (the embedded NATS with the stream), one
@@ -180,10 +192,12 @@ func TestSoak(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
-	var writers []*writer
 	for i := range cfg.writers {
 		w := newWriter(i, cfg.seed, cl, st, 30*time.Second)
-		writers = append(writers, w)
+		w.random = cfg.random
+		if cfg.rate > 0 {
+			w.pace = time.Second / time.Duration(cfg.rate)
+		}
 		wg.Go(func() {
 			for {
 				select {
@@ -298,6 +312,7 @@ func TestSoak(t *testing.T) {
 	report.RetriedErrors = st.retryErrs
 	report.UnackedErrors = st.errCodes
 	report.Findings = st.findings
+	report.RefusedRetries, report.RefusedRetryExamples = st.refusedCount, st.refusedRetries
 	out, err := json.MarshalIndent(report, "", "  ")
 	require.NoError(t, err)
 	t.Logf("soak report:\n%s", out)
@@ -345,6 +360,8 @@ type soakReport struct {
 	ClusterRecoverSeconds []float64        `json:"clusterRecoverSeconds"`
 	IndexesCompared       []string         `json:"indexesCompared"`
 	Schedule              []chaosEvent     `json:"schedule"`
+	RefusedRetries        int              `json:"refusedRetries"`
+	RefusedRetryExamples  []string         `json:"refusedRetryExamples"`
 	Findings              []string         `json:"findings"`
 }
 
