@@ -378,10 +378,6 @@ func verifyStore(t *testing.T, cfg soakConfig, st *stats, procs []*proc, followe
 	last := info.State.LastSeq
 	rep.StreamEvents = last
 
-	type stored struct {
-		msgID string
-		env   events.Envelope
-	}
 	bySeq := make(map[uint64]stored, last)
 	byID := map[string][]uint64{}
 	for seq := uint64(1); seq <= last; seq++ {
@@ -400,9 +396,28 @@ func verifyStore(t *testing.T, cfg soakConfig, st *stats, procs []*proc, followe
 			byID[s.msgID] = append(byID[s.msgID], seq)
 		}
 	}
+	checkSent(cfg.seed, st, rep, bySeq, byID)
+
+	// A replay from zero, and every index compared with it.
+	compareIndexes(t, cfg.seed, st, rep, log, last, procs, followerDir)
+	return rep
+}
+
+// stored is one message of the stream: its Nats-Msg-Id (the command id)
+// and its event.
+type stored struct {
+	msgID string
+	env   events.Envelope
+}
+
+// checkSent checks every command the load sent against the stream read
+// into bySeq (revision → message) and byID (command id → revisions): an
+// acknowledged command is stored once, at the revision it was answered
+// with; an unacknowledged one at most once; no command id twice.
+func checkSent(seed uint64, st *stats, rep *soakReport, bySeq map[uint64]stored, byID map[string][]uint64) {
 	for id, seqs := range byID {
 		if len(seqs) > 1 {
-			st.finding("seed %d: command id %s is stored %d times, at revisions %v", cfg.seed, id, len(seqs), seqs)
+			st.finding("seed %d: command id %s is stored %d times, at revisions %v", seed, id, len(seqs), seqs)
 		}
 	}
 
@@ -424,7 +439,7 @@ func verifyStore(t *testing.T, cfg soakConfig, st *stats, procs []*proc, followe
 		}
 		if caller == nil {
 			st.finding("seed %d: acknowledged %s (key %s) at revision %d, which holds command %s of %s (%s)",
-				cfg.seed, s.op, s.key, s.revision, bySeq[s.revision].msgID, env.Type, env.AggregateID)
+				seed, s.op, s.key, s.revision, bySeq[s.revision].msgID, env.Type, env.AggregateID)
 		}
 	}
 	rep.CommandsSent = len(st.sent)
@@ -448,19 +463,25 @@ func verifyStore(t *testing.T, cfg soakConfig, st *stats, procs []*proc, followe
 		switch {
 		case len(seqs) == 0:
 			st.finding("seed %d: acknowledged %s (key %s, revision %d) is not in the stream; revision %d holds command %s (%s)",
-				cfg.seed, s.op, s.key, s.revision, s.revision, got.msgID, got.env.Type)
+				seed, s.op, s.key, s.revision, s.revision, got.msgID, got.env.Type)
 		case got.msgID != id:
 			st.finding("seed %d: acknowledged %s (key %s) answered revision %d, but it is stored at %v; revision %d holds command %s (%s)",
-				cfg.seed, s.op, s.key, s.revision, seqs, s.revision, got.msgID, got.env.Type)
+				seed, s.op, s.key, s.revision, seqs, s.revision, got.msgID, got.env.Type)
 		case s.roleID != "" && got.env.AggregateID != s.roleID:
-			st.finding("seed %d: acknowledged role.create (key %s) of role %s stored role %s", cfg.seed, s.key, s.roleID, got.env.AggregateID)
+			st.finding("seed %d: acknowledged role.create (key %s) of role %s stored role %s", seed, s.key, s.roleID, got.env.AggregateID)
 		}
 	}
 
-	// A replay from zero, and every index compared with it.
+}
+
+// compareIndexes replays the stream (at revision last) from zero into a
+// fresh index and compares every node's index and the follower's with it.
+func compareIndexes(t *testing.T, seed uint64, st *stats, rep *soakReport, log *testutil.Log, last uint64, procs []*proc, followerDir string) {
+	t.Helper()
+	ctx := context.Background()
 	fresh := testutil.StartNode(t, log, t.TempDir())
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	require.NoError(t, fresh.Store.WaitApplied(wctx, last), "seed %d: the replay did not reach %d", cfg.seed, last)
+	require.NoError(t, fresh.Store.WaitApplied(wctx, last), "seed %d: the replay did not reach %d", seed, last)
 	cancel()
 	want := testutil.Dump(t, fresh.Store)
 	require.NoError(t, fresh.Stop())
@@ -477,16 +498,15 @@ func verifyStore(t *testing.T, cfg soakConfig, st *stats, procs []*proc, followe
 		s, err := index.Open(index.Options{Dir: dirs[name], Logger: testutil.Quiet})
 		require.NoError(t, err, "open the index of %s", name)
 		if s.Applied() != last {
-			st.finding("seed %d: the index of %s is at revision %d, the stream at %d", cfg.seed, name, s.Applied(), last)
+			st.finding("seed %d: the index of %s is at revision %d, the stream at %d", seed, name, s.Applied(), last)
 		}
 		got := testutil.Dump(t, s)
 		require.NoError(t, s.Close())
 		if diff := dumpDiff(want, got); diff != "" {
-			st.finding("seed %d: the index of %s differs from a replay from zero: %s", cfg.seed, name, diff)
+			st.finding("seed %d: the index of %s differs from a replay from zero: %s", seed, name, diff)
 		}
 		rep.IndexesCompared = append(rep.IndexesCompared, fmt.Sprintf("%s (%d keys)", name, len(got)))
 	}
-	return rep
 }
 
 // dumpDiff describes the first differences between two index dumps.
