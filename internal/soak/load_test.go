@@ -22,6 +22,7 @@ type sent struct {
 	op       string
 	roleID   string // for role.create: the role id the request named
 	acked    bool
+	refused  bool // a retry (attempt 2 or later) was refused with a 4xx
 	revision uint64
 	attempts int
 	lastErr  string
@@ -171,6 +172,9 @@ type writer struct {
 	target int
 	random bool // every attempt to a random command node
 	pace   time.Duration
+	// abandon is the percentage of commands whose first attempt is
+	// abandoned after 1-20ms.
+	abandon int
 
 	n      int
 	roles  []*roleModel
@@ -207,7 +211,13 @@ func (w *writer) send(op, roleID string, do func(ctx context.Context, c *client.
 			w.target = w.rng.IntN(len(w.cl.writers))
 		}
 		c := w.cl.writers[w.target]
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		timeout := 8 * time.Second
+		if s.attempts == 1 && w.rng.IntN(100) < w.abandon {
+			// Give up on the answer almost at once: the command may or
+			// may not be stored, and is retried with the same key.
+			timeout = time.Duration(1+w.rng.IntN(20)) * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		rev, err := do(ctx, c, opt)
 		cancel()
 		if err == nil {
@@ -222,6 +232,7 @@ func (w *writer) send(op, roleID string, do func(ctx context.Context, c *client.
 			if s.attempts == 1 {
 				w.st.finding("%s (key %s) refused on its first attempt: %v", op, s.key, err)
 			} else {
+				s.refused = true
 				w.st.refusedRetry(fmt.Sprintf("%s (key %s) refused on attempt %d: %v", op, s.key, s.attempts, err))
 			}
 			break

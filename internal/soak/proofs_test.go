@@ -40,21 +40,23 @@ func TestSoakProofsCatch(t *testing.T) {
 	st.sent = []sent{
 		{key: "k1", op: "assign", acked: true, revision: 1},
 		{key: "k2", op: "assign", acked: true, revision: 2},
-		{key: "k3", op: "assign", acked: true, revision: 6}, // not in the stream
-		{key: "k5", op: "assign"},
+		{key: "k3", op: "assign", acked: true, revision: 6},                         // not in the stream
+		{key: "k5", op: "assign", refused: true, lastErr: "404 assignmentNotFound"}, // retry refused, stored
 		{key: "k6", op: "assign"},
 		{key: "k7", op: "role.create", roleID: "r7", acked: true, revision: 5},
 		{key: "k8", op: "unassign", acked: true, revision: 4}, // stored at 6
 	}
 	rep := &soakReport{AckedByOp: map[string]int{}}
-	checkSent(9, st, rep, bySeq, byID)
+	checkSent(9, true, st, rep, bySeq, byID)
 
-	require.Len(t, st.findings, 4, "findings: %s", strings.Join(st.findings, "\n"))
+	require.Len(t, st.findings, 5, "findings: %s", strings.Join(st.findings, "\n"))
 	joined := strings.Join(st.findings, "\n")
 	assert.Contains(t, joined, "command id "+id("k2")+" is stored 2 times, at revisions [2 3]")
 	assert.Contains(t, joined, "acknowledged assign (key k3, revision 6) is not in the stream")
 	assert.Contains(t, joined, "acknowledged unassign (key k8) answered revision 4, but it is stored at [6]")
 	assert.Contains(t, joined, "role.create (key k7) of role r7 stored role other-role")
+	assert.Contains(t, joined, "assign (key k5) is stored at revision 4, but its retry was refused: 404 assignmentNotFound")
+	assert.Equal(t, 1, rep.RefusedButStored)
 	for _, f := range st.findings {
 		assert.True(t, strings.HasPrefix(f, "seed 9: "), "every finding names the seed: %s", f)
 	}
@@ -65,9 +67,18 @@ func TestSoakProofsCatch(t *testing.T) {
 	// Nothing wrong: no finding.
 	st2 := newStats()
 	st2.sent = []sent{{key: "k1", op: "assign", acked: true, revision: 1}, {key: "k5", op: "assign"}}
-	checkSent(9, st2, &soakReport{AckedByOp: map[string]int{}}, map[uint64]stored{1: ev("k1", "a"), 2: ev("k5", "a")},
+	checkSent(9, true, st2, &soakReport{AckedByOp: map[string]int{}}, map[uint64]stored{1: ev("k1", "a"), 2: ev("k5", "a")},
 		map[string][]uint64{id("k1"): {1}, id("k5"): {2}})
 	assert.Empty(t, st2.findings)
+
+	// Not strict: the refused retry is counted, not a finding.
+	st3 := newStats()
+	st3.sent = []sent{{key: "k1", op: "assign", acked: true, revision: 1}, {key: "k5", op: "assign", refused: true}}
+	rep3 := &soakReport{AckedByOp: map[string]int{}}
+	checkSent(9, false, st3, rep3, map[uint64]stored{1: ev("k1", "a"), 2: ev("k5", "a")},
+		map[string][]uint64{id("k1"): {1}, id("k5"): {2}})
+	assert.Empty(t, st3.findings)
+	assert.Equal(t, 1, rep3.RefusedButStored)
 }
 
 func TestSoakDumpDiff(t *testing.T) {

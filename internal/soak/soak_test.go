@@ -39,6 +39,12 @@ import (
 //	GRANTLOG_SOAK_KILLS     most SIGKILLs (default one per 10s of duration)
 //	GRANTLOG_SOAK_GAP       mean time between kills (default 8s)
 //	GRANTLOG_SOAK_RATE      commands per second of each writer, at most (default 20; 0 unpaced)
+//	GRANTLOG_SOAK_ABANDON   percent of commands whose first attempt is abandoned after
+//	                        1-20ms and retried with the same key (default 5)
+//	GRANTLOG_SOAK_STRICT_RETRIES  1: a retry refused (4xx) although an earlier attempt
+//	                        stored the command fails the soak (idempotency that holds,
+//	                        issue 14 item 4); default: counted in the report only
+//	GRANTLOG_SOAK_BIN       run this grantlog binary instead of building cmd/grantlog
 //	GRANTLOG_SOAK_ROUTE     sticky (default): a writer stays on one command node until
 //	                        it fails; random: every attempt to a random command node
 //	GRANTLOG_SOAK_DIR       keep the data and logs here (default a temp dir)
@@ -51,7 +57,10 @@ type soakConfig struct {
 	kills    int
 	gap      time.Duration
 	rate     int
+	abandon  int
 	random   bool
+	strict   bool
+	bin      string
 	dir      string
 	report   string
 }
@@ -61,13 +70,13 @@ func loadConfig(t *testing.T) soakConfig {
 	if d == "" {
 		t.Skip("set GRANTLOG_SOAK_DURATION (e.g. 2m) to run the soak test")
 	}
-	c := soakConfig{writers: 4, replicas: 2, rate: 20, gap: 8 * time.Second, seed: uint64(time.Now().UnixNano() % 1_000_000),
+	c := soakConfig{writers: 4, replicas: 2, rate: 20, abandon: 5, gap: 8 * time.Second, seed: uint64(time.Now().UnixNano() % 1_000_000),
 		dir: os.Getenv("GRANTLOG_SOAK_DIR"), report: os.Getenv("GRANTLOG_SOAK_REPORT")}
 	var err error
 	c.duration, err = time.ParseDuration(d)
 	require.NoError(t, err, "GRANTLOG_SOAK_DURATION: use a duration such as 2m")
 	c.kills = int(c.duration / (10 * time.Second))
-	ints := map[string]*int{"GRANTLOG_SOAK_WRITERS": &c.writers, "GRANTLOG_SOAK_REPLICAS": &c.replicas, "GRANTLOG_SOAK_KILLS": &c.kills, "GRANTLOG_SOAK_RATE": &c.rate}
+	ints := map[string]*int{"GRANTLOG_SOAK_WRITERS": &c.writers, "GRANTLOG_SOAK_REPLICAS": &c.replicas, "GRANTLOG_SOAK_KILLS": &c.kills, "GRANTLOG_SOAK_RATE": &c.rate, "GRANTLOG_SOAK_ABANDON": &c.abandon}
 	for name, p := range ints {
 		if v := os.Getenv(name); v != "" {
 			*p, err = strconv.Atoi(v)
@@ -82,6 +91,8 @@ func loadConfig(t *testing.T) soakConfig {
 		c.gap, err = time.ParseDuration(v)
 		require.NoError(t, err, "GRANTLOG_SOAK_GAP: use a duration such as 8s")
 	}
+	c.strict = os.Getenv("GRANTLOG_SOAK_STRICT_RETRIES") == "1"
+	c.bin = os.Getenv("GRANTLOG_SOAK_BIN")
 	switch r := os.Getenv("GRANTLOG_SOAK_ROUTE"); r {
 	case "", "sticky":
 	case "random":
@@ -89,8 +100,8 @@ func loadConfig(t *testing.T) soakConfig {
 	default:
 		t.Fatalf("GRANTLOG_SOAK_ROUTE %q: use sticky or random", r)
 	}
-	require.True(t, c.writers >= 1 && c.replicas >= 1 && c.kills >= 0 && c.gap > 0 && c.rate >= 0,
-		"GRANTLOG_SOAK_WRITERS and _REPLICAS must be at least 1, _KILLS and _RATE at least 0, _GAP positive")
+	require.True(t, c.writers >= 1 && c.replicas >= 1 && c.kills >= 0 && c.gap > 0 && c.rate >= 0 && c.abandon >= 0 && c.abandon <= 100,
+		"GRANTLOG_SOAK_WRITERS and _REPLICAS must be at least 1, _KILLS and _RATE at least 0, _ABANDON 0 to 100, _GAP positive")
 	if c.dir == "" {
 		c.dir = t.TempDir()
 	} else {
@@ -119,9 +130,12 @@ type chaosEvent struct {
 // hash chains verify.
 func TestSoak(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("soak: seed %d, duration %v, %d writers (at most %d commands/s each, random routing %v), %d replicas, at most %d kills about every %v, data in %s",
-		cfg.seed, cfg.duration, cfg.writers, cfg.rate, cfg.random, cfg.replicas, cfg.kills, cfg.gap, cfg.dir)
-	bin := buildGrantlog(t, cfg.dir)
+	t.Logf("soak: seed %d, duration %v, %d writers (at most %d commands/s each, %d%% first attempts abandoned, random routing %v), %d replicas, at most %d kills about every %v, data in %s",
+		cfg.seed, cfg.duration, cfg.writers, cfg.rate, cfg.abandon, cfg.random, cfg.replicas, cfg.kills, cfg.gap, cfg.dir)
+	bin := cfg.bin
+	if bin == "" {
+		bin = buildGrantlog(t, cfg.dir)
+	}
 
 	// The nodes: one all node (the embedded NATS with the stream), one
 	// command node and the replicas against its NATS, each on fixed ports
@@ -194,7 +208,7 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 	for i := range cfg.writers {
 		w := newWriter(i, cfg.seed, cl, st, 30*time.Second)
-		w.random = cfg.random
+		w.random, w.abandon = cfg.random, cfg.abandon
 		if cfg.rate > 0 {
 			w.pace = time.Second / time.Duration(cfg.rate)
 		}
@@ -361,6 +375,7 @@ type soakReport struct {
 	IndexesCompared       []string         `json:"indexesCompared"`
 	Schedule              []chaosEvent     `json:"schedule"`
 	RefusedRetries        int              `json:"refusedRetries"`
+	RefusedButStored      int              `json:"refusedButStored"`
 	RefusedRetryExamples  []string         `json:"refusedRetryExamples"`
 	Findings              []string         `json:"findings"`
 }
@@ -396,7 +411,7 @@ func verifyStore(t *testing.T, cfg soakConfig, st *stats, procs []*proc, followe
 			byID[s.msgID] = append(byID[s.msgID], seq)
 		}
 	}
-	checkSent(cfg.seed, st, rep, bySeq, byID)
+	checkSent(cfg.seed, cfg.strict, st, rep, bySeq, byID)
 
 	// A replay from zero, and every index compared with it.
 	compareIndexes(t, cfg.seed, st, rep, log, last, procs, followerDir)
@@ -414,7 +429,10 @@ type stored struct {
 // into bySeq (revision → message) and byID (command id → revisions): an
 // acknowledged command is stored once, at the revision it was answered
 // with; an unacknowledged one at most once; no command id twice.
-func checkSent(seed uint64, st *stats, rep *soakReport, bySeq map[uint64]stored, byID map[string][]uint64) {
+//
+// A command whose retry was refused although an earlier attempt stored it
+// is counted (RefusedButStored); with strict it is a finding.
+func checkSent(seed uint64, strict bool, st *stats, rep *soakReport, bySeq map[uint64]stored, byID map[string][]uint64) {
 	for id, seqs := range byID {
 		if len(seqs) > 1 {
 			st.finding("seed %d: command id %s is stored %d times, at revisions %v", seed, id, len(seqs), seqs)
@@ -454,6 +472,13 @@ func checkSent(seed uint64, st *stats, rep *soakReport, bySeq map[uint64]stored,
 			rep.Unacked++
 			if len(seqs) == 1 {
 				rep.UnackedStored++
+				if s.refused {
+					rep.RefusedButStored++
+					if strict {
+						st.finding("seed %d: %s (key %s) is stored at revision %d, but its retry was refused: %s",
+							seed, s.op, s.key, seqs[0], s.lastErr)
+					}
+				}
 			}
 			continue // twice is reported above
 		}
