@@ -25,6 +25,7 @@ type sent struct {
 	refused  bool // a retry (attempt 2 or later) was refused with a 4xx
 	revision uint64
 	attempts int
+	took     time.Duration // from the first attempt to the answer given up or acknowledged
 	lastErr  string
 }
 
@@ -203,7 +204,8 @@ func (w *writer) send(op, roleID string, do func(ctx context.Context, c *client.
 	w.n++
 	s := sent{key: fmt.Sprintf("soak-%d-w%d-%d", w.seed, w.id, w.n), op: op, roleID: roleID}
 	opt := client.WithIdempotencyKey(s.key)
-	deadline := time.Now().Add(w.retryBy)
+	begin := time.Now()
+	deadline := begin.Add(w.retryBy)
 	backoff := 50 * time.Millisecond
 	for {
 		s.attempts++
@@ -249,6 +251,7 @@ func (w *writer) send(op, roleID string, do func(ctx context.Context, c *client.
 		time.Sleep(backoff)
 		backoff = min(2*backoff, time.Second)
 	}
+	s.took = time.Since(begin)
 	w.st.record(s)
 	if w.pace > 0 {
 		time.Sleep(w.pace)

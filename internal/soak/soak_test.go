@@ -351,33 +351,34 @@ func auditVerify(bin, base, token string) (string, error) {
 
 // soakReport is the figures of a run.
 type soakReport struct {
-	Seed                  uint64           `json:"seed"`
-	Duration              string           `json:"duration"`
-	Writers               int              `json:"writers"`
-	Replicas              int              `json:"replicas"`
-	StreamEvents          uint64           `json:"streamEvents"`
-	CommandsSent          int              `json:"commandsSent"`
-	CommandsAcked         int              `json:"commandsAcked"`
-	AckedByOp             map[string]int   `json:"ackedByOp"`
-	Unacked               int              `json:"unacked"`
-	UnackedStored         int              `json:"unackedStoredOnce"`
-	Retries               int              `json:"retries"`
-	RetriedErrors         map[string]int   `json:"retriedErrors"`
-	UnackedErrors         map[string]int   `json:"unackedErrors"`
-	ChecksAnswered        map[string]int64 `json:"checksAnswered"`
-	CheckErrors           map[string]int64 `json:"checkErrors"`
-	ChecksVerified        int64            `json:"checksVerified"`
-	Batches               int64            `json:"batchesAnswered"`
-	Kills                 int              `json:"kills"`
-	Starts                []string         `json:"starts"`
-	RecoverSeconds        []float64        `json:"recoverSeconds"`
-	ClusterRecoverSeconds []float64        `json:"clusterRecoverSeconds"`
-	IndexesCompared       []string         `json:"indexesCompared"`
-	Schedule              []chaosEvent     `json:"schedule"`
-	RefusedRetries        int              `json:"refusedRetries"`
-	RefusedButStored      int              `json:"refusedButStored"`
-	RefusedRetryExamples  []string         `json:"refusedRetryExamples"`
-	Findings              []string         `json:"findings"`
+	Seed                  uint64             `json:"seed"`
+	Duration              string             `json:"duration"`
+	Writers               int                `json:"writers"`
+	Replicas              int                `json:"replicas"`
+	StreamEvents          uint64             `json:"streamEvents"`
+	CommandsSent          int                `json:"commandsSent"`
+	CommandsAcked         int                `json:"commandsAcked"`
+	AckedByOp             map[string]int     `json:"ackedByOp"`
+	Unacked               int                `json:"unacked"`
+	UnackedStored         int                `json:"unackedStoredOnce"`
+	Retries               int                `json:"retries"`
+	RetriedAckSeconds     map[string]float64 `json:"retriedAckSeconds"`
+	RetriedErrors         map[string]int     `json:"retriedErrors"`
+	UnackedErrors         map[string]int     `json:"unackedErrors"`
+	ChecksAnswered        map[string]int64   `json:"checksAnswered"`
+	CheckErrors           map[string]int64   `json:"checkErrors"`
+	ChecksVerified        int64              `json:"checksVerified"`
+	Batches               int64              `json:"batchesAnswered"`
+	Kills                 int                `json:"kills"`
+	Starts                []string           `json:"starts"`
+	RecoverSeconds        []float64          `json:"recoverSeconds"`
+	ClusterRecoverSeconds []float64          `json:"clusterRecoverSeconds"`
+	IndexesCompared       []string           `json:"indexesCompared"`
+	Schedule              []chaosEvent       `json:"schedule"`
+	RefusedRetries        int                `json:"refusedRetries"`
+	RefusedButStored      int                `json:"refusedButStored"`
+	RefusedRetryExamples  []string           `json:"refusedRetryExamples"`
+	Findings              []string           `json:"findings"`
 }
 
 // verifyStore reads the whole stream from the all node's data directory
@@ -442,6 +443,16 @@ func checkSent(seed uint64, strict bool, st *stats, rep *soakReport, bySeq map[u
 	// The caller every writer sent as (the bootstrap credential): learned
 	// from the first acknowledged command, then confirmed by every other.
 	var caller *events.Caller
+	var retriedTook []float64
+	defer func() {
+		// How long a command that needed retries took to be acknowledged:
+		// what a client sees of a crash.
+		if len(retriedTook) > 0 {
+			sort.Float64s(retriedTook)
+			rep.RetriedAckSeconds = map[string]float64{"p50": retriedTook[len(retriedTook)/2],
+				"p90": retriedTook[len(retriedTook)*9/10], "max": retriedTook[len(retriedTook)-1]}
+		}
+	}()
 	sort.Slice(st.sent, func(i, j int) bool { return st.sent[i].key < st.sent[j].key })
 	for _, s := range st.sent {
 		if !s.acked || caller != nil {
@@ -463,6 +474,9 @@ func checkSent(seed uint64, strict bool, st *stats, rep *soakReport, bySeq map[u
 	rep.CommandsSent = len(st.sent)
 	for _, s := range st.sent {
 		rep.Retries += s.attempts - 1
+		if s.attempts > 1 && s.acked {
+			retriedTook = append(retriedTook, s.took.Seconds())
+		}
 		if caller == nil {
 			break
 		}
