@@ -71,6 +71,7 @@ var tiers = map[string]Tier{
 	"internal/dataset":  Support,
 	"internal/arch":     Support,
 	"internal/readme":   Support,
+	"internal/soak":     Support,
 }
 
 // coreThirdParty are the only modules outside the standard library that
