@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -78,7 +79,13 @@ func (p *proc) start() error {
 		_ = logf.Close()
 		p.mu.Lock()
 		if !p.killing {
-			p.unexpected = append(p.unexpected, fmt.Sprintf("%s (start %d) exited by itself: %v (log %s)", p.name, p.starts, werr, p.logPath))
+			how := fmt.Sprint(werr)
+			if werr == nil {
+				// serve exits 0 only after a graceful stop (SIGTERM or
+				// SIGINT), which the soak never sends during the load.
+				how = "status 0, a graceful stop: a SIGTERM or SIGINT from outside the soak?"
+			}
+			p.unexpected = append(p.unexpected, fmt.Sprintf("%s (start %d) exited by itself: %s (log %s)", p.name, p.starts, how, p.logPath))
 		}
 		if p.cmd == cmd {
 			p.cmd = nil
@@ -137,7 +144,10 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) (time.Durat
 	hc := &http.Client{Timeout: time.Second}
 	for time.Since(start) < timeout {
 		if !p.running() {
-			return time.Since(start), fmt.Errorf("%s exited while starting (log %s)", p.name, p.logPath)
+			p.mu.Lock()
+			why := strings.Join(p.unexpected, "; ")
+			p.mu.Unlock()
+			return time.Since(start), fmt.Errorf("%s is not running (log %s): %s", p.name, p.logPath, why)
 		}
 		resp, err := hc.Get(p.base() + "/readyz")
 		if err == nil {

@@ -268,12 +268,14 @@ func TestSoak(t *testing.T) {
 	loadTime := time.Since(start)
 	t.Logf("soak: load stopped after %v", loadTime.Round(time.Millisecond))
 
+	var exits []string
 	for _, p := range procs {
 		p.mu.Lock()
-		for _, u := range p.unexpected {
-			st.finding("seed %d: %s", cfg.seed, u)
-		}
+		exits = append(exits, p.unexpected...)
 		p.mu.Unlock()
+	}
+	if len(exits) > 0 {
+		t.Fatalf("seed %d: nodes exited that the soak did not kill (logs in %s):\n%s", cfg.seed, cfg.dir, strings.Join(exits, "\n"))
 	}
 
 	// Converge: every node and the follower at the stream's head.
