@@ -311,12 +311,23 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 	defer unlock()
 
 	filter := events.NamespaceFilter(s.cfg.SubjectPrefix, ns)
+	caughtUp := false
 	for attempt := 1; ; attempt++ {
 		v := s.state.Acquire()
 		info, _ := v.Namespace(ns)
+		applied := v.Revision()
 		d, err := decide(v)
 		v.Release()
 		if err != nil {
+			if !caughtUp && s.tx == nil && errors.Is(err, ErrNotFound) {
+				// What the command names may have been made just before
+				// through another command node: decide again once this
+				// node's index has caught up with the stream, once.
+				caughtUp = true
+				if behind, cerr := s.catchUp(ctx, applied); cerr == nil && behind {
+					continue
+				}
+			}
 			return 0, err
 		}
 		prevHash, err := s.prevHash(ctx, filter, info)
@@ -436,6 +447,21 @@ func (s *Service) replayed(ctx context.Context, stored *jetstream.RawStreamMsg, 
 
 // registry decodes stored events (for replayed).
 var registry = events.NewRegistry()
+
+// catchUp waits, bounded by ApplyWait, until the local index has applied
+// the stream's last revision, when it had applied only applied; behind
+// reports whether it was behind (so that deciding again may answer
+// otherwise). It gives read-your-writes across command nodes to a command
+// refused for naming what another node has just made.
+func (s *Service) catchUp(ctx context.Context, applied uint64) (behind bool, err error) {
+	last, err := s.head.GetLastMsgForSubject(ctx, events.AllFilter(s.cfg.SubjectPrefix))
+	if err != nil || last.Sequence <= applied {
+		return false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.ApplyWait)
+	defer cancel()
+	return true, s.state.WaitApplied(wctx, last.Sequence)
+}
 
 // lostRace prepares the next attempt of a command (or transaction) that
 // lost an optimistic-concurrency race on what (e.g. "namespace game1") at

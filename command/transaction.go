@@ -92,8 +92,18 @@ func (s *Service) Transaction(ctx context.Context, m Meta, desc any, steps []Ste
 				return s.replayed(ctx, stored, request{})
 			}
 		}
+		v := s.state.Acquire()
+		applied := v.Revision()
+		v.Release()
 		t, err := s.stageAll(ctx, m, txID, reqHash, steps)
 		if err != nil {
+			if attempt == 1 && errors.Is(err, ErrNotFound) {
+				// As for a command (execute): what a step names may have
+				// been made just before through another command node.
+				if behind, cerr := s.catchUp(ctx, applied); cerr == nil && behind {
+					continue
+				}
+			}
 			return 0, err
 		}
 		if len(t.staged) == 0 {
