@@ -169,7 +169,7 @@ func foldRole(roles map[string]*roleFold, p events.Payload) (before, after []per
 		}
 		return nil, nil, r
 	case events.RolePermissionsAdded, events.RolePermissionsRemoved, events.RolePermissionsReplaced:
-		if r = roles[roleIDOf(p)]; r != nil {
+		if r = roles[events.RoleOf(p)]; r != nil {
 			before = r.perms
 			r.perms, _ = index.FoldRolePermissions(before, p)
 			return before, r.perms, r
@@ -280,7 +280,7 @@ func (es *EffectsSubscription) derive(rec Record, p events.Payload) []Effect {
 	before, after, r := foldRole(es.roles, p)
 	switch p := p.(type) {
 	case events.RolePermissionsAdded, events.RolePermissionsRemoved, events.RolePermissionsReplaced, events.RoleDeleted:
-		id := roleIDOf(p)
+		id := events.RoleOf(p)
 		gained, lost := diff(before, after)
 		var members []index.Member
 		if es.expand && es.members != nil && (len(gained) > 0 || len(lost) > 0) {
@@ -391,18 +391,4 @@ func nss(r *roleFold, assigned []string) []string {
 		return nil
 	}
 	return assigned
-}
-
-func roleIDOf(p events.Payload) string {
-	switch p := p.(type) {
-	case events.RolePermissionsAdded:
-		return p.RoleID
-	case events.RolePermissionsRemoved:
-		return p.RoleID
-	case events.RolePermissionsReplaced:
-		return p.RoleID
-	case events.RoleDeleted:
-		return p.RoleID
-	}
-	return ""
 }

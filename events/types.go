@@ -349,3 +349,19 @@ type TokenState struct {
 	Bootstrap bool     `json:"bootstrap,omitempty"`
 	Replaces  []string `json:"replaces,omitempty"`
 }
+
+// RoleOf returns the id of the role an event changing a role's
+// permissions, or deleting it, is about; "" for any other event.
+func RoleOf(p Payload) string {
+	switch p := p.(type) {
+	case RolePermissionsAdded:
+		return p.RoleID
+	case RolePermissionsRemoved:
+		return p.RoleID
+	case RolePermissionsReplaced:
+		return p.RoleID
+	case RoleDeleted:
+		return p.RoleID
+	}
+	return ""
+}

@@ -52,7 +52,7 @@ func (o *Overlay) Stage(v View, ev *events.Event) {
 			o.putRole(old, &r)
 		}
 	case events.RolePermissionsAdded, events.RolePermissionsRemoved, events.RolePermissionsReplaced:
-		id := roleOf(p)
+		id := events.RoleOf(p)
 		if old := v.Role(id); old != nil {
 			r := *old
 			ps, _ := FoldRolePermissions(old.Permissions, p)
@@ -78,16 +78,4 @@ func (o *Overlay) putRole(old, r *Role) {
 	}
 	o.roles[r.ID] = r
 	o.names[strings.ToLower(r.Name)] = r
-}
-
-func roleOf(p events.Payload) string {
-	switch p := p.(type) {
-	case events.RolePermissionsAdded:
-		return p.RoleID
-	case events.RolePermissionsRemoved:
-		return p.RoleID
-	case events.RolePermissionsReplaced:
-		return p.RoleID
-	}
-	return ""
 }
