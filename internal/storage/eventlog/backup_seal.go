@@ -105,12 +105,17 @@ func newSealing(passphrase []byte) (*sealing, error) {
 // sealAAD binds a sealed file to its purpose.
 var sealAAD = []byte("grantlog backup: log signing key stream v1")
 
-func (s *sealing) seal(plain []byte) ([]byte, error) {
+// aead is AES-256-GCM under the sealing key.
+func (s *sealing) aead() (cipher.AEAD, error) {
 	block, err := aes.NewCipher(s.aesKey)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func (s *sealing) seal(plain []byte) ([]byte, error) {
+	gcm, err := s.aead()
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +127,7 @@ func (s *sealing) seal(plain []byte) ([]byte, error) {
 }
 
 func (s *sealing) open(sealed []byte) ([]byte, error) {
-	block, err := aes.NewCipher(s.aesKey)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := s.aead()
 	if err != nil {
 		return nil, err
 	}
