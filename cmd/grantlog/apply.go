@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/grantlog/grantlog/client"
 	"github.com/grantlog/grantlog/internal/apply"
 )
 
@@ -98,11 +99,7 @@ func (c *cli) applyCmd() *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			st, err := apply.Read(c.ctx, cl)
+			cl, st, err := c.serverState()
 			if err != nil {
 				return err
 			}
@@ -150,15 +147,22 @@ refused.`,
 			if c.output != "" && c.output != "yaml" {
 				return usageErr("export writes YAML only (-o yaml)")
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			st, err := apply.Read(c.ctx, cl)
+			_, st, err := c.serverState()
 			if err != nil {
 				return err
 			}
 			return apply.Encode(c.stdout, st.Set)
 		},
 	}
+}
+
+// serverState connects with the current context and reads the server's
+// state as apply and export see it.
+func (c *cli) serverState() (*client.Client, *apply.State, error) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := apply.Read(c.ctx, cl)
+	return cl, st, err
 }
