@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/hex"
 	"strings"
 
 	"github.com/grantlog/grantlog/events"
@@ -30,14 +29,12 @@ func NewOverlay() *Overlay {
 // With returns v answering with o's staged events applied.
 func (v View) With(o *Overlay) View { v.ov = o; return v }
 
-// Stage folds ev (its Namespace, Data, OccurredAt and Hash set), decided
-// against v.With(o), into o. LastRevision of a staged namespace stays the
-// index's: the revision an append to it expects.
+// Stage folds ev (its Namespace, Data and OccurredAt set), decided against
+// v.With(o), into o. A staged namespace keeps the index's LastRevision and
+// LastHash: the revision an append to it expects, and the chain link of
+// its first staged event (the transaction chains the others itself).
 func (o *Overlay) Stage(v View, ev *events.Event) {
 	v = v.With(o)
-	info, _ := v.Namespace(ev.Namespace)
-	info.LastHash, info.Chained = hex.EncodeToString(ev.Hash[:]), true
-	o.ns[ev.Namespace] = &info
 	switch p := ev.Data.(type) {
 	case events.RoleCreated:
 		r := &Role{ID: p.RoleID, Name: p.RoleName, Admin: p.AdminRole, Wildcard: p.IsWildcard,
@@ -65,9 +62,13 @@ func (o *Overlay) Stage(v View, ev *events.Event) {
 		}
 		o.roles[p.RoleID] = nil
 	case events.NamespaceCreated:
+		info, _ := v.Namespace(ev.Namespace)
 		info.Explicit, info.Parent, info.DefaultRoles = true, p.Parent, p.DefaultRoles
+		o.ns[ev.Namespace] = &info
 	case events.NamespaceDeleted:
+		info, _ := v.Namespace(ev.Namespace)
 		info.Explicit, info.Parent, info.DefaultRoles = false, "", nil
+		o.ns[ev.Namespace] = &info
 	}
 }
 
