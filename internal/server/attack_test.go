@@ -308,6 +308,31 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 		assert.Equal(t, last0, info.State.LastSeq)
 	})
 
+	// Backups: the snapshot of the stream (and the sealed signing key's
+	// bucket) is asked on a command-account subject and delivered there;
+	// no other credential may ask for one or receive its chunks.
+	t.Run("backup", func(t *testing.T) {
+		if e.node != nil { // control: the embedded server answers the command user
+			nc, _ := e.connect(t, eventlog.CommandUser)
+			_, err := nc.Subscribe(eventlog.BackupDeliverPrefix+".control-1", func(*nats.Msg) {})
+			require.NoError(t, err)
+			req, _ := json.Marshal(map[string]string{"stream": eventlog.DefaultStream, "id": "control-1"})
+			_, err = nc.Request(eventlog.BackupSubject, req, 5*time.Second)
+			require.NoError(t, err, "the command user's backup request is answered")
+		}
+		for _, user := range nonCommandUsers {
+			nc, _ := e.connect(t, user)
+			chunks := 0
+			_, err := nc.Subscribe(eventlog.BackupDeliverPrefix+".>", func(*nats.Msg) { chunks++ })
+			require.NoError(t, err)
+			req, _ := json.Marshal(map[string]string{"stream": eventlog.DefaultStream, "id": "attacker-" + user})
+			_, err = nc.Request(eventlog.BackupSubject, req, time.Second)
+			assert.Error(t, err, "%s: %s must not be answered", user, eventlog.BackupSubject)
+			require.NoError(t, nc.FlushTimeout(5*time.Second))
+			assert.Zero(t, chunks, "%s received backup chunks", user)
+		}
+	})
+
 	t.Run("sniff-and-impersonate", func(t *testing.T) {
 		var sniffed sync.Map
 		var got int
