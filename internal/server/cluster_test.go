@@ -40,6 +40,11 @@ type node struct {
 func startNode(t *testing.T, cfg server.Config, token string) *node {
 	t.Helper()
 	cfg.HTTPAddr, cfg.Logger = "127.0.0.1:0", testutil.Quiet
+	if cfg.NATSURL == "" && cfg.NATSListen == "" {
+		// Never the default 127.0.0.1:4222, which another server on the
+		// machine may hold (a test once failed so).
+		cfg.NATSListen = "127.0.0.1:0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
