@@ -37,14 +37,19 @@ type node struct {
 // startNode runs a server with cfg (HTTP on a free port, quiet) until stop
 // or test cleanup; its client uses token ("": the data directory's
 // bootstrap token).
+// anyNATSPort gives a node with an embedded NATS server a free port, never
+// the default 127.0.0.1:4222, which another server on the machine may hold
+// (a test once failed so).
+func anyNATSPort(cfg *server.Config) {
+	if cfg.NATSURL == "" && cfg.NATSListen == "" {
+		cfg.NATSListen = "127.0.0.1:0"
+	}
+}
+
 func startNode(t *testing.T, cfg server.Config, token string) *node {
 	t.Helper()
 	cfg.HTTPAddr, cfg.Logger = "127.0.0.1:0", testutil.Quiet
-	if cfg.NATSURL == "" && cfg.NATSListen == "" {
-		// Never the default 127.0.0.1:4222, which another server on the
-		// machine may hold (a test once failed so).
-		cfg.NATSListen = "127.0.0.1:0"
-	}
+	anyNATSPort(&cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

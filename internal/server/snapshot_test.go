@@ -49,6 +49,7 @@ func startLoggedNode(t *testing.T, cfg server.Config, token string) (*node, *syn
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg.HTTPAddr, cfg.Logger = "127.0.0.1:0", slog.New(slog.NewTextHandler(logs, nil))
+	anyNATSPort(&cfg)
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
