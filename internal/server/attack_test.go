@@ -32,6 +32,9 @@ type attackEnv struct {
 	creds map[string]eventlog.Creds // by user name
 	token string                    // the bootstrap admin's token
 	node  *node
+	// embedded: the NATS server is the node's embedded one (which serves
+	// backups), not a nats-server process with deploy/nats/nats.conf.
+	embedded bool
 }
 
 // connect connects as user (with its own inbox prefix) and records the
@@ -312,7 +315,7 @@ func runAttackSuite(t *testing.T, e *attackEnv) {
 	// bucket) is asked on a command-account subject and delivered there;
 	// no other credential may ask for one or receive its chunks.
 	t.Run("backup", func(t *testing.T) {
-		if e.node != nil { // control: the embedded server answers the command user
+		if e.embedded { // control: the embedded server answers the command user
 			nc, _ := e.connect(t, eventlog.CommandUser)
 			_, err := nc.Subscribe(eventlog.BackupDeliverPrefix+".control-1", func(*nats.Msg) {})
 			require.NoError(t, err)
@@ -446,7 +449,7 @@ func readCreds(t *testing.T, dir string) map[string]eventlog.Creds {
 func TestAttackEmbedded(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, server.Config{DataDir: dir, NATSListen: "127.0.0.1:0"}, "")
-	e := &attackEnv{url: n.srv.NATSURL(), creds: readCreds(t, dir), token: n.c.token, node: n}
+	e := &attackEnv{url: n.srv.NATSURL(), creds: readCreds(t, dir), token: n.c.token, node: n, embedded: true}
 	runAttackSuite(t, e)
 	injectionControl(t, e)
 }
