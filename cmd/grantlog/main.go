@@ -81,6 +81,14 @@ func serveFlags(stderr io.Writer) (fs *flag.FlagSet, cfg *server.Config, finish 
 	checkOps := addOpsFlags(fs, cfg)
 	logFormat := fs.String("log-format", envOr("GRANTLOG_LOG_FORMAT", logFormatText),
 		"log format: text (key=value lines) or json (one JSON object per line); an access log line per HTTP and NATS request at info, checks' at debug (env GRANTLOG_LOG_FORMAT)")
+	fs.StringVar(&cfg.Region, "region", os.Getenv("GRANTLOG_REGION"),
+		"name of the region this node runs in, reported by /v1/status (README \"Regions\") (env GRANTLOG_REGION)")
+	fs.StringVar(&cfg.HomeDomain, "home-domain", os.Getenv("GRANTLOG_HOME_DOMAIN"),
+		"for --role command in a region other than the home region: the home region's JetStream domain (deploy/nats/home.conf: home), where the signing key and snapshots live (env GRANTLOG_HOME_DOMAIN)")
+	fs.IntVar(&cfg.StreamReplicas, "stream-replicas", envInt("GRANTLOG_STREAM_REPLICAS"),
+		"default 0 = 1: replicas of the event stream (and of the home mirror, the signing key and the snapshot bucket) when a node that writes creates them: 3 on a three-node NATS cluster (env GRANTLOG_STREAM_REPLICAS)")
+	maxStaleness := fs.String("max-staleness", os.Getenv("GRANTLOG_MAX_STALENESS"),
+		"readiness during a partition: not ready (GET /readyz 503) once the node has not heard from its stream's origin for longer than this, e.g. 30s; default 0: stay ready and answer at the last revision, reporting stale in /v1/status (env GRANTLOG_MAX_STALENESS)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", os.Getenv("GRANTLOG_METRICS_ADDR"),
 		"HOST:PORT of a listener of its own for the Prometheus metrics (GET /metrics, no credential); default: /metrics on --http-addr (env GRANTLOG_METRICS_ADDR)")
 	fs.Usage = func() {
@@ -133,6 +141,13 @@ Flags:
 				return settingErr("snapshot-interval", "--snapshot-interval %q: use a duration such as 10m, or 0 for off", *snapshotEvery)
 			}
 			cfg.SnapshotInterval = d
+		}
+		if *maxStaleness != "" {
+			d, err := time.ParseDuration(*maxStaleness)
+			if err != nil || d < 0 {
+				return settingErr("max-staleness", "--max-staleness %q: use a duration such as 30s, or 0 to stay ready while cut off", *maxStaleness)
+			}
+			cfg.MaxStaleness = d
 		}
 		switch d, err := time.ParseDuration(*idemWindow); {
 		case err != nil || d < 0:

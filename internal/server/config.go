@@ -90,6 +90,26 @@ type Config struct {
 	SnapshotBucket string
 	// OpsConfig: the admin listener and the rate limit (ops.go).
 	OpsConfig
+	// Regions (README "Regions", docs/SECURITY.md): Region names the
+	// region the node runs in, reported by /v1/status; default "".
+	Region string
+	// HomeDomain is the JetStream domain of the home region, for a node
+	// that writes in another region: its NATS account there has no
+	// JetStream of its own, so it reaches the signing key and the snapshot
+	// bucket in the home region through "$JS.<HomeDomain>.API". Default
+	// "": its own account's JetStream.
+	HomeDomain string
+	// StreamReplicas is the number of replicas of the event stream, the
+	// home readers' mirror, the signing key and the snapshot bucket, set
+	// when a node that writes creates them (3 on a three-node home
+	// cluster); default 1. An existing stream with another count is an
+	// error (change it with the nats CLI).
+	StreamReplicas int
+	// MaxStaleness is the readiness policy during a partition: a node
+	// that has not heard from its stream's origin for longer is not ready
+	// (GET /readyz 503) but keeps answering at its revision; default 0: it
+	// stays ready and reports itself stale in /v1/status (availability).
+	MaxStaleness time.Duration
 	// MetricsAddr, when set, is the HOST:PORT of a listener of its own for
 	// GET /metrics (then the API listener does not serve it); default "":
 	// /metrics on the API listener (metrics.go). No credential either way.
@@ -128,6 +148,18 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateOps()...)
 	if c.NodeName != "" && sanitizeToken(c.NodeName) != c.NodeName {
 		errs = append(errs, fmt.Errorf("node name %q: use letters, digits, '-' and '_'", c.NodeName))
+	}
+	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("stream replicas %d: use 1, or 3 on a three-node NATS cluster (at most 5)", c.StreamReplicas))
+	}
+	if c.MaxStaleness < 0 {
+		errs = append(errs, fmt.Errorf("max staleness %s: use 0 (stay ready while cut off) or a positive duration such as 30s", c.MaxStaleness))
+	}
+	if c.HomeDomain != "" && c.NATSURL == "" {
+		errs = append(errs, errors.New("--home-domain needs --nats-url: it is for a node in another region's NATS"))
+	}
+	if c.Region != "" && sanitizeToken(c.Region) != c.Region {
+		errs = append(errs, fmt.Errorf("region %q: use letters, digits, '-' and '_'", c.Region))
 	}
 	if c.SnapshotInterval < 0 {
 		errs = append(errs, fmt.Errorf("snapshot interval %s: use 0 (off) or a positive duration such as 10m", c.SnapshotInterval))
@@ -204,6 +236,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
+	}
+	if c.StreamReplicas == 0 {
+		c.StreamReplicas = 1
 	}
 	if c.SnapshotBucket == "" {
 		c.SnapshotBucket = eventlog.DefaultSnapshotBucket

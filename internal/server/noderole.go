@@ -86,7 +86,17 @@ func (s *Server) Status() Status {
 	head := max(s.head.Load(), applied)
 	st := Status{
 		Role: string(s.cfg.NodeRole), Node: s.cfg.NodeName, Ready: s.Ready(),
-		Revision: applied, Head: head, Lag: head - applied, HeadAtStart: s.proj.Head(),
+		Region: s.cfg.Region, Stream: s.streamName(), Connected: s.nc.IsConnected(),
+		Revision: applied, Head: head, HeadAtStart: s.proj.Head(),
+	}
+	stale, heardAt, since := s.staleness(time.Now())
+	st.Stale = stale
+	if !heardAt.IsZero() {
+		st.LastHeardAt, st.StaleSeconds = &heardAt, since.Seconds()
+	}
+	if !stale {
+		lag := head - applied
+		st.Lag = &lag
 	}
 	if n, last, why := s.proj.Refused(); n > 0 {
 		st.Refused = &api.RefusedStatus{Count: n, LastRevision: last, LastReason: why}
@@ -114,10 +124,11 @@ func (s *Server) watchStatus(ctx context.Context, stream jetstream.Stream) error
 		info, err := stream.Info(ictx)
 		cancel()
 		if err == nil {
-			s.head.Store(projector.StreamHead(info))
+			s.heard(info)
 		} else if ctx.Err() == nil {
 			s.log.Debug("status: stream info", "err", err)
 		}
+		s.noteStaleness()
 		msg, err := json.Marshal(statusMessage{Status: s.Status(), Time: time.Now().UTC()})
 		if err == nil {
 			err = s.nc.Publish(subject, msg)
@@ -191,4 +202,59 @@ func (s *Server) serveNATS(ctx context.Context) error {
 	<-ctx.Done()
 	s.natsServing.Store(false)
 	return nil
+}
+
+// heard records a stream poll that answered: the head, and when the
+// stream last heard from its origin (now, less a mirror's time since its
+// last contact with the home stream).
+func (s *Server) heard(info *jetstream.StreamInfo) {
+	s.head.Store(projector.StreamHead(info))
+	at := time.Now()
+	if m := info.Mirror; m != nil {
+		if m.Active < 0 {
+			return // the mirror has never heard from the home stream
+		}
+		at = at.Add(-m.Active)
+	}
+	s.heardAt.Store(at.UnixNano())
+}
+
+// staleness reports whether the node cannot know its stream's head now,
+// when it last heard from the origin (zero: never) and how long ago.
+func (s *Server) staleness(now time.Time) (stale bool, heardAt time.Time, since time.Duration) {
+	n := s.heardAt.Load()
+	if n == 0 {
+		return true, time.Time{}, 0
+	}
+	heardAt = time.Unix(0, n).UTC()
+	since = max(now.Sub(heardAt), 0)
+	return !s.nc.IsConnected() || since > s.staleAfter(), heardAt, since
+}
+
+// staleAfter is how long without news from the origin makes the node
+// stale: a few status polls (mirrors hear a heartbeat every second).
+func (s *Server) staleAfter() time.Duration { return max(3*s.cfg.StatusInterval, 3*time.Second) }
+
+// tooStale applies the readiness policy (Config.MaxStaleness).
+func (s *Server) tooStale() bool {
+	if s.cfg.MaxStaleness <= 0 {
+		return false
+	}
+	stale, heardAt, since := s.staleness(time.Now())
+	return stale && (heardAt.IsZero() || since > s.cfg.MaxStaleness)
+}
+
+// noteStaleness logs when the node becomes stale and when it hears from
+// its origin again.
+func (s *Server) noteStaleness() {
+	stale, heardAt, since := s.staleness(time.Now())
+	if s.wasStale.Swap(stale) == stale {
+		return
+	}
+	if stale {
+		s.log.Warn("stale: no news from the stream's origin; answering at the last applied revision",
+			"stream", s.streamName(), "region", s.cfg.Region, "revision", s.store.Applied(), "lastHeardAt", heardAt, "for", since.Round(time.Millisecond), "connected", s.nc.IsConnected())
+		return
+	}
+	s.log.Info("fresh: hearing from the stream's origin again", "stream", s.streamName(), "region", s.cfg.Region, "revision", s.store.Applied(), "head", s.head.Load())
 }

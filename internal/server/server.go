@@ -58,6 +58,8 @@ type Server struct {
 	// admin's assignment and the bootstrap credential.
 	fresh        bool
 	bootstrapped atomic.Bool
+	heardAt      atomic.Int64 // unix nanoseconds: when the stream last heard from its origin (noderole.go)
+	wasStale     atomic.Bool
 	natsServing  atomic.Bool   // the NATS micro service is registered
 	snapshots    snapshotState // see snapshot.go
 	signKey      *logsig.Key   // the log signing key of a node that writes (signing.go)
@@ -108,6 +110,11 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.NodeRole == NodeRoleReplica {
 		// A replica reads the mirror through what its account imports.
 		s.js, err = jetstream.NewWithAPIPrefix(s.nc, eventlog.MirrorAPIPrefix)
+	} else if cfg.HomeDomain != "" {
+		// A node that writes in another region: its account there has no
+		// JetStream; the signing key and the snapshots are the home
+		// region's, reached through the home domain's API prefix.
+		s.js, err = jetstream.NewWithDomain(s.nc, cfg.HomeDomain)
 	} else {
 		s.js, err = jetstream.New(s.nc)
 	}
@@ -140,12 +147,15 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		if err := s.ensureReaderMirror(ctx); err != nil {
 			return nil, err
 		}
+		if err := s.ensureRegionSnapshots(ctx); err != nil {
+			return nil, err
+		}
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("stream info: %w", err)
 	}
-	s.head.Store(projector.StreamHead(info))
+	s.heard(info)
 	s.fresh = cfg.NodeRole.writes() && info.State.LastSeq == 0
 	if err := s.prepareBootstrapToken(); err != nil {
 		return nil, err
@@ -226,7 +236,7 @@ func (s *Server) Store() *index.Store { return s.store }
 // Ready reports whether the index has caught up with the stream (and, on a
 // fresh start, the default roles exist).
 func (s *Server) Ready() bool {
-	return s.caughtUp() && s.natsServing.Load()
+	return s.caughtUp() && s.natsServing.Load() && !s.tooStale()
 }
 
 // caughtUp reports whether the index has caught up and bootstrap is done

@@ -24,7 +24,7 @@ func (s *Server) loadSigningKey(ctx context.Context) error {
 	if !s.cfg.NodeRole.writes() {
 		return nil
 	}
-	key, created, err := logsig.EnsureKey(ctx, s.js, logsig.DefaultBucket)
+	key, created, err := logsig.EnsureKey(ctx, s.js, logsig.DefaultBucket, s.cfg.StreamReplicas)
 	if err != nil {
 		return fmt.Errorf("log signing key: %w", err)
 	}

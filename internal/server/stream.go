@@ -28,7 +28,7 @@ func (s *Server) streamName() string {
 // On a NATS server without Grantlog's accounts a node that writes finds
 // the stream in its own account (with a warning).
 func (s *Server) openStream(ctx context.Context) (jetstream.Stream, error) {
-	cfg := eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1)
+	cfg := eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, s.cfg.StreamReplicas)
 	if s.cfg.NodeRole == NodeRoleReplica {
 		return s.openReaderStream(ctx)
 	}
@@ -86,7 +86,7 @@ func (s *Server) ensureReaderMirror(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	_, err = eventlog.EnsureReaderMirror(ctx, mjs)
+	_, err = eventlog.EnsureReaderMirror(ctx, mjs, s.cfg.StreamReplicas)
 	switch {
 	case err == nil:
 		return nil
@@ -96,6 +96,36 @@ func (s *Server) ensureReaderMirror(ctx context.Context) error {
 	default:
 		return err
 	}
+}
+
+// ensureRegionSnapshots creates this region's copy of the snapshot bucket
+// (eventlog.EnsureSnapshotMirror) on a node that writes in a region other
+// than the home region (HomeDomain set), through what the region's
+// snapshot account exports to the command account
+// (deploy/nats/region.conf), so that new replicas there start from a
+// snapshot in their own region.
+func (s *Server) ensureRegionSnapshots(ctx context.Context) error {
+	if s.nats != nil {
+		return nil
+	}
+	if err := eventlog.EnsureSnapshotBucket(ctx, s.js, s.cfg.SnapshotBucket, s.cfg.StreamReplicas); err != nil {
+		s.log.Warn("could not create the snapshot bucket (other regions mirror it)", "err", err)
+	}
+	if s.cfg.HomeDomain == "" {
+		return nil
+	}
+	js, err := jetstream.NewWithAPIPrefix(s.nc, eventlog.SnapshotsAPIPrefix)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := eventlog.EnsureSnapshotMirror(ctx, js, s.cfg.SnapshotBucket); err != nil {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("this region's NATS has no snapshot account: new replicas here replay the event mirror instead of starting from a snapshot (run the region's NATS with deploy/nats/region.conf)", "err", err)
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // openReaderStream finds the stream a replica reads: the readers' mirror

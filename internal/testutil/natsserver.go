@@ -64,7 +64,36 @@ func FreePort(t testing.TB) int {
 type NATSServer struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
+	done chan struct{}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and a
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Logs returns what the server has logged so far.
+func (s *NATSServer) Logs() string { return s.logs.String() }
+
+// Kill ends the server at once (SIGKILL), as a crash would.
+func (s *NATSServer) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
 }
 
 // StartNATSServer runs the real nats-server with the configuration file
@@ -74,24 +103,56 @@ type NATSServer struct {
 // is printed when the test failed.
 func StartNATSServer(t testing.TB, conf, storeDir string, env ...string) *NATSServer {
 	t.Helper()
+	return StartNATSServerOpts(t, NATSServerOpts{Conf: conf, StoreDir: storeDir, Env: env})
+}
+
+// NATSServerOpts configures StartNATSServerOpts.
+type NATSServerOpts struct {
+	// Conf is the configuration file; StoreDir replaces its store_dir.
+	Conf, StoreDir string
+	// Port is the client port (0: a free one).
+	Port int
+	// Replace maps lines of Conf (after trimming spaces) to their
+	// replacement, e.g. "port: 7422" to "port: 17422" in a leafnodes block.
+	Replace map[string]string
+	// Args are more command line arguments (--routes, --cluster).
+	Args []string
+	// Env are NAME=value settings for the $NAME references in Conf.
+	Env []string
+}
+
+// StartNATSServerOpts runs the real nats-server as StartNATSServer does,
+// with the options of o.
+func StartNATSServerOpts(t testing.TB, o NATSServerOpts) *NATSServer {
+	t.Helper()
+	conf, storeDir, env := o.Conf, o.StoreDir, o.Env
 	bin := NATSServerBinary(t)
 	raw, err := os.ReadFile(conf)
 	require.NoError(t, err)
 	re := regexp.MustCompile(`(?m)^(\s*store_dir:).*$`)
 	require.True(t, re.Match(raw), "%s has no store_dir", conf)
+	raw = re.ReplaceAll(raw, []byte("${1} "+strconv.Quote(storeDir)))
+	for from, to := range o.Replace {
+		lre := regexp.MustCompile(`(?m)^(\s*)` + regexp.QuoteMeta(from) + `\s*$`)
+		require.True(t, lre.Match(raw), "%s has no line %q", conf, from)
+		raw = lre.ReplaceAll(raw, []byte("${1}"+to))
+	}
 	local := filepath.Join(t.TempDir(), filepath.Base(conf))
-	require.NoError(t, os.WriteFile(local, re.ReplaceAll(raw, []byte("${1} "+strconv.Quote(storeDir))), 0o600))
-	port := FreePort(t)
-	logs := &bytes.Buffer{}
-	cmd := exec.Command(bin, "-c", local, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "0")
+	require.NoError(t, os.WriteFile(local, raw, 0o600))
+	port := o.Port
+	if port == 0 {
+		port = FreePort(t)
+	}
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, append([]string{"-c", local, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "0"}, o.Args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
-	s := &NATSServer{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), cmd: cmd, logs: logs}
+	s := &NATSServer{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), cmd: cmd, logs: logs, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+		done := s.done
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):

@@ -169,11 +169,30 @@ type NodeStatus struct {
 	Ready bool   `json:"ready"`
 	// Revision is the index's applied revision.
 	Revision uint64 `json:"revision"`
-	// Head is the stream's last sequence, as last polled (about every
+	// Region is the region the node runs in (--region; "" when unnamed).
+	Region string `json:"region"`
+	// Stream is the stream the node follows: the event stream (GRANTLOG)
+	// on a node that writes, its region's mirror (GRANTLOG_MIRROR) on a
+	// replica.
+	Stream string `json:"stream"`
+	// Connected says whether the node's NATS connection is up.
+	Connected bool `json:"connected"`
+	// LastHeardAt is when the node last heard from its stream's origin:
+	// the last stream poll that answered, less the mirror's time since it
+	// last heard from the home stream; null before the first.
+	LastHeardAt *time.Time `json:"lastHeardAt"`
+	// StaleSeconds is the time since LastHeardAt.
+	StaleSeconds float64 `json:"staleSeconds"`
+	// Stale says the node cannot know the stream's head now (its NATS
+	// connection is down, or its stream has not heard from the origin for
+	// a few status intervals): it answers at Revision, and Lag is null.
+	Stale bool `json:"stale"`
+	// Head is the stream's last sequence as last heard (polled about every
 	// second); never below Revision.
 	Head uint64 `json:"head"`
-	// Lag is Head - Revision.
-	Lag uint64 `json:"lag"`
+	// Lag is Head - Revision, or null while the node is stale: it never
+	// says 0 when it cannot know.
+	Lag *uint64 `json:"lag"`
 	// HeadAtStart is the stream head seen when the projector started.
 	HeadAtStart uint64 `json:"headAtStart"`
 	// Refused counts the messages of the stream the node refused to apply

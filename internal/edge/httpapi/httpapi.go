@@ -149,6 +149,7 @@ func (a *server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if a.Deps.Status != nil {
 		st := a.Deps.Status()
 		body["role"], body["node"], body["head"], body["lag"] = st.Role, st.Node, st.Head, st.Lag
+		body["region"], body["stale"], body["staleSeconds"] = st.Region, st.Stale, st.StaleSeconds
 		if st.Halted != "" {
 			body["reason"] = st.Halted
 		}

@@ -61,6 +61,36 @@ const MirrorAPIPrefix = "$JS.MIRROR.API"
 // consumer in StoreAccount, exported to MirrorAccount as a stream.
 const MirrorDeliverPrefix = "grantlog.mirror"
 
+// The home region's link accounts: another region's NATS server connects
+// to each with a leaf node and mirrors through it (RegionConfig). Each
+// has one leaf-node-only user, no JetStream and no exports: it imports
+// from StoreAccount (RegionEventsAccount) or CommandAccount
+// (RegionSnapshotsAccount) exactly what a mirror of the event stream or
+// of the snapshot bucket needs — its consumer's creation, its deliveries
+// and their flow control — so a region's credential reads; it can
+// append, change or delete nothing.
+const (
+	RegionEventsAccount    = "REGION_EVENTS"
+	RegionSnapshotsAccount = "REGION_SNAPSHOTS"
+	// RegionEventsUser and RegionSnapshotsUser are their users (leaf
+	// node connections only).
+	RegionEventsUser    = "region-events"
+	RegionSnapshotsUser = "region-snapshots"
+	// SnapshotsAccount is, in a region's NATS server, the account that
+	// holds the regional mirror of the snapshot bucket (its readers see it
+	// where the home region's readers see the bucket itself).
+	SnapshotsAccount = "SNAPSHOTS"
+)
+
+// SnapshotDeliverPrefix is the deliver subject prefix of a regional
+// snapshot mirror's consumer on the snapshot bucket.
+const SnapshotDeliverPrefix = "grantlog.snapmirror"
+
+// SnapshotsAPIPrefix is where a region's CommandAccount sees the
+// JetStream API of SnapshotsAccount (to create the regional snapshot
+// mirror).
+const SnapshotsAPIPrefix = "$JS.SNAPSHOTS.API"
+
 // InboxPrefix is the inbox prefix of a NATS user: replies to its requests
 // arrive under InboxPrefix(user)+".>", which only that user may subscribe
 // to. Connect sets it for every Grantlog credentials file; other NATS
@@ -115,6 +145,14 @@ type AccountsParams struct {
 	// Stream, Prefix and Bucket are the event stream's name, its subject
 	// prefix and the snapshot bucket.
 	Stream, Prefix, Bucket string
+	// Domain is the server's JetStream domain (regions: docs/SECURITY.md
+	// "Regions"); "" leaves it out.
+	Domain string
+	// Region, when set, is the password of the leaf-node-only users that
+	// other regions' NATS servers connect with (RegionEventsUser,
+	// RegionSnapshotsUser): the home region's configuration then has the
+	// link accounts RegionEventsAccount and RegionSnapshotsAccount.
+	Region string
 }
 
 // Quote renders s as a quoted NATS configuration string.
@@ -227,6 +265,7 @@ var accountsTemplate = template.Must(template.New("accounts").Funcs(template.Fun
 jetstream {
   store_dir: {{.StoreDir}}
 {{if .SyncAlways}}  sync_interval: always
+{{end}}{{if .Domain}}  domain: {{.Domain}}
 {{end}}}
 {{end}}
 accounts {
@@ -248,9 +287,9 @@ accounts {
       { service: {{Quote (printf "$JS.API.STREAM.CREATE.%s" .Stream)}}, accounts: [GRANTLOG] }
       # The readers' mirror (account MIRROR): its consumer on {{.Stream}}
       # (exact subject), its deliveries and flow control.
-      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR] }
-      { stream: "grantlog.mirror.>", accounts: [MIRROR] }
-      { service: "$JS.FC.>", accounts: [MIRROR] }
+      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}}, accounts: [MIRROR{{if .Region}}, REGION_EVENTS{{end}}] }
+      { stream: "grantlog.mirror.>", accounts: [MIRROR{{if .Region}}, REGION_EVENTS{{end}}] }
+      { service: "$JS.FC.>", accounts: [MIRROR{{if .Region}}, REGION_EVENTS{{end}}] }
       # Backups (grantlog backup, command credential): the chunks of the
       # event stream's snapshot, which the embedded server's own user asks
       # for on GRANTLOG's grantlog.admin.backup (so no user chooses where in
@@ -284,6 +323,13 @@ accounts {
 {{- end}}
       # The NATS command API.
       { service: "grantlog.v1.cmd.>", accounts: [CLIENTS] }
+{{- if .Region}}
+      # Other regions' mirrors of the snapshot bucket (REGION_SNAPSHOTS):
+      # their consumer (exact subject), its deliveries and flow control.
+      { service: {{Quote (printf "$JS.API.CONSUMER.CREATE.OBJ_%s" .Bucket)}}, accounts: [REGION_SNAPSHOTS] }
+      { stream: "grantlog.snapmirror.>", accounts: [REGION_SNAPSHOTS] }
+      { service: "$JS.FC.>", accounts: [REGION_SNAPSHOTS] }
+{{- end}}
     ]
     imports: [
       # Events: published into, and read from, the store account.
@@ -362,8 +408,215 @@ accounts {
       { service: "grantlog.v1.read.>", accounts: [CLIENTS] }
     ]
   }
-
+{{if .Region}}
+  # Links to the other regions (leaf nodes; RegionConfig renders their side).
+  # One leaf-node-only user each, no JetStream, nothing exported: a region
+  # mirrors the event stream through REGION_EVENTS and the snapshot bucket
+  # through REGION_SNAPSHOTS, and can do nothing else with them.
+  REGION_EVENTS: {
+    users: [
+      { user: region-events, password: {{.Region}}, allowed_connection_types: ["LEAFNODE"] }
+    ]
+    imports: [
+      { service: { account: STORE, subject: {{Quote (printf "$JS.API.CONSUMER.CREATE.%s" .Stream)}} }, to: {{Quote (printf "$JS.STORE.API.CONSUMER.CREATE.%s" .Stream)}} }
+      { stream: { account: STORE, subject: "grantlog.mirror.>" } }
+      { service: { account: STORE, subject: "$JS.FC.>" } }
+    ]
+  }
+  REGION_SNAPSHOTS: {
+    users: [
+      { user: region-snapshots, password: {{.Region}}, allowed_connection_types: ["LEAFNODE"] }
+    ]
+    imports: [
+      { service: { account: GRANTLOG, subject: {{Quote (printf "$JS.API.CONSUMER.CREATE.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.GRANTLOG.API.CONSUMER.CREATE.OBJ_%s" .Bucket)}} }
+      { stream: { account: GRANTLOG, subject: "grantlog.snapmirror.>" } }
+      { service: { account: GRANTLOG, subject: "$JS.FC.>" } }
+    ]
+  }
+{{end}}
   # API clients: requests to the Grantlog API, replies on their own inbox.
+  CLIENTS: {
+    users: [
+      { user: client, password: {{.Client}},
+        permissions: {
+          publish: { allow: {{list "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "grantlog.v1.cmd.>"}} }
+          subscribe: { allow: {{list (inbox "client")}} }
+        } }
+    ]
+    imports: [
+      { service: { account: READERS, subject: "grantlog.v1.check" } }
+      { service: { account: READERS, subject: "grantlog.v1.checks" } }
+      { service: { account: READERS, subject: "grantlog.v1.read.>" } }
+      { service: { account: GRANTLOG, subject: "grantlog.v1.cmd.>" } }
+    ]
+  }
+}
+`))
+
+// RegionParams fills RegionConfig.
+type RegionParams struct {
+	// Header is a comment (and any settings) placed at the top.
+	Header string
+	// ServerName, StoreDir, SyncAlways and Domain go into the jetstream
+	// block, as in AccountsParams. Domain must differ from the home
+	// region's: each region is a JetStream domain of its own.
+	ServerName, StoreDir, Domain string
+	SyncAlways                   bool
+	// Command, Replica, Follower and Client are the passwords of the four
+	// users, as in AccountsParams (the command nodes of every region share
+	// the command user: their leaf link to the home region logs in as it).
+	Command, Replica, Follower, Client string
+	// EventsURL, SnapshotsURL and CommandURL are the leaf node URLs (with
+	// user and password) of the home region's RegionEventsAccount,
+	// RegionSnapshotsAccount and CommandAccount.
+	EventsURL, SnapshotsURL, CommandURL string
+	// Stream, Prefix and Bucket are the event stream's name, its subject
+	// prefix and the snapshot bucket.
+	Stream, Prefix, Bucket string
+}
+
+// RegionConfig renders the NATS configuration of a region other than the
+// home region: its own JetStream domain holding the regional mirror of the
+// event stream (MirrorAccount, ReaderStream, fed through a leaf node to
+// the home region's RegionEventsAccount) and of the snapshot bucket
+// (SnapshotsAccount, fed through RegionSnapshotsAccount); its readers
+// (replicas, followers) see them exactly where the home region's readers
+// see the home mirror and the bucket, so a replica runs unchanged in any
+// region. The region's CommandAccount has no JetStream and is linked to
+// the home region's: its command nodes append to the home stream (and
+// reach the home JetStream through the home domain's API prefix) and
+// create the regional mirrors through what MirrorAccount and
+// SnapshotsAccount export to them.
+func RegionConfig(p RegionParams) (string, error) {
+	if p.Stream == "" || p.Prefix == "" || p.Bucket == "" || p.Domain == "" {
+		return "", fmt.Errorf("eventlog: RegionConfig needs Stream, Prefix, Bucket and Domain")
+	}
+	var b bytes.Buffer
+	if err := regionTemplate.Execute(&b, p); err != nil {
+		return "", fmt.Errorf("eventlog: render region: %w", err)
+	}
+	return b.String(), nil
+}
+
+// snapMirrorReads are the read-only JetStream API subjects of a regional
+// snapshot mirror (the stream of the bucket, mirrored), under api.
+func snapMirrorReads(bucket, api string) []string { return snapReads(bucket, api) }
+
+var regionTemplate = template.Must(template.Must(accountsTemplate.Clone()).New("region").Funcs(template.FuncMap{
+	"snapMirrorReads": snapMirrorReads,
+}).Parse(`{{if .Header}}{{.Header}}
+{{end}}{{if .ServerName}}server_name: {{.ServerName}}
+{{end}}
+jetstream {
+{{- if .StoreDir}}
+  store_dir: {{.StoreDir}}
+{{- end}}
+{{- if .SyncAlways}}
+  sync_interval: always
+{{- end}}
+  domain: {{.Domain}}
+}
+
+# The links to the home region: one leaf node per linked account.
+leafnodes {
+  remotes: [
+    # The event stream's deliveries to this region's mirror.
+    { urls: [{{.EventsURL}}], account: MIRROR }
+    # The snapshot bucket's deliveries to this region's copy.
+    { urls: [{{.SnapshotsURL}}], account: SNAPSHOTS }
+    # Command nodes of this region: events go to the home stream. The
+    # regional mirrors' creation stays in this region.
+    { urls: [{{.CommandURL}}], account: GRANTLOG,
+      deny_imports: {{list "$JS.MIRROR.>" "$JS.SNAPSHOTS.>"}},
+      deny_exports: {{list "$JS.MIRROR.>" "$JS.SNAPSHOTS.>"}} }
+  ]
+}
+
+accounts {
+  # Command nodes of this region. No JetStream here: through the leaf link
+  # this account is the home region's command account (events, the
+  # signing key, snapshots in the home domain). It creates this region's
+  # mirrors through what MIRROR and SNAPSHOTS export to it.
+  GRANTLOG: {
+    users: [
+      { user: command, password: {{.Command}},
+        permissions: {
+          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
+          subscribe: { deny: {{list "_INBOX.>"}} }
+        } }
+    ]
+    exports: [
+      { service: "grantlog.v1.cmd.>", accounts: [CLIENTS] }
+    ]
+    imports: [
+      { service: { account: MIRROR, subject: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.CREATE.GRANTLOG_MIRROR" }
+      { service: { account: MIRROR, subject: "$JS.API.STREAM.INFO.GRANTLOG_MIRROR" }, to: "$JS.MIRROR.API.STREAM.INFO.GRANTLOG_MIRROR" }
+      { service: { account: SNAPSHOTS, subject: {{Quote (printf "$JS.API.STREAM.CREATE.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.SNAPSHOTS.API.STREAM.CREATE.OBJ_%s" .Bucket)}} }
+      { service: { account: SNAPSHOTS, subject: {{Quote (printf "$JS.API.STREAM.INFO.OBJ_%s" .Bucket)}} }, to: {{Quote (printf "$JS.SNAPSHOTS.API.STREAM.INFO.OBJ_%s" .Bucket)}} }
+    ]
+  }
+
+  # This region's mirror GRANTLOG_MIRROR of the home event stream, fed
+  # through the leaf link to the home region's REGION_EVENTS. No users:
+  # readers reach it through the read-only API subjects it exports.
+  MIRROR: {
+    jetstream: enabled
+    users: [
+    ]
+    exports: [
+      { service: "$JS.API.STREAM.CREATE.GRANTLOG_MIRROR", accounts: [GRANTLOG] }
+{{- range mirrorReads "$JS.API"}}
+      { service: {{Quote .}}, accounts: [READERS, GRANTLOG], response_type: stream }
+{{- end}}
+    ]
+  }
+
+  # This region's copy of the snapshot bucket (a mirror of its stream),
+  # fed through the leaf link to the home region's REGION_SNAPSHOTS. No
+  # users.
+  SNAPSHOTS: {
+    jetstream: enabled
+    users: [
+    ]
+    exports: [
+      { service: {{Quote (printf "$JS.API.STREAM.CREATE.OBJ_%s" .Bucket)}}, accounts: [GRANTLOG] }
+      { service: {{Quote (printf "$JS.API.STREAM.INFO.OBJ_%s" .Bucket)}}, accounts: [READERS, GRANTLOG], response_type: stream }
+      { service: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s" .Bucket)}}, accounts: [READERS], response_type: stream }
+      { service: {{Quote (printf "$JS.API.DIRECT.GET.OBJ_%s.>" .Bucket)}}, accounts: [READERS], response_type: stream }
+    ]
+  }
+
+  # Readers of this region, as in the home region: they see this region's
+  # mirror and snapshot copy where readers there see the home ones.
+  READERS: {
+    users: [
+      { user: replica, password: {{.Replica}},
+        permissions: {
+          publish: { allow: {{list (reads .Bucket "grantlog.status.>" "$SRV.>")}} }
+          subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "$SRV.>" "grantlog.status.>"}} }
+          allow_responses: true
+        } }
+      { user: follower, password: {{.Follower}},
+        permissions: {
+          publish: { allow: {{list (reads .Bucket)}} }
+          subscribe: { allow: {{list (inbox "follower")}} }
+        } }
+    ]
+    imports: [
+{{- range mirrorReads "$JS.API"}}
+      { service: { account: MIRROR, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.MIRROR.API")}} }
+{{- end}}
+{{- range snapMirrorReads .Bucket "$JS.API"}}
+      { service: { account: SNAPSHOTS, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.GRANTLOG.API")}} }
+{{- end}}
+    ]
+    exports: [
+      { service: "grantlog.v1.check", accounts: [CLIENTS] }
+      { service: "grantlog.v1.checks", accounts: [CLIENTS] }
+      { service: "grantlog.v1.read.>", accounts: [CLIENTS] }
+    ]
+  }
+
   CLIENTS: {
     users: [
       { user: client, password: {{.Client}},

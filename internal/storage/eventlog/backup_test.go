@@ -34,7 +34,7 @@ func backupSource(t *testing.T, n int) *eventlog.Embedded {
 	require.NoError(t, err)
 	js, err := jetstream.New(e.Conn)
 	require.NoError(t, err)
-	_, _, err = logsig.EnsureKey(ctx, js, "")
+	_, _, err = logsig.EnsureKey(ctx, js, "", 1)
 	require.NoError(t, err)
 	for i := range n {
 		msg := nats.NewMsg(events.DefaultSubjectPrefix + ".ns" + fmt.Sprint(i%3))

@@ -73,9 +73,10 @@ func sameStreamConfig(got, want jetstream.StreamConfig) bool {
 // through StoreAPIPrefix), so it keeps the origin's sequence
 // numbers. It has no subjects: nothing published in MirrorAccount is ever
 // stored in it.
-func ReaderMirrorConfig() jetstream.StreamConfig {
+func ReaderMirrorConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        ReaderStream,
+		Replicas:    max(replicas, 1),
 		Description: "Grantlog permission events: the readers' mirror of " + DefaultStream,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
@@ -111,8 +112,8 @@ var ErrNotAMirror = errors.New("eventlog: not a mirror of the event stream")
 // mirror of the event stream with no subjects, or it is refused with
 // ErrNotAMirror (someone else created it: delete it with an operator
 // credential).
-func EnsureReaderMirror(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	cfg := ReaderMirrorConfig()
+func EnsureReaderMirror(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	cfg := ReaderMirrorConfig(replicas)
 	st, err := js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, cfg)
@@ -190,4 +191,61 @@ func WaitMirrorActive(ctx context.Context, st jetstream.Stream, wait time.Durati
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// SnapshotMirrorConfig is the configuration of a region's copy of the
+// snapshot bucket: a mirror, in that region's SnapshotsAccount, of the
+// bucket's stream in the home region (reached through the leaf link to
+// RegionSnapshotsAccount, which maps CommandAPIPrefix). It has the
+// bucket's stream name, so the region's readers read it exactly as the
+// home region's read the bucket. A mirror does not copy purges: the
+// chunks of snapshots the home region pruned stay until maxAge removes
+// them (0: DefaultSnapshotMirrorMaxAge); a region whose newest snapshot
+// is older than that starts new replicas by replaying its event mirror.
+func SnapshotMirrorConfig(bucket string, maxAge time.Duration) jetstream.StreamConfig {
+	if bucket == "" {
+		bucket = DefaultSnapshotBucket
+	}
+	if maxAge <= 0 {
+		maxAge = DefaultSnapshotMirrorMaxAge
+	}
+	return jetstream.StreamConfig{
+		Name:        "OBJ_" + bucket,
+		Description: "Grantlog index snapshots: this region's copy of the home region's bucket " + bucket,
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      maxAge,
+		Mirror: &jetstream.StreamSource{
+			Name:     "OBJ_" + bucket,
+			External: &jetstream.ExternalStream{APIPrefix: CommandAPIPrefix, DeliverPrefix: SnapshotDeliverPrefix},
+		},
+		AllowDirect: true,
+	}
+}
+
+// DefaultSnapshotMirrorMaxAge is how long a region keeps the snapshot
+// chunks it mirrored.
+const DefaultSnapshotMirrorMaxAge = 7 * 24 * time.Hour
+
+// EnsureSnapshotMirror creates this region's copy of the snapshot bucket
+// when it is missing (js: SnapshotsAPIPrefix, as a region's command node
+// sees SnapshotsAccount). An existing stream of that name that is not
+// such a mirror is refused.
+func EnsureSnapshotMirror(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.Stream, error) {
+	cfg := SnapshotMirrorConfig(bucket, 0)
+	st, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			st, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: this region's snapshot copy %s: %w", cfg.Name, err)
+	}
+	if m := st.CachedInfo().Config.Mirror; m == nil || m.Name != cfg.Name || m.External == nil || m.External.APIPrefix != CommandAPIPrefix {
+		return nil, fmt.Errorf("%w: stream %s in this region is not a mirror of the home region's snapshot bucket; delete it with an operator credential and start again",
+			ErrNotAMirror, cfg.Name)
+	}
+	return st, nil
 }

@@ -27,7 +27,7 @@ func TestReaderMirror(t *testing.T) {
 	_, err = js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))
 	require.NoError(t, err)
 	rjs, _ := jetstream.New(e.MirrorConn)
-	m, err := eventlog.EnsureReaderMirror(ctx, rjs)
+	m, err := eventlog.EnsureReaderMirror(ctx, rjs, 1)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		i, err := m.Info(ctx)

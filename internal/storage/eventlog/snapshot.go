@@ -91,11 +91,13 @@ func SnapshotObjectName(rev uint64) string {
 type SnapshotOption func(*options)
 
 type options struct {
-	node    string
-	keep    int
-	tempDir string
-	signer  *logsig.Key
-	events  jetstream.Stream
+	node string
+	keep int
+	// replicas of the bucket when TakeSnapshot creates it.
+	replicas int
+	tempDir  string
+	signer   *logsig.Key
+	events   jetstream.Stream
 }
 
 // WithSnapshotNode names the node in the snapshot's metadata; default the host name.
@@ -103,6 +105,10 @@ func WithSnapshotNode(name string) SnapshotOption { return func(o *options) { o.
 
 // WithSnapshotKeep keeps the newest k snapshots (k >= 1); default DefaultSnapshotKeep.
 func WithSnapshotKeep(k int) SnapshotOption { return func(o *options) { o.keep = k } }
+
+// WithSnapshotReplicas sets the bucket's replicas when TakeSnapshot
+// creates it (default 1).
+func WithSnapshotReplicas(n int) SnapshotOption { return func(o *options) { o.replicas = n } }
 
 // WithSnapshotSigner signs the snapshot's manifest with the log signing key key;
 // events is the event stream (the manifest records the hash of the event
@@ -139,7 +145,7 @@ func buildOptions(opts []SnapshotOption) options {
 // SnapshotInfo is then valid).
 func TakeSnapshot(ctx context.Context, store *index.Store, js jetstream.JetStream, bucket string, opts ...SnapshotOption) (SnapshotInfo, error) {
 	o := buildOptions(opts)
-	obs, err := openOrCreate(ctx, js, bucket)
+	obs, err := openOrCreate(ctx, js, bucket, o.replicas)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
@@ -224,7 +230,15 @@ func TakeSnapshot(ctx context.Context, store *index.Store, js jetstream.JetStrea
 	return info, nil
 }
 
-func openOrCreate(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.ObjectStore, error) {
+// EnsureSnapshotBucket creates the snapshot bucket (replicas copies) when
+// it is missing, so that other regions can mirror it before the first
+// snapshot.
+func EnsureSnapshotBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) error {
+	_, err := openOrCreate(ctx, js, bucket, replicas)
+	return err
+}
+
+func openOrCreate(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.ObjectStore, error) {
 	if bucket == "" {
 		bucket = DefaultSnapshotBucket
 	}
@@ -234,6 +248,7 @@ func openOrCreate(ctx context.Context, js jetstream.JetStream, bucket string) (j
 			Bucket:      bucket,
 			Description: "Grantlog index snapshots (Pebble checkpoints with their revision)",
 			Storage:     jetstream.FileStorage,
+			Replicas:    max(replicas, 1),
 		})
 	}
 	if err != nil {

@@ -31,7 +31,7 @@ type stored struct {
 // when there is none; created says it did. Concurrent callers on several
 // nodes agree on one key (the bucket's create is atomic). js must be the
 // command side's JetStream context.
-func EnsureKey(ctx context.Context, js jetstream.JetStream, bucket string) (key *Key, created bool, err error) {
+func EnsureKey(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (key *Key, created bool, err error) {
 	if bucket == "" {
 		bucket = DefaultBucket
 	}
@@ -42,6 +42,7 @@ func EnsureKey(ctx context.Context, js jetstream.JetStream, bucket string) (key 
 			Description: "Grantlog log signing key (private; command nodes only)",
 			History:     1,
 			Storage:     jetstream.FileStorage,
+			Replicas:    max(replicas, 1),
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = js.KeyValue(ctx, bucket)
