@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/grantlog/grantlog/audit"
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/auth"
@@ -80,6 +83,11 @@ func ErrorOf(err error) (e *Error, internal bool) {
 		return Errorf(http.StatusServiceUnavailable, "canceled",
 			"the request was canceled (the client went away or the node is stopping) and its outcome is unknown; "+
 				"retry it with the same Idempotency-Key so that a command is applied at most once"), false
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrConnectionDraining):
+		return Errorf(http.StatusServiceUnavailable, "eventLogUnavailable",
+			"the event log did not answer (NATS is unreachable, or its cluster is electing a new leader) and the outcome is unknown; "+
+				"retry in a moment with the same Idempotency-Key so that a command is applied at most once"), false
 	case errors.Is(err, context.DeadlineExceeded):
 		return Errorf(http.StatusServiceUnavailable, "timeout",
 			"the request timed out and its outcome is unknown: a command may still be applied (for example once NATS is reachable again); "+
