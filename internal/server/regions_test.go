@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -219,6 +220,27 @@ func TestRegions(t *testing.T) {
 		assert.Equal(t, true, got["allowed"])
 	})
 
+	t.Run("write in the home region, visible in region b", func(t *testing.T) {
+		// Figures for docs/BENCHMARKS.md ("Regions"): the time from a
+		// write's answer in the home region to a check at a region-b
+		// replica that sees it (atLeastRevision waits for it).
+		n := 100
+		if figures() {
+			n = 1000
+		}
+		lat := make([]time.Duration, 0, n)
+		for i := range n {
+			rev := assign(cmdA.c, fmt.Sprintf("lat-%d", i))
+			start := time.Now()
+			got := rB.c.must(http.StatusOK, "POST", "/v1/check", arenaCheck(fmt.Sprintf("lat-%d", i), 2, rev))
+			lat = append(lat, time.Since(start))
+			require.Equal(t, true, got["allowed"])
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		t.Logf("FIGURE cross-region write→visible at a region-b replica: n=%d p50=%s p99=%s max=%s",
+			n, lat[n/2].Round(time.Microsecond), lat[n*99/100].Round(time.Microsecond), lat[n-1].Round(time.Microsecond))
+	})
+
 	t.Run("bootstrap rotation is seen in both regions", func(t *testing.T) {
 		rot := cmdB.c.must(http.StatusCreated, "POST", "/v1/admin/bootstrap-token:rotate", nil)
 		fresh, rev := rot["token"].(string), num(rot["revision"])
@@ -270,8 +292,12 @@ func TestRegions(t *testing.T) {
 		cutAt := time.Now()
 		// The home region keeps writing.
 		var last uint64
-		for i := range 20 {
-			last = assign(cmdA.c, fmt.Sprintf("cut-%d", i))
+		writes := 20
+		if figures() {
+			writes = 5000
+		}
+		for i := range writes {
+			last = assign(cmdA.c, fmt.Sprintf("cut-%d", i%50))
 		}
 		// Region b answers at its revision, and never claims a revision it
 		// has not reached.
@@ -301,7 +327,9 @@ func TestRegions(t *testing.T) {
 		for _, n := range []*node{rB, rBStrict} {
 			require.Eventually(t, func() bool { return n.srv.Store().Applied() >= last }, 60*time.Second, 10*time.Millisecond)
 		}
-		t.Logf("region b caught up %d events %s after the link healed", last-before, time.Since(healAt).Round(time.Millisecond))
+		took := time.Since(healAt)
+		t.Logf("FIGURE region b caught up %d events %s after the link healed (%.0f events/s, reconnect included)",
+			last-before, took.Round(time.Millisecond), float64(last-before)/took.Seconds())
 		require.Eventually(t, func() bool {
 			st := rB.c.must(http.StatusOK, "GET", "/v1/status", nil)
 			code, _ := rBStrict.c.do("GET", "/readyz", nil)
@@ -337,6 +365,10 @@ func TestRegions(t *testing.T) {
 		assert.Equal(t, exportDigest(t, rA.srv), exportDigest(t, rB.srv), "the indexes hold the same records")
 	})
 }
+
+// figures says whether the tests measure with larger runs
+// (GRANTLOG_REGION_FIGURES=1; docs/BENCHMARKS.md "Regions").
+func figures() bool { return os.Getenv("GRANTLOG_REGION_FIGURES") == "1" }
 
 // exportDigest hashes a node's whole index export.
 func exportDigest(t *testing.T, s *server.Server) string {
@@ -456,7 +488,7 @@ func TestHomeClusterLeaderLoss(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	t.Logf("leader %s killed; writes resumed after %s; %d writes acknowledged, %d refused meanwhile (last: %s)",
+	t.Logf("FIGURE leader %s killed; writes resumed after %s; %d writes acknowledged, %d refused meanwhile (last: %s)",
 		lead, failover.Round(time.Millisecond), len(acked), failed, lastErr)
 	assert.Empty(t, badAnswers, "a write refused during the failover answers 503 eventLogUnavailable or timeout")
 	require.Eventually(t, func() bool { return leader() != "" && leader() != lead }, 20*time.Second, 50*time.Millisecond)
