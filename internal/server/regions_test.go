@@ -506,3 +506,137 @@ func TestHomeClusterLeaderLoss(t *testing.T) {
 	waitFor := acked[len(acked)-1].rev
 	require.Eventually(t, func() bool { return cmd.srv.Store().Applied() >= waitFor }, 20*time.Second, 10*time.Millisecond)
 }
+
+// TestRegionCredentialsAttack plays a region whose operator turned
+// hostile: its own NATS server, with users of its choosing in the
+// accounts that hold the leaf links to the home region's REGION_EVENTS
+// and REGION_SNAPSHOTS (the region credentials). Through them it may read
+// the stream and the snapshots (a mirror must), and nothing else: no
+// event appended, no stream deleted, no message pushed into another
+// stream of the home accounts (the push-consumer trap of
+// ../shared/FIELD-NOTES.md), and the credentials do not log in as clients.
+func TestRegionCredentialsAttack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four nats-server processes")
+	}
+	home := startHomeCluster(t)
+	cfg := regionNode(server.NodeRoleCommand, home.urls, "home")
+	cfg.DataDir, cfg.StreamReplicas = t.TempDir(), 3
+	cmd := startNode(t, cfg, "")
+	role := cmd.c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Before"})
+	require.NotEmpty(t, role["roleId"])
+	// A snapshot, so that the bucket has messages to deliver.
+	cmd.c.must(http.StatusCreated, "POST", "/v1/admin/snapshots", nil)
+
+	// The region credentials are for leaf nodes only.
+	for _, user := range []string{eventlog.RegionEventsUser, eventlog.RegionSnapshotsUser} {
+		_, err := nats.Connect(home.urls, nats.UserInfo(user, regionPasswords["GRANTLOG_NATS_REGION_PASSWORD"]), nats.NoReconnect())
+		require.Error(t, err, "%s logs in as a client", user)
+	}
+
+	// The hostile region.
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "evil.conf")
+	leaf := func(user string) string {
+		return fmt.Sprintf("nats-leaf://%s:%s@%s", user, regionPasswords["GRANTLOG_NATS_REGION_PASSWORD"], home.leafAddr[0])
+	}
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
+jetstream {
+  store_dir: %q
+  domain: evil
+}
+accounts {
+  EV: { users: [ { user: ev, password: ev } ] }
+  SN: { users: [ { user: sn, password: sn } ] }
+}
+leafnodes { remotes: [
+  { urls: [%q], account: EV }
+  { urls: [%q], account: SN }
+] }
+`, filepath.Join(dir, "js"), leaf(eventlog.RegionEventsUser), leaf(eventlog.RegionSnapshotsUser))), 0o600))
+	evil := testutil.StartNATSServerOpts(t, testutil.NATSServerOpts{Conf: conf, StoreDir: filepath.Join(dir, "js")})
+	connect := func(user string) *nats.Conn {
+		nc, err := nats.Connect(evil.URL, nats.UserInfo(user, user))
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	ev, sn := connect("ev"), connect("sn")
+	// The links are up once the home region answers a read through them.
+	require.Eventually(t, func() bool {
+		_, err := ev.Request("$JS.STORE.API.CONSUMER.CREATE.GRANTLOG",
+			[]byte(`{"stream_name":"GRANTLOG","config":{"deliver_subject":"probe.x","ack_policy":"none","inactive_threshold":1000000000}}`), time.Second)
+		return err == nil
+	}, 20*time.Second, 100*time.Millisecond, "the hostile region's events link did not come up:\n%s", evil.Logs())
+
+	// Control: through each link a push consumer does deliver, to the
+	// subjects the link exports (what a mirror needs).
+	for _, c := range []struct {
+		nc                   *nats.Conn
+		api, stream, deliver string
+	}{
+		{ev, "$JS.STORE.API", "GRANTLOG", "grantlog.mirror.probe"},
+		{sn, "$JS.GRANTLOG.API", "OBJ_" + eventlog.DefaultSnapshotBucket, "grantlog.snapmirror.probe"},
+	} {
+		sub, err := c.nc.SubscribeSync(c.deliver)
+		require.NoError(t, err)
+		require.NoError(t, c.nc.Flush())
+		require.Eventually(t, func() bool {
+			body := fmt.Sprintf(`{"stream_name":%q,"config":{"deliver_subject":%q,"ack_policy":"none","inactive_threshold":5000000000}}`, c.stream, c.deliver)
+			_, err := c.nc.Request(c.api+".CONSUMER.CREATE."+c.stream, []byte(body), time.Second)
+			return err == nil
+		}, 20*time.Second, 100*time.Millisecond, "no consumer through %s", c.api)
+		_, err = sub.NextMsg(5 * time.Second)
+		require.NoError(t, err, "the control consumer on %s delivered nothing: the attack below would prove nothing", c.stream)
+		require.NoError(t, sub.Unsubscribe())
+	}
+
+	store := cmd.srv.JetStream()
+	stream, err := store.Stream(context.Background(), eventlog.DefaultStream)
+	require.NoError(t, err)
+	lastSeq := func() uint64 {
+		info, err := stream.Info(context.Background())
+		require.NoError(t, err, "the event stream is gone")
+		return info.State.LastSeq
+	}
+	before := lastSeq()
+	kv, err := cmd.srv.AccountJetStream().KeyValue(context.Background(), "GRANTLOG_KEYS")
+	require.NoError(t, err)
+	key, err := kv.Get(context.Background(), "log-signing-key")
+	require.NoError(t, err)
+
+	// Append: no path to the event subjects.
+	require.NoError(t, ev.Publish("grantlog.ev.platform", []byte(`{"type":"role.created.v1"}`)))
+	_, err = ev.Request("grantlog.ev.platform", []byte(`{}`), 500*time.Millisecond)
+	assert.Error(t, err)
+	// Change the stream through the API: nothing answers.
+	for _, subj := range []string{"$JS.STORE.API.STREAM.DELETE.GRANTLOG", "$JS.STORE.API.STREAM.PURGE.GRANTLOG", "$JS.API.STREAM.DELETE.GRANTLOG",
+		"$JS.home.API.STREAM.DELETE.GRANTLOG", "$JS.STORE.API.STREAM.UPDATE.GRANTLOG"} {
+		_, err := ev.Request(subj, []byte(`{}`), 500*time.Millisecond)
+		assert.Error(t, err, subj)
+	}
+	// Push consumers delivering into the JetStream API, into the event
+	// subjects, and (through the snapshots link) into the signing key's
+	// stream and the bucket's API.
+	push := func(nc *nats.Conn, api, stream, deliver string) {
+		body := fmt.Sprintf(`{"stream_name":%q,"config":{"deliver_subject":%q,"ack_policy":"none","inactive_threshold":5000000000}}`, stream, deliver)
+		_, _ = nc.Request(api+".CONSUMER.CREATE."+stream, []byte(body), time.Second)
+	}
+	for _, deliver := range []string{"$JS.API.STREAM.DELETE.GRANTLOG", "$JS.API.STREAM.PURGE.GRANTLOG", "grantlog.ev.platform", "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS"} {
+		push(ev, "$JS.STORE.API", "GRANTLOG", deliver)
+	}
+	for _, deliver := range []string{"$KV.GRANTLOG_KEYS.log-signing-key", "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS", "$JS.API.STREAM.DELETE.OBJ_GRANTLOG_SNAPSHOTS",
+		"grantlog.v1.cmd.role.create"} {
+		push(sn, "$JS.GRANTLOG.API", "OBJ_"+eventlog.DefaultSnapshotBucket, deliver)
+	}
+	time.Sleep(2 * time.Second) // let any delivery land
+
+	assert.Equal(t, before, lastSeq(), "no event was appended or delivered into the stream")
+	after, err := kv.Get(context.Background(), "log-signing-key")
+	require.NoError(t, err, "the signing key is gone")
+	assert.Equal(t, key.Revision(), after.Revision(), "nothing was delivered into the signing key's stream")
+	_, err = cmd.srv.AccountJetStream().Stream(context.Background(), "OBJ_"+eventlog.DefaultSnapshotBucket)
+	assert.NoError(t, err, "the snapshot bucket is gone")
+	// The service still works.
+	cmd.c.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "After"})
+}
