@@ -413,8 +413,8 @@ func TestHomeClusterLeaderLoss(t *testing.T) {
 		rev  uint64
 	}
 	var (
-		mu      sync.Mutex
-		acked   []ack
+		mu         sync.Mutex
+		acked      []ack
 		failed     int
 		lastErr    string
 		badAnswers []string // refusals that are not 503: during a failover, "retry" is the only honest answer
