@@ -158,7 +158,7 @@ func TestConfigFileErrors(t *testing.T) {
 		name, text string
 		want       []string
 	}{
-		{"unknown key", "http-addr: 127.0.0.1:8080\n\nhttp_addr: x\n", []string{":3: unknown setting \"http_addr\"", "data-dir, http-addr"}},
+		{"unknown key", "http-addr: 127.0.0.1:8080\n\nhttp_addr: x\n", []string{":3: unknown setting \"http_addr\"", "data-dir, home-domain, http-addr"}},
 		{"config in config", "config: other.yaml\n", []string{":1: unknown setting \"config\""}},
 		{"nested", "nats:\n  url: x\n", []string{":1: unknown setting \"nats\""}},
 		{"bool", "role: all\nreset-bootstrap-token: yes\n", []string{":2: reset-bootstrap-token: want true or false, got \"yes\""}},
