@@ -101,8 +101,17 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		if err != nil {
 			return nil, err
 		}
+		// The loss and return of the connection are logged (the node then
+		// reports itself stale: noderole.go).
+		connOpts := append(tlsOpts,
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				s.log.Warn("NATS connection lost; reconnecting (answering at the last applied revision meanwhile)", "err", err)
+			}),
+			nats.ReconnectHandler(func(nc *nats.Conn) {
+				s.log.Info("NATS connection back", "server", nc.ConnectedUrlRedacted())
+			}))
 		if s.nc, err = eventlog.Connect(eventlog.ConnectConfig{URL: cfg.NATSURL, User: cfg.NATSUser, Password: cfg.NATSPassword,
-			CredsFile: cfg.NATSCreds, Name: "grantlog-" + cfg.NodeName, Options: tlsOpts}); err != nil {
+			CredsFile: cfg.NATSCreds, Name: "grantlog-" + cfg.NodeName, Options: connOpts}); err != nil {
 			return nil, err
 		}
 		s.ownConn = true
