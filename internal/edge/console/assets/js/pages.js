@@ -504,12 +504,18 @@ async function tokensPage(main, args, params) {
     let scopes = [];
     try { scopes = await all('/v1/scopes'); } catch { /* the caller may not read scopes */ }
     const uid = () => (ownerType.value ? ownerId.value.trim() : undefined);
-    const held = await holds(ns, scopes.flatMap((s) => s.permissions.map((p) => ({ resource: bind(p.resource, ns, uid()), action: p.action }))));
-    let k = 0;
-    const offered = scopes.filter((s) => {
-      const ok = !held || s.permissions.every(() => held[k++]);
-      return ok;
-    });
+    // A scope is offered when the caller holds each of its permissions
+    // (bound to this namespace; a {userId} one is left to the API).
+    const asks = [];
+    for (const s of scopes) {
+      for (const p of s.permissions) {
+        const r = bind(p.resource, ns, uid());
+        if (!r.includes('{')) asks.push({ scope: s.name, resource: r, action: p.action });
+      }
+    }
+    const held = await holds(ns, asks);
+    const lacking = new Set(held ? asks.filter((a, i) => !held[i]).map((a) => a.scope) : []);
+    const offered = scopes.filter((s) => !lacking.has(s.name));
     replace(scopeBox, h('legend', {}, 'Scopes'),
       offered.length ? offered.map((s) => h('label', { title: s.description || '' }, h('input', { type: 'checkbox', value: s.name }), ` ${s.name}`))
         : h('p', { class: 'muted' }, scopes.length ? 'You hold none of the defined scopes.' : 'No scopes are defined (see the scope catalogs).'),

@@ -85,8 +85,14 @@ export function permEditor(initial, opts = {}) {
     async markHeld(ns, userId) {
       const list = this.value();
       const rs = [...rows.querySelectorAll('.perm-row')].filter((r) => r.querySelector('.perm-resource').value.trim());
-      const held = await holds(ns, list.map((p) => ({ resource: bind(p.resource, ns, userId), action: p.action })));
-      if (!held) return true; // the caller may not ask: the API decides on submit
+      // Rows still naming a placeholder ({userId} of an owner we do not
+      // know) cannot be asked as a check: the API decides them on submit.
+      const bound = list.map((p) => ({ resource: bind(p.resource, ns, userId), action: p.action }));
+      const ask = bound.map((p, i) => i).filter((i) => !bound[i].resource.includes('{'));
+      const answers = await holds(ns, ask.map((i) => bound[i]));
+      if (!answers) return true; // the caller may not ask: the API decides on submit
+      const held = list.map(() => true);
+      ask.forEach((i, k) => { held[i] = answers[k]; });
       let okAll = true;
       held.forEach((ok, i) => {
         if (!ok) { okAll = false; setInvalid(rs[i].querySelector('.perm-resource'), `you do not hold ${list[i].resource} [${actionText(list[i].action)}] in ${ns}: nobody can grant more than they hold`); }
