@@ -41,14 +41,14 @@ type browser struct {
 	ctx  context.Context
 	base string
 	dir  string
-	shot int
+	shot *int // shared by the browsers of a test: one numbering
 	mu   sync.Mutex
 	errs []string
 }
 
-func newBrowser(t *testing.T, parent context.Context, base, dir string) *browser {
+func newBrowser(t *testing.T, parent context.Context, base, dir string, shot *int) *browser {
 	ctx, cancel := chromedp.NewContext(parent)
-	b := &browser{t: t, ctx: ctx, base: base, dir: dir}
+	b := &browser{t: t, ctx: ctx, base: base, dir: dir, shot: shot}
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait) // runs after cancel (cleanups run last first)
 	t.Cleanup(cancel)
@@ -101,8 +101,8 @@ func (b *browser) screenshot(name string) {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
-	b.shot++
-	p := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shot, name))
+	*b.shot++
+	p := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", *b.shot, name))
 	require.NoError(b.t, os.WriteFile(p, png, 0o644))
 }
 
@@ -191,7 +191,8 @@ func TestConsoleEndToEnd(t *testing.T) {
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 
-	b := newBrowser(t, alloc, base, shots)
+	var shot int
+	b := newBrowser(t, alloc, base, shots, &shot)
 	b.login(api.token, "grantlog")
 	b.run("roles page", chromedp.WaitVisible(chromedp.ID("role-create")), poll(`document.querySelectorAll('#role-list tbody tr').length >= 4`))
 	b.screenshot("roles")
@@ -284,10 +285,13 @@ func TestConsoleEndToEnd(t *testing.T) {
 	)
 	b.screenshot("clients")
 
-	// Issue a token; it is listed; revoke it.
+	// Issue a token; it is listed; revoke it. The scopes offered are those
+	// the caller holds (the admin: all of them).
+	api.must(http.StatusOK, "POST", "/v1/catalogs/scopes/hathora", nil)
 	var secret string
 	b.open("issue token", "#/tokens?ns=foo",
 		chromedp.WaitVisible(chromedp.ID("token-issue")),
+		poll(`document.querySelectorAll('#token-scopes input[type=checkbox]').length === 15`),
 		chromedp.SendKeys(chromedp.ID("token-name"), "console-ci"),
 		chromedp.SendKeys(chromedp.ID("token-perm-res-1"), "NAMESPACE:foo:ORDER"),
 		chromedp.Click(chromedp.CSS(`#token-issue .perm-row[data-row="1"] .perm-read`)),
@@ -335,7 +339,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		"name": "vera-console", "owner": map[string]any{"type": "user", "id": "vera"},
 		"permissions": []any{map[string]any{"resource": "NAMESPACE:{namespace}:BUILD", "action": 2}},
 	})
-	v := newBrowser(t, alloc, base, shots)
+	v := newBrowser(t, alloc, base, shots, &shot)
 	v.login(tok["token"].(string), "team1")
 	v.run("viewer roles",
 		chromedp.WaitVisible(chromedp.ID("readonly-note")),

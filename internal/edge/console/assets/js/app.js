@@ -36,6 +36,8 @@ async function render() {
   }
   const fn = pages[page];
   main.replaceChildren();
+  document.getElementById('toast').className = 'toast';
+  window.scrollTo(0, 0);
   document.title = `Grantlog console — ${page}`;
   if (!fn) {
     main.append(h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '#/roles' }, 'Go to Roles')));

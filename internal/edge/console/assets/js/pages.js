@@ -406,7 +406,8 @@ async function clientsPage(main, args, params) {
   const ns = params.get('ns') || sessionNs();
   nsBar(main, 'IAM clients', 'clients', ns, 'Machine credentials of a namespace: an id and a secret (shown once), with permissions and roles.');
   const box = h('div', { id: 'client-list' }, loading());
-  main.append(h('section', { class: 'card' }, h('h2', {}, `Clients of ${ns}`), box));
+  const out = h('div', { id: 'client-out', 'aria-live': 'polite' });
+  main.append(out, h('section', { class: 'card' }, h('h2', {}, `Clients of ${ns}`), box));
   const perm = `ADMIN:NAMESPACE:${ns}:CLIENT`;
   const [mayCreate, mayDelete] = await Promise.all([can(perm, 1), can(perm, 8)]);
   const load = async () => {
@@ -437,17 +438,18 @@ async function clientsPage(main, args, params) {
   const ed = permEditor([], { id: 'client-perm' });
   const roleBoxes = h('fieldset', { class: 'role-boxes' }, h('legend', {}, 'Roles (optional)'));
   allRoles().then((rs) => roleBoxes.append(...rs.map((r) => h('label', {}, h('input', { type: 'checkbox', value: r.roleId }), ` ${r.roleName}`))));
-  const out = h('div', { id: 'client-out' });
+  const errs = h('div');
   const submit = h('button', { type: 'submit' }, 'Create client');
   const f = h('form', { class: 'card', id: 'client-create' }, h('h2', {}, 'Create an IAM client'), field('Client name', name),
-    h('h3', {}, 'Permissions'), ed.el, roleBoxes, submit, out);
+    h('h3', {}, 'Permissions'), ed.el, roleBoxes, submit, errs);
   f.addEventListener('submit', (e) => {
     e.preventDefault();
-    busy(submit, out, async () => {
+    busy(submit, errs, async () => {
       const r = await call('POST', `/v1/namespaces/${enc(ns)}/clients`, {
         clientName: name.value.trim(), permissions: ed.value(), roles: [...roleBoxes.querySelectorAll('input:checked')].map((x) => x.value),
       });
       out.replaceChildren(secretOnce(`Client ${r.clientId} created (revision ${r.revision}). Its secret:`, r.clientSecret));
+      out.scrollIntoView({ block: 'start' });
       name.value = '';
       load();
     });
@@ -460,7 +462,8 @@ async function tokensPage(main, args, params) {
   const ns = params.get('ns') || sessionNs();
   nsBar(main, 'Tokens', 'tokens', ns, 'Scoped tokens of a namespace. A token never holds more than its owner, and only what you hold can be given.');
   const box = h('div', { id: 'token-list' }, loading());
-  main.append(h('section', { class: 'card' }, h('h2', {}, `Tokens of ${ns}`), box));
+  const out = h('div', { id: 'token-out', 'aria-live': 'polite' });
+  main.append(out, h('section', { class: 'card' }, h('h2', {}, `Tokens of ${ns}`), box));
   const load = async () => {
     try {
       const list = await all(`/v1/namespaces/${enc(ns)}/tokens`);
@@ -494,11 +497,11 @@ async function tokensPage(main, args, params) {
   const exp = h('input', { type: 'datetime-local', id: 'token-expires' });
   const scopeBox = h('fieldset', { class: 'role-boxes', id: 'token-scopes' }, h('legend', {}, 'Scopes'), loading('Finding the scopes you hold…'));
   const ed = permEditor([], { id: 'token-perm' });
-  const out = h('div', { id: 'token-out' });
+  const errs = h('div');
   const submit = h('button', { type: 'submit', id: 'token-issue-submit' }, 'Issue token');
   const f = h('form', { class: 'card', id: 'token-issue' }, h('h2', {}, 'Issue a token'), field('Token name', name),
     h('div', { class: 'two' }, field('Owner', ownerType), field('Owner user id', ownerId)), field('Expires (optional)', exp),
-    scopeBox, h('h3', {}, 'Permissions (optional)'), ed.el, submit, out);
+    scopeBox, h('h3', {}, 'Permissions (optional)'), ed.el, submit, errs);
   main.append(f);
   (async () => {
     let scopes = [];
@@ -519,11 +522,11 @@ async function tokensPage(main, args, params) {
     replace(scopeBox, h('legend', {}, 'Scopes'),
       offered.length ? offered.map((s) => h('label', { title: s.description || '' }, h('input', { type: 'checkbox', value: s.name }), ` ${s.name}`))
         : h('p', { class: 'muted' }, scopes.length ? 'You hold none of the defined scopes.' : 'No scopes are defined (see the scope catalogs).'),
-      held ? h('small', { class: 'hint' }, `Only the ${offered.length} of ${scopes.length} scopes you hold are offered.`) : null);
+      held && scopes.length ? h('small', { class: 'hint scope-note' }, `Only the ${offered.length} of ${scopes.length} scopes you hold are offered.`) : null);
   })();
   f.addEventListener('submit', (e) => {
     e.preventDefault();
-    busy(submit, out, async () => {
+    busy(submit, errs, async () => {
       const body = { name: name.value.trim(), scopes: [...scopeBox.querySelectorAll('input:checked')].map((x) => x.value), permissions: ed.value() };
       if (ownerType.value) body.owner = { type: 'user', id: ownerId.value.trim() };
       if (exp.value) body.expiresAt = new Date(exp.value).toISOString();
@@ -534,6 +537,7 @@ async function tokensPage(main, args, params) {
       }
       const r = await call('POST', `/v1/namespaces/${enc(ns)}/tokens`, body);
       out.replaceChildren(secretOnce(`Token ${body.name} issued (id ${r.tokenId}, revision ${r.revision}). Its secret:`, r.token));
+      out.scrollIntoView({ block: 'start' });
       name.value = '';
       load();
     });
