@@ -162,8 +162,11 @@ func (b *browser) pageErrors() []string {
 // appears in the live feed; a Viewer's token reaches no create form. It
 // writes a screenshot of each step to $GRANTLOG_CONSOLE_SHOTS (else a
 // temporary directory) and logs the folder. Without a chromium binary it
-// is skipped, unless CI_REQUIRE_CHROMIUM=1.
+// is skipped, unless CI_REQUIRE_CHROMIUM=1; with -short it is skipped.
 func TestConsoleEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the console's end-to-end test runs in the full go test step")
+	}
 	bin := chromiumBinary()
 	if bin == "" {
 		if os.Getenv("CI_REQUIRE_CHROMIUM") == "1" {
