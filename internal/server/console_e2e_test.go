@@ -362,6 +362,28 @@ func TestConsoleEndToEnd(t *testing.T) {
 		poll(`document.getElementById('assign-submit').disabled`))
 	v.screenshot("viewer-user")
 	require.Empty(t, v.pageErrors(), "the viewer's pages raised errors")
+
+	// An IAM client signs in with its id and secret (HTTP Basic): it may
+	// read roles, not create them.
+	cl := api.must(http.StatusCreated, "POST", "/v1/namespaces/foo/clients", map[string]any{
+		"clientName": "console-reader", "permissions": []any{map[string]any{"resource": "ADMIN:ROLE", "action": 2}},
+	})
+	c := newBrowser(t, alloc, base, shots, &shot)
+	c.open("client login", "#/roles",
+		chromedp.WaitVisible(chromedp.ID("login-token")),
+		chromedp.Click(chromedp.ID("kind-client")),
+		chromedp.WaitVisible(chromedp.ID("login-client-id")),
+		chromedp.SendKeys(chromedp.ID("login-client-id"), cl["clientId"].(string)),
+		chromedp.SendKeys(chromedp.ID("login-client-secret"), cl["clientSecret"].(string)),
+		clear("login-namespace"),
+		chromedp.SendKeys(chromedp.ID("login-namespace"), "foo"),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("readonly-note")),
+		poll(`document.querySelectorAll('#role-list tbody tr').length >= 4 && document.getElementById('role-create') === null`),
+		poll(`document.getElementById('who').textContent.includes('IAM client')`),
+	)
+	c.screenshot("client-roles")
+	require.Empty(t, c.pageErrors(), "the client's pages raised errors")
 }
 
 // findRole returns the id of the role named name.
