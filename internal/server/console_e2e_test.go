@@ -324,6 +324,38 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.run("live audit entry", poll(`[...document.querySelectorAll('#audit-feed li[data-type="role.created.v1"]')].some(li => li.textContent.includes('LiveRole'))`))
 	b.screenshot("audit")
 
+	// Deleting a role lists the assignments it ends first.
+	doomed := api.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Doomed", "permissions": []any{}})
+	for _, u := range []string{"u1", "u2"} {
+		api.must(http.StatusCreated, "POST", "/v1/namespaces/foo/users/"+u+"/roles", map[string]any{"roleId": doomed["roleId"], "assignedNamespaces": []string{"foo"}})
+	}
+	b.open("delete role", "#/roles/"+doomed["roleId"].(string),
+		chromedp.WaitVisible(chromedp.ID("role-delete")),
+		chromedp.Click(chromedp.ID("role-delete")),
+		chromedp.WaitVisible(chromedp.ID("role-delete-ends")),
+		poll(`document.querySelectorAll('#role-delete-ends li').length === 2`),
+	)
+	b.screenshot("role-delete")
+	b.run("confirm delete", chromedp.Click(chromedp.ID("role-delete-confirm")),
+		poll(`location.hash === '#/roles'`), chromedp.WaitVisible(chromedp.ID("role-create")))
+	st, _ = api.do("GET", "/v1/roles/"+doomed["roleId"].(string), nil)
+	require.Equal(t, http.StatusNotFound, st)
+
+	// Pagination and search over more roles than a page.
+	for i := range 22 {
+		api.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": fmt.Sprintf("Bulk%02d", i), "permissions": []any{}})
+	}
+	b.open("paging", "#/roles?fresh=1", // another hash than the page shows: a hashchange
+		poll(`document.querySelectorAll('#role-list tbody tr').length === 20`),
+		chromedp.Click(chromedp.ID("roles-next")),
+		poll(`document.querySelector('.pager').textContent.includes('page 2') && document.querySelectorAll('#role-list tbody tr').length >= 5`),
+		chromedp.SendKeys(chromedp.ID("role-search"), "bulk1"),
+		poll(`document.querySelectorAll('#role-list tbody tr').length === 10`),
+		clear("role-search"),
+		chromedp.SendKeys(chromedp.ID("role-search"), "no such role"),
+		poll(`document.querySelector('#role-list .empty') !== null`),
+	)
+
 	// A narrow window: the menu folds, the page still works.
 	b.run("narrow", chromedp.EmulateViewport(420, 800), chromedp.Navigate(base+"#/roles"),
 		chromedp.WaitVisible(chromedp.ID("nav-toggle")),

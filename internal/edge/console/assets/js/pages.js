@@ -305,8 +305,8 @@ async function usersPage(main, args, params) {
   const rolesBox = h('div', { id: 'user-roles' }, loading());
   const permBox = h('div', { id: 'user-perms' }, loading());
   out.append(h('section', { class: 'card' }, h('h2', {}, `Roles of ${user} in ${ns}`), rolesBox),
-    assignForm({ ns, user, onDone: () => { loadRoles(); loadPerms(); } }),
-    h('section', { class: 'card' }, h('h2', {}, 'Effective permissions'), permBox));
+    h('section', { class: 'card' }, h('h2', {}, `What ${user} may do signed into ${ns}`), permBox),
+    assignForm({ ns, user, onDone: () => { loadRoles(); loadPerms(); } }));
   const loadRoles = async () => {
     try {
       const page = await get(`/v1/namespaces/${enc(ns)}/users/${enc(user)}/roles`);
