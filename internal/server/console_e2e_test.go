@@ -46,7 +46,7 @@ type browser struct {
 	errs []string
 }
 
-func newBrowser(t *testing.T, parent context.Context, base, dir string, shot *int) *browser {
+func newBrowser(parent context.Context, t *testing.T, base, dir string, shot *int) *browser {
 	ctx, cancel := chromedp.NewContext(parent)
 	b := &browser{t: t, ctx: ctx, base: base, dir: dir, shot: shot}
 	var wg sync.WaitGroup
@@ -118,7 +118,7 @@ func (b *browser) login(token, ns string) {
 	b.open("login", "#/roles",
 		chromedp.WaitVisible(chromedp.ID("login-token")),
 		chromedp.SendKeys(chromedp.ID("login-token"), token),
-		clear("login-namespace"),
+		clearInput("login-namespace"),
 		chromedp.SendKeys(chromedp.ID("login-namespace"), ns),
 	)
 	b.screenshot("login")
@@ -134,8 +134,8 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// clear empties the input with this id as a user would (an input event).
-func clear(id string) chromedp.Action[chromedp.Void] {
+// clearInput empties the input with this id as a user would (an input event).
+func clearInput(id string) chromedp.Action[chromedp.Void] {
 	js := fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`, id)
 	return value(new(bool), chromedp.Evaluate[bool](js))
 }
@@ -195,7 +195,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	t.Cleanup(cancel)
 
 	var shot int
-	b := newBrowser(t, alloc, base, shots, &shot)
+	b := newBrowser(alloc, t, base, shots, &shot)
 	b.login(api.token, "grantlog")
 	b.run("roles page", chromedp.WaitVisible(chromedp.ID("role-create")), poll(`document.querySelectorAll('#role-list tbody tr').length >= 4`))
 	b.screenshot("roles")
@@ -215,7 +215,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	)
 	b.screenshot("permission-invalid")
 	b.run("add permission",
-		clear("role-perm-res-1"),
+		clearInput("role-perm-res-1"),
 		chromedp.SendKeys(chromedp.ID("role-perm-res-1"), "NAMESPACE:{namespace}:USER:{userId}:ORDER"),
 		chromedp.Click(chromedp.CSS(`#role-perms .perm-row[data-row="1"] .perm-read`)),
 		poll(`document.getElementById('role-perm-res-1').getAttribute('aria-invalid') === null`),
@@ -242,7 +242,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.open("assign", "#/roles/"+roleID,
 		chromedp.WaitVisible(chromedp.ID("assign-user")),
 		chromedp.SendKeys(chromedp.ID("assign-user"), "777"),
-		clear("assign-namespace"),
+		clearInput("assign-namespace"),
 		chromedp.SendKeys(chromedp.ID("assign-namespace"), "foo"),
 		chromedp.SendKeys(chromedp.ID("assign-in"), "foo"),
 		chromedp.Click(chromedp.ID("assign-submit")),
@@ -351,7 +351,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		poll(`document.querySelector('.pager').textContent.includes('page 2') && document.querySelectorAll('#role-list tbody tr').length >= 5`),
 		chromedp.SendKeys(chromedp.ID("role-search"), "bulk1"),
 		poll(`document.querySelectorAll('#role-list tbody tr').length === 10`),
-		clear("role-search"),
+		clearInput("role-search"),
 		chromedp.SendKeys(chromedp.ID("role-search"), "no such role"),
 		poll(`document.querySelector('#role-list .empty') !== null`),
 	)
@@ -374,7 +374,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		"name": "vera-console", "owner": map[string]any{"type": "user", "id": "vera"},
 		"permissions": []any{map[string]any{"resource": "NAMESPACE:{namespace}:BUILD", "action": 2}},
 	})
-	v := newBrowser(t, alloc, base, shots, &shot)
+	v := newBrowser(alloc, t, base, shots, &shot)
 	v.login(tok["token"].(string), "team1")
 	v.run("viewer roles",
 		chromedp.WaitVisible(chromedp.ID("readonly-note")),
@@ -400,14 +400,14 @@ func TestConsoleEndToEnd(t *testing.T) {
 	cl := api.must(http.StatusCreated, "POST", "/v1/namespaces/foo/clients", map[string]any{
 		"clientName": "console-reader", "permissions": []any{map[string]any{"resource": "ADMIN:ROLE", "action": 2}},
 	})
-	c := newBrowser(t, alloc, base, shots, &shot)
+	c := newBrowser(alloc, t, base, shots, &shot)
 	c.open("client login", "#/roles",
 		chromedp.WaitVisible(chromedp.ID("login-token")),
 		chromedp.Click(chromedp.ID("kind-client")),
 		chromedp.WaitVisible(chromedp.ID("login-client-id")),
 		chromedp.SendKeys(chromedp.ID("login-client-id"), cl["clientId"].(string)),
 		chromedp.SendKeys(chromedp.ID("login-client-secret"), cl["clientSecret"].(string)),
-		clear("login-namespace"),
+		clearInput("login-namespace"),
 		chromedp.SendKeys(chromedp.ID("login-namespace"), "foo"),
 		chromedp.Click(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(chromedp.ID("readonly-note")),

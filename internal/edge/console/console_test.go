@@ -25,7 +25,7 @@ func serve(t *testing.T) *httptest.Server {
 
 func fetch(t *testing.T, method, url string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	req, err := http.NewRequest(method, url, http.NoBody)
 	require.NoError(t, err)
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	require.NoError(t, err)
@@ -139,7 +139,9 @@ func TestCredentialStaysInTheSession(t *testing.T) {
 		require.NoError(t, err)
 		code := stripComments(string(raw))
 		for _, f := range forbidden {
-			assert.False(t, strings.Contains(code, f), "%s uses %s", p, f)
+			if strings.Contains(code, f) {
+				t.Errorf("%s uses %s", p, f)
+			}
 		}
 		sawSession = sawSession || strings.Contains(string(raw), "sessionStorage")
 		return nil
