@@ -235,6 +235,8 @@ func TestConsoleEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("pg-check")),
 		chromedp.Click(chromedp.ID("pg-check")),
 		chromedp.WaitVisible(chromedp.CSS(`#pg-verdict[data-allowed="false"]`)),
+		// The hint names the role that would allow it.
+		poll(`document.getElementById('pg-candidates').textContent.includes('ConsoleOrders')`),
 	)
 	b.screenshot("playground-denied")
 

@@ -2,7 +2,7 @@
 import { call, get, all, enc, can, session, follow, holds } from './api.js';
 import { h, field, replace, errorBox, empty, loading, busy, toast, table, actionText, secretOnce, section, time, ACTIONS } from './ui.js';
 import { permEditor, permList, nsInput, namespaces, roles as allRoles, reset, roleNames } from './widgets.js';
-import { tagError, bind } from './perm.js';
+import { tagError, bind, covers } from './perm.js';
 
 const PAGE = 20;
 const sessionNs = () => (session() || {}).namespace || 'grantlog';
@@ -665,7 +665,7 @@ async function playgroundPage(main, args, params) {
       const body = { subject, namespace: ns, resource: res.value.trim(), action, explain: true };
       if (attributes) body.attributes = attributes;
       const r = await call('POST', '/v1/check', body);
-      out.replaceChildren(verdict(r, subject, ns));
+      out.replaceChildren(verdict(r, subject, ns, r.allowed ? [] : await rolesCovering(r, subject, ns)));
       history.prepend(h('li', {}, h('span', { class: r.allowed ? 'ok' : 'bad' }, r.allowed ? 'allowed' : 'denied'),
         ` ${subjType.value === 'token' ? 'token' : `${subject.type} ${subject.id}`} · ${body.resource} ${actionText(action)} · revision ${r.revision}`));
     });
@@ -673,7 +673,20 @@ async function playgroundPage(main, args, params) {
   return undefined;
 }
 
-function verdict(r, subject, ns) {
+// rolesCovering lists the roles (the caller may read) one of whose
+// permissions would cover the check's required permission for the subject.
+async function rolesCovering(r, subject, ns) {
+  const req = r.explanation && r.explanation.required;
+  if (!req || subject.type !== 'user') return [];
+  try {
+    const rs = await allRoles();
+    return rs.filter((role) => (role.permissions || []).some((p) => covers(p, req, ns, subject.id)));
+  } catch {
+    return [];
+  }
+}
+
+function verdict(r, subject, ns, candidates = []) {
   const x = r.explanation || {};
   const grants = x.grants || [];
   const who = subject.type === 'token' ? 'the token' : `${subject.type} ${subject.id}`;
@@ -686,10 +699,14 @@ function verdict(r, subject, ns) {
       : 'Removing what grants it would deny it.';
   } else {
     const req = x.required ? `${x.required.resource} [${actionText(x.required.action)}]` : 'the permission';
-    hint = subject.type === 'user'
-      ? [`It would be allowed if ${who} held a role whose permission covers ${req}, assigned in ${ns} (or applying there): `,
-        h('a', { href: `#/users?ns=${enc(ns)}&user=${enc(subject.id)}` }, `assign one to ${subject.id}`),
-        ', or add such a permission to one of the roles it already holds.']
+    const assign = h('a', { href: `#/users?ns=${enc(ns)}&user=${enc(subject.id)}` }, `assign one to ${subject.id}`);
+    hint = subject.type === 'user' && candidates.length
+      ? [`It would be allowed if ${who} held one of these roles, applying in ${ns}: `,
+        h('span', { id: 'pg-candidates' }, candidates.slice(0, 8).map((c, i) => [i ? ', ' : '', h('a', { href: `#/roles/${enc(c.roleId)}` }, c.roleName)])),
+        candidates.length > 8 ? ` and ${candidates.length - 8} more` : '', ' (', assign, '), or if one of its roles gained a permission covering ', req, '.']
+      : subject.type === 'user'
+      ? [`It would be allowed if ${who} held a role whose permission covers ${req}, applying in ${ns}: no role does yet, so create one, then `,
+        assign, ', or add such a permission to one of the roles it already holds.']
       : `It would be allowed if ${who} were given a permission covering ${req} (and, for a token, its owner held it too).`;
   }
   return h('div', { class: `card verdict ${r.allowed ? 'allowed' : 'denied'}`, id: 'pg-verdict', dataset: { allowed: String(r.allowed) } },

@@ -41,3 +41,32 @@ export function bind(tag, namespace, userId) {
     return seg;
   }).join(':');
 }
+
+// covers approximates perm.Grant.Covers for a hint (the API decides): the
+// grant's placeholders bound to namespace and userId, then rules 1-4 of
+// package perm (a "*" segment; a shorter grant ending in "*" not after
+// NAMESPACE or USER; a longer grant whose extra segments are all "*"), and
+// the action bits. Conditions and the studio rule are left out.
+export function covers(grant, required, namespace, userId) {
+  if ((grant.action & required.action) !== required.action) return false;
+  const g = grant.resource.split(':').map((seg) => {
+    const l = seg.toLowerCase();
+    if (l === '{namespace}') return { v: namespace, bound: true };
+    if (l === '{userid}') return { v: userId, bound: true };
+    return { v: seg, bound: false };
+  });
+  const r = required.resource.split(':');
+  const n = Math.min(g.length, r.length);
+  for (let i = 0; i < n; i++) {
+    if (g[i].v === undefined) return false;
+    if (!g[i].bound && g[i].v === '*') continue;
+    if (g[i].v !== r[i]) return false;
+  }
+  if (g.length === r.length) return true;
+  if (g.length < r.length) {
+    const last = g[g.length - 1];
+    const before = g.length > 1 ? g[g.length - 2] : null;
+    return !last.bound && last.v === '*' && !(before && !before.bound && (before.v === 'NAMESPACE' || before.v === 'USER'));
+  }
+  return g.slice(r.length).every((s) => !s.bound && s.v === '*');
+}
