@@ -326,6 +326,22 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.run("live audit entry", poll(`[...document.querySelectorAll('#audit-feed li[data-type="role.created.v1"]')].some(li => li.textContent.includes('LiveRole'))`))
 	b.screenshot("audit")
 
+	// Resumable: leave the feed, change something, come back: it resumes
+	// after the last revision it showed (Last-Event-ID), nothing repeated.
+	var last int
+	b.run("last revision", value(&last, chromedp.Evaluate[int](`Math.max(...[...document.querySelectorAll('#audit-feed li')].map(li => +li.dataset.revision))`)))
+	b.open("leave audit", "#/roles", chromedp.WaitVisible(chromedp.ID("role-create")))
+	api.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "WhileAway", "permissions": []any{}})
+	b.open("resume audit", "#/audit?follow=0",
+		chromedp.WaitVisible(chromedp.ID("audit-resume")),
+		chromedp.Click(chromedp.ID("audit-toggle")),
+		poll(`[...document.querySelectorAll('#audit-feed li')].some(li => li.textContent.includes('WhileAway'))`),
+		poll(fmt.Sprintf(`document.getElementById('audit-state').textContent.includes('resumed after revision %d')`, last)),
+	)
+	var first int
+	b.run("first resumed revision", value(&first, chromedp.Evaluate[int](`Math.min(...[...document.querySelectorAll('#audit-feed li')].map(li => +li.dataset.revision))`)))
+	require.Equal(t, last+1, first, "the resumed feed starts right after the last record shown")
+
 	// Deleting a role lists the assignments it ends first.
 	doomed := api.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"roleName": "Doomed", "permissions": []any{}})
 	for _, u := range []string{"u1", "u2"} {
