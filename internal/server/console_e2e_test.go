@@ -268,6 +268,14 @@ func TestConsoleEndToEnd(t *testing.T) {
 		poll(`document.getElementById('user-perms').textContent.includes('NAMESPACE:foo:USER:777:ORDER')`),
 	)
 	b.screenshot("user")
+	b.run("unassign",
+		chromedp.WaitVisible(chromedp.CSS(`#user-roles button`)),
+		chromedp.Click(chromedp.CSS(`#user-roles button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user-roles .empty`)),
+		poll(`!document.getElementById('user-perms').textContent.includes('NAMESPACE:foo:USER:777:ORDER')`),
+	)
+	got = api.must(http.StatusOK, "GET", "/v1/namespaces/foo/users/777/roles", nil)
+	require.Empty(t, got["data"], "unassigned in the console, still assigned in the API")
 
 	// Namespaces.
 	api.must(http.StatusCreated, "POST", "/v1/namespaces", map[string]any{"namespace": "studio1"})
