@@ -200,6 +200,15 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.run("roles page", chromedp.WaitVisible(chromedp.ID("role-create")), poll(`document.querySelectorAll('#role-list tbody tr').length >= 4`))
 	b.screenshot("roles")
 
+	// A refusal shows the API's errorMessage and changes nothing.
+	b.run("duplicate role",
+		chromedp.SendKeys(chromedp.ID("role-name"), "SuperAdmin"),
+		chromedp.Click(chromedp.ID("role-create-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#role-create .notice.error`)),
+		poll(`document.querySelector('#role-create .notice.error').textContent.includes('SuperAdmin')`),
+		clearInput("role-name"),
+	)
+
 	// Create a role (no permission yet).
 	b.run("create role",
 		chromedp.SendKeys(chromedp.ID("role-name"), "ConsoleOrders"),
