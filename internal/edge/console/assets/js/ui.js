@@ -19,7 +19,7 @@ export function h(tag, attrs, ...children) {
 
 function append(el, children) {
   for (const c of children.flat(Infinity)) {
-    if (c === undefined || c === null || c === false) continue;
+    if (c === undefined || c === null || c === false || c === '') continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
 }
