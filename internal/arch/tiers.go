@@ -58,7 +58,8 @@ var tiers = map[string]Tier{
 	"audit":         Domain,
 	"internal/auth": Domain,
 
-	"internal/edge/": Edge,
+	"internal/edge/":        Edge,
+	"internal/edge/console": Edge, // the admin console's embedded page (standard library only)
 
 	"internal/server": Top,
 	"internal/apply":  Top,

@@ -20,6 +20,7 @@ import (
 	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/edge/api"
+	"github.com/grantlog/grantlog/internal/edge/console"
 	"github.com/grantlog/grantlog/internal/edge/httpapi"
 	"github.com/grantlog/grantlog/internal/metrics"
 	"github.com/grantlog/grantlog/internal/storage/eventlog"
@@ -213,6 +214,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			Logger:   cfg.Logger,
 			Limiter:  s.ops.limiter,
 			Metrics:  s.metrics, MetricsHandler: s.apiMetricsHandler(),
+			Console: console.Handler(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

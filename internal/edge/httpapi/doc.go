@@ -1,5 +1,5 @@
 // Package httpapi serves Grantlog's HTTP/JSON API under /v1, with /healthz
-// and /readyz. Its routes are built from the operation table
+// and /readyz, and the admin console at /console/ when Config.Console is set. Its routes are built from the operation table
 // (internal/edge/api): every operation with a method and path is one route;
 // the check paths (POST /v1/check, POST /v1/checks) and the audit streams
 // get handlers of their own. Every error is JSON {errorCode, errorMessage},

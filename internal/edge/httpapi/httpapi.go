@@ -56,6 +56,11 @@ type Config struct {
 	// without a credential.
 	Metrics        *metrics.Metrics
 	MetricsHandler http.Handler
+	// Console, when set, is served at GET /console/ (and /console
+	// redirects there) without a credential: the admin console's static
+	// page (internal/edge/console), which then calls /v1 with the
+	// admin's credential. Its requests are limited by address.
+	Console http.Handler
 }
 
 type server struct {
@@ -79,6 +84,17 @@ func New(cfg Config) http.Handler {
 	}
 	for _, o := range api.Table() {
 		mux.Handle(o.Method+" "+o.Path, a.route(o))
+	}
+	if cfg.Console != nil {
+		mux.HandleFunc("GET /console/", a.accessLogged("console", slog.LevelDebug, func(w http.ResponseWriter, r *http.Request) {
+			if a.Limiter != nil && !a.limit(w, r, ratelimit.AddrKey(r.RemoteAddr)) {
+				return
+			}
+			cfg.Console.ServeHTTP(w, r)
+		}))
+		mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+		})
 	}
 	mux.HandleFunc("/", a.accessLogged("", slog.LevelDebug, func(w http.ResponseWriter, r *http.Request) {
 		// Unknown paths are limited too (by address): they cost a log
