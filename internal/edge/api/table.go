@@ -368,6 +368,11 @@ func build() []*Op {
 			"Apply several commands as one: all of them or none, at one revision (what grantlog apply sends)",
 			runTransaction).maxBytes(MaxBatchRequestBytes),
 
+		// What-if (whatif.go): proposed commands decided, nothing appended.
+		def(Command, "whatif", post, "/v1/whatif", ok,
+			"Evaluate proposed commands without appending anything: the effective permissions each subject would gain or lose, and the commands refused",
+			runWhatIf).maxBytes(MaxBatchRequestBytes),
+
 		// Checks: each edge serves them with its own fast path; Run is
 		// the reference (and what the parity suite compares with).
 		def(Check, "check", post, "/v1/check", ok, "Check one permission",
