@@ -149,7 +149,9 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 	return page, nil
 }
 
-func wiKeyOf(c WhatIfChange) wiKey { return wiKey{ns: c.Namespace, typ: c.Subject.Type, id: c.Subject.ID} }
+func wiKeyOf(c WhatIfChange) wiKey {
+	return wiKey{ns: c.Namespace, typ: c.Subject.Type, id: c.Subject.ID}
+}
 
 // stage folds evs into a new overlay over v.
 func stage(v index.View, evs []events.Event) *index.Overlay {

@@ -371,7 +371,7 @@ func build() []*Op {
 		// What-if (whatif.go): proposed commands decided, nothing appended.
 		def(Command, "whatif", post, "/v1/whatif", ok,
 			"Evaluate proposed commands without appending anything: the effective permissions each subject would gain or lose, and the commands refused",
-			runWhatIf).maxBytes(MaxBatchRequestBytes),
+			runWhatIf).maxBytes(MaxBatchRequestBytes).queryParams(),
 
 		// Checks: each edge serves them with its own fast path; Run is
 		// the reference (and what the parity suite compares with).
@@ -587,5 +587,6 @@ func (f *AuditFilter) Filter(now time.Time) (audit.Filter, error) {
 func (o *Op) maxBytes(n int) *Op { o.MaxBytes = n; return o }
 func (o *Op) noStore() *Op       { o.NoStore = true; return o }
 func (o *Op) fast() *Op          { o.Fast = true; return o }
+func (o *Op) queryParams() *Op   { o.QueryParams = true; return o }
 func (o *Op) public() *Op        { o.Public = true; return o }
 func (o *Op) stream() *Op        { o.Stream = true; return o }
