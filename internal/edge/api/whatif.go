@@ -21,6 +21,9 @@ type (
 		// path, query and body fields as one JSON object, as over NATS).
 		Commands []WhatIfCommand `json:"commands"`
 		Paging
+		// Reason is each command's reason unless it gives its own (as
+		// in a transaction); nothing is recorded.
+		Reason
 	}
 	// WhatIfCommand is one proposed command.
 	WhatIfCommand struct {
@@ -139,7 +142,7 @@ func runWhatIf(ctx context.Context, d *Deps, c *Call, in *WhatIfRequest) (WhatIf
 	var prop command.Proposal
 	if len(steps) > 0 {
 		var err error
-		prop, err = d.Commands.WhatIf(ctx, c.Meta(""), steps)
+		prop, err = d.Commands.WhatIf(ctx, c.Meta(in.Reason.Reason), steps)
 		if err != nil {
 			return WhatIfResult{}, err
 		}
