@@ -426,6 +426,13 @@ func (v View) Client(id string) *Client {
 	return v.s.mu.st.clients[id]
 }
 
+func (o *Overlay) token(v View, id string) *Token {
+	if t, ok := o.tokens[id]; ok {
+		return t
+	}
+	return v.s.mu.st.tokens[id]
+}
+
 // Clients returns the clients of ns sorted by name, then id.
 func (v View) Clients(ns string) []*Client {
 	var out []*Client
@@ -446,9 +453,7 @@ func (v View) Clients(ns string) []*Client {
 // Token returns the token with id, or nil.
 func (v View) Token(id string) *Token {
 	if v.ov != nil {
-		if t, ok := v.ov.tokens[id]; ok {
-			return t
-		}
+		return v.ov.token(v, id)
 	}
 	return v.s.mu.st.tokens[id]
 }

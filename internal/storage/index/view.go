@@ -66,12 +66,16 @@ func (v View) Roles() []*Role {
 // by namespace, then role id. The slice must not be modified.
 func (v View) Assignments(userID string) []*Assignment {
 	if v.ov != nil {
-		if list, ok := v.ov.users[userID]; ok {
-			return v.ov.assignments(list, false)
-		}
-		return v.ov.assignments(v.s.mu.st.users[userID], true)
+		return v.overlayAssignments(userID)
 	}
-	return v.s.mu.st.users[userID]
+	return v.s.mu.st.users[userID] // the check path: kept inlinable
+}
+
+func (v View) overlayAssignments(userID string) []*Assignment {
+	if list, ok := v.ov.users[userID]; ok {
+		return v.ov.assignments(list, false)
+	}
+	return v.ov.assignments(v.s.mu.st.users[userID], true)
 }
 
 // Namespace returns what the index knows of ns.
