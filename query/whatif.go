@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/grantlog/grantlog/events"
@@ -300,7 +299,7 @@ func diffEntries(before, after map[string]perm.Action) (gained, lost []WhatIfPer
 		}
 	}
 	byRes := func(ps []WhatIfPermission) {
-		sort.Slice(ps, func(i, j int) bool { return strings.Compare(ps[i].Resource, ps[j].Resource) < 0 })
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Resource < ps[j].Resource })
 	}
 	byRes(gained)
 	byRes(lost)

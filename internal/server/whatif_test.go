@@ -72,9 +72,9 @@ func TestWhatIf(t *testing.T) {
 		codes[int(m["index"].(float64))] = m["errorCode"].(string)
 		assert.Contains(t, m["errorMessage"], fmt.Sprintf("commands[%d]", int(m["index"].(float64))))
 	}
-	real := c.must(http.StatusNotFound, "POST", "/v1/namespaces/wgame/users/u4/roles", map[string]any{"roleId": "no-such-role", "assignedNamespaces": []string{"wgame"}})
+	realAssign := c.must(http.StatusNotFound, "POST", "/v1/namespaces/wgame/users/u4/roles", map[string]any{"roleId": "no-such-role", "assignedNamespaces": []string{"wgame"}})
 	realName := c.must(http.StatusBadRequest, "POST", "/v1/roles", map[string]any{"roleName": "not valid!"})
-	assert.Equal(t, map[int]string{2: real["errorCode"].(string), 3: realName["errorCode"].(string), 4: "invalidCommand"}, codes)
+	assert.Equal(t, map[int]string{2: realAssign["errorCode"].(string), 3: realName["errorCode"].(string), 4: "invalidCommand"}, codes)
 
 	// Over NATS: the same answer.
 	nc, err := eventlog.Connect(eventlog.ConnectConfig{URL: n.srv.NATSURL(), CredsFile: filepath.Join(dir, eventlog.ClientCredsFile)})
@@ -134,12 +134,12 @@ func TestWhatIf(t *testing.T) {
 	// Applied for real, subject.permissions shows what the what-if said.
 	c.must(http.StatusCreated, "POST", "/v1/namespaces/wgame/users/u3/roles", map[string]any{"roleId": "wi-editor", "assignedNamespaces": []string{"wgame"}})
 	c.must(http.StatusOK, "DELETE", "/v1/namespaces/wgame/users/u9/roles/wi-viewer", nil)
-	for u, action := range map[string]float64{"u1": 2, "u2": 2, "u3": 2} {
+	for _, u := range []string{"u1", "u2", "u3"} {
 		p := c.must(http.StatusOK, "GET", "/v1/namespaces/wgame/subjects/user/"+u+"/permissions", nil)
 		data := p["data"].([]any)
 		require.Len(t, data, 1, u)
 		assert.Equal(t, "NAMESPACE:wgame:DOC", data[0].(map[string]any)["resource"])
-		assert.Equal(t, action, data[0].(map[string]any)["action"])
+		assert.Equal(t, 2, int(num(data[0].(map[string]any)["action"])))
 	}
 	p := c.must(http.StatusOK, "GET", "/v1/namespaces/wgame/subjects/user/u9/permissions", nil)
 	assert.Empty(t, p["data"])
