@@ -2,7 +2,9 @@ package query
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/grantlog/grantlog/events"
@@ -55,14 +57,14 @@ type wiKey struct{ ns, typ, id string }
 
 func (k wiKey) String() string { return k.ns + "\x00" + k.typ + "\x00" + k.id }
 
-func wiLess(a, b wiKey) bool {
-	if a.ns != b.ns {
-		return a.ns < b.ns
+func wiCompare(a, b wiKey) int {
+	if c := strings.Compare(a.ns, b.ns); c != 0 {
+		return c
 	}
-	if a.typ != b.typ {
-		return a.typ < b.typ
+	if c := strings.Compare(a.typ, b.typ); c != 0 {
+		return c
 	}
-	return a.id < b.id
+	return strings.Compare(a.id, b.id)
 }
 
 // WhatIf returns the diff of effective permissions that evs (decided,
@@ -104,13 +106,8 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 		return WhatIfPage{}, err
 	}
 	v := e.store.Acquire()
-	keys := whatIfCandidates(v, stage(v, evs))
+	keys := whatIfCandidates(v, stage(v, evs), after)
 	v.Release()
-	start := 0
-	if cursor != "" {
-		start = sort.Search(len(keys), func(i int) bool { return keys[i].String() > after })
-	}
-	keys = keys[start:]
 
 	// Which namespaces the caller may check (outside the view: the
 	// authorizer takes its own).
@@ -163,10 +160,23 @@ func stage(v index.View, evs []events.Event) *index.Overlay {
 
 // whatIfCandidates returns, sorted, every subject (signed into a
 // namespace) whose effective permissions the overlay may change.
-func whatIfCandidates(v index.View, ov *index.Overlay) []wiKey {
+func whatIfCandidates(v index.View, ov *index.Overlay, after string) []wiKey {
 	w := v.With(ov)
-	set := map[wiKey]struct{}{}
-	add := func(ns, typ, id string) { set[wiKey{ns, typ, id}] = struct{}{} }
+	var keys []wiKey
+	var from wiKey
+	if after != "" {
+		parts := strings.SplitN(after, "\x00", 3)
+		for len(parts) < 3 {
+			parts = append(parts, "")
+		}
+		from = wiKey{parts[0], parts[1], parts[2]}
+	}
+	add := func(ns, typ, id string) {
+		k := wiKey{ns, typ, id}
+		if after == "" || wiCompare(k, from) > 0 {
+			keys = append(keys, k)
+		}
+	}
 	roles := map[string]bool{}
 	for _, id := range ov.Roles() {
 		roles[id] = true
@@ -196,8 +206,10 @@ func whatIfCandidates(v index.View, ov *index.Overlay) []wiKey {
 	}
 	// Users.
 	users := map[string]bool{}
+	staged := map[string]bool{}
 	for _, u := range ov.Users() {
 		users[u] = true
+		staged[u] = true
 	}
 	ended := len(ov.Namespaces()) > 0 // a deleted namespace ends assignments
 	if len(roles) > 0 || len(everyNS) > 0 || ended {
@@ -211,11 +223,20 @@ func whatIfCandidates(v index.View, ov *index.Overlay) []wiKey {
 		})
 	}
 	for u := range users {
+		// The namespaces its assignments are made in, before or after
+		// (the overlay only ends or remaps the index's, except for the
+		// users it assigns).
+		last := ""
 		for _, a := range v.Assignments(u) {
-			add(a.Namespace, SubjectUser, u)
+			if a.Namespace != last { // sorted by namespace
+				add(a.Namespace, SubjectUser, u)
+				last = a.Namespace
+			}
 		}
-		for _, a := range w.Assignments(u) {
-			add(a.Namespace, SubjectUser, u)
+		if staged[u] {
+			for _, a := range w.Assignments(u) {
+				add(a.Namespace, SubjectUser, u)
+			}
 		}
 	}
 	// Clients: changed, deleted, or holding a changed role.
@@ -243,12 +264,8 @@ func whatIfCandidates(v index.View, ov *index.Overlay) []wiKey {
 			add(t.Namespace, SubjectToken, t.ID)
 		}
 	}
-	out := make([]wiKey, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return wiLess(out[i], out[j]) })
-	return out
+	slices.SortFunc(keys, wiCompare)
+	return slices.Compact(keys)
 }
 
 // effective returns what subject k holds at v: each resource with its
