@@ -127,7 +127,10 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 	w := v.With(stage(v, evs))
 	page.Revision = v.Revision()
 	now := e.cfg.Now()
-	for _, k := range keys {
+	for i, k := range keys {
+		if i%1024 == 1023 && ctx.Err() != nil {
+			return WhatIfPage{}, ctx.Err()
+		}
 		if !readable[k.ns] {
 			continue
 		}
