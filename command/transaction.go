@@ -188,8 +188,7 @@ func (s *Service) guardRoles(ctx context.Context, t *txn, m Meta) error {
 // staged.
 func (s *Service) stageAll(ctx context.Context, m Meta, txID, reqHash string, steps []Step) (*txn, error) {
 	t := &txn{id: txID, reqHash: reqHash, ov: index.NewOverlay(), expect: map[string]uint64{}}
-	staging := &Service{cfg: s.cfg, js: s.js, head: s.head, state: txState{s.state, t.ov}, authz: s.authz, tx: t}
-	staging.mu.ns = map[string]*nsLock{}
+	staging := s.stagingFor(t)
 	// Each step is its own command inside the transaction: no
 	// idempotency key of its own (the transaction's holds).
 	sm := m
@@ -242,6 +241,9 @@ type txn struct {
 	expect map[string]uint64
 	// bytes is the size of the staged payloads, encoded.
 	bytes int
+	// whatIf marks a what-if (WhatIf): nothing is appended, so the
+	// batch's byte bound does not apply.
+	whatIf bool
 	// roles are the roles the steps assign: the batch cannot expect their
 	// state (they live in the platform namespace), so, as for a single
 	// assignment, a role deleted meanwhile is reported once stored.
@@ -261,7 +263,7 @@ func (t *txn) stage(state stateView, env events.Envelope, d decision, info index
 	if err != nil {
 		return fmt.Errorf("command: encode %s: %w", d.payload.EventType(), err)
 	}
-	if t.bytes += len(raw); t.bytes > MaxTxBytes {
+	if t.bytes += len(raw); t.bytes > MaxTxBytes && !t.whatIf {
 		return errorf(ErrInvalid, "transactionTooLarge",
 			"the transaction's events would exceed %d MiB (each change of a role carries its state before it): split it, or change each role once", MaxTxBytes>>20)
 	}

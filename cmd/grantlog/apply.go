@@ -20,7 +20,10 @@ apply first reads the server's state and diffs it into a plan, printed
 before anything is written: each object to create (+), change (~) or
 delete (-), with the permissions added (+), removed (-) or whose actions
 change (~), and who gains or loses them (a changed role's members, and
-namespaces whose users hold it as a default role). --dry-run stops there.
+namespaces whose users hold it as a default role). --dry-run stops there,
+after asking the server what the plan would change in effective
+permissions (POST /v1/whatif: who gains and loses what, and the commands
+it would refuse; nothing is appended).
 
 What is atomic: all of it or none. The whole plan is validated before
 anything is sent, with the rules of the commands it makes (names, tags,
@@ -110,6 +113,13 @@ func (c *cli) applyCmd() *cobra.Command {
 			plan.Print(c.stdout)
 			if dryRun {
 				if !plan.Empty() {
+					// The effective-permission diff, as the server
+					// decides the plan's commands (POST /v1/whatif).
+					res, err := plan.WhatIf(c.ctx, cl, st)
+					if err != nil {
+						return err
+					}
+					apply.PrintWhatIf(c.stdout, res)
 					fmt.Fprintln(c.stdout, "Dry run: nothing was changed.")
 				}
 				return nil

@@ -90,6 +90,10 @@ spec: {namespace: applygame, user: u2, role: NoSuchRole, assignedNamespaces: [ap
 		"+ create Namespace applystudio", "+ create Namespace applygame", "+ create Scope orders-read",
 		"+ create Endpoint shop/getOrder", "+ create Assignment applygame/u1/OrderClerk",
 		"Plan: 6 to create, 0 to change, 0 to delete", "Dry run: nothing was changed.",
+		// The effective-permission diff the server computes (POST /v1/whatif).
+		"Effective permissions (what-if at revision",
+		"user u1 in applygame: +NAMESPACE:applygame:USER:u1:ORDER RU",
+		"every user in applystudio: +NAMESPACE:applystudio:USER:{userId}:ORDER RU",
 	} {
 		assert.Contains(t, out, want)
 	}
@@ -122,6 +126,8 @@ spec: {namespace: applygame, user: u2, role: NoSuchRole, assignedNamespaces: [ap
 	assert.Contains(t, out, "lose NAMESPACE:{namespace}:USER:{userId}:ORDER U: applygame/u1")
 	assert.Contains(t, out, "gain NAMESPACE:{namespace}:USER:{userId}:CART C: applygame/u1, applystudio/* (default role)")
 	assert.Contains(t, out, "Plan: 0 to create, 1 to change, 0 to delete")
+	assert.Contains(t, out, "user u1 in applygame: +NAMESPACE:applygame:USER:u1:CART C -NAMESPACE:applygame:USER:u1:ORDER U")
+	assert.Contains(t, out, "every user in applystudio: +NAMESPACE:applystudio:USER:{userId}:CART C -NAMESPACE:applystudio:USER:{userId}:ORDER U")
 	assert.NotContains(t, out, "delete Role", "nothing is pruned without --prune")
 	assert.Contains(t, out, `description: "Reads and updates orders" -> "Reads orders"`)
 	assert.Contains(t, out, "adminRole: false -> true")

@@ -204,6 +204,13 @@ func parityCases() []parityCase {
 			{"op": "assign", "request": obj{"namespace": "<ns>", "userId": "u6", "roleId": "no-such-role", "assignedNamespaces": []string{"<ns>"}}}}}, 404, "roleNotFound"),
 		failCase("transaction", "not a step", asAdmin, obj{"steps": []obj{{"op": "token.issue", "request": obj{}}}}, 400, "invalidStep"),
 		failCase("transaction", "forbidden", asLow, obj{"steps": []obj{{"op": "role.create", "request": obj{"roleName": "TxLow<sfx>"}}}}, 403, "forbidden"),
+		okCase("whatif", "a role edit and a refused assignment", obj{"commands": []obj{
+			{"name": "role.permissions.remove", "request": obj{"roleId": "<role>", "permissions": match(2)}},
+			{"name": "assign", "request": obj{"namespace": "<ns>", "userId": "u7", "roleId": "no-such-role", "assignedNamespaces": []string{"<ns>"}}}}}),
+		okCase("whatif", "one page", obj{"limit": 1, "commands": []obj{
+			{"name": "assign", "request": obj{"namespace": "<ns>", "userId": "u8", "roleId": "<role>", "assignedNamespaces": []string{"<ns>"}}}}}),
+		failCase("whatif", "no command", asAdmin, obj{"commands": []obj{}}, 400, "invalidWhatIf"),
+		failCase("whatif", "bad limit", asAdmin, obj{"limit": 5000, "commands": []obj{{"name": "role.delete", "request": obj{"roleId": "<role>"}}}}, 400, "invalidLimit"),
 
 		// Checks.
 		okCase("check", "allowed", userCheck(2)),

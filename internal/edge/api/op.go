@@ -157,6 +157,10 @@ type Op struct {
 	// Compat operations are HTTP only, and the CLI leaves them out (it has
 	// Grantlog's own verbs for the same things).
 	Compat string
+	// QueryParams makes an operation with a body take its query fields
+	// from the query string too (after=, limit= of a paginated answer to
+	// a body; the body may carry them as well, the query string wins).
+	QueryParams bool
 	// Fast marks the hot check paths: each edge serves them with a
 	// specialised handler (pooled buffers, checkjson) instead of Run.
 	Fast bool
@@ -180,12 +184,12 @@ func (o *Op) Run(ctx context.Context, d *Deps, c *Call, in any) (any, error) {
 
 // BindHTTP sets in's path and query fields from an HTTP request's path
 // values and query string (query fields only when the request has no
-// body: with a body they are body fields). Bad values and unknown query
+// body, or QueryParams: otherwise they are body fields). Bad values and unknown query
 // parameters are refused with a 400 *Error.
 func (o *Op) BindHTTP(in any, path func(string) string, q map[string][]string) error {
 	v := reflect.ValueOf(in).Elem()
 	for name := range q {
-		if p := o.param(name); p == nil || p.In != "query" || o.Body {
+		if p := o.param(name); p == nil || p.In != "query" || (o.Body && !o.QueryParams) {
 			return o.unknownParameter(name)
 		}
 	}
@@ -195,7 +199,7 @@ func (o *Op) BindHTTP(in any, path func(string) string, q map[string][]string) e
 		switch {
 		case p.In == "path":
 			vals = []string{path(p.Name)}
-		case !o.Body:
+		case !o.Body || o.QueryParams:
 			vals = q[p.Name]
 		}
 		if len(vals) == 0 {

@@ -619,7 +619,7 @@ func (g *gen) operation(o *Op) map[string]any {
 	var params []any
 	hasPath := false
 	for _, p := range o.Params {
-		if p.In == "query" && o.Body {
+		if p.In == "query" && o.Body && !o.QueryParams {
 			continue // a request with a body carries its query fields in it
 		}
 		param := map[string]any{"name": p.Name, "in": p.In, "schema": g.schema(p.Type)}

@@ -167,7 +167,9 @@ func TestOpenAPICoversTheTable(t *testing.T) {
 		sort.Strings(declared)
 		require.Equal(t, wild, declared, "%s: path parameters", o.Name)
 		if o.Body {
-			require.Empty(t, inQuery, "%s: a request with a body has its query fields in it", o.Name)
+			if !o.QueryParams {
+				require.Empty(t, inQuery, "%s: a request with a body has its query fields in it", o.Name)
+			}
 			require.NotNil(t, op["requestBody"], o.Name)
 		} else {
 			require.Nil(t, op["requestBody"], o.Name)

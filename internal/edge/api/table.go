@@ -368,6 +368,11 @@ func build() []*Op {
 			"Apply several commands as one: all of them or none, at one revision (what grantlog apply sends)",
 			runTransaction).maxBytes(MaxBatchRequestBytes),
 
+		// What-if (whatif.go): proposed commands decided, nothing appended.
+		def(Command, "whatif", post, "/v1/whatif", ok,
+			"Evaluate proposed commands without appending anything: the effective permissions each subject would gain or lose, and the commands refused",
+			runWhatIf).maxBytes(MaxBatchRequestBytes).queryParams(),
+
 		// Checks: each edge serves them with its own fast path; Run is
 		// the reference (and what the parity suite compares with).
 		def(Check, "check", post, "/v1/check", ok, "Check one permission",
@@ -582,5 +587,6 @@ func (f *AuditFilter) Filter(now time.Time) (audit.Filter, error) {
 func (o *Op) maxBytes(n int) *Op { o.MaxBytes = n; return o }
 func (o *Op) noStore() *Op       { o.NoStore = true; return o }
 func (o *Op) fast() *Op          { o.Fast = true; return o }
+func (o *Op) queryParams() *Op   { o.QueryParams = true; return o }
 func (o *Op) public() *Op        { o.Public = true; return o }
 func (o *Op) stream() *Op        { o.Stream = true; return o }

@@ -8,7 +8,19 @@ import "sort"
 func (v View) AllClients() []*Client {
 	out := make([]*Client, 0, len(v.s.mu.st.clients))
 	for _, c := range v.s.mu.st.clients {
+		if v.ov != nil {
+			if _, staged := v.ov.clients[c.ID]; staged {
+				continue
+			}
+		}
 		out = append(out, c)
+	}
+	if v.ov != nil {
+		for _, c := range v.ov.clients {
+			if c != nil {
+				out = append(out, c)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -19,7 +31,19 @@ func (v View) AllClients() []*Client {
 func (v View) AllTokens() []*Token {
 	out := make([]*Token, 0, len(v.s.mu.st.tokens))
 	for _, t := range v.s.mu.st.tokens {
+		if v.ov != nil {
+			if _, staged := v.ov.tokens[t.ID]; staged {
+				continue
+			}
+		}
 		out = append(out, t)
+	}
+	if v.ov != nil {
+		for _, t := range v.ov.tokens {
+			if t != nil {
+				out = append(out, t)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

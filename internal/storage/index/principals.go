@@ -417,7 +417,21 @@ func (s *Store) deleteNamespacePrincipals(b *writer, ns string) error {
 }
 
 // Client returns the client with id, or nil.
-func (v View) Client(id string) *Client { return v.s.mu.st.clients[id] }
+func (v View) Client(id string) *Client {
+	if v.ov != nil {
+		if c, ok := v.ov.clients[id]; ok {
+			return c
+		}
+	}
+	return v.s.mu.st.clients[id]
+}
+
+func (o *Overlay) token(v View, id string) *Token {
+	if t, ok := o.tokens[id]; ok {
+		return t
+	}
+	return v.s.mu.st.tokens[id]
+}
 
 // Clients returns the clients of ns sorted by name, then id.
 func (v View) Clients(ns string) []*Client {
@@ -437,7 +451,12 @@ func (v View) Clients(ns string) []*Client {
 }
 
 // Token returns the token with id, or nil.
-func (v View) Token(id string) *Token { return v.s.mu.st.tokens[id] }
+func (v View) Token(id string) *Token {
+	if v.ov != nil {
+		return v.ov.token(v, id)
+	}
+	return v.s.mu.st.tokens[id]
+}
 
 // TokenByHash returns the token whose secret's SHA-256 is hash, or nil.
 func (v View) TokenByHash(hash [32]byte) *Token { return v.s.mu.st.tokenHash[hash] }

@@ -12,8 +12,9 @@ import (
 // a read lock: Release it promptly, and do not use anything reached through
 // it after Release.
 //
-// A View with an Overlay (View.With) answers Role, RoleByName and Namespace
-// as if the overlay's staged events were applied.
+// A View with an Overlay (View.With) answers Role, RoleByName, Namespace,
+// Assignments, Client, Token, AllClients and AllTokens as if the overlay's
+// staged events were applied.
 type View struct {
 	s  *Store
 	ov *Overlay
@@ -63,7 +64,19 @@ func (v View) Roles() []*Role {
 
 // Assignments returns the user's assignments across all namespaces, sorted
 // by namespace, then role id. The slice must not be modified.
-func (v View) Assignments(userID string) []*Assignment { return v.s.mu.st.users[userID] }
+func (v View) Assignments(userID string) []*Assignment {
+	if v.ov != nil {
+		return v.overlayAssignments(userID)
+	}
+	return v.s.mu.st.users[userID] // the check path: kept inlinable
+}
+
+func (v View) overlayAssignments(userID string) []*Assignment {
+	if list, ok := v.ov.users[userID]; ok {
+		return v.ov.assignments(list, false)
+	}
+	return v.ov.assignments(v.s.mu.st.users[userID], true)
+}
 
 // Namespace returns what the index knows of ns.
 func (v View) Namespace(ns string) (NamespaceInfo, bool) {

@@ -1,0 +1,333 @@
+package query
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grantlog/grantlog/events"
+	"github.com/grantlog/grantlog/internal/auth"
+	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/perm"
+)
+
+// What-if (issue #17 item 3): the diff of effective permissions that
+// proposed events (command.Service.WhatIf decides them; nothing is
+// appended) would make, computed at one view of the index: the index as
+// it is, and the same view with the events staged (index.Overlay).
+
+// EveryUser is the subject id of a what-if change that applies to every
+// user signed into the namespace through its default roles (listed or
+// not); its resources keep {userId}, which binds to each user.
+const EveryUser = "*"
+
+// WhatIfPermission is one permission gained or lost: a resource (bound as
+// SubjectPermissions binds it) and the actions gained or lost on it.
+type WhatIfPermission struct {
+	Resource string      `json:"resource"`
+	Action   perm.Action `json:"action"`
+}
+
+// WhatIfChange is what one subject, signed into Namespace, would gain and
+// lose.
+type WhatIfChange struct {
+	Subject   LookupSubject      `json:"subject"`
+	Namespace string             `json:"namespace"`
+	Gained    []WhatIfPermission `json:"gained"`
+	Lost      []WhatIfPermission `json:"lost"`
+}
+
+// WhatIfPage is one page of WhatIf, sorted by namespace, subject type,
+// then subject id.
+type WhatIfPage struct {
+	Changes []WhatIfChange `json:"changes"`
+	// Next, when set, is the cursor of the next page.
+	Next     string `json:"next,omitempty"`
+	Revision uint64 `json:"revision"`
+	// Withheld says subjects in namespaces the caller may not check
+	// (ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK Read) may be affected
+	// and are left out.
+	Withheld bool `json:"withheld,omitempty"`
+}
+
+// wiKey is one subject signed into one namespace.
+type wiKey struct{ ns, typ, id string }
+
+func (k wiKey) String() string { return k.ns + "\x00" + k.typ + "\x00" + k.id }
+
+func wiCompare(a, b wiKey) int {
+	if c := strings.Compare(a.ns, b.ns); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.typ, b.typ); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+// WhatIf returns the diff of effective permissions that evs (decided,
+// not stored: command.Proposal.Events) would make, one page after cursor
+// (a Next, or "" to start) of at most limit changes (0: DefaultLimit).
+//
+// Subjects diffed: the users whose assignments the events make or end
+// (directly, by deleting a role or a namespace), who hold a role the
+// events change or delete, or whose assignments are made in a namespace
+// whose default roles change, each signed into every namespace its
+// assignments are made in (before or after); every user of a namespace
+// whose default roles change (subject id EveryUser); clients the events
+// change or delete or holding a changed role, and tokens revoked, ended
+// with their namespace, or whose owner is one of those, each signed into
+// its own namespace. A user's change is its whole diff there (default
+// roles included). A change lists each resource (as SubjectPermissions
+// binds it) with the actions gained, and lost; entries are compared by
+// resource and action, so a change of constraints alone is not a change.
+//
+// Authorization: each change is shown only when the caller holds
+// ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK Read in its namespace
+// (what SubjectPermissions requires); otherwise it is left out and the
+// page says Withheld. The commands' own authorization is the deciding
+// side's (command.Service.WhatIf).
+//
+// Cost, per page: every user's assignments in memory once (when the
+// events change a role, a namespace's default roles or delete a
+// namespace; a map lookup per assignment), every client and token, a
+// sort of the affected subjects, then SubjectPermissions' work twice for
+// each subject until the page is full. The cursor pins nothing: pages
+// asked while the index changes diff against the index as it is then.
+func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, cursor string, limit int) (WhatIfPage, error) {
+	limit, err := clampLimit(limit)
+	if err != nil {
+		return WhatIfPage{}, err
+	}
+	after, err := decodeCursor(cursor, "w:")
+	if err != nil {
+		return WhatIfPage{}, err
+	}
+	v := e.store.Acquire()
+	keys := whatIfCandidates(v, stage(v, evs), after)
+	v.Release()
+
+	// Which namespaces the caller may check (outside the view: the
+	// authorizer takes its own).
+	page := WhatIfPage{Changes: []WhatIfChange{}}
+	readable := map[string]bool{}
+	for _, k := range keys {
+		if _, done := readable[k.ns]; !done {
+			readable[k.ns] = e.authorize(ctx, o, auth.PermCheck, perm.Read, k.ns) == nil
+		}
+		if !readable[k.ns] {
+			page.Withheld = true
+		}
+	}
+
+	v = e.store.Acquire()
+	defer v.Release()
+	w := v.With(stage(v, evs))
+	page.Revision = v.Revision()
+	now := e.cfg.Now()
+	for i, k := range keys {
+		if i%1024 == 1023 && ctx.Err() != nil {
+			return WhatIfPage{}, ctx.Err()
+		}
+		if !readable[k.ns] {
+			continue
+		}
+		gained, lost := diffEntries(effective(v, k, now), effective(w, k, now))
+		if len(gained) == 0 && len(lost) == 0 {
+			continue
+		}
+		if len(page.Changes) == limit {
+			// One more change: the page is full and there is a next.
+			page.Next = encodeCursor("w:" + wiKeyOf(page.Changes[limit-1]).String())
+			break
+		}
+		page.Changes = append(page.Changes, WhatIfChange{Subject: LookupSubject{Type: k.typ, ID: k.id}, Namespace: k.ns, Gained: gained, Lost: lost})
+	}
+	return page, nil
+}
+
+func wiKeyOf(c WhatIfChange) wiKey {
+	return wiKey{ns: c.Namespace, typ: c.Subject.Type, id: c.Subject.ID}
+}
+
+// stage folds evs into a new overlay over v.
+func stage(v index.View, evs []events.Event) *index.Overlay {
+	ov := index.NewOverlay()
+	for i := range evs {
+		ov.Stage(v, &evs[i])
+	}
+	return ov
+}
+
+// whatIfCandidates returns, sorted, every subject (signed into a
+// namespace) whose effective permissions the overlay may change.
+func whatIfCandidates(v index.View, ov *index.Overlay, after string) []wiKey {
+	w := v.With(ov)
+	var keys []wiKey
+	var from wiKey
+	if after != "" {
+		parts := strings.SplitN(after, "\x00", 3)
+		for len(parts) < 3 {
+			parts = append(parts, "")
+		}
+		from = wiKey{parts[0], parts[1], parts[2]}
+	}
+	add := func(ns, typ, id string) {
+		k := wiKey{ns, typ, id}
+		if after == "" || wiCompare(k, from) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	roles := map[string]bool{}
+	for _, id := range ov.Roles() {
+		roles[id] = true
+	}
+	holdsChanged := func(ids []string) bool {
+		for _, id := range ids {
+			if roles[id] {
+				return true
+			}
+		}
+		return false
+	}
+	// Namespaces whose default roles (may) change: every user signed in.
+	everyNS := map[string]bool{}
+	for _, ns := range ov.Namespaces() {
+		everyNS[ns] = true
+	}
+	if len(roles) > 0 {
+		for _, info := range v.Namespaces() {
+			if holdsChanged(info.DefaultRoles) {
+				everyNS[info.Name] = true
+			}
+		}
+	}
+	for ns := range everyNS {
+		add(ns, SubjectUser, EveryUser)
+	}
+	// Users.
+	users := map[string]bool{}
+	staged := map[string]bool{}
+	for _, u := range ov.Users() {
+		users[u] = true
+		staged[u] = true
+	}
+	ended := len(ov.Namespaces()) > 0 // a deleted namespace ends assignments
+	if len(roles) > 0 || len(everyNS) > 0 || ended {
+		v.EachUser(func(u string, as []*index.Assignment) {
+			for _, a := range as {
+				if roles[a.RoleID()] || everyNS[a.Namespace] || ov.Ended(a.Namespace) {
+					users[u] = true
+					return
+				}
+			}
+		})
+	}
+	for u := range users {
+		// The namespaces its assignments are made in, before or after
+		// (the overlay only ends or remaps the index's, except for the
+		// users it assigns).
+		last := ""
+		for _, a := range v.Assignments(u) {
+			if a.Namespace != last { // sorted by namespace
+				add(a.Namespace, SubjectUser, u)
+				last = a.Namespace
+			}
+		}
+		if staged[u] {
+			for _, a := range w.Assignments(u) {
+				add(a.Namespace, SubjectUser, u)
+			}
+		}
+	}
+	// Clients: changed, deleted, or holding a changed role.
+	clients := map[string]bool{}
+	for _, id := range ov.Clients() {
+		clients[id] = true
+	}
+	for _, view := range []index.View{v, w} {
+		for _, cl := range view.AllClients() {
+			if clients[cl.ID] || holdsChanged(cl.Roles) {
+				clients[cl.ID] = true
+				add(cl.Namespace, SubjectClient, cl.ID)
+			}
+		}
+	}
+	// Tokens: revoked, or whose owner's permissions may change.
+	tokens := map[string]bool{}
+	for _, id := range ov.Tokens() {
+		tokens[id] = true
+	}
+	for _, t := range v.AllTokens() {
+		owner := (t.Owner.Type == events.ActorUser && (users[t.Owner.ID] || everyNS[t.Namespace])) ||
+			(t.Owner.Type == events.ActorClient && clients[t.Owner.ID])
+		if tokens[t.ID] || owner {
+			add(t.Namespace, SubjectToken, t.ID)
+		}
+	}
+	slices.SortFunc(keys, wiCompare)
+	return slices.Compact(keys)
+}
+
+// effective returns what subject k holds at v: each resource with its
+// actions.
+func effective(v index.View, k wiKey, now time.Time) map[string]perm.Action {
+	m := entries{}
+	switch k.typ {
+	case SubjectUser:
+		if k.id == EveryUser {
+			if info, ok := v.Namespace(k.ns); ok {
+				for _, id := range info.DefaultRoles {
+					if role := v.Role(id); role != nil {
+						m.grantSources(role.Permissions, []string{k.ns}, perm.PlaceholderUserID, defaultRoleSource(role, k.ns))
+					}
+				}
+			}
+		} else {
+			userEntries(v, m, k.ns, k.id, now)
+		}
+	case SubjectClient:
+		if cl := v.Client(k.id); cl != nil {
+			clientEntries(v, m, k.ns, cl)
+		}
+	case SubjectToken:
+		if t := v.Token(k.id); t != nil {
+			tokenEntries(v, m, k.ns, t, now)
+		}
+	}
+	out := make(map[string]perm.Action, len(m))
+	for res, en := range m {
+		out[res] = en.Action
+	}
+	return out
+}
+
+// diffEntries returns, sorted by resource, the actions after holds that
+// before does not (gained), and those before holds that after does not
+// (lost).
+func diffEntries(before, after map[string]perm.Action) (gained, lost []WhatIfPermission) {
+	for res, a := range after {
+		if g := a &^ before[res]; g != 0 {
+			gained = append(gained, WhatIfPermission{Resource: res, Action: g})
+		}
+	}
+	for res, b := range before {
+		if l := b &^ after[res]; l != 0 {
+			lost = append(lost, WhatIfPermission{Resource: res, Action: l})
+		}
+	}
+	byRes := func(ps []WhatIfPermission) {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Resource < ps[j].Resource })
+	}
+	byRes(gained)
+	byRes(lost)
+	if gained == nil {
+		gained = []WhatIfPermission{}
+	}
+	if lost == nil {
+		lost = []WhatIfPermission{}
+	}
+	return gained, lost
+}
