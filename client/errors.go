@@ -37,6 +37,13 @@ var (
 	ErrWrongNode = errors.New("client: wrong node for this request")
 	// ErrClosed: the Follower is closed.
 	ErrClosed = errors.New("client: follower closed")
+	// ErrCompacted: the past revision asked (CheckRequest.AtRevision,
+	// AsOf) is no longer answerable (410 revisionCompacted); the
+	// APIError's OldestRevision is the oldest the node can answer.
+	ErrCompacted = errors.New("client: revision compacted")
+	// ErrNoHistory: whoever answered does not answer questions about the
+	// past (501 historyUnavailable): a Follower, for one; ask a node.
+	ErrNoHistory = errors.New("client: history unavailable")
 )
 
 // Error codes with a meaning of their own to the SDK.
@@ -57,6 +64,9 @@ type APIError struct {
 	// Revision is the answering node's applied revision, set with
 	// ErrNotYet.
 	Revision uint64 `json:"revision,omitempty"`
+	// OldestRevision is the oldest revision the node can still answer,
+	// set with ErrCompacted.
+	OldestRevision uint64 `json:"oldestRevision,omitempty"`
 	// RequestID is the request id the server logged the request under
 	// (HTTP only).
 	RequestID string `json:"requestId,omitempty"`
@@ -88,6 +98,10 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusUnprocessableEntity
 	case ErrNotYet:
 		return e.Status == http.StatusServiceUnavailable && e.Code == codeNotYet
+	case ErrCompacted:
+		return e.Status == http.StatusGone
+	case ErrNoHistory:
+		return e.Status == http.StatusNotImplemented
 	}
 	return false
 }

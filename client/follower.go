@@ -362,7 +362,9 @@ func (f *Follower) bound(ctx context.Context) (context.Context, func()) {
 	return ctx, func() { stop(); cancel() }
 }
 
-// Check answers req from the local index. With req.AtLeastRevision it
+// Check answers req from the local index. A check about the past
+// (AtRevision, AsOf) is refused with ErrNoHistory: a follower keeps no
+// past views; ask a node. With req.AtLeastRevision it
 // waits, bounded by MaxWait, for that revision, else fails with ErrNotYet
 // (an *APIError whose Revision is the follower's). Refusals are *APIError
 // values as a node would answer them (ErrInvalid, ErrNotFound for an
@@ -423,7 +425,7 @@ func (f *Follower) translate(err error) error {
 	var qe *query.Error
 	if errors.As(err, &qe) {
 		e, _ := api.ErrorOf(err)
-		return &APIError{Status: e.Status, Code: e.Code, Message: e.Message, Revision: e.Revision}
+		return &APIError{Status: e.Status, Code: e.Code, Message: e.Message, Revision: e.Revision, OldestRevision: e.OldestRevision}
 	}
 	if f.closed.Load() && errors.Is(err, context.Canceled) {
 		return ErrClosed

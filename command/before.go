@@ -1,6 +1,8 @@
 package command
 
 import (
+	"slices"
+
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/storage/index"
 )
@@ -32,12 +34,16 @@ func assignmentState(a *index.Assignment) *events.AssignmentState {
 
 // findAssignment returns user's assignment of role made in ns, or nil.
 func findAssignment(v index.View, ns, user, role string) *index.Assignment {
-	for _, a := range v.Assignments(user) {
+	for it := v.UserAssignments(user); ; {
+		a, ok := it.Next()
+		if !ok {
+			return nil
+		}
 		if a.Namespace == ns && a.RoleID() == role {
-			return a
+			a.AssignedNamespaces = slices.Clone(it.AssignedNamespaces())
+			return &a
 		}
 	}
-	return nil
 }
 
 func clientState(c *index.Client) *events.ClientState {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -159,7 +160,25 @@ type Config struct {
 	// AnnounceSigningKey and package projector). A nil pointer in the
 	// interface counts as unset.
 	Signer Signer
+	// NoGroupCommit, when set, appends each command's event on its own,
+	// as the command's goroutine, instead of through the committer that
+	// appends the events of commands decided at the same time together
+	// (commit.go). Default false: group commit on (when the appender is
+	// a jetstream.JetStream).
+	NoGroupCommit bool
+	// GroupBatchMin is the smallest group of events (of commands decided
+	// at the same time) appended as one JetStream atomic batch, with one
+	// fsync; smaller groups are appended one by one, pipelined. Default
+	// DefaultGroupBatchMin; at most MaxGroup. An atomic batch on a
+	// one-replica file stream first stages its events in a store of its
+	// own (a directory, files written with O_SYNC, removed after the
+	// commit): on the disks measured (docs/BENCHMARKS.md "Writes") that
+	// costs as much as ~40 single appends, so small groups would lose.
+	GroupBatchMin int
 }
+
+// DefaultGroupBatchMin is Config.GroupBatchMin's default.
+const DefaultGroupBatchMin = 64
 
 // Signer is the log signing key of the command side. The server's key
 // (an ed25519 key kept in a JetStream KV bucket, internal/storage/logsig)
@@ -196,6 +215,10 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.GroupBatchMin == 0 {
+		c.GroupBatchMin = DefaultGroupBatchMin
+	}
+	c.GroupBatchMin = min(max(c.GroupBatchMin, 2), MaxGroup)
 }
 
 // Service executes commands.
@@ -207,6 +230,9 @@ type Service struct {
 	authz Authorizer
 	// tx is set on the staging copy a transaction runs its steps on.
 	tx *txn
+	// group appends the events of commands decided at the same time
+	// together (commit.go); nil when js is not a jetstream.JetStream.
+	group *committer
 
 	mu struct {
 		sync.Mutex
@@ -231,6 +257,9 @@ func New(cfg Config, js Appender, head HeadReader, state State, authz Authorizer
 		panic(fmt.Sprintf("command: New: state %T is not Grantlog's index", state))
 	}
 	s := &Service{cfg: cfg, js: js, head: head, state: sv, authz: authz}
+	if j, ok := js.(jetstream.JetStream); ok && !cfg.NoGroupCommit {
+		s.group = newCommitter(j, cfg.GroupBatchMin)
+	}
 	s.mu.ns = map[string]*nsLock{}
 	return s
 }
@@ -368,9 +397,10 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 		if s.cfg.Signer != nil {
 			msg.Header.Set(logsig.Header, s.cfg.Signer.SignEvent(msg.Subject, data))
 		}
-		ack, err := s.js.PublishMsg(ctx, msg,
-			jetstream.WithMsgID(cmdID),
-			jetstream.WithExpectLastSequenceForSubject(info.LastRevision, filter))
+		msg.Header.Set(jetstream.MsgIDHeader, cmdID)
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(info.LastRevision, 10))
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+		ack, err := s.append(ctx, msg)
 		if err == nil {
 			if ack.Duplicate {
 				// The stream already holds a message with this command id
@@ -409,6 +439,16 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 			return 0, err
 		}
 	}
+}
+
+// append stores msg, the event of one command, with the events of other
+// commands appended at the same time (group commit, commit.go), or alone
+// when the Service has no committer.
+func (s *Service) append(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {
+	if s.group != nil {
+		return s.group.append(ctx, msg)
+	}
+	return s.js.PublishMsg(ctx, msg)
 }
 
 // storedCommand returns the stored event of command id (a command, or a

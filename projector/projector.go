@@ -147,7 +147,7 @@ func (p *Projector) EventsApplied() uint64 { return p.eventsApplied.Load() }
 func (p *Projector) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
-		err := p.run(ctx)
+		err := p.run(ctx, 0)
 		if ctx.Err() != nil {
 			return nil //nolint:nilerr // shutdown is not an error
 		}
@@ -179,6 +179,31 @@ func (p *Projector) Run(ctx context.Context) error {
 
 var errIndex = errors.New("projector: index")
 
+// errReached ends a bounded run (ReplayTo): the reader read its bound.
+var errReached = errors.New("projector: bound reached")
+
+// ReplayTo applies the stream to the index up to revision upTo and returns:
+// once it returns nil, the index holds every event up to upTo, except a
+// transaction upTo is inside of (whose events after upTo are not applied
+// either; the projector never applies part of one): the index is then at
+// the revision before that transaction began. The stream must hold upTo
+// (a bound beyond its head waits, until ctx ends). It authenticates events
+// exactly as Run does, and is meant for an index of its own (a past view,
+// see internal/history) that no Run feeds at the same time. It returns
+// ErrGap when the stream no longer holds the event after the index's
+// applied revision, and the error that stopped it otherwise (ctx's, an
+// index failure, an unknown event type: ErrUnknownEvent).
+func (p *Projector) ReplayTo(ctx context.Context, upTo uint64) error {
+	if upTo == 0 || p.index.Applied() >= upTo {
+		return nil
+	}
+	err := p.run(ctx, upTo)
+	if err == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
 // StreamHead is the last revision a stream is known to hold: its last
 // sequence, plus, for a mirror (a replica's or a region's), how far the
 // mirror knows itself to be behind its origin, so that a node reading a
@@ -191,7 +216,9 @@ func StreamHead(info *jetstream.StreamInfo) uint64 {
 	return head
 }
 
-func (p *Projector) run(ctx context.Context) error {
+// run applies the stream until ctx ends or an error; with upTo > 0, only up
+// to revision upTo (see ReplayTo), returning nil once read.
+func (p *Projector) run(ctx context.Context, upTo uint64) error {
 	stream, err := p.js.Stream(ctx, p.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("projector: stream %s: %w", p.cfg.Stream, err)
@@ -212,6 +239,9 @@ func (p *Projector) run(ctx context.Context) error {
 		return fmt.Errorf("%w: applied revision %d, stream starts at %d; rebuild the index from a snapshot",
 			ErrGap, applied, info.State.FirstSeq)
 	}
+	if upTo > 0 && applied >= upTo {
+		return nil
+	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   applied + 1,
@@ -219,7 +249,11 @@ func (p *Projector) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("projector: consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * p.cfg.BatchSize))
+	pull := 2 * p.cfg.BatchSize
+	if upTo > 0 && upTo-applied < uint64(pull) {
+		pull = int(upTo - applied) // a short replay fetches no more than it needs
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(pull))
 	if err != nil {
 		return fmt.Errorf("projector: messages: %w", err)
 	}
@@ -243,7 +277,7 @@ func (p *Projector) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errIndex, err)
 	}
-	go p.read(rctx, it, stream, auth, applied+1, chunks, free)
+	go p.read(rctx, it, stream, auth, applied+1, upTo, chunks, free)
 	for c := range chunks {
 		if len(c.events) > 0 {
 			// Counted before the batch is applied: a reader that sees the
@@ -272,6 +306,9 @@ func (p *Projector) run(ctx context.Context) error {
 			}
 		}
 		if c.err != nil {
+			if errors.Is(c.err, errReached) {
+				return nil
+			}
 			return c.err
 		}
 	}
@@ -309,9 +346,11 @@ type chunk struct {
 // read decodes messages into batches of up to BatchSize, cut when the
 // consumer has nothing more pending (and after each signing key event),
 // authenticates each batch (auth.admit), and sends them on out, which it
-// closes when it stops (with an error chunk, or when ctx ends).
+// closes when it stops (with an error chunk, or when ctx ends). With
+// upTo > 0 it stops after revision upTo, sending what is complete then an
+// errReached chunk.
 func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stream jetstream.Stream, auth *authenticator,
-	expect uint64, out chan<- chunk, free <-chan []events.Event,
+	expect, upTo uint64, out chan<- chunk, free <-chan []events.Event,
 ) {
 	defer close(out)
 	send := func(c chunk) bool {
@@ -405,6 +444,15 @@ func (p *Projector) read(ctx context.Context, it jetstream.MessagesContext, stre
 		window = append(window, ev)
 		meta = append(meta, m)
 		expect = seq + 1
+		if upTo > 0 && seq >= upTo {
+			// The bound: what is complete is applied, a transaction
+			// still open at upTo is not.
+			if n := complete(window); n > 0 && !flush(n) {
+				return
+			}
+			send(chunk{last: seq, err: errReached})
+			return
+		}
 		if len(window) < cap(window) && mmeta.NumPending > 0 && ev.Type != events.TypeLogSigningKeyAdded {
 			continue
 		}

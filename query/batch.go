@@ -30,6 +30,9 @@ type BatchItem struct {
 	CheckResult
 	ErrorCode    string `json:"errorCode,omitempty"`
 	ErrorMessage string `json:"errorMessage,omitempty"`
+	// OldestRevision is set with errorCode revisionCompacted: the oldest
+	// revision this node can still answer.
+	OldestRevision uint64 `json:"oldestRevision,omitempty"`
 }
 
 // BatchResult answers a BatchRequest: Results[i] answers Checks[i], all at
@@ -76,11 +79,16 @@ func (e *Engine) checkBatchInto(ctx context.Context, req *BatchRequest, out *Bat
 		return invalid("batchTooLarge", "%d checks in one batch; the limit is %d, split the batch", len(req.Checks), MaxBatch)
 	}
 	want := req.AtLeastRevision
+	past := false
 	for i := range req.Checks {
 		want = max(want, req.Checks[i].AtLeastRevision)
+		past = past || req.Checks[i].past()
 	}
 	if err := e.WaitFor(ctx, want); err != nil {
 		return err
+	}
+	if past {
+		return e.checkBatchPast(ctx, req, out, xs)
 	}
 	v := e.store.Acquire()
 	defer v.Release()
@@ -160,8 +168,19 @@ func (e *Engine) CheckBatchAsInto(ctx context.Context, caller events.Caller, req
 	// authorized without a map.
 	var recent [4]string
 	var seen map[string]bool
+	var audited map[string]bool
 	for i := range req.Checks {
 		ns := req.Checks[i].Namespace
+		if req.Checks[i].past() && !audited[ns] && validateCheck(&req.Checks[i]) == nil {
+			// A check about the past reads the audit too.
+			if err := e.authorizePast(ctx, caller, ns); err != nil {
+				return err
+			}
+			if audited == nil {
+				audited = map[string]bool{}
+			}
+			audited[ns] = true
+		}
 		if ns == recent[0] || ns == recent[1] || ns == recent[2] || ns == recent[3] || seen[ns] {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,11 @@ func validateCheck(req *CheckRequest) error {
 	if !events.ValidNamespace(req.Namespace) {
 		return invalid("invalidNamespace",
 			"namespace %q is not valid: give the namespace the subject is signed into (1-64 letters, digits, '-' or '_')", req.Namespace)
+	}
+	if req.AtRevision != 0 || req.AsOf != nil {
+		if err := validatePast(req); err != nil {
+			return err
+		}
 	}
 	if req.Endpoint != nil {
 		if req.Resource != "" || req.Action != 0 {
@@ -66,6 +72,9 @@ func validateEndpointRef(ep *EndpointRef) error {
 func (e *Engine) Check(ctx context.Context, req *CheckRequest) (CheckResult, error) {
 	if err := validateCheck(req); err != nil {
 		return CheckResult{}, err
+	}
+	if req.past() {
+		return e.checkPast(ctx, req)
 	}
 	if err := e.WaitFor(ctx, req.AtLeastRevision); err != nil {
 		return CheckResult{}, err
@@ -171,6 +180,21 @@ func (e *Engine) CheckAs(ctx context.Context, caller events.Caller, req *CheckRe
 	}
 	if err := e.authorize(ctx, ReadOptions{Caller: caller}, auth.PermCheck, perm.Read, req.Namespace); err != nil {
 		return CheckResult{}, err
+	}
+	if req.past() {
+		if err := e.authorizePast(ctx, caller, req.Namespace); err != nil {
+			return CheckResult{}, err
+		}
+		if !req.Explain {
+			return e.checkPast(ctx, req)
+		}
+		res, x, err := e.evaluatePast(ctx, req)
+		if err != nil {
+			return CheckResult{}, err
+		}
+		x.redact(e.readable(ctx, caller))
+		res.Explanation = x.finish(req)
+		return res, nil
 	}
 	if !req.Explain {
 		return e.Check(ctx, req)
@@ -300,7 +324,11 @@ func (e *evaluation) match(set *perm.GrantSet, b *perm.Binding) int {
 func (e *evaluation) user(userID string) bool {
 	ctxNS := [1]string{e.ns}
 	allowed := false
-	for _, a := range e.v.Assignments(userID) {
+	for it := e.v.UserAssignments(userID); ; {
+		a, more := it.Next()
+		if !more {
+			break
+		}
 		if e.ex != nil {
 			e.ex.considered = append(e.ex.considered, seeAssignment(a.Namespace))
 			e.ex.at(a.NotBefore(), e.c.Now)
@@ -310,7 +338,7 @@ func (e *evaluation) user(userID string) bool {
 			continue
 		}
 		role := a.Role()
-		b := perm.Binding{UserID: userID, Namespaces: a.AssignedNamespaces}
+		b := perm.Binding{UserID: userID, Namespaces: it.AssignedNamespaces()}
 		if role.Wildcard {
 			b.Namespaces = ctxNS[:]
 		} else if len(b.Namespaces) == 0 {
@@ -325,7 +353,7 @@ func (e *evaluation) user(userID string) bool {
 			if !allowed {
 				e.ex.grant(GrantReason{
 					Source: SourceAssignment, RoleID: role.ID, RoleName: role.Name, IsWildcard: role.Wildcard,
-					AssignmentNamespace: a.Namespace, AssignedNamespaces: a.AssignedNamespaces,
+					AssignmentNamespace: a.Namespace, AssignedNamespaces: slices.Clone(it.AssignedNamespaces()),
 					Permission: role.Grants[i].Permission(), AssignedAtRevision: a.Revision,
 				}, seeAssignment(a.Namespace))
 			}

@@ -62,6 +62,15 @@ type CheckRequest struct {
 	// AtLeastRevision, when set, makes the check wait (bounded) until the
 	// index has applied this revision.
 	AtLeastRevision uint64 `json:"atLeastRevision,omitempty"`
+	// AtRevision asks for the answer as of this past revision: time-bound
+	// grants are evaluated at the instant of its event; inside a
+	// transaction, as of the revision before it (see HistoryConfig). The
+	// caller needs the audit-read right of the namespace too.
+	AtRevision uint64 `json:"atRevision,omitempty"`
+	// AsOf asks for the answer as of this past instant: at the last
+	// revision whose event occurred at or before it, time-bound grants
+	// evaluated at AsOf. At most one of AtLeastRevision, AtRevision, AsOf.
+	AsOf *time.Time `json:"asOf,omitempty"`
 	// Explain asks for the explanation of the answer.
 	Explain bool `json:"explain,omitempty"`
 }

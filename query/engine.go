@@ -26,6 +26,9 @@ type Config struct {
 	// Now is the clock checks are evaluated at (validity windows, schedules,
 	// token expiry); default time.Now.
 	Now func() time.Time
+	// History, with JS set, answers checks at past revisions and
+	// permission timelines (history.go); without, they are refused.
+	History HistoryConfig
 }
 
 // Engine answers checks and reads. It is safe for concurrent use.
@@ -33,6 +36,7 @@ type Engine struct {
 	cfg   Config
 	store *index.Store
 	authz Authorizer
+	hist  *history // nil: no history
 }
 
 // Index is the permission index an Engine reads: Grantlog's own index
@@ -61,7 +65,7 @@ func New(cfg Config, idx Index, authz Authorizer) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{cfg: cfg, store: store, authz: authz}
+	return &Engine{cfg: cfg, store: store, authz: authz, hist: newHistory(cfg.History)}
 }
 
 // WaitFor waits, bounded by the engine's MaxWait, until the index has
@@ -224,7 +228,9 @@ func (e *Engine) UserRoles(ctx context.Context, o ReadOptions, ns, userID string
 	v := e.store.Acquire()
 	defer v.Release()
 	p := Page[UserRole]{Data: []UserRole{}, Revision: v.Revision()}
-	for _, a := range v.Assignments(userID) {
+	as := v.Assignments(userID)
+	for i := range as {
+		a := &as[i]
 		if a.Namespace != ns {
 			continue
 		}

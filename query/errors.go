@@ -24,6 +24,8 @@ type Error struct {
 	Message string
 	// Revision is the index's applied revision (set with ErrNotYet).
 	Revision uint64
+	// Oldest is the oldest revision still answerable (set with ErrGone).
+	Oldest uint64
 }
 
 func (e *Error) Error() string { return e.Message }

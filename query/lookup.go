@@ -217,7 +217,9 @@ func tokenSource(t *index.Token) LookupSource {
 // ended), then the default roles of ns.
 func userEntries(v index.View, m entries, ns, userID string, now time.Time) {
 	ctxNS := []string{ns}
-	for _, a := range v.Assignments(userID) {
+	as := v.Assignments(userID)
+	for i := range as {
+		a := &as[i]
 		if ended(a.NotAfter(), now) {
 			continue
 		}
@@ -391,13 +393,8 @@ func (e *Engine) SubjectPermissions(ctx context.Context, o ReadOptions, ns strin
 	if err := validNS(ns); err != nil {
 		return SubjectPermissionsPage{}, err
 	}
-	switch subject.Type {
-	case SubjectUser, SubjectClient, SubjectToken:
-	default:
-		return SubjectPermissionsPage{}, invalid("invalidSubject", "subject type %q is not supported: use user, client or token", subject.Type)
-	}
-	if !events.ValidID(subject.ID) {
-		return SubjectPermissionsPage{}, invalid("invalidSubject", "subject id %q is not valid: use 1-128 letters, digits, '-' or '_'", subject.ID)
+	if err := validSubject(subject.Type, subject.ID); err != nil {
+		return SubjectPermissionsPage{}, err
 	}
 	limit, err := clampLimit(limit)
 	if err != nil {
@@ -532,7 +529,9 @@ func defaultHolding(v index.View, ns, userID string, r *perm.Required) []LookupS
 func userHolding(v index.View, ns, userID string, r *perm.Required, now time.Time, every map[string]bool) []LookupSource {
 	ctxNS := []string{ns}
 	var out []LookupSource
-	for _, a := range v.Assignments(userID) {
+	as := v.Assignments(userID)
+	for i := range as {
+		a := &as[i]
 		if ended(a.NotAfter(), now) {
 			continue
 		}
@@ -649,8 +648,9 @@ func mayHold(role *index.Role, r *perm.Required, probes []perm.Binding) []int {
 
 // assignedHolds reports whether one of the assignments as of userID (not
 // ended) allows r through one of the grants of its role listed in grants.
-func assignedHolds(userID string, as []*index.Assignment, grants map[*index.Role][]int, r *perm.Required, ctxNS []string, now time.Time) bool {
-	for _, a := range as {
+func assignedHolds(userID string, as []index.Assignment, grants map[*index.Role][]int, r *perm.Required, ctxNS []string, now time.Time) bool {
+	for i := range as {
+		a := &as[i]
 		gi, ok := grants[a.Role()]
 		if !ok || ended(a.NotAfter(), now) {
 			continue
@@ -711,7 +711,7 @@ func candidates(v index.View, ns string, r *perm.Required, after string, now tim
 			}
 		}
 	} else if len(grants) > 0 {
-		v.EachUser(func(u string, as []*index.Assignment) {
+		v.EachUser(func(u string, as []index.Assignment) {
 			if u > after && assignedHolds(u, as, grants, r, ctxNS, now) {
 				set[u] = struct{}{}
 			}
@@ -904,4 +904,18 @@ func (e *Engine) holders(ns, resource string, action perm.Action, first bool, st
 		p.Data = append(p.Data, f.h)
 	}
 	return p, nil
+}
+
+// validSubject refuses a lookup subject that is not a user, client or
+// token with a valid id.
+func validSubject(typ, id string) error {
+	switch typ {
+	case SubjectUser, SubjectClient, SubjectToken:
+	default:
+		return invalid("invalidSubject", "subject type %q is not supported: use user, client or token", typ)
+	}
+	if !events.ValidID(id) {
+		return invalid("invalidSubject", "subject id %q is not valid: use 1-128 letters, digits, '-' or '_'", id)
+	}
+	return nil
 }

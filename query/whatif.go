@@ -122,28 +122,83 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 		}
 	}
 
-	v = e.store.Acquire()
-	defer v.Release()
-	w := v.With(stage(v, evs))
-	page.Revision = v.Revision()
 	now := e.cfg.Now()
-	for i, k := range keys {
-		if i%1024 == 1023 && ctx.Err() != nil {
-			return WhatIfPage{}, ctx.Err()
+	// A change shows no more than subject.permissions would show the
+	// caller: entries whose sources it may not read, and tokens it may not
+	// read, are left out. The authorizer takes its own view of the index,
+	// so the rules a chunk of keys' sources name are gathered under one
+	// view and resolved outside it, then the chunk is diffed under
+	// another; the index may move between chunks (as between pages).
+	resolved := map[seeRule]bool{}
+	hidden := false // a source of the current key was left out
+	shown := func(r seeRule) bool {
+		if e.authz == nil {
+			return true
 		}
-		if !readable[k.ns] {
-			continue
+		ok := resolved[r]
+		hidden = hidden || !ok
+		return ok
+	}
+	const chunk = 1024
+	revised := false
+	for lo := 0; lo < len(keys) && page.Next == ""; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return WhatIfPage{}, err
 		}
-		gained, lost := diffEntries(effective(v, k, now), effective(w, k, now))
-		if len(gained) == 0 && len(lost) == 0 {
-			continue
+		part := keys[lo:min(lo+chunk, len(keys))]
+		if e.authz != nil {
+			pending := map[seeRule]bool{}
+			collect := func(r seeRule) bool {
+				if _, ok := resolved[r]; !ok {
+					pending[r] = true
+				}
+				return true
+			}
+			v := e.store.Acquire()
+			w := v.With(stage(v, evs))
+			for _, k := range part {
+				if readable[k.ns] {
+					effective(v, k, now, collect)
+					effective(w, k, now, collect)
+				}
+			}
+			v.Release()
+			visible := e.readable(ctx, o.Caller)
+			for r := range pending {
+				resolved[r] = visible(r)
+			}
 		}
-		if len(page.Changes) == limit {
-			// One more change: the page is full and there is a next.
-			page.Next = encodeCursor("w:" + wiKeyOf(page.Changes[limit-1]).String())
-			break
+		v := e.store.Acquire()
+		w := v.With(stage(v, evs))
+		if !revised {
+			page.Revision, revised = v.Revision(), true
 		}
-		page.Changes = append(page.Changes, WhatIfChange{Subject: LookupSubject{Type: k.typ, ID: k.id}, Namespace: k.ns, Gained: gained, Lost: lost})
+		for _, k := range part {
+			if !readable[k.ns] {
+				continue
+			}
+			hidden = false
+			gained, lost := diffEntries(effective(v, k, now, shown), effective(w, k, now, shown))
+			if hidden {
+				// Conservative: a source left out may or may not change.
+				page.Withheld = true
+			}
+			if len(gained) == 0 && len(lost) == 0 {
+				continue
+			}
+			if len(page.Changes) == limit {
+				// One more change: the page is full and there is a next.
+				page.Next = encodeCursor("w:" + wiKeyOf(page.Changes[limit-1]).String())
+				break
+			}
+			page.Changes = append(page.Changes, WhatIfChange{Subject: LookupSubject{Type: k.typ, ID: k.id}, Namespace: k.ns, Gained: gained, Lost: lost})
+		}
+		v.Release()
+	}
+	if !revised {
+		v := e.store.Acquire()
+		page.Revision = v.Revision()
+		v.Release()
 	}
 	return page, nil
 }
@@ -216,8 +271,9 @@ func whatIfCandidates(v index.View, ov *index.Overlay, after string) []wiKey {
 	}
 	ended := len(ov.Namespaces()) > 0 // a deleted namespace ends assignments
 	if len(roles) > 0 || len(everyNS) > 0 || ended {
-		v.EachUser(func(u string, as []*index.Assignment) {
-			for _, a := range as {
+		v.EachUser(func(u string, as []index.Assignment) {
+			for i := range as {
+				a := &as[i]
 				if roles[a.RoleID()] || everyNS[a.Namespace] || ov.Ended(a.Namespace) {
 					users[u] = true
 					return
@@ -230,15 +286,17 @@ func whatIfCandidates(v index.View, ov *index.Overlay, after string) []wiKey {
 		// (the overlay only ends or remaps the index's, except for the
 		// users it assigns).
 		last := ""
-		for _, a := range v.Assignments(u) {
-			if a.Namespace != last { // sorted by namespace
-				add(a.Namespace, SubjectUser, u)
-				last = a.Namespace
+		before := v.Assignments(u)
+		for i := range before {
+			if ns := before[i].Namespace; ns != last { // sorted by namespace
+				add(ns, SubjectUser, u)
+				last = ns
 			}
 		}
 		if staged[u] {
-			for _, a := range w.Assignments(u) {
-				add(a.Namespace, SubjectUser, u)
+			after := w.Assignments(u)
+			for i := range after {
+				add(after[i].Namespace, SubjectUser, u)
 			}
 		}
 	}
@@ -271,10 +329,12 @@ func whatIfCandidates(v index.View, ov *index.Overlay, after string) []wiKey {
 	return slices.Compact(keys)
 }
 
-// effective returns what subject k holds at v: each resource with its
-// actions.
-func effective(v index.View, k wiKey, now time.Time) map[string]perm.Action {
+// effective returns what subject k holds at v, as subject.permissions
+// shows it to a caller who may read the sources visible allows: each
+// resource with its actions. visible must not take a view of the index.
+func effective(v index.View, k wiKey, now time.Time, visible func(seeRule) bool) map[string]perm.Action {
 	m := entries{}
+	token := false
 	switch k.typ {
 	case SubjectUser:
 		if k.id == EveryUser {
@@ -294,12 +354,35 @@ func effective(v index.View, k wiKey, now time.Time) map[string]perm.Action {
 		}
 	case SubjectToken:
 		if t := v.Token(k.id); t != nil {
+			if !visible(seeToken(t)) {
+				return map[string]perm.Action{}
+			}
+			token = true
 			tokenEntries(v, m, k.ns, t, now)
 		}
 	}
 	out := make(map[string]perm.Action, len(m))
 	for res, en := range m {
-		out[res] = en.Action
+		// As SubjectPermissions redacts: the actions of the sources the
+		// caller may read (a token's: its entry's, once one is readable).
+		var a perm.Action
+		seen := false
+		for i := range en.Sources {
+			s := &en.Sources[i]
+			if !visible(s.see) {
+				continue
+			}
+			seen = true
+			if !s.Owner {
+				a |= actionOf(&s.Permission)
+			}
+		}
+		if token {
+			a = en.Action
+		}
+		if seen && a != 0 {
+			out[res] = a
+		}
 	}
 	return out
 }

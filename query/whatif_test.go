@@ -356,17 +356,31 @@ func TestWhatIfRedactsUnreadableNamespaces(t *testing.T) {
 	require.Empty(t, all.Changes[0].Lost)
 
 	only1 := authzFunc(func(_ events.Caller, p perm.Permission, ns string) error {
-		if p.Resource == "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK" && ns == "ns1" {
+		if (p.Resource == "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK" || p.Resource == "ADMIN:NAMESPACE:ns1:ROLE:USER:*") && ns == "ns1" {
 			return nil
 		}
 		return errors.New("forbidden")
 	})
-	p, err := query.New(query.Config{}, st, only1).WhatIf(context.Background(), query.ReadOptions{Caller: events.Caller{Actor: events.Actor{Type: events.ActorUser, ID: "asker"}}}, prop, "", 0)
+	asker := query.ReadOptions{Caller: events.Caller{Actor: events.Actor{Type: events.ActorUser, ID: "asker"}}}
+	p, err := query.New(query.Config{}, st, only1).WhatIf(context.Background(), asker, prop, "", 0)
 	require.NoError(t, err)
 	require.True(t, p.Withheld)
 	require.Len(t, p.Changes, 1)
 	require.Equal(t, "ns1", p.Changes[0].Namespace)
 	require.Equal(t, "u1", p.Changes[0].Subject.ID)
+
+	// The check right alone: u1's assignment is not readable, so its
+	// change is withheld as subject.permissions withholds its entries.
+	checkOnly := authzFunc(func(_ events.Caller, p perm.Permission, ns string) error {
+		if p.Resource == "ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK" && ns == "ns1" {
+			return nil
+		}
+		return errors.New("forbidden")
+	})
+	p, err = query.New(query.Config{}, st, checkOnly).WhatIf(context.Background(), asker, prop, "", 0)
+	require.NoError(t, err)
+	require.True(t, p.Withheld)
+	require.Empty(t, p.Changes)
 
 	_, err = query.New(query.Config{}, st, nil).WhatIf(context.Background(), query.ReadOptions{}, prop, "bad cursor", 0)
 	require.Error(t, err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,7 +62,7 @@ func (b *bench) say(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context) error {
 	c := b.cfg
-	b.report = Report{Started: time.Now().UTC(), Machine: map[string]string{
+	b.report = Report{Label: c.label, Started: time.Now().UTC(), Machine: map[string]string{
 		"goos": runtime.GOOS, "goarch": runtime.GOARCH, "cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version(),
 	}, Shape: map[string]int{"users": c.users, "namespaces": c.namespaces, "roles": c.roles, "permsPerRole": c.perms,
 		"maxRolesPerUser": c.maxRoles, "maxNamespacesPerAssignment": c.maxNS, "wildcardEvery": c.wildcardEvery, "tokens": c.tokens}}
@@ -79,7 +80,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.say("generating %d users, %d roles x %d permissions, %d namespaces", c.users, c.roles, c.perms, c.namespaces)
 	b.d = dataset.Generate(dataset.Shape{Namespaces: c.namespaces, Roles: c.roles, PermsPerRole: c.perms, Users: c.users,
-		MaxRolesPerUse: c.maxRoles, MaxNSPerAssign: c.maxNS, WildcardEvery: c.wildcardEvery, Seed: c.seed})
+		MaxRolesPerUse: c.maxRoles, MaxNSPerAssign: c.maxNS, WildcardEvery: c.wildcardEvery, Seed: c.seed,
+		NoAssignmentEvents: true}) // load sends them from Users
+
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -191,17 +194,10 @@ func (b *bench) call(ctx context.Context, method, path string, body, out any) (i
 // load creates the roles and then every assignment with bulk assignments.
 func (b *bench) load(ctx context.Context) error {
 	b.roleIDs = map[string]string{}
-	type nsBatch struct {
-		ns  string
-		set []map[string]any
-	}
-	byNS := map[string][]map[string]any{}
-	var nsOrder []string
 	start := time.Now()
 	for i := range b.d.Events {
 		ev := &b.d.Events[i]
-		switch p := ev.Data.(type) {
-		case events.RoleCreated:
+		if p, ok := ev.Data.(events.RoleCreated); ok {
 			ps := index.FromEvent(p.Permissions)
 			var out struct {
 				RoleID string `json:"roleId"`
@@ -211,46 +207,36 @@ func (b *bench) load(ctx context.Context) error {
 				return err
 			}
 			b.roleIDs[p.RoleID] = out.RoleID
-		case events.UserRoleAssigned:
-			if _, ok := byNS[ev.Namespace]; !ok {
-				nsOrder = append(nsOrder, ev.Namespace)
-			}
-			byNS[ev.Namespace] = append(byNS[ev.Namespace], map[string]any{"userId": p.UserID,
-				"roleId": b.roleIDs[p.RoleID], "assignedNamespaces": p.AssignedNamespaces, "key": p.UserID + "/" + b.roleIDs[p.RoleID]})
 		}
 	}
 	rolesDone := time.Since(start)
 	b.add("load", "roles created", float64(len(b.roleIDs))/rolesDone.Seconds(), "roles/s", fmt.Sprintf("%d roles, one command each", len(b.roleIDs)))
-	// A user may hold the same role twice in the generated data (different
-	// namespaces); a batch refuses repeats, so keep the first.
-	var batches []nsBatch
-	total := 0
-	for _, ns := range nsOrder {
-		seen := map[string]bool{}
-		var cur []map[string]any
-		for _, a := range byNS[ns] {
-			k := fmt.Sprint(a["key"])
-			delete(a, "key")
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			cur = append(cur, a)
-			if len(cur) == 10_000 {
-				batches = append(batches, nsBatch{ns, cur})
-				cur = nil
-			}
-		}
-		if len(cur) > 0 {
-			batches = append(batches, nsBatch{ns, cur})
-		}
+	// The assignments go out in batches of 10,000 of one namespace (each
+	// user's are made in its home namespace), built from the users as they
+	// are sent: at 10M users, building every body first does not fit in
+	// memory. A user may hold the same role twice in the generated data
+	// (different namespaces); a batch refuses repeats, so keep the first.
+	type assignment struct {
+		UserID             string   `json:"userId"`
+		RoleID             string   `json:"roleId"`
+		AssignedNamespaces []string `json:"assignedNamespaces"`
+	}
+	type nsBatch struct {
+		ns  string
+		set []assignment
+	}
+	roleIDs := make([]string, b.cfg.roles)
+	for i := range roleIDs {
+		roleIDs[i] = b.roleIDs[dataset.RoleID(i)]
 	}
 	start = time.Now()
-	work := make(chan nsBatch)
+	work := make(chan nsBatch, 4)
 	var (
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
+		total    int
+		batches  int
 	)
 	for range 4 {
 		wg.Add(1)
@@ -266,23 +252,53 @@ func (b *bench) load(ctx context.Context) error {
 				total += len(bt.set)
 				done := total
 				mu.Unlock()
-				if done%50_000 < len(bt.set) {
+				if done%500_000 < len(bt.set) {
 					b.say("  %d assignments loaded", done)
 				}
 			}
 		}()
 	}
-	for _, bt := range batches {
-		work <- bt
+	byNS := make([][]assignment, b.cfg.namespaces)
+	send := func(h int) {
+		work <- nsBatch{dataset.NSName(h), byNS[h]}
+		batches++
+		byNS[h] = nil
+	}
+	var held []int
+	for u, as := range b.d.Users {
+		h := int(b.d.Homes[u])
+		uid := dataset.UserID(u)
+		held = held[:0]
+		if len(byNS[h])+len(as) > 10_000 {
+			send(h)
+		}
+		for _, a := range as {
+			if slices.Contains(held, a.Role) {
+				continue
+			}
+			held = append(held, a.Role)
+			byNS[h] = append(byNS[h], assignment{UserID: uid, RoleID: roleIDs[a.Role], AssignedNamespaces: a.Namespaces})
+		}
+		if u%65536 == 0 && ctx.Err() != nil {
+			break
+		}
+	}
+	for h := range byNS {
+		if len(byNS[h]) > 0 {
+			send(h)
+		}
 	}
 	close(work)
 	wg.Wait()
 	if firstErr != nil {
 		return firstErr
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	el := time.Since(start)
-	b.imported, b.batches = total, len(batches)
-	b.add("load", "bulk import", float64(total)/el.Seconds(), "grants/s", fmt.Sprintf("%d assignments in %d batches, 4 writers, fsync on", total, len(batches)))
+	b.imported, b.batches = total, batches
+	b.add("load", "bulk import", float64(total)/el.Seconds(), "grants/s", fmt.Sprintf("%d assignments in %d batches, 4 writers, fsync on", total, batches))
 	return nil
 }
 
@@ -295,7 +311,7 @@ func (b *bench) commands(ctx context.Context) error {
 		"permissions": []perm.Permission{{Resource: "NAMESPACE:{namespace}:USER:{userId}:SAVE", Action: perm.CRUD}}}, &role); err != nil {
 		return err
 	}
-	for _, writers := range []int{1, 8} {
+	for _, writers := range b.cfg.writers {
 		n := b.cfg.commands
 		lat, el, err := timed(writers, n*writers, func(w, i int) error {
 			ns := fmt.Sprintf("cmd%d-%d", writers, w)

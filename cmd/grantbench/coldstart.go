@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -102,6 +104,9 @@ func (b *bench) startReplica(ctx context.Context, dir, bucket string, head uint6
 		"--snapshot-bucket", bucket,
 		"--head", fmt.Sprint(head))
 	cmd.Stderr = b.progress
+	if b.cfg.replicaLimit != "" {
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+b.cfg.replicaLimit)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -199,6 +204,9 @@ func (b *bench) coldstart(ctx context.Context) error {
 		{"replica cold start from snapshot", "", "new process, empty data directory: newest snapshot + the tail, index loaded"},
 		{"replica cold start from zero", "GRANTBENCH_NO_SNAPSHOTS", "new process, empty data directory, no snapshot: replays the whole stream"},
 	} {
+		if run.bucket != "" && b.cfg.noReplayZero {
+			continue
+		}
 		dir, err := os.MkdirTemp("", "grantbench-replica-")
 		if err != nil {
 			return err
@@ -284,5 +292,44 @@ func (b *bench) replicaMemory(ctx context.Context, p *replicaProc) error {
 	b.add("coldstart", "replica HTTP checks", float64(n)/el.Seconds(), "checks/s", fmt.Sprintf("%d checks, 4 clients, before the RSS rows", n))
 	b.add("coldstart", "replica RSS", rss, "MiB", "replica process after those checks")
 	b.add("coldstart", "replica peak RSS", peak, "MiB", "VmHWM of the replica process: start-up and checks")
+	heap, err := b.replicaHeap(ctx, p)
+	if err != nil {
+		return err
+	}
+	note := "go_memstats_heap_inuse_bytes of the replica's /metrics, after those checks"
+	if b.cfg.replicaLimit != "" {
+		note += ", GOMEMLIMIT=" + b.cfg.replicaLimit
+	}
+	b.add("coldstart", "replica heap in use", heap["go_memstats_heap_inuse_bytes"]/(1<<20), "MiB", note)
+	b.add("coldstart", "replica heap live", heap["go_memstats_heap_alloc_bytes"]/(1<<20), "MiB",
+		"go_memstats_heap_alloc_bytes: reachable objects and garbage not yet swept")
 	return nil
+}
+
+// replicaHeap reads the Go heap gauges of the replica's GET /metrics.
+func (b *bench) replicaHeap(ctx context.Context, p *replicaProc) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+p.report.HTTPAddr+"/metrics", http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("replica GET /metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !strings.HasPrefix(name, "go_memstats_heap_") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, sc.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +34,14 @@ type config struct {
 	commands      int
 	tokens        int
 	replicaChecks int
+	replicaLimit  string
+	noReplayZero  bool
 	concurrency   []int
+	writers       []int
 	phases        map[string]bool
 	jsonOut       string
+	label         string
+	cpuProfile    string
 	seed          uint64
 }
 
@@ -44,7 +50,7 @@ const allPhases = "load,tokens,commands,visible,inproc,http,nats,batch,follower,
 // phaseHelp says what each phase measures, for --help.
 const phaseHelp = `  load       roles, then every assignment in bulk batches (fsync on)
   tokens     API tokens issued through the command path; in-process token checks
-  commands   single commands with fsync, 1 and 8 writers
+  commands   single commands with fsync, by concurrent writers (--writers)
   visible    JetStream ack / publish to applied in the local index
   inproc     the server engine's check latency (p50/p99/p99.9) and checks/s
   http       POST /v1/check with 1..64 keep-alive clients (--concurrency)
@@ -75,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("grantbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
-	var conc, phases string
+	var conc, writers, phases string
 	var quick bool
 	fs.StringVar(&cfg.url, "url", "", "measure this running server over HTTP only (default: start one in-process)")
 	fs.StringVar(&cfg.token, "token", os.Getenv("GRANTLOG_TOKEN"), "bearer token for --url (env GRANTLOG_TOKEN)")
@@ -90,11 +96,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.checks, "checks", 20_000, "HTTP checks per concurrency level")
 	fs.IntVar(&cfg.inprocCheck, "inproc-checks", 1_000_000, "in-process checks")
 	fs.IntVar(&cfg.replicaChecks, "replica-checks", 200_000, "HTTP checks sent to the coldstart phase's replica process before its RSS is read")
+	fs.BoolVar(&cfg.noReplayZero, "coldstart-skip-zero", false, "skip the coldstart phase's replica started from zero (a full replay: minutes at 10M users)")
+	fs.StringVar(&cfg.replicaLimit, "replica-gomemlimit", "", "GOMEMLIMIT of the coldstart phase's replica processes (e.g. 2500MiB; default: the environment's)")
 	fs.IntVar(&cfg.tokens, "tokens", 1_000, "API tokens issued (one command each) for the token-check phase")
 	fs.IntVar(&cfg.commands, "commands", 500, "single commands per writer setting (fsync on every write)")
 	fs.StringVar(&conc, "concurrency", "1,4,16,64", "HTTP client concurrency levels")
+	fs.StringVar(&writers, "writers", "1,8", "concurrent writers of the commands phase, one setting after another (each writer its own namespace)")
 	fs.StringVar(&phases, "phases", allPhases, "phases to run, comma-separated")
 	fs.StringVar(&cfg.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (server and load) to this file")
+	fs.StringVar(&cfg.label, "label", "", "a name for what is measured (a build, a setting), recorded in the JSON report")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "dataset seed")
 	fs.BoolVar(&quick, "quick", false, "small counts for a smoke run (overrides counts not set explicitly)")
 	fs.Usage = func() {
@@ -124,6 +135,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.concurrency = append(cfg.concurrency, n)
 	}
+	for _, c := range strings.Split(writers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 || n > 256 {
+			fmt.Fprintf(stderr, "grantbench: --writers %q: use numbers from 1 to 256\n", writers)
+			return 2
+		}
+		cfg.writers = append(cfg.writers, n)
+	}
 	cfg.phases = map[string]bool{}
 	for _, p := range strings.Split(phases, ",") {
 		p = strings.TrimSpace(p)
@@ -144,6 +163,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := &bench{cfg: cfg, out: stdout, log: slog.New(slog.NewTextHandler(io.Discard, nil)), progress: stderr}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "grantbench: --cpuprofile: %v\n", err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	if err := b.run(ctx); err != nil {
 		fmt.Fprintf(stderr, "grantbench: %v\n", err)
 		return 1
@@ -170,6 +203,9 @@ type Result struct {
 
 // Report is everything one run measured.
 type Report struct {
+	// Label names the build or setting measured (--label), e.g.
+	// "before" and "group commit": the writes chart draws one line each.
+	Label   string            `json:"label,omitempty"`
 	Started time.Time         `json:"started"`
 	Machine map[string]string `json:"machine"`
 	Shape   map[string]int    `json:"shape"`

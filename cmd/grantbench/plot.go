@@ -65,7 +65,10 @@ Draws SVG charts from reports written with grantbench --json:
   latency.svg  latency by percentile of each measured check path (from the
                report with the most latency distributions)
   scale.svg    in-process check p50/p99 against users, one point per report
-  memory.svg   replica RSS (and peak) against users, one point per report
+  memory.svg   replica RSS (and peak, and heap in use) against users, one point per report
+  start.svg    replica and embedded follower cold start from a snapshot against users
+  writes.svg   single commands/s against concurrent writers (commands
+               phase), one line per report label (--label)
 
 Example:
   for n in 10000 100000 1000000; do
@@ -149,10 +152,12 @@ func plotCharts(reports []Report) map[string]string {
 	// Scale: one point per user count (the median of the reports with that
 	// count, so repeated runs can be given together).
 	lat := []series{{name: "in-process check p50"}, {name: "in-process check p99"}, {name: "follower check p50"}, {name: "follower check p99"}}
-	mem := []series{{name: "replica RSS after checks"}, {name: "replica peak RSS"}}
+	mem := []series{{name: "replica RSS after checks"}, {name: "replica peak RSS"}, {name: "replica heap in use"}}
+	start := []series{{name: "replica from snapshot"}, {name: "embedded follower from snapshot"}}
 	pick := map[string]*series{
 		"inproc/check p50": &lat[0], "inproc/check p99": &lat[1], "follower/check p50": &lat[2], "follower/check p99": &lat[3],
-		"coldstart/replica RSS": &mem[0], "coldstart/replica peak RSS": &mem[1],
+		"coldstart/replica RSS": &mem[0], "coldstart/replica peak RSS": &mem[1], "coldstart/replica heap in use": &mem[2],
+		"coldstart/replica cold start from snapshot": &start[0], "coldstart/follower cold start from snapshot": &start[1],
 	}
 	values := map[*series]map[float64][]float64{}
 	for _, r := range reports {
@@ -178,9 +183,62 @@ func plotCharts(reports []Report) map[string]string {
 	}
 	if ss := nonEmpty(mem); len(ss) > 0 {
 		charts["memory.svg"] = chart{title: "Replica memory against users", xlabel: "users", ylabel: "MiB",
-			logX: true, yFromZero: true, hline: 1024, hlineLabel: "target: 1 GiB"}.svg(ss)
+			logX: true, yFromZero: true, hline: 3072, hlineLabel: "target: 3 GiB at 10M users"}.svg(ss)
+	}
+	if ss := nonEmpty(start); len(ss) > 0 {
+		for i := range ss {
+			for j := range ss[i].pts {
+				ss[i].pts[j][1] /= 1000 // ms → s
+			}
+		}
+		charts["start.svg"] = chart{title: "Cold start from a snapshot against users", xlabel: "users", ylabel: "seconds",
+			logX: true, yFromZero: true, hline: 30, hlineLabel: "target: 30 s at 10M users"}.svg(ss)
+	}
+	if ss := writeSeries(reports); len(ss) > 0 {
+		charts["writes.svg"] = chart{title: "Single commands with fsync against concurrent writers", xlabel: "writers",
+			ylabel: "commands/s", logX: true, yFromZero: true}.svg(ss)
 	}
 	return charts
+}
+
+// writeSeries is commands/s against writers (the commands phase's
+// "commands, N writer(s)"), one series per report label, each point the
+// median of the reports with that label and writer count.
+func writeSeries(reports []Report) []series {
+	byLabel := map[string]map[float64][]float64{}
+	for _, r := range reports {
+		for _, res := range r.Results {
+			var n int
+			if res.Phase != "commands" || res.Unit != "commands/s" {
+				continue
+			}
+			if _, err := fmt.Sscanf(res.Name, "commands, %d writer(s)", &n); err != nil || n < 1 {
+				continue
+			}
+			if byLabel[r.Label] == nil {
+				byLabel[r.Label] = map[float64][]float64{}
+			}
+			byLabel[r.Label][float64(n)] = append(byLabel[r.Label][float64(n)], res.Value)
+		}
+	}
+	labels := make([]string, 0, len(byLabel))
+	for l := range byLabel {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	var ss []series
+	for _, l := range labels {
+		s := series{name: l}
+		if s.name == "" {
+			s.name = "commands/s"
+		}
+		for w, vs := range byLabel[l] {
+			s.pts = append(s.pts, [2]float64{w, median(vs)})
+		}
+		sort.Slice(s.pts, func(i, j int) bool { return s.pts[i][0] < s.pts[j][0] })
+		ss = append(ss, s)
+	}
+	return ss
 }
 
 func nonEmpty(ss []series) []series {

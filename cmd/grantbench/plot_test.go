@@ -53,13 +53,35 @@ func TestPlotCharts(t *testing.T) {
 	}
 	assert.Contains(t, charts["latency.svg"], "inproc: check, 1 goroutine")
 	assert.Contains(t, charts["scale.svg"], "in-process check p99")
-	assert.Contains(t, charts["memory.svg"], "target: 1 GiB")
+	assert.Contains(t, charts["memory.svg"], "target: 3 GiB at 10M users")
 	// Points are drawn in user order whatever the report order, one per
 	// user count (the median of repeated runs: 1.7 µs at 1M, not 9).
 	assert.Equal(t, 6, strings.Count(charts["scale.svg"], "<circle"))
 	assert.Contains(t, charts["scale.svg"], "in-process check p50: 1.7<")
 	assert.NotContains(t, charts["scale.svg"], "in-process check p50: 9<")
 	assert.Contains(t, charts["scale.svg"], ">1M<")
+}
+
+// TestPlotWrites: the writes chart draws commands/s against writers, one
+// line per report label, each point the median of that label's runs.
+func TestPlotWrites(t *testing.T) {
+	rep := func(label string, v1, v8 float64) Report {
+		return Report{Label: label, Results: []Result{
+			{Phase: "commands", Name: "commands, 1 writer(s)", Value: v1, Unit: "commands/s"},
+			{Phase: "commands", Name: "commands, 1 writer(s) p50", Value: 900, Unit: "µs"},
+			{Phase: "commands", Name: "commands, 8 writer(s)", Value: v8, Unit: "commands/s"},
+		}}
+	}
+	charts := plotCharts([]Report{rep("before", 800, 900), rep("before", 700, 950), rep("before", 750, 5000),
+		rep("group commit", 820, 1200)})
+	svg := charts["writes.svg"]
+	require.NotEmpty(t, svg)
+	assert.Contains(t, svg, ">before<")
+	assert.Contains(t, svg, ">group commit<")
+	assert.Equal(t, 4, strings.Count(svg, "<circle"), "two writer counts, two labels")
+	assert.Contains(t, svg, "before: 950<", "the median of three runs")
+	assert.NotContains(t, svg, "900<", "latency figures are not drawn")
+	assert.Empty(t, writeSeries([]Report{scaleReport(1000, 1, 2, 3)}))
 }
 
 func TestPlotCommand(t *testing.T) {

@@ -38,7 +38,7 @@ var groups = []*cobra.Group{
 // groupOf is the group of a top-level command; a top-level name the table
 // gains later lands in admin.
 var groupOf = map[string]string{
-	"serve": "service", "config": "service",
+	"serve": "service", "config": "service", "health": "service",
 	"role": "model", "assign": "model", "unassign": "model", "user": "model", "namespace": "model",
 	"client": "model", "token": "model", "scope": "model", "endpoint": "model", "preset": "model", "catalog": "model",
 	"apply": "model", "export": "model",
@@ -74,7 +74,7 @@ type cli struct {
 
 // reserved are the CLI's own top-level commands: an operation of the table
 // by one of these names is left out (it would take their place).
-var reserved = map[string]bool{"serve": true, "audit": true, "config": true, "context": true, "completion": true, "version": true, "help": true}
+var reserved = map[string]bool{"serve": true, "health": true, "audit": true, "config": true, "context": true, "completion": true, "version": true, "help": true}
 
 const rootLong = `grantlog — an event-sourced permission service, and its command line.
 
@@ -145,10 +145,11 @@ func (c *cli) root() *cobra.Command {
 			"grantlog serve --data-dir grantlog-data --http-addr 127.0.0.1:8080", serve, c),
 		passThrough("audit", "Tail, export or verify the audit stream (grantlog audit help)",
 			"grantlog audit tail -f --namespace mygame", auditCmd, c),
-		c.versionCmd(), c.completionCmd(root), c.contextCmd(), c.configCmd(),
+		c.versionCmd(), c.completionCmd(root), c.contextCmd(), c.configCmd(), c.healthCmd(),
 	)
 	c.addOperations(root)
 	c.addVerbs(root)
+	node(root, []string{"bootstrap"}).AddCommand(c.bootstrapTokenCmd())
 	root.AddCommand(c.applyCmd(), c.exportCmd())
 	root.AddCommand(c.backupCmd(), c.restoreCmd())
 	addGroupExamples(root)

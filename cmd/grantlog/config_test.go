@@ -11,12 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/grantlog/grantlog/internal/testutil"
 )
 
 // clearServeEnv unsets every environment variable serve's flags read, for
@@ -233,24 +234,6 @@ func TestConfigCheckExample(t *testing.T) {
 	assert.Regexp(t, `nats-password +\(set\) +env GRANTLOG_NATS_PASSWORD`, out.String())
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeWithConfigFile: grantlog serve --config starts with the file's
 // settings (its data dir, its free ports, its admin listener and rate
 // limit) and a flag overrides the file.
@@ -260,7 +243,7 @@ func TestServeWithConfigFile(t *testing.T) {
 	path := writeConfig(t, "data-dir: "+filepath.Join(dir, "data")+"\nhttp-addr: 127.0.0.1:0\nnats-listen: 127.0.0.1:0\n"+
 		"admin-addr: 127.0.0.1:0\nrate-limit: 100\nlog-level: warn\n")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"serve", "--config", path, "--rate-burst", "7"}, &out, &errOut) }()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "serving HTTP") }, 20*time.Second, 20*time.Millisecond,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -346,7 +347,8 @@ func (c *cli) checkCmd() *cobra.Command {
 	var (
 		ns, user, clientID, token string
 		explain                   bool
-		atLeast                   uint64
+		atLeast, atRev            uint64
+		asOf                      string
 		attrs                     []string
 	)
 	cmd := &cobra.Command{
@@ -356,9 +358,13 @@ func (c *cli) checkCmd() *cobra.Command {
 namespace NS. ACTION is 1..15 or letters of CRUD. It prints the answer and
 the revision it was answered at; the exit status is 0 when allowed, 1 when
 denied and 2 or more when the check could not be answered (like grep), so
-scripts can write: if grantlog check ...; then ...`,
+scripts can write: if grantlog check ...; then ...
+
+With --at-revision N or --as-of TIME (RFC 3339) it answers as of that past
+revision or instant (the caller needs the namespace's audit-read right too).`,
 		Example: `  grantlog check --namespace mygame --user u1 'NAMESPACE:mygame:USER:u1:ORDER' R
-  grantlog check --namespace mygame --user u1 --explain 'NAMESPACE:mygame:USER:u1:ORDER' D`,
+  grantlog check --namespace mygame --user u1 --explain 'NAMESPACE:mygame:USER:u1:ORDER' D
+  grantlog check --namespace mygame --user u1 --as-of 2026-11-24T14:02:00Z --explain 'NAMESPACE:mygame:BUILD' D`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var subject map[string]any
@@ -382,6 +388,15 @@ scripts can write: if grantlog check ...; then ...`,
 			}
 			if atLeast > 0 {
 				req["atLeastRevision"] = atLeast
+			}
+			if atRev > 0 {
+				req["atRevision"] = atRev
+			}
+			if asOf != "" {
+				if _, err := time.Parse(time.RFC3339Nano, asOf); err != nil {
+					return usageErr("--as-of %q: give an RFC 3339 instant, e.g. 2026-11-24T14:02:00Z", asOf)
+				}
+				req["asOf"] = asOf
 			}
 			if len(attrs) > 0 {
 				m := map[string]string{}
@@ -437,8 +452,11 @@ scripts can write: if grantlog check ...; then ...`,
 	cmd.Flags().StringVar(&token, "token", "", "check this token (its secret; prefer a file: --token \"$(cat FILE)\")")
 	cmd.Flags().BoolVar(&explain, "explain", false, "say why: the grants that allowed it, or what was considered")
 	cmd.Flags().Uint64Var(&atLeast, "at-least-revision", 0, "wait (bounded) until the node has applied this revision")
+	cmd.Flags().Uint64Var(&atRev, "at-revision", 0, "answer as of this past revision (time-bound grants at its event's instant)")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "answer as of this past instant (RFC 3339, e.g. 2026-11-24T14:02:00Z)")
 	cmd.Flags().StringArrayVar(&attrs, "attr", nil, "a request attribute KEY=VALUE, for constraints (repeatable)")
 	cmd.MarkFlagsMutuallyExclusive("user", "client", "token")
+	cmd.MarkFlagsMutuallyExclusive("at-least-revision", "at-revision", "as-of")
 	_ = cmd.MarkFlagRequired("namespace")
 	return cmd
 }

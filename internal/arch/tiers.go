@@ -73,6 +73,7 @@ var tiers = map[string]Tier{
 	"internal/arch":     Support,
 	"internal/readme":   Support,
 	"internal/soak":     Support,
+	"deploy":            Support, // tests only: deploy/deploy_test.go
 }
 
 // coreThirdParty are the only modules outside the standard library that

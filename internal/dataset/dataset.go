@@ -18,14 +18,23 @@ type Shape struct {
 	MaxNSPerAssign int // each assignment applies in 1..MaxNSPerAssign namespaces (e.g. 5)
 	WildcardEvery  int // every n-th role is a wildcard role (0: none)
 	Seed           uint64
+	// NoAssignmentEvents leaves the assignments out of Events (Users and
+	// Homes still hold them): a load tool that sends them in bulk from
+	// Users needs no event per assignment (20M events at 10M users do not
+	// fit in memory).
+	NoAssignmentEvents bool
 }
 
 // Dataset is a generated event sequence and what checks to ask of it.
 type Dataset struct {
 	Shape  Shape
 	Events []events.Event
-	// Users[i] holds user i's assignments: role index and namespaces.
+	// Users[i] holds user i's assignments: role index and namespaces
+	// (namespace names are shared strings).
 	Users [][]Assignment
+	// Homes[i] is the index of the namespace user i's assignments are made
+	// in (NSName).
+	Homes []int32
 	// RolePerms[r] are role r's resources (all with action 15 or 2).
 	RolePerms [][]events.Permission
 	RoleWild  []bool
@@ -91,19 +100,28 @@ func Generate(s Shape) *Dataset {
 			RoleID: RoleID(i), RoleName: fmt.Sprintf("Role%d", i), IsWildcard: wild, Permissions: ps,
 		})
 	}
+	nsNames := make([]string, s.Namespaces)
+	for i := range nsNames {
+		nsNames[i] = NSName(i)
+	}
 	d.Users = make([][]Assignment, s.Users)
+	d.Homes = make([]int32, s.Users)
 	for u := range s.Users {
-		home := NSName(r.IntN(s.Namespaces))
+		h := r.IntN(s.Namespaces)
+		d.Homes[u] = int32(h) //nolint:gosec // a namespace index
+		home := nsNames[h]
 		for range 1 + r.IntN(s.MaxRolesPerUse) {
 			role := r.IntN(s.Roles)
 			var nss []string
 			if !d.RoleWild[role] {
 				for range 1 + r.IntN(s.MaxNSPerAssign) {
-					nss = append(nss, NSName(r.IntN(s.Namespaces)))
+					nss = append(nss, nsNames[r.IntN(s.Namespaces)])
 				}
 			}
 			d.Users[u] = append(d.Users[u], Assignment{Role: role, Namespaces: nss})
-			add(home, UserID(u), events.UserRoleAssigned{UserID: UserID(u), RoleID: RoleID(role), AssignedNamespaces: nss})
+			if !s.NoAssignmentEvents {
+				add(home, UserID(u), events.UserRoleAssigned{UserID: UserID(u), RoleID: RoleID(role), AssignedNamespaces: nss})
+			}
 		}
 	}
 	return d

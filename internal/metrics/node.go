@@ -23,6 +23,10 @@ type Node struct {
 	// AuditSubscribers counts the open audit streams (audit and
 	// permission-change feeds).
 	AuditSubscribers func() int
+	// GroupCommit counts the command side's atomic batches of commands'
+	// events (group commit), the events in them, and the batches the
+	// stream refused whole (then appended one by one).
+	GroupCommit func() (batches, events, split uint64)
 }
 
 func desc(name, help string) *prometheus.Desc {
@@ -39,6 +43,9 @@ var (
 	descNATSConnected = desc("nats_connected", "1 when the node's NATS connection is connected, else 0.")
 	descNATSReconnect = desc("nats_reconnects_total", "Times the node's NATS connection reconnected.")
 	descAuditSubs     = desc("audit_subscribers", "Open audit streams (GET /v1/audit/stream, the permission-change feed).")
+	descGroupBatches  = desc("group_commit_batches_total", "Atomic batches in which commands decided at the same time appended their events together (group commit).")
+	descGroupEvents   = desc("group_commit_events_total", "Events appended inside group-commit batches.")
+	descGroupSplit    = desc("group_commit_split_total", "Group-commit batches the stream refused whole (a member's stale expectation or stored message id), whose events were then appended one by one.")
 )
 
 // SetNode registers the node's state, read at each scrape.
@@ -53,7 +60,7 @@ type nodeCollector struct{ n Node }
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descHead, descLag, descEventsApplied, descSnapAge, descSnapSize,
-		descNATSConnected, descNATSReconnect, descAuditSubs} {
+		descNATSConnected, descNATSReconnect, descAuditSubs, descGroupBatches, descGroupEvents, descGroupSplit} {
 		ch <- d
 	}
 }
@@ -89,5 +96,11 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n.AuditSubscribers != nil {
 		ch <- prometheus.MustNewConstMetric(descAuditSubs, prometheus.GaugeValue, float64(n.AuditSubscribers()))
+	}
+	if n.GroupCommit != nil {
+		batches, events, split := n.GroupCommit()
+		ch <- prometheus.MustNewConstMetric(descGroupBatches, prometheus.CounterValue, float64(batches))
+		ch <- prometheus.MustNewConstMetric(descGroupEvents, prometheus.CounterValue, float64(events))
+		ch <- prometheus.MustNewConstMetric(descGroupSplit, prometheus.CounterValue, float64(split))
 	}
 }

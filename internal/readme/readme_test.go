@@ -30,6 +30,11 @@ import (
 //     scripts/tools.sh nats installs it), NATS_URL set to the server's;
 //     without it the block is skipped, unless CI_REQUIRE_NATS_CLI=1 (.ci/run
 //     installs it), and TestREADMENATS sends its requests with nats.go.
+//   - <!-- readme-test: needs docker --> marks a block that needs a Docker
+//     engine and the two-region docker-compose.yml: TestREADME skips it
+//     (scripts/compose-test.sh runs that story, and runs the blocks
+//     themselves against its project), TestREADMEDocker checks that the
+//     scripts, services and subcommands it names exist.
 //   - A ```text block right after a ```sh block (blank lines between only)
 //     is the sh block's expected output: stdout and stderr together,
 //     compared with all whitespace removed, "…" matching any text (ids,
@@ -52,7 +57,7 @@ type block struct {
 	line     int // README line of the first line of code
 	code     []string
 	skip     string // reason, "" when the block runs
-	needs    string // a tool the block needs ("nats")
+	needs    string // a tool the block needs ("nats", "docker")
 	expected *block // the ```text block that follows, if any
 }
 
@@ -131,8 +136,10 @@ func TestREADME(t *testing.T) {
 				t.Fatalf("README.md:%d needs the nats CLI: install it with scripts/tools.sh nats", b.line-1)
 			}
 			t.Logf("skipped: README.md:%d: the nats CLI is not installed (scripts/tools.sh nats); TestREADMENATS sends its requests with nats.go", b.line-1)
+		case b.needs == "docker":
+			t.Logf("skipped: README.md:%d: needs Docker (scripts/compose-test.sh runs it)", b.line-1)
 		case b.needs != "" && b.needs != "nats":
-			t.Fatalf("README.md:%d: readme-test: needs %q: only nats is known", b.line-1, b.needs)
+			t.Fatalf("README.md:%d: readme-test: needs %q: only nats and docker are known", b.line-1, b.needs)
 		default:
 			run = append(run, b)
 		}

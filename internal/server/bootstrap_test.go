@@ -106,6 +106,7 @@ func TestBootstrapCredentialInEventLog(t *testing.T) {
 	cl := cmd.c.must(http.StatusCreated, "POST", "/v1/namespaces/ops/clients", map[string]any{"clientName": "ops-admin",
 		"permissions": []map[string]any{{"resource": "ADMIN:BOOTSTRAP", "action": 15}, {"resource": "ADMIN:ROLE", "action": 2}}})
 	caughtUp(t, rep.c, num(cl["revision"]))
+	waitApplied(t, cmd, n0, rep) // every node asked below has the tokens (n0 lagged under -race once)
 	tok1, tok2 := t1["token"].(string), t2["token"].(string)
 	for _, n := range []*node{n0, rep, cmd} {
 		n.c.as(tok1).must(http.StatusOK, "GET", "/v1/roles", nil)

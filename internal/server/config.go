@@ -26,6 +26,12 @@ type Config struct {
 	// ApplyWait bounds how long a command waits for its event to be applied
 	// locally before answering; default 5s.
 	ApplyWait time.Duration
+	// GroupBatchMin is the smallest group of commands' events appended as
+	// one JetStream atomic batch (command.Config.GroupBatchMin); default
+	// command.DefaultGroupBatchMin. NoGroupCommit appends every command's
+	// event on its own.
+	GroupBatchMin int
+	NoGroupCommit bool
 	// MaxWait bounds how long a read with atLeastRevision waits; default 5s.
 	MaxWait time.Duration
 	// IdempotencyWindow is how long a retry with the same Idempotency-Key

@@ -33,6 +33,12 @@ func (s *Server) setupMetrics(auditSvc *audit.Service) error {
 			return nc.Status() == nats.CONNECTED, nc.Stats().Reconnects
 		},
 	}
+	if s.Commands != nil {
+		node.GroupCommit = func() (uint64, uint64, uint64) {
+			st := s.Commands.GroupCommitStats()
+			return uint64(st.Batches), uint64(st.Batched), uint64(st.Split)
+		}
+	}
 	if s.snapshots.taker != nil {
 		taker := s.snapshots.taker
 		node.Snapshot = func() (time.Time, int64, bool) {

@@ -129,7 +129,8 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	assert.False(t, hasSnapshot, "no snapshot taken yet")
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "grantlog_nats_connected",
 		"grantlog_applied_revision", "grantlog_head_revision", "grantlog_lag_events", "grantlog_events_applied_total",
-		"grantlog_audit_subscribers", "grantlog_nats_reconnects_total"} {
+		"grantlog_audit_subscribers", "grantlog_nats_reconnects_total",
+		"grantlog_group_commit_batches_total", "grantlog_group_commit_events_total", "grantlog_group_commit_split_total"} {
 		assert.Contains(t, before, name)
 	}
 	assert.InDelta(t, 1.0, before.must(t, "grantlog_nats_connected"), 0)

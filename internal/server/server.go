@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,12 +105,15 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		// The loss and return of the connection are logged (the node then
 		// reports itself stale: noderole.go).
-		connOpts := append(tlsOpts,
+		// The handlers keep the logger, not s: New's error returns set s to
+		// nil, and closing the connection then still calls them.
+		logger := s.log
+		connOpts := append(slices.Clip(tlsOpts),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-				s.log.Warn("NATS connection lost; reconnecting (answering at the last applied revision meanwhile)", "err", err)
+				logger.Warn("NATS connection lost; reconnecting (answering at the last applied revision meanwhile)", "err", err)
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
-				s.log.Info("NATS connection back", "server", nc.ConnectedUrlRedacted())
+				logger.Info("NATS connection back", "server", nc.ConnectedUrlRedacted())
 			}))
 		if s.nc, err = eventlog.Connect(eventlog.ConnectConfig{URL: cfg.NATSURL, User: cfg.NATSUser, Password: cfg.NATSPassword,
 			CredsFile: cfg.NATSCreds, Name: "grantlog-" + cfg.NodeName, Options: connOpts}); err != nil {
@@ -157,6 +161,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		if err := s.ensureReaderMirror(ctx); err != nil {
 			return nil, err
 		}
+		s.ensureSnapshotBucket(ctx)
 		if err := s.ensureRegionSnapshots(ctx); err != nil {
 			return nil, err
 		}
@@ -179,15 +184,21 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.snapshots.taker = s.newSnapshotter(s.store)
 	s.proj = projector.New(projector.Config{
 		Stream: s.streamName(), Logger: cfg.Logger,
-		Progress: func(applied, head uint64) {
-			cfg.Logger.Info("catching up", "applied", applied, "head", head)
-		},
+		// At most a line every 5 s (a replay from zero of millions of
+		// events), and one when caught up.
+		Progress: projector.ProgressLog(cfg.Logger, 5*time.Second, nil),
 	}, s.evjs, s.store)
 	// The authorizer asks an unguarded engine (it only uses Allows); the
 	// engine the API serves is guarded by the authorizer.
 	authorizer := auth.NewAuthorizer(query.New(query.Config{}, s.store, nil))
-	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait}, s.store, authorizer)
-	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey}, s.evjs, stream, s.store, authorizer)
+	// Its past views (checks at a past revision, timelines) replay the
+	// stream the projector reads, through the same connection.
+	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait, History: query.HistoryConfig{
+		JS: s.evjs, Stream: s.streamName(), Logger: cfg.Logger,
+		Replay: HistoryReplayer(s.evjs, s.streamName(), cfg.Logger),
+	}}, s.store, authorizer)
+	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey,
+		GroupBatchMin: cfg.GroupBatchMin, NoGroupCommit: cfg.NoGroupCommit}, s.evjs, stream, s.store, authorizer)
 
 	s.auth = &auth.Authenticator{Index: s.store, Legacy: s.boot.legacy}
 	// Open audit streams end when the HTTP server starts shutting down.
@@ -315,6 +326,9 @@ func (s *Server) Close() {
 		s.nc.Close()
 	}
 	s.nc = nil
+	if s.Query != nil {
+		s.Query.Close()
+	}
 	if s.nats != nil {
 		s.nats.Close()
 		s.nats = nil

@@ -98,6 +98,19 @@ func (s *Server) ensureReaderMirror(ctx context.Context) error {
 	}
 }
 
+// ensureSnapshotBucket creates the snapshot bucket on a node that writes
+// against an external NATS, before its first snapshot, so that other
+// regions can mirror it from the start (a failure is only logged: the
+// first snapshot creates it too).
+func (s *Server) ensureSnapshotBucket(ctx context.Context) {
+	if s.nats != nil {
+		return
+	}
+	if err := eventlog.EnsureSnapshotBucket(ctx, s.js, s.cfg.SnapshotBucket, s.cfg.StreamReplicas); err != nil {
+		s.log.Warn("could not create the snapshot bucket (other regions mirror it)", "err", err)
+	}
+}
+
 // ensureRegionSnapshots creates this region's copy of the snapshot bucket
 // (eventlog.EnsureSnapshotMirror) on a node that writes in a region other
 // than the home region (HomeDomain set), through what the region's
@@ -105,13 +118,7 @@ func (s *Server) ensureReaderMirror(ctx context.Context) error {
 // (deploy/nats/region.conf), so that new replicas there start from a
 // snapshot in their own region.
 func (s *Server) ensureRegionSnapshots(ctx context.Context) error {
-	if s.nats != nil {
-		return nil
-	}
-	if err := eventlog.EnsureSnapshotBucket(ctx, s.js, s.cfg.SnapshotBucket, s.cfg.StreamReplicas); err != nil {
-		s.log.Warn("could not create the snapshot bucket (other regions mirror it)", "err", err)
-	}
-	if s.cfg.HomeDomain == "" {
+	if s.nats != nil || s.cfg.HomeDomain == "" {
 		return nil
 	}
 	js, err := jetstream.NewWithAPIPrefix(s.nc, eventlog.SnapshotsAPIPrefix)

@@ -64,24 +64,24 @@ func FreePort(t testing.TB) int {
 type NATSServer struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *SyncBuffer
 	done chan struct{}
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and a
-// test's reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a writer (a process, a server)
+// and a test's reads at once.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -143,7 +143,7 @@ func StartNATSServerOpts(t testing.TB, o NATSServerOpts) *NATSServer {
 	if port == 0 {
 		port = FreePort(t)
 	}
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	cmd := exec.Command(bin, append([]string{"-c", local, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "0"}, o.Args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -179,7 +179,7 @@ func (l *Log) PublishRaw(t testing.TB, subject string, data []byte, sig string) 
 // and has announced it (as a command node does at start).
 func StartSignedNode(t testing.TB, l *Log, dir string, key *logsig.Key) *Node {
 	t.Helper()
-	n := startNode(t, l, dir, key)
+	n := startNode(t, l, dir, key, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err := n.Commands.AnnounceSigningKey(ctx, Root())

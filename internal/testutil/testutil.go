@@ -82,6 +82,13 @@ type Node struct {
 // the deployment would; it announces nothing.
 func StartNode(t testing.TB, l *Log, dir string) *Node {
 	t.Helper()
+	return StartNodeWith(t, l, dir, nil)
+}
+
+// StartNodeWith is StartNode with the command service's configuration
+// changed by tune (e.g. its group commit settings).
+func StartNodeWith(t testing.TB, l *Log, dir string, tune func(*command.Config)) *Node {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	keys := l.KeysJS
@@ -90,10 +97,10 @@ func StartNode(t testing.TB, l *Log, dir string) *Node {
 	}
 	key, err := logsig.LoadKey(ctx, keys, "")
 	require.NoError(t, err)
-	return startNode(t, l, dir, key)
+	return startNode(t, l, dir, key, tune)
 }
 
-func startNode(t testing.TB, l *Log, dir string, key *logsig.Key) *Node {
+func startNode(t testing.TB, l *Log, dir string, key *logsig.Key, tune func(*command.Config)) *Node {
 	t.Helper()
 	st, err := index.Open(index.Options{Dir: filepath.Join(dir, "index"), Logger: Quiet, CacheSize: 8 << 20, MemTableSize: 8 << 20})
 	require.NoError(t, err)
@@ -101,7 +108,11 @@ func startNode(t testing.TB, l *Log, dir string, key *logsig.Key) *Node {
 	n.Proj = projector.New(projector.Config{Stream: eventlog.DefaultStream, Logger: Quiet}, l.JS, st)
 	az := auth.NewAuthorizer(query.New(query.Config{}, st, nil))
 	n.Query = query.New(query.Config{MaxWait: 2 * time.Second}, st, az)
-	n.Commands = command.New(command.Config{ApplyWait: 5 * time.Second, Signer: key}, l.JS, l.Stream, st, az)
+	cfg := command.Config{ApplyWait: 5 * time.Second, Signer: key}
+	if tune != nil {
+		tune(&cfg)
+	}
+	n.Commands = command.New(cfg, l.JS, l.Stream, st, az)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() { n.done <- n.Proj.Run(ctx) }()

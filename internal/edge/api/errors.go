@@ -26,6 +26,9 @@ type Error struct {
 	// Revision is the answering node's applied revision, set with
 	// revisionNotYetApplied (503).
 	Revision uint64 `json:"revision,omitempty"`
+	// OldestRevision is the oldest revision the node can still answer,
+	// set with revisionCompacted (410).
+	OldestRevision uint64 `json:"oldestRevision,omitempty"`
 	// RequestID is the id the request was logged under.
 	RequestID string `json:"requestId,omitempty"`
 }
@@ -73,6 +76,9 @@ func ErrorOf(err error) (e *Error, internal bool) {
 		e := &Error{Status: queryStatus(qe.Kind), Code: qe.Code, Message: qe.Message}
 		if e.Status == http.StatusServiceUnavailable {
 			e.Revision = qe.Revision
+		}
+		if e.Status == http.StatusGone {
+			e.OldestRevision = qe.Oldest
 		}
 		return e, e.Status == http.StatusInternalServerError
 	case errors.Is(err, audit.ErrInvalid):
@@ -122,6 +128,10 @@ func queryStatus(kind error) int {
 		return http.StatusNotFound
 	case errors.Is(kind, query.ErrNotYet):
 		return http.StatusServiceUnavailable
+	case errors.Is(kind, query.ErrGone):
+		return http.StatusGone
+	case errors.Is(kind, query.ErrUnavailable):
+		return http.StatusNotImplemented
 	}
 	return http.StatusInternalServerError
 }

@@ -26,6 +26,8 @@ func TestErrorOf(t *testing.T) {
 		{&query.Error{Kind: query.ErrInvalid, Code: "invalidSubject", Message: "m"}, http.StatusBadRequest, "invalidSubject", false},
 		{fmt.Errorf("wrapped: %w", &query.Error{Kind: query.ErrNotFound, Code: "endpointNotFound", Message: "m"}), http.StatusNotFound, "endpointNotFound", false},
 		{&query.Error{Kind: query.ErrNotYet, Code: "revisionNotYetApplied", Message: "m", Revision: 7}, http.StatusServiceUnavailable, "revisionNotYetApplied", false},
+		{&query.Error{Kind: query.ErrGone, Code: "revisionCompacted", Message: "m", Oldest: 5}, http.StatusGone, "revisionCompacted", false},
+		{&query.Error{Kind: query.ErrUnavailable, Code: "historyUnavailable", Message: "m"}, http.StatusNotImplemented, "historyUnavailable", false},
 		{&auth.Error{Kind: auth.ErrUnauthorized, Code: "unauthorized", Message: "m"}, http.StatusUnauthorized, "unauthorized", false},
 		{&auth.Error{Kind: auth.ErrForbidden, Code: "forbidden", Message: "m"}, http.StatusForbidden, "forbidden", false},
 		{&command.Error{Kind: command.ErrConflict, Code: "duplicateRoleName", Message: "m"}, http.StatusConflict, "duplicateRoleName", false},
@@ -45,6 +47,8 @@ func TestErrorOf(t *testing.T) {
 	}
 	e, _ := api.ErrorOf(&query.Error{Kind: query.ErrNotYet, Code: "revisionNotYetApplied", Revision: 7})
 	assert.Equal(t, uint64(7), e.Revision)
+	e, _ = api.ErrorOf(fmt.Errorf("w: %w", &query.Error{Kind: query.ErrGone, Code: "revisionCompacted", Message: "m", Oldest: 5}))
+	assert.Equal(t, uint64(5), e.OldestRevision, "410 names the oldest answerable revision")
 	e, _ = api.ErrorOf(context.DeadlineExceeded)
 	assert.Contains(t, e.Message, "Idempotency-Key", "a timeout says how to retry safely, on every edge")
 }

@@ -123,7 +123,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 		require.Regexp(t, `^[A-Z][A-Za-z0-9]*$`, name)
 	}
 	require.JSONEq(t, `{"type":"object","additionalProperties":false,
-		"properties":{"errorCode":{"type":"string"},"errorMessage":{"type":"string"},"revision":{"type":"integer","minimum":0},"requestId":{"type":"string"}},
+		"properties":{"errorCode":{"type":"string"},"errorMessage":{"type":"string"},"revision":{"type":"integer","minimum":0},"oldestRevision":{"type":"integer","minimum":0},"requestId":{"type":"string"}},
 		"required":["errorCode","errorMessage"]}`, string(raw.Components.Schemas["Error"]))
 }
 

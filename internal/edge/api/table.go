@@ -105,6 +105,17 @@ type (
 		AtLeast
 		Paging
 	}
+	subjectTimeline struct {
+		NamespaceRef
+		SubjectType string `json:"subjectType" path:"subjectType"`
+		SubjectID   string `json:"subjectId" path:"subjectId"`
+		// Resource and Action, when set, keep only the permissions
+		// covering Resource with those actions (1-15).
+		Resource string `json:"resource,omitempty" query:"resource"`
+		Action   int    `json:"action,omitempty" query:"action"`
+		AtLeast
+		Paging
+	}
 	permissionHolders struct {
 		NamespaceRef
 		// Resource is the required resource ({namespace} binds to the
@@ -338,6 +349,30 @@ func build() []*Op {
 					query.LookupSubject{Type: in.SubjectType, ID: in.SubjectID}, in.After, limit(in.Limit))
 				out := SubjectPermissions{Data: p.Data, Revision: p.Revision, Withheld: p.Withheld}
 				out.Paging.Next = p.Next
+				return out, err
+			}),
+		def(Read, "subject.timeline", get, "/v1/namespaces/{namespace}/subjects/{subjectType}/{subjectId}/timeline", ok,
+			"List every change to what a user, client or token may do signed into a namespace: when, which event, who, why, gained and lost",
+			func(ctx context.Context, d *Deps, c *Call, in *subjectTimeline) (Timeline, error) {
+				if in.Action < 0 || in.Action > int(perm.CRUD) {
+					return Timeline{}, Bad("invalidAction", "action must be an integer from 1 to 15")
+				}
+				var after uint64
+				if in.After != "" {
+					n, err := strconv.ParseUint(in.After, 10, 64)
+					if err != nil {
+						return Timeline{}, Bad("invalidCursor", "after %q is not a revision: pass the next of the previous page", in.After)
+					}
+					after = n
+				}
+				p, err := d.Query.Timeline(ctx, c.ReadAt(in.AtLeastRevision), query.TimelineRequest{
+					Namespace: in.Namespace, SubjectType: in.SubjectType, SubjectID: in.SubjectID,
+					Resource: in.Resource, Action: perm.Action(in.Action), After: after, Limit: limit(in.Limit),
+				})
+				out := Timeline{Data: p.Data, Revision: p.Revision, Withheld: p.Withheld}
+				if p.Paging.Next != 0 {
+					out.Paging.Next = strconv.FormatUint(p.Paging.Next, 10)
+				}
 				return out, err
 			}),
 		def(Read, "permission.holders", get, "/v1/namespaces/{namespace}/holders", ok,

@@ -123,6 +123,20 @@ type SubjectPermissions struct {
 	Withheld bool `json:"withheld,omitempty"`
 }
 
+// Timeline is the answer of subject.timeline: the changes to what the
+// subject may do, oldest first (query.Timeline).
+type Timeline struct {
+	Data   []query.TimelineEntry `json:"data"`
+	Paging struct {
+		// Next, when set, is the after of the next page (a revision).
+		Next string `json:"next,omitempty"`
+	} `json:"paging"`
+	// Revision is the last revision the page accounts for.
+	Revision uint64 `json:"revision"`
+	// Withheld says permissions the caller may not read are left out.
+	Withheld bool `json:"withheld,omitempty"`
+}
+
 // Holders is the answer of permission.holders: users by id, then clients,
 // then tokens. EveryUser (first page) lists the namespace's default roles
 // that give the permission to every user signed into it.

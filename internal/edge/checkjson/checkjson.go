@@ -3,6 +3,7 @@ package checkjson
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 
@@ -50,6 +51,10 @@ func appendItem(dst []byte, it *query.BatchItem) ([]byte, error) {
 	if it.ErrorMessage != "" {
 		dst = append(dst, `,"errorMessage":`...)
 		dst = appendString(dst, it.ErrorMessage)
+	}
+	if it.OldestRevision != 0 {
+		dst = append(dst, `,"oldestRevision":`...)
+		dst = strconv.AppendUint(dst, it.OldestRevision, 10)
 	}
 	return append(dst, '}'), nil
 }
@@ -102,7 +107,7 @@ func AppendBatchRequest(dst []byte, req *query.BatchRequest) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			c := &req.Checks[i]
-			if c.Endpoint != nil || c.Attributes != nil {
+			if c.Endpoint != nil || c.Attributes != nil || c.AsOf != nil {
 				raw, err := json.Marshal(c)
 				if err != nil {
 					return dst, err
@@ -133,6 +138,10 @@ func AppendBatchRequest(dst []byte, req *query.BatchRequest) ([]byte, error) {
 			if c.AtLeastRevision != 0 {
 				dst = append(dst, `,"atLeastRevision":`...)
 				dst = strconv.AppendUint(dst, c.AtLeastRevision, 10)
+			}
+			if c.AtRevision != 0 {
+				dst = append(dst, `,"atRevision":`...)
+				dst = strconv.AppendUint(dst, c.AtRevision, 10)
 			}
 			if c.Explain {
 				dst = append(dst, `,"explain":true`...)
@@ -353,6 +362,14 @@ func (d *scanner) check(c *query.CheckRequest) bool {
 			ok = ok && once(&seen, 32)
 		case "endpoint":
 			ok = once(&seen, 64) && d.endpoint(c)
+		case "atRevision":
+			c.AtRevision, ok = d.uint(^uint64(0))
+			ok = ok && once(&seen, 128)
+		case "asOf":
+			var s string
+			if s, ok = d.str(); ok {
+				ok = once(&seen, 256) && d.instant(c, s)
+			}
 		}
 		return ok
 	})
@@ -383,6 +400,17 @@ func (d *scanner) endpoint(c *query.CheckRequest) bool {
 		}
 		return ok
 	})
+}
+
+// instant sets c.AsOf to s as encoding/json decodes a time (RFC 3339);
+// anything else takes the generic decoder, which says why.
+func (d *scanner) instant(c *query.CheckRequest, s string) bool {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false
+	}
+	c.AsOf = &t
+	return true
 }
 
 func (d *scanner) subject(s *query.Subject) bool {
@@ -460,6 +488,9 @@ func (d *scanner) item(it *query.BatchItem) bool {
 		case "errorMessage":
 			it.ErrorMessage, ok = d.str()
 			ok = ok && once(&seen, 8)
+		case "oldestRevision":
+			it.OldestRevision, ok = d.uint(^uint64(0))
+			ok = ok && once(&seen, 16)
 		}
 		return ok
 	})

@@ -57,6 +57,9 @@ func randResult(r *rand.Rand) *query.BatchResult {
 		case 0:
 			it.Allowed = false
 			it.ErrorCode, it.ErrorMessage = randText(r), randText(r)
+			if r.IntN(2) == 0 {
+				it.OldestRevision = randRevision(r)
+			}
 		case 1:
 			now := time.Date(2026, 11, 23, 6, 0, r.IntN(60), r.IntN(1e9), time.UTC)
 			it.Explanation = &query.Explanation{
@@ -131,6 +134,13 @@ func randRequest(r *rand.Rand) *query.BatchRequest {
 			c.AtLeastRevision = randRevision(r)
 		}
 		c.Explain = r.IntN(4) == 0
+		switch r.IntN(6) { // history (issue 17)
+		case 0:
+			c.AtRevision = randRevision(r)
+		case 1:
+			at := time.Date(2026, 11, 24, 14, 2, r.IntN(60), r.IntN(3)*1e8, time.UTC)
+			c.AsOf = &at
+		}
 		switch r.IntN(12) {
 		case 0:
 			c.Endpoint = &query.EndpointRef{Service: randText(r), Name: "n", Params: map[string]string{"userId": randText(r)}}
@@ -212,6 +222,7 @@ func TestDecodeBatchRequest(t *testing.T) {
 		`{"checks":[{"endpoint":{"service":"s","name":"n"}}]}`,
 		`{"checks":[{"endpoint":{"method":"GET","path":"/iam/v3/admin/namespaces/foo/clients/abc","service":"iam"}}]}`,
 		`{"checks":[{"endpoint":{}}]}`,
+		`{"checks":[{"atRevision":12,"namespace":"g"},{"asOf":"2026-11-24T14:02:00Z"},{"asOf":"2026-11-24T14:02:00.5+02:00"}]}`,
 	} {
 		want, err := genericRequest([]byte(in))
 		require.NoError(t, err)
@@ -228,6 +239,7 @@ func TestDecodeBatchRequest(t *testing.T) {
 		`{"checks":[{"endpoint":{"service":"s","name":"n","params":{}}}]}`, `{"checks":[{"endpoint":null}]}`,
 		`{"checks":[{"endpoint":{"path":"/a","path":"/b"}}]}`, `{"checks":[{"endpoint":{"Path":"/a"}}]}`,
 		`{"checks":[{"attributes":{}}]}`, `{"checks":[{"other":1}]}`,
+		`{"checks":[{"asOf":"yesterday"}]}`, `{"checks":[{"asOf":null}]}`, `{"checks":[{"atRevision":-1}]}`, `{"checks":[{"atRevision":1,"atRevision":2}]}`,
 		`{"checks":[{"subject":{"type":"user","type":"client"}}]}`, `{"atLeastRevision":18446744073709551616}`,
 		`{"atLeastRevision":99999999999999999999}`, `{"checks":[{},]}`, `{"checks":[{}`, `{"checks":[{"namespace":"a}]}`,
 	} {

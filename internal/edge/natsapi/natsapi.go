@@ -431,11 +431,18 @@ func (s *Service) check(o *api.Op, req micro.Request) {
 		s.failWith(req, err, hdr)
 		return
 	}
-	s.serve(req, hdr, cr.AtLeastRevision, func(ctx context.Context) (any, error) {
+	fn := func(ctx context.Context) (any, error) {
 		res, err := s.cfg.Checks.CheckAs(ctx, caller, &cr)
 		cm.Check(metrics.NATS, metrics.DecisionOf(res.Allowed, err), start)
 		return res, err
-	})
+	}
+	if cr.AtRevision != 0 || cr.AsOf != nil {
+		// A check about the past may replay the stream: never on the
+		// subscription's goroutine.
+		s.async(req, hdr, fn)
+		return
+	}
+	s.serve(req, hdr, cr.AtLeastRevision, fn)
 }
 
 func (s *Service) checks(o *api.Op, req micro.Request) {
@@ -466,8 +473,10 @@ func (s *Service) checks(o *api.Op, req micro.Request) {
 		}
 	}
 	rev := br.AtLeastRevision
+	past := false
 	for i := range br.Checks {
 		rev = max(rev, br.Checks[i].AtLeastRevision)
+		past = past || br.Checks[i].AtRevision != 0 || br.Checks[i].AsOf != nil
 	}
 	// The answer owns bb from here: reply returns it to the pool once the
 	// answer is sent (or refused).
@@ -479,8 +488,8 @@ func (s *Service) checks(o *api.Op, req micro.Request) {
 		}
 		return batchAnswer{bb}, err
 	}
-	if rev > s.cfg.Checks.Revision() {
-		s.async(req, hdr, fn) // waits for the revision
+	if rev > s.cfg.Checks.Revision() || past {
+		s.async(req, hdr, fn) // waits for the revision, or may replay the stream
 		return
 	}
 	s.spawn(s.batchSlots, req, hdr, fn)

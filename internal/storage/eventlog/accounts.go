@@ -311,10 +311,7 @@ accounts {
       # exports nothing that changes, purges or deletes the stream), write
       # snapshots, answer grantlog.v1.cmd.* (and replies).
       { user: command, password: {{.Command}},
-        permissions: {
-          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
-          subscribe: { deny: {{list "_INBOX.>"}} }
-        } }
+{{template "commandPermissions"}}
     ]
     exports: [
       # Snapshots, read without creating anything.
@@ -378,21 +375,7 @@ accounts {
 {{- if .InternalReader}}
       { user: grantlog-internal-reader, password: {{.InternalReader}} }
 {{- end}}
-      # Replica nodes: read the mirror and snapshots, answer
-      # grantlog.v1.check(s) and the reads (grantlog.v1.read.>), and
-      # publish their status.
-      { user: replica, password: {{.Replica}},
-        permissions: {
-          publish: { allow: {{list (reads .Bucket "grantlog.status.>" "$SRV.>")}} }
-          subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "$SRV.>" "grantlog.status.>"}} }
-          allow_responses: true
-        } }
-      # Embedded followers (game servers): read the mirror and snapshots.
-      { user: follower, password: {{.Follower}},
-        permissions: {
-          publish: { allow: {{list (reads .Bucket)}} }
-          subscribe: { allow: {{list (inbox "follower")}} }
-        } }
+{{template "readerUsers" .}}
     ]
     imports: [
 {{- range mirrorReads "$JS.API"}}
@@ -434,7 +417,28 @@ accounts {
     ]
   }
 {{end}}
-  # API clients: requests to the Grantlog API, replies on their own inbox.
+{{template "clients" .}}
+}
+{{define "readerUsers"}}      # Replica nodes: read the mirror and snapshots, answer
+      # grantlog.v1.check(s) and the reads (grantlog.v1.read.>), and
+      # publish their status.
+      { user: replica, password: {{.Replica}},
+        permissions: {
+          publish: { allow: {{list (reads .Bucket "grantlog.status.>" "$SRV.>")}} }
+          subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "$SRV.>" "grantlog.status.>"}} }
+          allow_responses: true
+        } }
+      # Embedded followers (game servers): read the mirror and snapshots.
+      { user: follower, password: {{.Follower}},
+        permissions: {
+          publish: { allow: {{list (reads .Bucket)}} }
+          subscribe: { allow: {{list (inbox "follower")}} }
+        } }{{end}}
+{{- define "commandPermissions"}}        permissions: {
+          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
+          subscribe: { deny: {{list "_INBOX.>"}} }
+        } }{{end}}
+{{- define "clients"}}  # API clients: requests to the Grantlog API, replies on their own inbox.
   CLIENTS: {
     users: [
       { user: client, password: {{.Client}},
@@ -449,9 +453,7 @@ accounts {
       { service: { account: READERS, subject: "grantlog.v1.read.>" } }
       { service: { account: GRANTLOG, subject: "grantlog.v1.cmd.>" } }
     ]
-  }
-}
-`))
+  }{{end}}`))
 
 // RegionParams fills RegionConfig.
 type RegionParams struct {
@@ -498,13 +500,7 @@ func RegionConfig(p RegionParams) (string, error) {
 	return b.String(), nil
 }
 
-// snapMirrorReads are the read-only JetStream API subjects of a regional
-// snapshot mirror (the stream of the bucket, mirrored), under api.
-func snapMirrorReads(bucket, api string) []string { return snapReads(bucket, api) }
-
-var regionTemplate = template.Must(template.Must(accountsTemplate.Clone()).New("region").Funcs(template.FuncMap{
-	"snapMirrorReads": snapMirrorReads,
-}).Parse(`{{if .Header}}{{.Header}}
+var regionTemplate = template.Must(template.Must(accountsTemplate.Clone()).New("region").Parse(`{{if .Header}}{{.Header}}
 {{end}}{{if .ServerName}}server_name: {{.ServerName}}
 {{end}}
 jetstream {
@@ -540,10 +536,7 @@ accounts {
   GRANTLOG: {
     users: [
       { user: command, password: {{.Command}},
-        permissions: {
-          publish: { deny: {{list "$JS.API.STREAM.UPDATE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.DELETE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.PURGE.KV_GRANTLOG_KEYS" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.PEER.REMOVE.>" "$JS.API.ACCOUNT.PURGE.>" "$JS.API.SERVER.>"}} }
-          subscribe: { deny: {{list "_INBOX.>"}} }
-        } }
+{{template "commandPermissions"}}
     ]
     exports: [
       { service: "grantlog.v1.cmd.>", accounts: [CLIENTS] }
@@ -590,23 +583,13 @@ accounts {
   # mirror and snapshot copy where readers there see the home ones.
   READERS: {
     users: [
-      { user: replica, password: {{.Replica}},
-        permissions: {
-          publish: { allow: {{list (reads .Bucket "grantlog.status.>" "$SRV.>")}} }
-          subscribe: { allow: {{list (inbox "replica") "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "$SRV.>" "grantlog.status.>"}} }
-          allow_responses: true
-        } }
-      { user: follower, password: {{.Follower}},
-        permissions: {
-          publish: { allow: {{list (reads .Bucket)}} }
-          subscribe: { allow: {{list (inbox "follower")}} }
-        } }
+{{template "readerUsers" .}}
     ]
     imports: [
 {{- range mirrorReads "$JS.API"}}
       { service: { account: MIRROR, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.MIRROR.API")}} }
 {{- end}}
-{{- range snapMirrorReads .Bucket "$JS.API"}}
+{{- range snapReads .Bucket "$JS.API"}}
       { service: { account: SNAPSHOTS, subject: {{Quote .}} }, to: {{Quote (replace . "$JS.API" "$JS.GRANTLOG.API")}} }
 {{- end}}
     ]
@@ -617,20 +600,6 @@ accounts {
     ]
   }
 
-  CLIENTS: {
-    users: [
-      { user: client, password: {{.Client}},
-        permissions: {
-          publish: { allow: {{list "grantlog.v1.check" "grantlog.v1.checks" "grantlog.v1.read.>" "grantlog.v1.cmd.>"}} }
-          subscribe: { allow: {{list (inbox "client")}} }
-        } }
-    ]
-    imports: [
-      { service: { account: READERS, subject: "grantlog.v1.check" } }
-      { service: { account: READERS, subject: "grantlog.v1.checks" } }
-      { service: { account: READERS, subject: "grantlog.v1.read.>" } }
-      { service: { account: GRANTLOG, subject: "grantlog.v1.cmd.>" } }
-    ]
-  }
+{{template "clients" .}}
 }
 `))

@@ -114,13 +114,7 @@ var ErrNotAMirror = errors.New("eventlog: not a mirror of the event stream")
 // credential).
 func EnsureReaderMirror(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
 	cfg := ReaderMirrorConfig(replicas)
-	st, err := js.Stream(ctx, cfg.Name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = js.CreateStream(ctx, cfg)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			st, err = js.Stream(ctx, cfg.Name)
-		}
-	}
+	st, err := findOrCreate(ctx, js, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: readers' mirror %s: %w", cfg.Name, err)
 	}
@@ -233,13 +227,7 @@ const DefaultSnapshotMirrorMaxAge = 7 * 24 * time.Hour
 // such a mirror is refused.
 func EnsureSnapshotMirror(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.Stream, error) {
 	cfg := SnapshotMirrorConfig(bucket, 0)
-	st, err := js.Stream(ctx, cfg.Name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = js.CreateStream(ctx, cfg)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			st, err = js.Stream(ctx, cfg.Name)
-		}
-	}
+	st, err := findOrCreate(ctx, js, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: this region's snapshot copy %s: %w", cfg.Name, err)
 	}
@@ -248,4 +236,18 @@ func EnsureSnapshotMirror(ctx context.Context, js jetstream.JetStream, bucket st
 			ErrNotAMirror, cfg.Name)
 	}
 	return st, nil
+}
+
+// findOrCreate returns the stream cfg names, creating it with cfg when it
+// is missing (another node creating it at the same moment is fine). An
+// existing stream is returned as it is: the caller checks it.
+func findOrCreate(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			st, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	return st, err
 }

@@ -219,7 +219,7 @@ func (s *Store) roleCreated(b *writer, ev *events.Event, p events.RoleCreated) e
 	}
 	ps, _ := FoldRolePermissions(nil, p)
 	r.setPermissions(ps)
-	st.roles[r.ID] = r
+	st.addRole(r)
 	st.roleNames[strings.ToLower(r.Name)] = r
 	return setJSON(b, roleKey(events.PlatformNamespace, r.ID), r.record())
 }
@@ -267,6 +267,7 @@ func (s *Store) roleDeleted(b *writer, ev *events.Event, roleID string) error {
 		}
 	}
 	delete(st.roles, roleID)
+	st.roleByNum[r.num] = nil
 	delete(st.roleNames, strings.ToLower(r.Name))
 	st.deadRoles[roleID] = true
 	if err := b.Set(deadRoleKey(roleID), nil, nil); err != nil {
@@ -288,15 +289,11 @@ func (s *Store) assigned(b *writer, ev *events.Event, p events.UserRoleAssigned)
 	nb, na := fromOpt(p.NotBefore), fromOpt(p.NotAfter)
 	var off int
 	s.val, off = appendAssignmentRecord(s.val[:0], ev.Revision, ev.OccurredAt, nb, na, p.AssignedNamespaces)
-	nss, err := st.in.list(s.val[off:])
-	if err != nil {
+	e := entry{ns: ev.Namespace, role: r, rev: ev.Revision, at: packTime(ev.OccurredAt),
+		win: window{notBefore: nb, notAfter: na}, nssRaw: s.val[off:], haveRaw: true}
+	if err := st.putAssignment(p.UserID, &e); err != nil {
 		return fmt.Errorf("index: assignment record: %w", err)
 	}
-	a := Assignment{
-		Namespace: st.in.str(ev.Namespace), UserID: p.UserID, AssignedNamespaces: nss,
-		Revision: ev.Revision, assignedAt: packTime(ev.OccurredAt), role: r, window: newWindow(nb, na),
-	}
-	st.putAssignment(a)
 	s.key = appendAssignmentKey(s.key[:0], ev.Namespace, p.UserID, p.RoleID)
 	if err := b.Set(s.key, s.val, nil); err != nil {
 		return fmt.Errorf("index: batch set: %w", err)

@@ -3,8 +3,6 @@ package index
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -26,11 +24,9 @@ import (
 // written by an older binary opens without a rebuild (and load rewrites
 // them in binary).
 const (
-	recordBinary   = 0x01
-	flagNotBefore  = 1 << 0
-	flagNotAfter   = 1 << 1
-	maxInternStrs  = 1 << 16 // distinct interned names (namespaces)
-	maxInternLists = 1 << 16 // distinct interned assignedNamespaces lists
+	recordBinary  = 0x01
+	flagNotBefore = 1 << 0
+	flagNotAfter  = 1 << 1
 )
 
 var errBadRecord = errors.New("index: malformed assignment record")
@@ -135,95 +131,4 @@ func decodeAssignmentRecord(v []byte) (record, error) {
 	}
 	r.raw = b
 	return r, nil
-}
-
-// interner shares the strings and namespace lists of assignments: a
-// million assignments name the same few namespaces, often in the same
-// lists. Interned lists are shared between assignments and never modified.
-// It is bounded: past its limits, strings and lists are copied instead.
-type interner struct {
-	strs  map[string]string
-	lists map[string][]string // by their binary encoding (see appendAssignmentRecord)
-	buf   []byte
-}
-
-func newInterner() *interner {
-	return &interner{strs: map[string]string{}, lists: map[string][]string{}}
-}
-
-// str returns the interned copy of s.
-func (in *interner) str(s string) string {
-	if v, ok := in.strs[s]; ok {
-		return v
-	}
-	s = strings.Clone(s)
-	if len(in.strs) < maxInternStrs {
-		in.strs[s] = s
-	}
-	return s
-}
-
-// bytes returns the interned string of b.
-func (in *interner) bytes(b []byte) string {
-	if v, ok := in.strs[string(b)]; ok {
-		return v
-	}
-	s := string(b)
-	if len(in.strs) < maxInternStrs {
-		in.strs[s] = s
-	}
-	return s
-}
-
-// list returns the interned list whose binary encoding is raw (nil for an
-// empty list).
-func (in *interner) list(raw []byte) ([]string, error) {
-	if v, ok := in.lists[string(raw)]; ok {
-		return v, nil
-	}
-	n, k := binary.Uvarint(raw)
-	if k <= 0 || n > uint64(len(raw)) {
-		return nil, errBadRecord
-	}
-	b := raw[k:]
-	var out []string
-	if n > 0 {
-		out = make([]string, n)
-	}
-	for i := range out {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) {
-			return nil, errBadRecord
-		}
-		out[i] = in.bytes(b[k : k+int(l)]) //nolint:gosec // l <= len(b)
-		b = b[k+int(l):]                   //nolint:gosec // l <= len(b)
-	}
-	if len(b) != 0 {
-		return nil, errBadRecord
-	}
-	if len(in.lists) < maxInternLists {
-		in.lists[string(raw)] = out
-	}
-	return out, nil
-}
-
-// strings returns the interned list equal to nss.
-func (in *interner) strings(nss []string) []string {
-	if len(nss) == 0 {
-		return nil
-	}
-	in.buf = appendNamespaceList(in.buf[:0], nss)
-	out, err := in.list(in.buf)
-	if err != nil {
-		panic(fmt.Sprintf("index: interner: %v", err)) // cannot happen: just encoded
-	}
-	return out
-}
-
-// namespaces returns the interned namespace list of r.
-func (in *interner) namespaces(r *record) ([]string, error) {
-	if r.json {
-		return in.strings(r.namespaces), nil
-	}
-	return in.list(r.raw)
 }

@@ -1,6 +1,8 @@
 package index
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -39,8 +41,7 @@ func TestAssignmentRecordRoundTrip(t *testing.T) {
 			assert.Equal(t, tc.nb, rec.notBefore)
 			assert.Equal(t, tc.na, rec.notAfter)
 			assert.Equal(t, raw[off:], rec.raw)
-			in := newInterner()
-			nss, err := in.namespaces(&rec)
+			nss, err := recordNamespaces(&rec)
 			require.NoError(t, err)
 			if len(tc.nss) == 0 {
 				assert.Nil(t, nss)
@@ -62,7 +63,7 @@ func TestAssignmentRecordJSON(t *testing.T) {
 	assert.Equal(t, at, rec.assignedAt)
 	assert.True(t, rec.notBefore.IsZero())
 	assert.Equal(t, at.Add(time.Minute), rec.notAfter)
-	nss, err := newInterner().namespaces(&rec)
+	nss, err := recordNamespaces(&rec)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, nss)
 }
@@ -72,40 +73,40 @@ func TestAssignmentRecordMalformed(t *testing.T) {
 	for i := range len(good) {
 		rec, err := decodeAssignmentRecord(good[:i])
 		if err == nil {
-			_, err = newInterner().namespaces(&rec)
+			_, err = recordNamespaces(&rec)
 		}
 		assert.Error(t, err, "truncated to %d bytes", i)
 	}
 	for _, bad := range [][]byte{nil, {0x02, 0}, []byte("{not json"), append(append([]byte(nil), good...), 0)} {
 		rec, err := decodeAssignmentRecord(bad)
 		if err == nil {
-			_, err = newInterner().namespaces(&rec)
+			_, err = recordNamespaces(&rec)
 		}
 		assert.Error(t, err, "%q", bad)
 	}
 }
 
-func TestInternerBounded(t *testing.T) {
-	in := newInterner()
-	a := in.strings([]string{"x", "y"})
-	b := in.strings([]string{"x", "y"})
-	require.Equal(t, []string{"x", "y"}, a)
-	assert.Same(t, &a[0], &b[0], "equal lists are shared")
-	assert.Equal(t, len(a), cap(a), "a shared list has no room to append into")
-	assert.Nil(t, in.strings([]string{}))
-	for i := range maxInternLists + 10 {
-		in.strings([]string{"n", string(rune('a' + i%26)), time.Duration(i).String()})
+// recordNamespaces returns the assigned namespaces of an assignment
+// record (nil for none), as load reads them.
+func recordNamespaces(rec *record) ([]string, error) {
+	if rec.json {
+		return rec.namespaces, nil
 	}
-	assert.Len(t, in.lists, maxInternLists)
-	c := in.strings([]string{"beyond", "the", "limit"})
-	d := in.strings([]string{"beyond", "the", "limit"})
-	assert.Equal(t, c, d)
-	assert.NotSame(t, &c[0], &d[0], "past the limit, lists are copied")
+	st := newState()
+	ids, err := st.rawIDs(rec.raw)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		out = append(out, st.names.list[id])
+	}
+	return out, nil
 }
 
-// Assignments share interned namespace lists and strings; changing one
-// assignment, or the event it came from, must not change another.
-func TestSharedListsDoNotAlias(t *testing.T) {
+// Assignments share the index's namespace names and user ids; what a
+// reader took is its own copy, which later changes leave alone.
+func TestAssignmentsShareNamesAndCopyOut(t *testing.T) {
 	s := newMemStore(t)
 	var l log
 	nss := []string{"game1", "game2"}
@@ -120,23 +121,29 @@ func TestSharedListsDoNotAlias(t *testing.T) {
 	require.Len(t, u1, 1)
 	require.Len(t, u2, 2)
 	assert.Equal(t, []string{"game1", "game2"}, u1[0].AssignedNamespaces)
-	assert.Same(t, &u1[0].AssignedNamespaces[0], &u2[0].AssignedNamespaces[0], "equal lists are shared")
+	assert.Same(t, unsafe.StringData(u1[0].AssignedNamespaces[0]), unsafe.StringData(u2[0].AssignedNamespaces[0]),
+		"namespace names are shared")
+	assert.Same(t, unsafe.StringData(u1[0].Namespace), unsafe.StringData(u2[1].AssignedNamespaces[0]))
 	v.Release()
 
-	// Replacing u2's assignment of r1 leaves u1's (sharing its list) and
-	// u2's other assignment as they were, and so does removing one.
+	// Replacing u2's assignment of r1 leaves u1's and u2's other
+	// assignment as they were, and so does removing one.
 	s.apply(t, l.assign("game1", "u2", "r1", "game3"), l.unassign("game1", "u2", "r2"))
 	v = s.Acquire()
 	defer v.Release()
 	assert.Equal(t, []string{"game1", "game2"}, v.Assignments("u1")[0].AssignedNamespaces)
 	require.Len(t, v.Assignments("u2"), 1)
 	assert.Equal(t, []string{"game3"}, v.Assignments("u2")[0].AssignedNamespaces)
-	// The lists a reader took before are unchanged (copy on write).
+	// What a reader took before is unchanged.
 	assert.Equal(t, []string{"game1", "game2"}, u2[0].AssignedNamespaces)
 	assert.Equal(t, "r2", u2[1].RoleID())
 	assert.Equal(t, []string{"game1", "game2"}, u2[1].AssignedNamespaces)
 	// The user id is stored once per user.
 	assert.Same(t, unsafe.StringData(u1[0].UserID), unsafe.StringData(v.Assignments("u1")[0].UserID))
+	// Appending to a copy's list never writes into another's.
+	a := v.Assignments("u1")
+	_ = append(a[0].AssignedNamespaces, "x")
+	assert.Equal(t, []string{"game1", "game2"}, a[0].AssignedNamespaces)
 }
 
 // A layout 1 index (JSON assignment records) opens without a rebuild,
@@ -162,7 +169,7 @@ func TestOpenLayout1(t *testing.T) {
 		}
 		rec, err := decodeAssignmentRecord(v)
 		require.NoError(t, err)
-		nss, err := newInterner().namespaces(&rec)
+		nss, err := recordNamespaces(&rec)
 		require.NoError(t, err)
 		if nss == nil {
 			nss = []string{} // layout 1 kept what the event carried
@@ -234,4 +241,95 @@ func TestBatchWritesOfOneKeyKeepTheirOrder(t *testing.T) {
 	assert.Equal(t, []string{"b"}, v.Assignments("u1")[0].AssignedNamespaces)
 	assert.Equal(t, []string{"c"}, v.Assignments("u2")[0].AssignedNamespaces)
 	assert.Empty(t, v.Assignments("u3"))
+}
+
+// The iterator answers what Assignments answers, also for assignments
+// with more assigned namespaces than it holds inline, and windows.
+func TestUserAssignmentsIterator(t *testing.T) {
+	s := newMemStore(t)
+	var l log
+	many := make([]string, 0, 20)
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("ns%02d", i))
+	}
+	s.apply(t, l.role("r1", "One"), l.role("r2", "Two"), l.role("r3", "Three"),
+		l.assign("b", "u1", "r1", many...),
+		l.assign("a", "u1", "r2", "x"),
+		l.next("a", events.UserRoleAssigned{UserID: "u1", RoleID: "r3", AssignedNamespaces: many[:3],
+			NotBefore: ptr(time.Date(1900, 1, 1, 0, 0, 0, 5, time.UTC)), NotAfter: ptr(t0.Add(time.Hour))}),
+		l.assign("c", "u1", "r2"))
+	check := func(s *testStore) {
+		v := s.Acquire()
+		defer v.Release()
+		want := v.Assignments("u1")
+		require.Len(t, want, 4)
+		assert.Equal(t, []string{"a/r2", "a/r3", "b/r1", "c/r2"}, []string{want[0].Namespace + "/" + want[0].RoleID(),
+			want[1].Namespace + "/" + want[1].RoleID(), want[2].Namespace + "/" + want[2].RoleID(), want[3].Namespace + "/" + want[3].RoleID()})
+		assert.Equal(t, many, want[2].AssignedNamespaces)
+		assert.Nil(t, want[3].AssignedNamespaces)
+		assert.True(t, want[1].Bounded())
+		assert.Equal(t, time.Date(1900, 1, 1, 0, 0, 0, 5, time.UTC), want[1].NotBefore())
+		assert.Equal(t, t0.Add(time.Hour), want[1].NotAfter())
+		assert.False(t, want[1].InForce(t0.Add(time.Hour)))
+		assert.True(t, want[1].InForce(t0))
+		assert.False(t, want[0].Bounded())
+		var got []Assignment
+		for it := v.UserAssignments("u1"); ; {
+			a, ok := it.Next()
+			if !ok {
+				break
+			}
+			a.AssignedNamespaces = slices.Clone(it.AssignedNamespaces())
+			got = append(got, a)
+		}
+		assert.Equal(t, want, got)
+		it := v.UserAssignments("nobody")
+		_, ok := it.Next()
+		assert.False(t, ok)
+	}
+	check(s)
+	check(s.reopen(t))
+}
+
+// TestUserAssignmentsThroughOverlay: with an overlay (a transaction's
+// staged steps, a what-if) the check path's iterator yields the overlay's
+// assignments — staged ones in, unassigned ones out, namespace lists kept —
+// as Assignments lists them.
+func TestUserAssignmentsThroughOverlay(t *testing.T) {
+	s := newMemStore(t)
+	var l log
+	many := make([]string, 0, 12)
+	for i := range 12 {
+		many = append(many, fmt.Sprintf("ns%02d", i))
+	}
+	s.apply(t, l.role("r1", "One"), l.role("r2", "Two"), l.assign("a", "u1", "r1", "x"), l.assign("b", "u1", "r2"))
+	v := s.Acquire()
+	defer v.Release()
+	o := NewOverlay()
+	for _, ev := range []events.Event{l.assign("c", "u1", "r1", many...), l.unassign("a", "u1", "r1"), l.assign("a", "u2", "r2", "y")} {
+		o.Stage(v, &ev)
+	}
+	w := v.With(o)
+	for user, want := range map[string][]string{"u1": {"b/r2", "c/r1"}, "u2": {"a/r2"}} {
+		listed := w.Assignments(user)
+		var got []Assignment
+		for it := w.UserAssignments(user); ; {
+			a, ok := it.Next()
+			if !ok {
+				break
+			}
+			a.AssignedNamespaces = slices.Clone(it.AssignedNamespaces())
+			got = append(got, a)
+		}
+		require.Equal(t, listed, got, user)
+		keys := make([]string, 0, len(got))
+		for _, a := range got {
+			keys = append(keys, a.Namespace+"/"+a.RoleID())
+		}
+		assert.Equal(t, want, keys, user)
+	}
+	assert.Equal(t, many, w.Assignments("u1")[1].AssignedNamespaces)
+	// The view without the overlay is unchanged.
+	assert.Len(t, v.Assignments("u1"), 2)
+	assert.Empty(t, v.Assignments("u2"))
 }

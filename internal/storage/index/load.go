@@ -43,7 +43,7 @@ func (s *Store) load() error {
 	} else if len(v) == 8 {
 		// Size the users map once instead of growing it through a million
 		// rehashes (a hint: capped, so a corrupt value cannot exhaust memory).
-		st.users = make(map[string][]*Assignment, min(binary.BigEndian.Uint64(v), 1<<26))
+		st.users = make(map[string]string, min(binary.BigEndian.Uint64(v), 1<<26))
 	}
 	// Roles first: assignments point to them.
 	rolePrefix := kindPrefix(events.PlatformNamespace, kindRole)
@@ -57,7 +57,7 @@ func (s *Store) load() error {
 			return fmt.Errorf("index: load role %s: %w", pk.a, err)
 		}
 		r := roleFromRecord(rec)
-		st.roles[r.ID] = r
+		st.addRole(r)
 		st.roleNames[strings.ToLower(r.Name)] = r
 		return nil
 	}); err != nil {
@@ -152,29 +152,29 @@ func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byt
 		run.role = r
 	}
 	if run.ns != string(ns) {
-		run.ns = st.in.bytes(ns) // keys come namespace by namespace
+		run.ns = st.names.list[st.names.idBytes(ns)] // keys come namespace by namespace
 	}
 	rec, err := decodeAssignmentRecord(value)
 	if err != nil {
 		return err
 	}
-	nss, err := st.in.namespaces(&rec)
-	if err != nil {
-		return err
-	}
 	if rec.json {
-		run.buf, _ = appendAssignmentRecord(run.buf[:0], rec.rev, rec.assignedAt, rec.notBefore, rec.notAfter, nss)
+		var off int
+		run.buf, off = appendAssignmentRecord(run.buf[:0], rec.rev, rec.assignedAt, rec.notBefore, rec.notAfter, rec.namespaces)
 		if err := run.rewrite(key, run.buf); err != nil {
 			return fmt.Errorf("rewrite in binary: %w", err)
 		}
+		rec.raw = run.buf[off:]
 	}
 	if !bytes.Equal(user, run.user) {
 		run.flush(st)
 		run.user = append(run.user[:0], user...)
 	}
-	run.vals = append(run.vals, Assignment{
-		Namespace: run.ns, AssignedNamespaces: nss, Revision: rec.rev,
-		assignedAt: packTime(rec.assignedAt), role: r, window: newWindow(rec.notBefore, rec.notAfter),
-	})
+	e := entry{ns: run.ns, role: r, rev: rec.rev, at: packTime(rec.assignedAt),
+		win: window{notBefore: rec.notBefore, notAfter: rec.notAfter}, nssRaw: rec.raw, haveRaw: true}
+	if run.ents, err = st.appendEntry(run.ents, &e); err != nil {
+		return err
+	}
+	run.ends = append(run.ends, len(run.ents))
 	return nil
 }

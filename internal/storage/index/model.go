@@ -26,15 +26,17 @@ type Role struct {
 	UpdatedAt time.Time
 	// Revision is the revision of the role's last change.
 	Revision uint64
+	// num numbers the role in its index's assignment records (users.go).
+	num uint32
 }
 
 // Assignment is role RoleID() given to UserID, made within Namespace.
 //
-// Assignments are held compactly (a replica holds millions): strings are
-// shared (UserID with the index's key of the user, namespace names across
-// assignments; the role id is the role's own), and AssignedNamespaces may be one
-// slice shared by many assignments (nil when empty). Every field is
-// read-only: never modify an Assignment or its AssignedNamespaces.
+// The index does not hold Assignments: it holds each user's assignments
+// encoded in one string (users.go) and decodes them into Assignments for
+// readers (View.Assignments, View.UserAssignments). Strings are shared
+// (UserID with the index's key of the user, namespace names with the
+// index's table of names). Never modify AssignedNamespaces.
 type Assignment struct {
 	Namespace          string
 	UserID             string
@@ -42,7 +44,7 @@ type Assignment struct {
 	Revision           uint64
 	assignedAt         int64 // packTime
 	role               *Role
-	window             *window // nil when unbounded, as most are
+	win                window // zero: unbounded, as most are
 }
 
 // RoleID returns the id of the assigned role.
@@ -52,43 +54,26 @@ func (a *Assignment) RoleID() string { return a.role.ID }
 type window struct{ notBefore, notAfter time.Time }
 
 // NotBefore returns when the assignment comes into force (zero: unbounded).
-func (a *Assignment) NotBefore() time.Time {
-	if a.window == nil {
-		return time.Time{}
-	}
-	return a.window.notBefore
-}
+func (a *Assignment) NotBefore() time.Time { return a.win.notBefore }
 
 // NotAfter returns when the assignment ends, exclusive (zero: unbounded).
-func (a *Assignment) NotAfter() time.Time {
-	if a.window == nil {
-		return time.Time{}
-	}
-	return a.window.notAfter
-}
+func (a *Assignment) NotAfter() time.Time { return a.win.notAfter }
 
 // AssignedAt returns when the assignment was made (UTC).
 func (a *Assignment) AssignedAt() time.Time { return unpackTime(a.assignedAt) }
 
 // InForce reports whether the assignment applies at now.
 func (a *Assignment) InForce(now time.Time) bool {
-	w := a.window
-	return w == nil || ((w.notBefore.IsZero() || !now.Before(w.notBefore)) && (w.notAfter.IsZero() || now.Before(w.notAfter)))
+	w := &a.win
+	return (w.notBefore.IsZero() || !now.Before(w.notBefore)) && (w.notAfter.IsZero() || now.Before(w.notAfter))
 }
 
 // Bounded reports whether the assignment has a validity window at all
 // (most do not, and checks skip the time comparisons for them).
-func (a *Assignment) Bounded() bool { return a.window != nil }
+func (a *Assignment) Bounded() bool { return !a.win.notBefore.IsZero() || !a.win.notAfter.IsZero() }
 
 // Role returns the assigned role.
 func (a *Assignment) Role() *Role { return a.role }
-
-func newWindow(notBefore, notAfter time.Time) *window {
-	if notBefore.IsZero() && notAfter.IsZero() {
-		return nil
-	}
-	return &window{notBefore: notBefore, notAfter: notAfter}
-}
 
 // noTime is packTime of the zero time.
 const noTime = math.MinInt64

@@ -29,7 +29,7 @@ type Overlay struct {
 	// users are the assignments of the users a staged event assigned or
 	// unassigned (their whole list, as the index's would be). The roles
 	// they point to are mapped to the overlay's on reading (remap).
-	users map[string][]*Assignment
+	users map[string][]Assignment
 	// endedNS are the namespaces a staged event deleted: the index's
 	// assignments made in them are ended (users not in users).
 	endedNS map[string]bool
@@ -41,7 +41,7 @@ type Overlay struct {
 func NewOverlay() *Overlay {
 	return &Overlay{
 		roles: map[string]*Role{}, names: map[string]*Role{}, ns: map[string]*NamespaceInfo{},
-		users: map[string][]*Assignment{}, endedNS: map[string]bool{},
+		users: map[string][]Assignment{}, endedNS: map[string]bool{},
 		clients: map[string]*Client{}, tokens: map[string]*Token{},
 	}
 }
@@ -101,7 +101,7 @@ func (o *Overlay) Stage(v View, ev *events.Event) {
 		}
 	case events.UserRoleUnassigned:
 		list := v.Assignments(p.UserID)
-		o.users[p.UserID] = slices.DeleteFunc(slices.Clone(list), func(a *Assignment) bool {
+		o.users[p.UserID] = slices.DeleteFunc(slices.Clone(list), func(a Assignment) bool {
 			return a.Namespace == ev.Namespace && a.role.ID == p.RoleID
 		})
 	case events.NamespaceCreated:
@@ -149,16 +149,22 @@ func (o *Overlay) assign(v View, ev *events.Event, p events.UserRoleAssigned) {
 	if r == nil {
 		return
 	}
-	a := &Assignment{Namespace: ev.Namespace, UserID: p.UserID, AssignedNamespaces: slices.Clone(p.AssignedNamespaces),
-		Revision: ev.Revision, assignedAt: packTime(ev.OccurredAt), role: r, window: newWindow(fromOpt(p.NotBefore), fromOpt(p.NotAfter))}
+	a := Assignment{Namespace: ev.Namespace, UserID: p.UserID, AssignedNamespaces: slices.Clone(p.AssignedNamespaces),
+		Revision: ev.Revision, assignedAt: packTime(ev.OccurredAt), role: r, win: window{notBefore: fromOpt(p.NotBefore), notAfter: fromOpt(p.NotAfter)}}
 	if len(a.AssignedNamespaces) == 0 {
 		a.AssignedNamespaces = nil
 	}
-	list := slices.DeleteFunc(slices.Clone(v.Assignments(p.UserID)), func(o *Assignment) bool {
+	list := slices.DeleteFunc(slices.Clone(v.Assignments(p.UserID)), func(o Assignment) bool {
 		return o.Namespace == a.Namespace && o.role.ID == a.role.ID
 	})
 	list = append(list, a)
-	sort.SliceStable(list, func(i, j int) bool { return assignmentLess(list[i], list[j]) })
+	// The order of View.Assignments: namespace, then role id.
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].Namespace != list[j].Namespace {
+			return list[i].Namespace < list[j].Namespace
+		}
+		return list[i].role.ID < list[j].role.ID
+	})
 	o.users[p.UserID] = list
 }
 
@@ -167,7 +173,7 @@ func (o *Overlay) assign(v View, ev *events.Event, p events.UserRoleAssigned) {
 func (o *Overlay) endNamespace(v View, ns string) {
 	o.endedNS[ns] = true
 	for u, list := range o.users {
-		o.users[u] = slices.DeleteFunc(list, func(a *Assignment) bool { return a.Namespace == ns })
+		o.users[u] = slices.DeleteFunc(list, func(a Assignment) bool { return a.Namespace == ns })
 	}
 	for _, c := range v.AllClients() {
 		if c.Namespace == ns {
@@ -194,9 +200,10 @@ func (o *Overlay) putRole(old, r *Role) {
 // overlay sees it: without assignments of deleted roles (and, for the
 // index's, those made in deleted namespaces), with changed roles mapped
 // to the overlay's copies.
-func (o *Overlay) assignments(list []*Assignment, fromIndex bool) []*Assignment {
+func (o *Overlay) assignments(list []Assignment, fromIndex bool) []Assignment {
 	changed := false
-	for _, a := range list {
+	for i := range list {
+		a := &list[i]
 		if _, ok := o.roles[a.role.ID]; ok || (fromIndex && o.endedNS[a.Namespace]) {
 			changed = true
 			break
@@ -205,8 +212,9 @@ func (o *Overlay) assignments(list []*Assignment, fromIndex bool) []*Assignment 
 	if !changed {
 		return list
 	}
-	out := make([]*Assignment, 0, len(list))
-	for _, a := range list {
+	out := make([]Assignment, 0, len(list))
+	for i := range list {
+		a := list[i] // a copy: its role may be remapped
 		if fromIndex && o.endedNS[a.Namespace] {
 			continue
 		}
@@ -215,9 +223,8 @@ func (o *Overlay) assignments(list []*Assignment, fromIndex bool) []*Assignment 
 		case !ok:
 			out = append(out, a)
 		case r != nil:
-			c := *a
-			c.role = r
-			out = append(out, &c)
+			a.role = r
+			out = append(out, a)
 		}
 	}
 	return out

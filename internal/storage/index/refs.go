@@ -84,20 +84,15 @@ func namesNamespace(resource, ns string) bool {
 	}
 }
 
-// refAssigned counts (delta +1) or uncounts (-1) the namespaces an
-// assignment names in its assignedNamespaces.
-func (st *state) refAssigned(nss []string, delta int32) {
-	if len(nss) == 0 {
-		return
-	}
+// refAssigned counts (delta +1) or uncounts (-1) one assignment naming
+// namespace ns in its assignedNamespaces.
+func (st *state) refAssigned(ns string, delta int32) {
 	if st.assignedIn == nil {
 		st.assignedIn = map[string]int32{}
 	}
-	for _, ns := range nss {
-		if n := st.assignedIn[ns] + delta; n > 0 {
-			st.assignedIn[ns] = n
-		} else {
-			delete(st.assignedIn, ns)
-		}
+	if n := st.assignedIn[ns] + delta; n > 0 {
+		st.assignedIn[ns] = n
+	} else {
+		delete(st.assignedIn, ns)
 	}
 }

@@ -96,7 +96,13 @@ type Store struct {
 type state struct {
 	roles     map[string]*Role
 	roleNames map[string]*Role // by lower-cased name
-	users     map[string][]*Assignment
+	// roleByNum are the roles by Role.num (nil: deleted), for the
+	// assignment records of users (users.go).
+	roleByNum []*Role
+	// users are the assignment records by user id (users.go); names
+	// numbers the namespaces they name.
+	users     map[string]string
+	names     names
 	ns        map[string]*NamespaceInfo
 	clients   map[string]*Client
 	tokens    map[string]*Token
@@ -112,7 +118,9 @@ type state struct {
 	// deadRoles are the ids of deleted roles: never used again (a
 	// namespace's default roles or a client's roles may still name one).
 	deadRoles map[string]bool
-	in        *interner // strings and lists shared by assignments
+	// buf and ids are scratch buffers of the writer (under the lock).
+	buf []byte
+	ids []uint32
 	// assignedIn counts the assignments naming each namespace in their
 	// assignedNamespaces (see refAssigned; nil until the first).
 	assignedIn map[string]int32
@@ -122,7 +130,8 @@ func newState() state {
 	return state{
 		roles:       map[string]*Role{},
 		roleNames:   map[string]*Role{},
-		users:       map[string][]*Assignment{},
+		users:       map[string]string{},
+		names:       newNames(),
 		ns:          map[string]*NamespaceInfo{},
 		clients:     map[string]*Client{},
 		tokens:      map[string]*Token{},
@@ -133,7 +142,6 @@ func newState() state {
 		endpoints:   map[string]*Endpoint{},
 		parents:     map[string]string{},
 		deadRoles:   map[string]bool{},
-		in:          newInterner(),
 	}
 }
 

@@ -980,7 +980,18 @@ func (m *model) check(t *testing.T, s *testStore, where string) {
 			got[a.Namespace+"/"+a.RoleID()] = a.AssignedNamespaces
 		}
 		require.Len(t, v.Assignments(u), len(got), "%s: duplicate assignment of %s", where, u)
-		require.True(t, slices.IsSortedFunc(v.Assignments(u), func(x, y *Assignment) int {
+		var iterated []Assignment
+		for it := v.UserAssignments(u); ; {
+			a, ok := it.Next()
+			if !ok {
+				break
+			}
+			require.Nil(t, a.AssignedNamespaces)
+			a.AssignedNamespaces = slices.Clone(it.AssignedNamespaces())
+			iterated = append(iterated, a)
+		}
+		require.Equal(t, v.Assignments(u), iterated, "%s: UserAssignments of %s", where, u)
+		require.True(t, slices.IsSortedFunc(v.Assignments(u), func(x, y Assignment) int {
 			if c := strings.Compare(x.Namespace, y.Namespace); c != 0 {
 				return c
 			}

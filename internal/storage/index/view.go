@@ -63,19 +63,37 @@ func (v View) Roles() []*Role {
 }
 
 // Assignments returns the user's assignments across all namespaces, sorted
-// by namespace, then role id. The slice must not be modified.
-func (v View) Assignments(userID string) []*Assignment {
+// by namespace, then role id: a copy, the caller's to keep. Checks use
+// UserAssignments, which allocates nothing.
+func (v View) Assignments(userID string) []Assignment {
 	if v.ov != nil {
 		return v.overlayAssignments(userID)
 	}
-	return v.s.mu.st.users[userID] // the check path: kept inlinable
+	rec, ok := v.s.mu.st.users[userID]
+	if !ok {
+		return nil
+	}
+	out, _ := v.s.mu.st.assignmentsOf(rec, nil, nil)
+	return out
 }
 
-func (v View) overlayAssignments(userID string) []*Assignment {
+// UserAssignments iterates over the user's assignments in the order of
+// Assignments, without allocating (with an overlay, over its copy).
+func (v View) UserAssignments(userID string) AssignmentIter {
+	if v.ov != nil {
+		return AssignmentIter{st: &v.s.mu.st, list: v.overlayAssignments(userID)}
+	}
+	user, body := recordBody(v.s.mu.st.users[userID])
+	return AssignmentIter{st: &v.s.mu.st, user: user, body: body}
+}
+
+// overlayAssignments is Assignments with the overlay's staged events.
+func (v View) overlayAssignments(userID string) []Assignment {
 	if list, ok := v.ov.users[userID]; ok {
 		return v.ov.assignments(list, false)
 	}
-	return v.ov.assignments(v.s.mu.st.users[userID], true)
+	base, _ := v.s.mu.st.assignmentsOf(v.s.mu.st.users[userID], nil, nil)
+	return v.ov.assignments(base, true)
 }
 
 // Namespace returns what the index knows of ns.
