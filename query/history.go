@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -20,17 +22,27 @@ import (
 // History (issue 17): checks as of a past revision or instant, and
 // permission timelines, answered from "past views".
 //
-// A past view is an index of its own, held in memory (Pebble on
-// vfs.NewMem plus the index's compiled in-memory form), built by replaying
-// the event stream from its first event through the same projector the
-// node runs (HistoryConfig.Replay: the server gives projector.ReplayTo,
-// which verifies every signature and hash link as the live index is
-// verified) up to exactly the revision asked. The last few views are kept (HistoryConfig.Views, least recently
-// used evicted); a question about revision N takes the kept view at the
-// highest revision at or below N and rolls it forward by replaying the
-// events after it, so a question near one asked before costs the events
-// between them, and the first question about N costs a replay of N events.
-// A view is used by one question at a time.
+// A past view is an index of its own, built by replaying the event
+// stream through the same projector the node runs (HistoryConfig.Replay:
+// the server gives projector.ReplayTo, which verifies every signature and
+// hash link as the live index is verified) up to exactly the revision
+// asked. It starts from one of three places, whichever leaves the fewest
+// events to replay:
+//   - a kept view at or below the revision (the last few are kept,
+//     HistoryConfig.Views, least recently used evicted), rolled forward;
+//   - the newest snapshot of the index at or below the revision
+//     (HistoryConfig.Snapshots: the snapshots the node's snapshotter
+//     stores, verified as a starting node verifies them), unpacked into a
+//     directory of its own under HistoryConfig.Dir — used when it saves
+//     at least HistoryConfig.SnapshotGain events over a kept view;
+//   - an empty index in memory (Pebble on vfs.NewMem), from the stream's
+//     first event.
+//
+// So the first question about revision N costs a snapshot restore plus the
+// events between that snapshot and N (at most the snapshot interval), or,
+// with no snapshot at or below N, a replay of N events; a question near
+// one asked before costs the events between them. A view is used by one
+// question at a time.
 //
 // Transactions: the projector never applies part of one, so a revision
 // inside a transaction is answered as of the revision before the
@@ -43,10 +55,12 @@ import (
 // stream: event times are the command nodes' clocks and taken not to go
 // back along the stream), evaluated at T itself.
 //
-// Retention: replay needs the stream from its first event. When the
-// stream no longer starts at revision 1 (limits removed its head), a
-// revision no kept view reaches is answered 410 revisionCompacted with the
-// oldest revision this node can still answer (its current one).
+// Retention: when the stream no longer starts at revision 1 (limits
+// removed its head), revision N is answerable from a kept view or a
+// snapshot at or below N whose next event the stream still holds; an
+// older revision is answered 410 revisionCompacted naming the oldest
+// revision this node can answer (the oldest such snapshot or view, else
+// its current revision).
 
 // ReplayIndex is the index of a past view as a Replayer feeds it (the
 // method set of projector.Index).
@@ -83,8 +97,32 @@ type HistoryConfig struct {
 	// whole index in memory (about what the live index holds, twice: its
 	// Pebble memtables and its compiled form).
 	Views int
+	// Snapshots, when set, lets a past view start from a stored snapshot
+	// of the index instead of the stream's first event.
+	Snapshots SnapshotSource
+	// Dir is where past views restored from snapshots are unpacked (a
+	// directory each, removed when the view is dropped); default a new
+	// temporary directory.
+	Dir string
+	// SnapshotGain: a snapshot is restored instead of rolling a kept view
+	// forward when it is at least this many events ahead of it; default
+	// 10,000 (restoring costs about as much as replaying that many
+	// events of a 100k-user index).
+	SnapshotGain uint64
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+}
+
+// SnapshotSource is where past views find stored snapshots of the index
+// (the server's: eventlog.RestoreSnapshotForStream behind it).
+type SnapshotSource interface {
+	// Revisions returns the revisions of the stored snapshots, in any
+	// order (unverified: Restore verifies what it restores).
+	Revisions(ctx context.Context) ([]uint64, error)
+	// Restore unpacks into dir (absent) the newest authentic snapshot at
+	// or below maxRev whose next event the stream still holds, and
+	// returns its revision; an error when there is none.
+	Restore(ctx context.Context, maxRev uint64, dir string) (uint64, error)
 }
 
 // Errors of history.
@@ -103,10 +141,13 @@ type history struct {
 
 	mu struct {
 		sync.Mutex
-		views  []*pastView
-		tick   uint64
-		stream jetstream.Stream
+		views   []*pastView
+		tick    uint64
+		stream  jetstream.Stream
+		dir     string // where restored views are unpacked (h.dir)
+		tempDir bool   // dir is h's own temporary directory
 	}
+	restoring chan struct{} // held while a view is restored from a snapshot
 }
 
 // pastView is an in-memory index at a past revision. sem is held by the
@@ -118,7 +159,16 @@ type pastView struct {
 	// history.mu); used is the LRU tick.
 	at   uint64
 	used uint64
-	gone bool // evicted: closed by its last user
+	gone bool   // evicted: closed by its last user
+	dir  string // restored from a snapshot: its directory, removed on close
+}
+
+// close closes v's index and removes its directory.
+func (v *pastView) close() {
+	_ = v.store.Close()
+	if v.dir != "" {
+		_ = os.RemoveAll(v.dir)
+	}
 }
 
 func newHistory(cfg HistoryConfig) *history {
@@ -131,7 +181,10 @@ func newHistory(cfg HistoryConfig) *history {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &history{cfg: cfg, reg: events.NewRegistry()}
+	if cfg.SnapshotGain == 0 {
+		cfg.SnapshotGain = 10_000
+	}
+	return &history{cfg: cfg, reg: events.NewRegistry(), restoring: make(chan struct{}, 1)}
 }
 
 // Close releases the past views. Questions in flight finish on theirs.
@@ -141,16 +194,21 @@ func (h *history) close() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	inUse := false
 	for _, v := range h.mu.views {
 		v.gone = true
 		select {
 		case v.sem <- struct{}{}:
-			_ = v.store.Close()
+			v.close()
 			<-v.sem // a question waiting for it sees it gone
 		default: // in use: its user closes it
+			inUse = true
 		}
 	}
 	h.mu.views = nil
+	if h.mu.tempDir && !inUse {
+		_ = os.RemoveAll(h.mu.dir)
+	}
 }
 
 func (h *history) stream(ctx context.Context) (jetstream.Stream, error) {
@@ -225,39 +283,38 @@ func (h *history) revisionAt(ctx context.Context, t time.Time, first, upTo uint6
 
 // acquire returns a past view at revision rev (or, inside a
 // transaction, the revision before it), held: release it with release.
-// oldest is the revision to name when rev cannot be reached.
-func (h *history) acquire(ctx context.Context, rev, oldest uint64) (*pastView, error) {
+// current is the live index's revision (the oldest answerable when
+// nothing older is).
+func (h *history) acquire(ctx context.Context, rev, current uint64) (*pastView, error) {
 	h.mu.Lock()
-	var best *pastView
-	for _, v := range h.mu.views {
-		if v.at <= rev && (best == nil || v.at > best.at) {
+	best := h.bestLocked(rev)
+	h.mu.Unlock()
+	if h.cfg.Snapshots != nil && (best == nil || rev-best.at >= h.cfg.SnapshotGain) {
+		v, err := h.fromSnapshot(ctx, rev)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
 			best = v
 		}
 	}
 	if best == nil {
-		h.mu.Unlock()
 		first, err := h.firstSeq(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if first > 1 {
-			qe := errorf(ErrGone, "revisionCompacted",
-				"revision %d is no longer answerable: the event stream now starts at revision %d (retention removed the events before it) "+
-					"and past views are built by replaying it from its first event; this node can answer revision %d and later",
-				rev, first, oldest)
-			qe.Oldest = oldest
-			return nil, qe
+			return nil, h.compacted(ctx, rev, first, current,
+				fmt.Sprintf("the event stream now starts at revision %d (retention removed the events before it) and no snapshot of the index at or below %d is stored", first, rev))
 		}
 		st, err := index.Open(index.Options{Dir: "/past", FS: vfs.NewMem(), CacheSize: 1 << 20, MemTableSize: 16 << 20,
 			Logger: h.cfg.Logger, IdempotencyWindow: -1})
 		if err != nil {
 			return nil, fmt.Errorf("query: history: %w", err)
 		}
-		best = &pastView{sem: make(chan struct{}, 1), store: st}
-		h.mu.Lock()
-		h.mu.views = append(h.mu.views, best)
-		h.evictLocked(best)
+		best = h.keep(&pastView{sem: make(chan struct{}, 1), store: st})
 	}
+	h.mu.Lock()
 	h.mu.tick++
 	best.used = h.mu.tick
 	h.mu.Unlock()
@@ -271,12 +328,12 @@ func (h *history) acquire(ctx context.Context, rev, oldest uint64) (*pastView, e
 	h.mu.Unlock()
 	if gone {
 		<-best.sem
-		return h.acquire(ctx, rev, oldest)
+		return h.acquire(ctx, rev, current)
 	}
 	if best.store.Applied() > rev {
 		// Another question rolled it past rev meanwhile: start over.
 		h.release(best)
-		return h.acquire(ctx, rev, oldest)
+		return h.acquire(ctx, rev, current)
 	}
 	if err := h.cfg.Replay(ctx, best.store, rev); err != nil {
 		if ctx.Err() == nil {
@@ -284,15 +341,148 @@ func (h *history) acquire(ctx context.Context, rev, oldest uint64) (*pastView, e
 		}
 		h.release(best)
 		if errors.Is(err, ErrGone) {
-			qe := errorf(ErrGone, "revisionCompacted",
-				"revision %d is no longer answerable: the event stream no longer holds the events leading to it; this node can answer revision %d and later",
-				rev, oldest)
-			qe.Oldest = oldest
-			return nil, qe
+			first, ferr := h.firstSeq(ctx)
+			if ferr != nil {
+				return nil, ferr
+			}
+			return nil, h.compacted(ctx, rev, first, current, "the event stream no longer holds the events leading to it")
 		}
 		return nil, fmt.Errorf("query: history: replay to %d: %w", rev, err)
 	}
 	return best, nil
+}
+
+// bestLocked returns the kept view at the highest revision at or below
+// rev; nil when none is.
+func (h *history) bestLocked(rev uint64) *pastView {
+	var best *pastView
+	for _, v := range h.mu.views {
+		if v.at <= rev && (best == nil || v.at > best.at) {
+			best = v
+		}
+	}
+	return best
+}
+
+// keep adds v to the kept views (evicting beyond the limit) and returns it.
+func (h *history) keep(v *pastView) *pastView {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v.at = v.store.Applied()
+	h.mu.views = append(h.mu.views, v)
+	h.evictLocked(v)
+	return v
+}
+
+// fromSnapshot returns a new kept view restored from the newest snapshot
+// at or below rev, when one is stored and saves SnapshotGain events over
+// the best kept view; nil otherwise (also when restoring fails: the caller
+// replays instead, and the failure is logged).
+func (h *history) fromSnapshot(ctx context.Context, rev uint64) (*pastView, error) {
+	// One restore at a time: questions about nearby revisions asked
+	// together share the first one's view.
+	select {
+	case h.restoring <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-h.restoring }()
+	revs, err := h.cfg.Snapshots.Revisions(ctx)
+	if err != nil {
+		h.cfg.Logger.Warn("past view: cannot list the index's snapshots; replaying the stream instead", "err", err)
+		return nil, nil
+	}
+	var snap uint64
+	for _, r := range revs {
+		if r <= rev && r > snap {
+			snap = r
+		}
+	}
+	h.mu.Lock()
+	best := h.bestLocked(rev)
+	h.mu.Unlock()
+	if snap == 0 || (best != nil && snap < best.at+h.cfg.SnapshotGain) {
+		return nil, nil
+	}
+	parent, err := h.dir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(parent, fmt.Sprintf("at-%d-", snap))
+	if err != nil {
+		return nil, fmt.Errorf("query: history: %w", err)
+	}
+	dir = filepath.Join(dir, "index") // absent, as Restore wants it
+	start := time.Now()
+	got, err := h.cfg.Snapshots.Restore(ctx, rev, dir)
+	if err != nil {
+		_ = os.RemoveAll(filepath.Dir(dir))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		h.cfg.Logger.Warn("past view: could not restore a snapshot; replaying the stream instead", "revision", rev, "err", err)
+		return nil, nil
+	}
+	st, err := index.Open(index.Options{Dir: dir, CacheSize: 1 << 20, MemTableSize: 16 << 20,
+		Logger: h.cfg.Logger, IdempotencyWindow: -1})
+	if err != nil {
+		_ = os.RemoveAll(filepath.Dir(dir))
+		return nil, fmt.Errorf("query: history: open the snapshot at %d: %w", got, err)
+	}
+	h.cfg.Logger.Debug("past view restored from a snapshot", "snapshot", got, "for", rev,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return h.keep(&pastView{sem: make(chan struct{}, 1), store: st, dir: filepath.Dir(dir)}), nil
+}
+
+// dir returns the directory past views are unpacked in, making it the
+// first time.
+func (h *history) dir() (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mu.dir != "" {
+		return h.mu.dir, nil
+	}
+	if h.cfg.Dir != "" {
+		if err := os.MkdirAll(h.cfg.Dir, 0o700); err != nil {
+			return "", fmt.Errorf("query: history: %w", err)
+		}
+		h.mu.dir = h.cfg.Dir
+		return h.mu.dir, nil
+	}
+	d, err := os.MkdirTemp("", "grantlog-past-")
+	if err != nil {
+		return "", fmt.Errorf("query: history: %w", err)
+	}
+	h.mu.dir, h.mu.tempDir = d, true
+	return d, nil
+}
+
+// compacted is the 410 revisionCompacted answer for rev, which is before
+// anything this node can replay from (why says so): it names the oldest
+// revision it can answer — the oldest kept view or snapshot whose next
+// event the stream (starting at first) holds, else current.
+func (h *history) compacted(ctx context.Context, rev, first, current uint64, why string) error {
+	oldest := current
+	h.mu.Lock()
+	for _, v := range h.mu.views {
+		if v.at+1 >= first && v.at < oldest && v.at > rev {
+			oldest = v.at
+		}
+	}
+	h.mu.Unlock()
+	if h.cfg.Snapshots != nil {
+		if revs, err := h.cfg.Snapshots.Revisions(ctx); err == nil {
+			for _, r := range revs {
+				if r+1 >= first && r < oldest && r > rev {
+					oldest = r
+				}
+			}
+		}
+	}
+	qe := errorf(ErrGone, "revisionCompacted",
+		"revision %d is no longer answerable: %s; this node can answer revision %d and later", rev, why, oldest)
+	qe.Oldest = oldest
+	return qe
 }
 
 // evictLocked drops the least recently used views beyond the limit,
@@ -309,7 +499,7 @@ func (h *history) evictLocked(keep *pastView) {
 		v.gone = true
 		select {
 		case v.sem <- struct{}{}:
-			_ = v.store.Close()
+			v.close()
 			<-v.sem // a question waiting for it sees it gone
 		default: // in use: its user closes it
 		}
@@ -336,7 +526,7 @@ func (h *history) release(v *pastView) {
 	gone := v.gone
 	h.mu.Unlock()
 	if gone {
-		_ = v.store.Close()
+		v.close()
 	}
 	<-v.sem
 }

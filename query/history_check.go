@@ -132,7 +132,11 @@ func (e *Engine) evaluateAtRevision(ctx context.Context, req *CheckRequest, rev 
 // the view's last event).
 func (e *Engine) evaluateAt(ctx context.Context, v index.View, req *CheckRequest, at time.Time) (CheckResult, *explainer, error) {
 	if at.IsZero() {
-		if rev := v.Revision(); rev > 0 {
+		if t, ok := v.RevisionTime(); ok {
+			at = t
+		} else if rev := v.Revision(); rev > 0 {
+			// An index written before it recorded the instant: read the
+			// event's.
 			t, err := e.hist.eventTime(ctx, rev)
 			if err != nil {
 				return CheckResult{}, nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/grantlog/grantlog/internal/server"
 	"github.com/grantlog/grantlog/internal/storage/eventlog"
 	"github.com/grantlog/grantlog/internal/storage/index"
+	"github.com/grantlog/grantlog/internal/storage/logsig"
 	"github.com/grantlog/grantlog/internal/testutil"
 	"github.com/grantlog/grantlog/perm"
 	"github.com/grantlog/grantlog/projector"
@@ -61,13 +62,20 @@ type histEnv struct {
 	cmd    *command.Service
 	eng    *query.Engine
 	clock  *fakeClock
+	key    *logsig.Key // signs events and snapshots (startHistEnvWith)
 }
 
 var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
 // startHistEnv starts a node on a stream that allows purging (only so that
 // a test can make the stream start after revision 1).
-func startHistEnv(t *testing.T) *histEnv {
+func startHistEnv(t *testing.T) *histEnv { return startHistEnvWith(t, false) }
+
+// startHistEnvWith: with snapshots, the command side signs its events (a
+// snapshot is restored only when signed by a key the log announced), and
+// past views start from the snapshots h.snapshot takes whenever that
+// saves a single event.
+func startHistEnvWith(t *testing.T, snapshots bool) *histEnv {
 	t.Helper()
 	dir := t.TempDir()
 	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true})
@@ -89,18 +97,42 @@ func startHistEnv(t *testing.T) *histEnv {
 	done := make(chan error, 1)
 	go func() { done <- proj.Run(pctx) }()
 	az := auth.NewAuthorizer(query.New(query.Config{Now: clock.Now}, st, nil))
-	eng := query.New(query.Config{MaxWait: 2 * time.Second, Now: clock.Now, History: query.HistoryConfig{
+	hc := query.HistoryConfig{
 		JS: js, Stream: eventlog.DefaultStream, Logger: testutil.Quiet, Views: 2,
 		Replay: server.HistoryReplayer(js, eventlog.DefaultStream, testutil.Quiet),
-	}}, st, nil)
+	}
+	var key *logsig.Key
+	if snapshots {
+		key, err = logsig.Generate()
+		require.NoError(t, err)
+		hc.Snapshots = server.HistorySnapshots(js, "", stream, st.SigningKeys, testutil.Quiet)
+		hc.Dir = filepath.Join(dir, "past")
+		hc.SnapshotGain = 1
+	}
+	eng := query.New(query.Config{MaxWait: 2 * time.Second, Now: clock.Now, History: hc}, st, nil)
 	t.Cleanup(func() {
 		eng.Close()
 		pcancel()
 		require.NoError(t, <-done)
 		require.NoError(t, st.Close())
 	})
-	return &histEnv{js: js, stream: stream, st: st, clock: clock, eng: eng,
-		cmd: command.New(command.Config{ApplyWait: 5 * time.Second, Now: clock.Now}, js, stream, st, az)}
+	h := &histEnv{js: js, stream: stream, st: st, clock: clock, eng: eng, key: key,
+		cmd: command.New(command.Config{ApplyWait: 5 * time.Second, Now: clock.Now, Signer: key}, js, stream, st, az)}
+	if key != nil {
+		_, _, err := h.cmd.AnnounceSigningKey(ctx, testutil.Root())
+		require.NoError(t, err)
+	}
+	return h
+}
+
+// snapshot stores a snapshot of the live index (signed with the log's
+// key) and returns its revision.
+func (h *histEnv) snapshot(t *testing.T) uint64 {
+	t.Helper()
+	info, err := eventlog.TakeSnapshot(context.Background(), h.st, h.js, "", eventlog.WithSnapshotKeep(10),
+		eventlog.WithSnapshotTempDir(t.TempDir()), eventlog.WithSnapshotSigner(h.key, h.stream))
+	require.NoError(t, err)
+	return info.Revision
 }
 
 // replayed returns a fresh index holding exactly the stream's events 1..n,
@@ -153,6 +185,12 @@ func hTag(r *rand.Rand, segs []string) string {
 // between them; assignments may carry windows. Refused commands are fine.
 func randomHistory(t *testing.T, h *histEnv, r *rand.Rand, steps int) {
 	t.Helper()
+	randomHistoryHook(t, h, r, steps, nil)
+}
+
+// randomHistoryHook is randomHistory calling after(i) after step i.
+func randomHistoryHook(t *testing.T, h *histEnv, r *rand.Rand, steps int, after func(i int)) {
+	t.Helper()
 	ctx := context.Background()
 	m := testutil.Root()
 	roles := []string{}
@@ -193,6 +231,9 @@ func randomHistory(t *testing.T, h *histEnv, r *rand.Rand, steps int) {
 			}
 		}
 		_ = err // refusals (unknown assignment, invalid tag) are part of a random history
+		if after != nil {
+			after(i)
+		}
 	}
 }
 
@@ -487,4 +528,85 @@ func TestPastChecksConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestPastCheckFromSnapshot: past views start from the nearest snapshot.
+// After retention removed the stream's head up to the first snapshot,
+// every revision from that snapshot on still answers what a fresh replay
+// of events 1..N answers (which needs the snapshot: the events before it
+// are gone), and an older revision is 410 revisionCompacted naming the
+// snapshot's revision.
+func TestPastCheckFromSnapshot(t *testing.T) {
+	h := startHistEnvWith(t, true)
+	r := rand.New(rand.NewPCG(9, 17))
+	var snaps []uint64
+	randomHistoryHook(t, h, r, 60, func(i int) {
+		if i == 19 || i == 39 {
+			snaps = append(snaps, h.snapshot(t))
+		}
+	})
+	head := h.st.Applied()
+	s1, s2 := snaps[0], snaps[1]
+	require.Less(t, s1, s2)
+	require.Less(t, s2, head)
+	revs := []uint64{s1, s1 + 1, s2, s2 + 1, head - 1}
+	for len(revs) < 12 {
+		revs = append(revs, s1+r.Uint64N(head-s1))
+	}
+	ctx := context.Background()
+	type probe struct {
+		req  query.CheckRequest
+		want bool
+	}
+	probes := map[uint64][]probe{}
+	for _, n := range revs {
+		if probes[n] != nil {
+			continue
+		}
+		ref, at := replayed(t, h.stream, n)
+		refEng := query.New(query.Config{Now: fixed(at)}, ref, nil)
+		for i := 0; i < 30; i++ {
+			req := query.CheckRequest{
+				Subject: query.Subject{Type: query.SubjectUser, ID: hUsers[r.IntN(len(hUsers))]}, Namespace: hNSs[r.IntN(len(hNSs))],
+				Resource: hTag(r, hReq), Action: perm.Action(1 << r.IntN(4)),
+			}
+			want, err := refEng.Check(ctx, &req)
+			if err != nil {
+				continue
+			}
+			probes[n] = append(probes[n], probe{req: req, want: want.Allowed})
+		}
+	}
+
+	// Retention: the stream now starts right after the first snapshot.
+	require.NoError(t, h.stream.Purge(ctx, jetstream.WithPurgeSequence(s1+1)))
+	info, err := h.stream.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, s1+1, info.State.FirstSeq)
+
+	r.Shuffle(len(revs), func(i, j int) { revs[i], revs[j] = revs[j], revs[i] })
+	allowed := 0
+	for _, n := range revs {
+		for _, p := range probes[n] {
+			past := p.req
+			past.AtRevision = n
+			got, err := h.eng.Check(ctx, &past)
+			require.NoError(t, err, "revision %d %+v", n, p.req)
+			require.Equal(t, p.want, got.Allowed, "revision %d %+v", n, p.req)
+			require.Equal(t, n, got.Revision)
+			if got.Allowed {
+				allowed++
+			}
+		}
+	}
+	require.Positive(t, allowed, "the random checks never hit a grant: the test compares nothing")
+
+	req := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: "u1"}, Namespace: "ns1",
+		Resource: "NAMESPACE:ns1:BUILD", Action: perm.Read, AtRevision: s1 - 1}
+	_, err = h.eng.Check(ctx, &req)
+	var qe *query.Error
+	require.ErrorAs(t, err, &qe)
+	require.ErrorIs(t, err, query.ErrGone)
+	assert.Equal(t, "revisionCompacted", qe.Code)
+	assert.Equal(t, s1, qe.Oldest, "the oldest answerable revision is the oldest snapshot's: %s", qe.Message)
 }

@@ -196,6 +196,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.Query = query.New(query.Config{MaxWait: cfg.MaxWait, History: query.HistoryConfig{
 		JS: s.evjs, Stream: s.streamName(), Logger: cfg.Logger,
 		Replay: HistoryReplayer(s.evjs, s.streamName(), cfg.Logger),
+		// Past views start from the nearest snapshot (unpacked under
+		// <data-dir>/past, emptied at start).
+		Snapshots: HistorySnapshots(s.snapJS, cfg.SnapshotBucket, s.stream, s.store.SigningKeys, cfg.Logger),
+		Dir:       s.pastDir(),
 	}}, s.store, authorizer)
 	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey,
 		GroupBatchMin: cfg.GroupBatchMin, NoGroupCommit: cfg.NoGroupCommit}, s.evjs, stream, s.store, authorizer)

@@ -33,6 +33,16 @@ func (s *Server) RestoredFrom() uint64 { return s.snapshots.restoredFrom.Load() 
 // indexDir is the directory of the node's index.
 func (s *Server) indexDir() string { return filepath.Join(s.cfg.DataDir, "index") }
 
+// pastDir is where past views restored from snapshots are unpacked
+// (query.HistoryConfig.Dir); what a previous run left there is removed.
+func (s *Server) pastDir() string {
+	dir := filepath.Join(s.cfg.DataDir, "past")
+	if err := os.RemoveAll(dir); err != nil {
+		s.log.Warn("could not empty the past views' directory", "dir", dir, "err", err)
+	}
+	return dir
+}
+
 // newSnapshotter returns the node's snapshotter; its temporary checkpoints
 // go under the data directory, on the index's file system.
 func (s *Server) newSnapshotter(store *index.Store) *eventlog.Snapshotter {

@@ -459,6 +459,9 @@ type RestoreSnapshotOptions struct {
 	// events that announced them (retention limits): they vouch for
 	// snapshots besides the keys the stream announces.
 	TrustedKeys logsig.Keys
+	// MaxRevision, when not zero, restores only snapshots at or below it
+	// (a past view of the index: query.HistoryConfig.Snapshots).
+	MaxRevision uint64
 }
 
 // RestoreSnapshotForStream restores the newest authentic snapshot of bucket
@@ -499,6 +502,10 @@ func RestoreSnapshotForStream(ctx context.Context, js jetstream.JetStream, bucke
 	if len(all) == 0 {
 		return SnapshotInfo{}, fmt.Errorf("%w in bucket %s", ErrNoSnapshot, b.name)
 	}
+	if opts.MaxRevision > 0 && all[len(all)-1].info.Revision > opts.MaxRevision {
+		return SnapshotInfo{}, fmt.Errorf("%w at or below revision %d in bucket %s (the oldest is at %d)",
+			ErrNoSnapshot, opts.MaxRevision, b.name, all[len(all)-1].info.Revision)
+	}
 	if err := checkTarget(dir); err != nil {
 		return SnapshotInfo{}, err
 	}
@@ -511,6 +518,9 @@ func RestoreSnapshotForStream(ctx context.Context, js jetstream.JetStream, bucke
 	}
 	var refused []error
 	for _, c := range all {
+		if opts.MaxRevision > 0 && c.info.Revision > opts.MaxRevision {
+			continue
+		}
 		info, err := tr.restore(ctx, b, c, dir, opts.Progress)
 		if err == nil {
 			return info, nil

@@ -53,10 +53,15 @@ func (s *Store) Apply(evs []events.Event) error {
 	}
 	clear(s.touched)
 	n := 0
+	var appliedAt int64
 	for i := range evs {
 		ev := &evs[i]
 		if ev.Revision <= applied {
 			continue
+		}
+		appliedAt = 0 // unknown for an event without an instant
+		if !ev.OccurredAt.IsZero() {
+			appliedAt = ev.OccurredAt.UnixNano()
 		}
 		if err := s.applyOne(&s.w, ev); err != nil {
 			s.mu.failed = err
@@ -91,11 +96,16 @@ func (s *Store) Apply(evs []events.Event) error {
 		s.mu.failed = fmt.Errorf("index: batch: %w", err)
 		return s.mu.failed
 	}
+	if err := s.w.Set(keyAppliedAt, u64(uint64(appliedAt)), nil); err != nil { //nolint:gosec // the bits of a Unix time, read back as int64
+		s.mu.failed = fmt.Errorf("index: batch: %w", err)
+		return s.mu.failed
+	}
 	if err := s.w.commit(); err != nil {
 		s.mu.failed = err
 		return s.mu.failed
 	}
 	s.applied.Store(applied)
+	s.appliedAt.Store(appliedAt)
 	s.broadcast()
 	return nil
 }

@@ -6,6 +6,7 @@
 // prefix so a namespace can be rebuilt, exported or dropped on its own):
 //
 //	\x00meta/applied                 revision of the last applied event (8 bytes, big endian)
+//	\x00meta/applied-at              occurredAt of that event (Unix nanoseconds, 8 bytes, big endian): the instant a past check there is evaluated at
 //	\x00meta/layout                  layout version
 //	\x00meta/pebble-format           Pebble format major version the store was written with
 //	\x00meta/users                   how many users have assignments (8 bytes, big endian): a sizing hint for load

@@ -17,7 +17,11 @@ const (
 )
 
 var (
-	keyApplied      = []byte("\x00meta/applied")
+	keyApplied = []byte("\x00meta/applied")
+	// keyAppliedAt holds the occurredAt of the applied revision's event
+	// (Unix nanoseconds, 8 bytes big endian): the instant a past check at
+	// that revision is evaluated at, even once retention removed the event.
+	keyAppliedAt    = []byte("\x00meta/applied-at")
 	keyLayout       = []byte("\x00meta/layout")
 	keyPebbleFormat = []byte("\x00meta/pebble-format")
 	// keyUsers holds how many users have assignments (8 bytes, big endian)

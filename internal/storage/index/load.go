@@ -36,6 +36,11 @@ func (s *Store) load() error {
 	} else if len(v) == 8 {
 		s.applied.Store(binary.BigEndian.Uint64(v))
 	}
+	if v, err := s.get(keyAppliedAt); err != nil {
+		return err
+	} else if len(v) == 8 {
+		s.appliedAt.Store(int64(binary.BigEndian.Uint64(v))) //nolint:gosec // written from an int64
+	}
 
 	st := newState()
 	if v, err := s.get(keyUsers); err != nil {

@@ -77,6 +77,10 @@ type Store struct {
 		closed bool
 	}
 	applied atomic.Uint64
+	// appliedAt is the occurredAt of the applied revision's event (Unix
+	// nanoseconds; 0 when unknown: revision 0, or an index written
+	// before it was recorded).
+	appliedAt atomic.Int64
 	// touched are the namespaces of the batch being applied, each with the
 	// hash of its last event in the batch (Apply's own, under mu).
 	touched map[string][32]byte

@@ -1063,3 +1063,32 @@ func TestBatchEqualsOneByOne(t *testing.T) {
 		})
 	}
 }
+
+// The instant of the applied revision's event is kept with the index (a
+// past check at that revision is evaluated at it, even after retention
+// removed the event from the stream).
+func TestRevisionTimeSurvivesReopen(t *testing.T) {
+	s := newMemStore(t)
+	v := s.Acquire()
+	_, ok := v.RevisionTime()
+	v.Release()
+	assert.False(t, ok, "revision 0 has no instant")
+	var l log
+	evs := []events.Event{l.role("r1", "GameAdmin", ep("ADMIN:ROLE", 1)), l.role("r2", "viewer", ep("ADMIN:ROLE", 2))}
+	s.apply(t, evs...)
+	want := evs[1].OccurredAt.UTC()
+	v = s.Acquire()
+	at, ok := v.RevisionTime()
+	v.Release()
+	require.True(t, ok)
+	assert.Equal(t, want, at)
+	require.NoError(t, s.Close())
+	st, err := Open(s.opts)
+	require.NoError(t, err)
+	defer func() { _ = st.Close() }()
+	v = st.Acquire()
+	defer v.Release()
+	at, ok = v.RevisionTime()
+	require.True(t, ok)
+	assert.Equal(t, want, at)
+}

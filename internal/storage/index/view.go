@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -31,6 +32,17 @@ func (v View) Release() { v.s.mu.RUnlock() }
 
 // Revision is the revision the view reflects.
 func (v View) Revision() uint64 { return v.s.applied.Load() }
+
+// RevisionTime is the occurredAt of the event at Revision; ok is false
+// when the index does not know it (revision 0, or an index written before
+// it was recorded).
+func (v View) RevisionTime() (at time.Time, ok bool) {
+	n := v.s.appliedAt.Load()
+	if n == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n).UTC(), true
+}
 
 // Role returns the role with id, or nil.
 func (v View) Role(id string) *Role {
