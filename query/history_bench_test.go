@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
@@ -179,4 +180,152 @@ func BenchmarkTimelineBusyUser(b *testing.B) {
 		}
 		b.ReportMetric(float64(pages)/float64(b.N), "pages")
 	})
+}
+
+// deepHistory is a signed stream of the generated dataset at
+// GRANTLOG_HISTORY_USERS users (default 100,000) followed by churn
+// (assignments and unassignments of random users) up to
+// GRANTLOG_HISTORY_EVENTS events (default 1,300,000), with a snapshot of
+// the live index stored every 250,000 events, as a node taking snapshots
+// at that interval would have left them.
+type deepHistory struct {
+	log   *testutil.SignedLog
+	st    *index.Store
+	head  uint64
+	snaps []uint64
+}
+
+func newDeepHistory(b *testing.B) *deepHistory {
+	b.Helper()
+	if os.Getenv("GRANTLOG_BENCH_HEAVY") == "" {
+		b.Skip("builds a stream of 1.3M signed events (minutes): set GRANTLOG_BENCH_HEAVY=1")
+	}
+	users, total := 100_000, 1_300_000
+	if v, err := strconv.Atoi(os.Getenv("GRANTLOG_HISTORY_USERS")); err == nil && v > 0 {
+		users = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("GRANTLOG_HISTORY_EVENTS")); err == nil && v > 0 {
+		total = v
+	}
+	const interval = 250_000
+	d := testutil.GenerateDataset(testutil.Shape{Namespaces: 100, Roles: 200, PermsPerRole: 20, Users: users,
+		MaxRolesPerUse: 3, MaxNSPerAssign: 5, WildcardEvery: 50, Seed: 1})
+	evs := d.Events
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(3, 3))
+	type pair struct{ user, role, ns string }
+	var open []pair
+	for i := 0; len(evs)+1 < total; i++ {
+		var p events.Payload
+		var a pair
+		if len(open) > 0 && rng.IntN(2) == 0 {
+			k := rng.IntN(len(open))
+			a = open[k]
+			open[k] = open[len(open)-1]
+			open = open[:len(open)-1]
+			p = events.UserRoleUnassigned{UserID: a.user, RoleID: a.role}
+		} else {
+			a = pair{dataset.UserID(rng.IntN(users)), dataset.RoleID(1 + rng.IntN(200)), dataset.NSName(rng.IntN(100))}
+			open = append(open, a)
+			p = events.UserRoleAssigned{UserID: a.user, RoleID: a.role, AssignedNamespaces: []string{a.ns}}
+		}
+		evs = append(evs, events.Event{Data: p, Envelope: events.Envelope{
+			EventID: fmt.Sprintf("churn-%d", i), Type: p.EventType(), Namespace: a.ns, AggregateID: a.user,
+			OccurredAt: at.Add(time.Duration(i) * time.Second), Actor: events.Actor{Type: events.ActorUser, ID: "ops"},
+			CommandID: fmt.Sprintf("churn-cmd-%d", i), Reason: "churn",
+		}})
+	}
+	log := testutil.StartLogWith(b, b.TempDir(), false)
+	s := log.Signed(b, nil)
+	s.Announce(b)
+	n := testutil.StartNode(b, log, b.TempDir())
+	h := &deepHistory{log: s, st: n.Store}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	for i := 0; i < len(evs); i += interval {
+		h.head = s.AppendAsync(b, evs[i:min(i+interval, len(evs))])
+		if err := n.Store.WaitApplied(ctx, h.head); err != nil {
+			b.Fatalf("the index did not reach %d: %v", h.head, err)
+		}
+		if i+interval < len(evs) {
+			info, err := eventlog.TakeSnapshot(ctx, n.Store, log.JS, "", eventlog.WithSnapshotKeep(100),
+				eventlog.WithSnapshotTempDir(b.TempDir()), eventlog.WithSnapshotSigner(s.Key, log.Stream))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.snaps = append(h.snaps, info.Revision)
+		}
+	}
+	b.Logf("stream of %d events (%d users), snapshots at %v, built in %s", h.head, users, h.snaps, time.Since(start).Round(time.Second))
+	return h
+}
+
+func (h *deepHistory) engine(b *testing.B, snapshots bool) *query.Engine {
+	hc := query.HistoryConfig{JS: h.log.JS, Stream: eventlog.DefaultStream, Logger: testutil.Quiet,
+		Replay: server.HistoryReplayer(h.log.JS, eventlog.DefaultStream, testutil.Quiet)}
+	if snapshots {
+		hc.Snapshots = server.HistorySnapshots(h.log.JS, "", h.log.Stream, h.st.SigningKeys, testutil.Quiet)
+		hc.Dir = b.TempDir()
+	}
+	return query.New(query.Config{History: hc}, h.st, nil)
+}
+
+// BenchmarkPastCheckDeep: a check at revision head-back on the deep
+// stream. "first" asks a new engine each time: the newest snapshot at or
+// below the revision restored, then the events after it replayed;
+// "first-replay" the same without snapshots (a replay from the stream's
+// first event); "repeated" asks one engine the same revision again.
+//
+//	GRANTLOG_BENCH_HEAVY=1 go test ./query/ -run '^$' -bench PastCheckDeep -benchtime 3x -timeout 60m
+func BenchmarkPastCheckDeep(b *testing.B) {
+	h := newDeepHistory(b)
+	ctx := context.Background()
+	req := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: dataset.UserID(7)}, Namespace: dataset.NSName(3),
+		Resource: "NAMESPACE:" + dataset.NSName(3) + ":USER:" + dataset.UserID(7) + ":ORDER", Action: perm.Read}
+	for _, back := range []uint64{1_000, 100_000, 1_000_000} {
+		if back >= h.head {
+			b.Logf("back=%d skipped: the stream holds %d events", back, h.head)
+			continue
+		}
+		at := h.head - back
+		var snap uint64
+		for _, s := range h.snaps {
+			if s <= at {
+				snap = s
+			}
+		}
+		for _, mode := range []string{"first", "first-replay"} {
+			b.Run(fmt.Sprintf("back=%d/%s", back, mode), func(b *testing.B) {
+				for b.Loop() {
+					e := h.engine(b, mode == "first")
+					r := req
+					r.AtRevision = at
+					if _, err := e.Check(ctx, &r); err != nil {
+						b.Fatal(err)
+					}
+					e.Close()
+				}
+				replayed := at
+				if mode == "first" {
+					replayed = at - snap
+				}
+				b.ReportMetric(float64(replayed), "events-replayed")
+			})
+		}
+		b.Run(fmt.Sprintf("back=%d/repeated", back), func(b *testing.B) {
+			e := h.engine(b, true)
+			defer e.Close()
+			r := req
+			r.AtRevision = at
+			if _, err := e.Check(ctx, &r); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := e.Check(ctx, &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
