@@ -290,7 +290,7 @@ func (h *history) acquire(ctx context.Context, rev, current uint64) (*pastView, 
 	best := h.bestLocked(rev)
 	h.mu.Unlock()
 	if h.cfg.Snapshots != nil && (best == nil || rev-best.at >= h.cfg.SnapshotGain) {
-		v, err := h.fromSnapshot(ctx, rev)
+		v, err := h.fromSnapshot(ctx, rev, false)
 		if err != nil {
 			return nil, err
 		}
@@ -341,6 +341,13 @@ func (h *history) acquire(ctx context.Context, rev, current uint64) (*pastView, 
 		}
 		h.release(best)
 		if errors.Is(err, ErrGone) {
+			// The stream no longer holds the events after the view: a
+			// snapshot after them may still reach rev.
+			if h.cfg.Snapshots != nil && best.at > 0 {
+				if v, serr := h.fromSnapshot(ctx, rev, true); serr == nil && v != nil && v.at > best.at {
+					return h.acquire(ctx, rev, current)
+				}
+			}
 			first, ferr := h.firstSeq(ctx)
 			if ferr != nil {
 				return nil, ferr
@@ -376,9 +383,10 @@ func (h *history) keep(v *pastView) *pastView {
 
 // fromSnapshot returns a new kept view restored from the newest snapshot
 // at or below rev, when one is stored and saves SnapshotGain events over
-// the best kept view; nil otherwise (also when restoring fails: the caller
-// replays instead, and the failure is logged).
-func (h *history) fromSnapshot(ctx context.Context, rev uint64) (*pastView, error) {
+// the best kept view (any snapshot ahead of it when force); nil otherwise
+// (also when restoring fails: the caller replays instead, and the failure
+// is logged).
+func (h *history) fromSnapshot(ctx context.Context, rev uint64, force bool) (*pastView, error) {
 	// One restore at a time: questions about nearby revisions asked
 	// together share the first one's view.
 	select {
@@ -401,7 +409,11 @@ func (h *history) fromSnapshot(ctx context.Context, rev uint64) (*pastView, erro
 	h.mu.Lock()
 	best := h.bestLocked(rev)
 	h.mu.Unlock()
-	if snap == 0 || (best != nil && snap < best.at+h.cfg.SnapshotGain) {
+	gain := h.cfg.SnapshotGain
+	if force {
+		gain = 1
+	}
+	if snap == 0 || (best != nil && snap < best.at+gain) {
 		return nil, nil
 	}
 	parent, err := h.dir()

@@ -69,13 +69,13 @@ var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
 // startHistEnv starts a node on a stream that allows purging (only so that
 // a test can make the stream start after revision 1).
-func startHistEnv(t *testing.T) *histEnv { return startHistEnvWith(t, false) }
+func startHistEnv(t *testing.T) *histEnv { return startHistEnvWith(t, false, 0) }
 
 // startHistEnvWith: with snapshots, the command side signs its events (a
 // snapshot is restored only when signed by a key the log announced), and
 // past views start from the snapshots h.snapshot takes whenever that
-// saves a single event.
-func startHistEnvWith(t *testing.T, snapshots bool) *histEnv {
+// saves gain events.
+func startHistEnvWith(t *testing.T, snapshots bool, gain uint64) *histEnv {
 	t.Helper()
 	dir := t.TempDir()
 	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: dir, NoListen: true})
@@ -107,7 +107,7 @@ func startHistEnvWith(t *testing.T, snapshots bool) *histEnv {
 		require.NoError(t, err)
 		hc.Snapshots = server.HistorySnapshots(js, "", stream, st.SigningKeys, testutil.Quiet)
 		hc.Dir = filepath.Join(dir, "past")
-		hc.SnapshotGain = 1
+		hc.SnapshotGain = gain
 	}
 	eng := query.New(query.Config{MaxWait: 2 * time.Second, Now: clock.Now, History: hc}, st, nil)
 	t.Cleanup(func() {
@@ -537,7 +537,7 @@ func TestPastChecksConcurrent(t *testing.T) {
 // are gone), and an older revision is 410 revisionCompacted naming the
 // snapshot's revision.
 func TestPastCheckFromSnapshot(t *testing.T) {
-	h := startHistEnvWith(t, true)
+	h := startHistEnvWith(t, true, 1)
 	r := rand.New(rand.NewPCG(9, 17))
 	var snaps []uint64
 	randomHistoryHook(t, h, r, 60, func(i int) {
@@ -609,4 +609,55 @@ func TestPastCheckFromSnapshot(t *testing.T) {
 	require.ErrorIs(t, err, query.ErrGone)
 	assert.Equal(t, "revisionCompacted", qe.Code)
 	assert.Equal(t, s1, qe.Oldest, "the oldest answerable revision is the oldest snapshot's: %s", qe.Message)
+}
+
+// TestPastViewBehindRetention: a kept view that retention left behind
+// (the stream no longer holds the events after it) gives way to a
+// snapshot that reaches the revision asked, even when the snapshot saves
+// fewer events than SnapshotGain.
+func TestPastViewBehindRetention(t *testing.T) {
+	h := startHistEnvWith(t, true, 1_000_000)
+	r := rand.New(rand.NewPCG(11, 3))
+	var s1 uint64
+	randomHistoryHook(t, h, r, 40, func(i int) {
+		if i == 19 {
+			s1 = h.snapshot(t)
+		}
+	})
+	head := h.st.Applied()
+	ctx := context.Background()
+	req := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: "u1"}, Namespace: "ns1",
+		Resource: "NAMESPACE:ns1:BUILD", Action: perm.Read}
+	// A kept view before the snapshot (no snapshot at or below it: a replay).
+	early := req
+	early.AtRevision = s1 - 3
+	_, err := h.eng.Check(ctx, &early)
+	require.NoError(t, err)
+
+	ref, at := replayed(t, h.stream, head-1)
+	refEng := query.New(query.Config{Now: fixed(at)}, ref, nil)
+	var probes []query.CheckRequest
+	var wants []bool
+	for i := 0; i < 40; i++ {
+		p := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: hUsers[r.IntN(len(hUsers))]}, Namespace: hNSs[r.IntN(len(hNSs))],
+			Resource: hTag(r, hReq), Action: perm.Action(1 << r.IntN(4))}
+		want, err := refEng.Check(ctx, &p)
+		if err != nil {
+			continue
+		}
+		probes, wants = append(probes, p), append(wants, want.Allowed)
+	}
+	require.NoError(t, h.stream.Purge(ctx, jetstream.WithPurgeSequence(s1+1)))
+	allowed := 0
+	for i, p := range probes {
+		p.AtRevision = head - 1
+		got, err := h.eng.Check(ctx, &p)
+		require.NoError(t, err, "%+v", p)
+		require.Equal(t, wants[i], got.Allowed, "%+v", p)
+		require.Equal(t, head-1, got.Revision)
+		if got.Allowed {
+			allowed++
+		}
+	}
+	require.Positive(t, allowed, "the random checks never hit a grant: the test compares nothing")
 }
