@@ -89,7 +89,8 @@ func heapInUse() uint64 {
 // a reopen (what a replica holds after starting from a snapshot), on
 // grantbench's shape. GRANTLOG_MEM_USERS sets the users (default 50,000);
 // GRANTLOG_MEM_PROFILE writes a heap profile there
-// (go tool pprof -sample_index=inuse_space). The bound guards the compact
+// (go tool pprof -sample_index=inuse_space), GRANTLOG_MEM_CPUPROFILE a CPU
+// profile of the reopen alone. The bound guards the compact
 // layout: a regression to per-assignment pointers and strings would double
 // it.
 func TestMemoryPerUser(t *testing.T) {
@@ -108,9 +109,16 @@ func TestMemoryPerUser(t *testing.T) {
 	assignments := loadShape(t, s, users)
 	require.NoError(t, s.Close())
 	before := heapInUse()
+	if p := os.Getenv("GRANTLOG_MEM_CPUPROFILE"); p != "" { // the reopen's CPU profile
+		f, err := os.Create(p)
+		require.NoError(t, err)
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer f.Close()
+	}
 	start := time.Now()
 	s2, err := Open(opts)
 	opened := time.Since(start)
+	pprof.StopCPUProfile()
 	require.NoError(t, err)
 	defer s2.Close()
 	after := heapInUse()
