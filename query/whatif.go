@@ -92,30 +92,35 @@ func wiCompare(a, b wiKey) int {
 //
 // Cost. Every page folds the events into an overlay (once per chunk of
 // 1,024 subjects) and does SubjectPermissions' work twice for each
-// subject it diffs, from the cursor until the page is full. How the
-// subjects are found depends on how many users the events reach through
-// a role or a namespace (the holders of the changed roles, from the
-// index's role members, and the users of the namespaces whose default
-// roles change or that are deleted), counted up to max(4·limit, 1024):
+// subject it diffs, from the cursor until the page is full. How it finds
+// the subjects depends on how many users the events reach through what
+// they hold (the holders of the changed roles and the users of the
+// namespaces whose default roles change or that are created or
+// deleted), counted from the index's role members (one seek per
+// namespace per changed role; a scan of every user in memory instead
+// when that is cheaper, as PermissionHolders decides) up to
+// max(4·limit, 1024):
 //
-//   - at most that many (and for proposals that change no role and no
-//     namespace): every subject after the cursor is listed and sorted,
-//     with every client and token read in memory, as before;
+//   - at most that many, or a proposal that changes no role and no
+//     namespace: every subject after the cursor is listed and sorted,
+//     every client and token read in memory; per page, O(those users +
+//     clients + tokens);
 //   - more: the subjects come out in order, namespace by namespace after
 //     the cursor, from the index's ordered keys of each namespace's
 //     clients, tokens and users (index.View.NamespaceUsers), each kept if
 //     the proposal reaches it (a map lookup per assignment of the user).
-//     A page reads from the cursor to its last change, so paging through
-//     the whole diff reads each namespace's keys about once: O(users,
-//     clients and tokens of the namespaces passed) in total, not that
-//     once per page. A role held by every user costs per page about the
-//     page's own subjects; a role held by few of very many users costs
-//     a scan of those many over the whole listing, spread over its pages.
+//     A page reads from its cursor to the subject after its last change,
+//     so paging through the whole diff reads each key at most about
+//     twice: O(users, clients and tokens of the namespaces passed) in
+//     total, where listing them all on every page cost that per page.
+//     A role held by every user costs per page about the page's own
+//     subjects; a role held by few of very many users (more than the
+//     bound) costs one pass over those many, spread over the pages.
 //
 // With an authorizer that withholds some namespaces, a full page also
 // looks, in each withheld namespace after the page, for one subject to
-// set Withheld (reading up to all of that namespace's keys when it has
-// none).
+// set Withheld: up to all of that namespace's keys when it has none, on
+// every such page.
 //
 // The cursor pins nothing: pages asked while the index changes diff
 // against the index as it is then (as do the chunks of one page).
