@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -87,15 +86,44 @@ func wiCompare(a, b wiKey) int {
 // Authorization: each change is shown only when the caller holds
 // ADMIN:NAMESPACE:{namespace}:PERMISSION:CHECK Read in its namespace
 // (what SubjectPermissions requires); otherwise it is left out and the
-// page says Withheld. The commands' own authorization is the deciding
-// side's (command.Service.WhatIf).
+// page says Withheld (when such a subject comes anywhere after cursor,
+// on this page or a later one). The commands' own authorization is the
+// deciding side's (command.Service.WhatIf).
 //
-// Cost, per page: every user's assignments in memory once (when the
-// events change a role, a namespace's default roles or delete a
-// namespace; a map lookup per assignment), every client and token, a
-// sort of the affected subjects, then SubjectPermissions' work twice for
-// each subject until the page is full. The cursor pins nothing: pages
-// asked while the index changes diff against the index as it is then.
+// Cost. Every page folds the events into an overlay (once per chunk of
+// 1,024 subjects) and does SubjectPermissions' work twice for each
+// subject it diffs, from the cursor until the page is full. How it finds
+// the subjects depends on how many users the events reach through what
+// they hold (the holders of the changed roles and the users of the
+// namespaces whose default roles change or that are created or
+// deleted), counted from the index's role members (one seek per
+// namespace per changed role; a scan of every user in memory instead
+// when that is cheaper, as PermissionHolders decides) up to
+// max(4·limit, 1024):
+//
+//   - at most that many, or a proposal that changes no role and no
+//     namespace: every subject after the cursor is listed and sorted,
+//     every client and token read in memory; per page, O(those users +
+//     clients + tokens);
+//   - more: the subjects come out in order, namespace by namespace after
+//     the cursor, from the index's ordered keys of each namespace's
+//     clients, tokens and users (index.View.NamespaceUsers), each kept if
+//     the proposal reaches it (a map lookup per assignment of the user).
+//     A page reads from its cursor to the subject after its last change,
+//     so paging through the whole diff reads each key at most about
+//     twice: O(users, clients and tokens of the namespaces passed) in
+//     total, where listing them all on every page cost that per page.
+//     A role held by every user costs per page about the page's own
+//     subjects; a role held by few of very many users (more than the
+//     bound) costs one pass over those many, spread over the pages.
+//
+// With an authorizer that withholds some namespaces, a full page also
+// looks, in each withheld namespace after the page, for one subject to
+// set Withheld: up to all of that namespace's keys when it has none, on
+// every such page.
+//
+// The cursor pins nothing: pages asked while the index changes diff
+// against the index as it is then (as do the chunks of one page).
 func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, cursor string, limit int) (WhatIfPage, error) {
 	limit, err := clampLimit(limit)
 	if err != nil {
@@ -105,21 +133,25 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 	if err != nil {
 		return WhatIfPage{}, err
 	}
-	v := e.store.Acquire()
-	keys := whatIfCandidates(v, stage(v, evs), after)
-	v.Release()
+	src := &wiSource{evs: evs, small: whatIfSmallFloor}
+	if n := whatIfSmallFactor * limit; n > src.small {
+		src.small = n
+	}
+	if after != "" {
+		src.from, src.begun = parseWIKey(after), true
+	}
 
-	// Which namespaces the caller may check (outside the view: the
+	// Which namespaces the caller may check (outside any view: the
 	// authorizer takes its own).
 	page := WhatIfPage{Changes: []WhatIfChange{}}
 	readable := map[string]bool{}
-	for _, k := range keys {
-		if _, done := readable[k.ns]; !done {
-			readable[k.ns] = e.authorize(ctx, o, auth.PermCheck, perm.Read, k.ns) == nil
+	canRead := func(ns string) bool {
+		r, done := readable[ns]
+		if !done {
+			r = e.authorize(ctx, o, auth.PermCheck, perm.Read, ns) == nil
+			readable[ns] = r
 		}
-		if !readable[k.ns] {
-			page.Withheld = true
-		}
+		return r
 	}
 
 	now := e.cfg.Now()
@@ -139,13 +171,26 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 		hidden = hidden || !ok
 		return ok
 	}
-	const chunk = 1024
+	chunk := whatIfChunk
 	revised := false
-	for lo := 0; lo < len(keys) && page.Next == ""; lo += chunk {
+	for page.Next == "" {
 		if err := ctx.Err(); err != nil {
 			return WhatIfPage{}, err
 		}
-		part := keys[lo:min(lo+chunk, len(keys))]
+		v := e.store.Acquire()
+		part, err := src.next(v, chunk)
+		v.Release()
+		if err != nil {
+			return WhatIfPage{}, err
+		}
+		if len(part) == 0 {
+			break
+		}
+		for _, k := range part {
+			if !canRead(k.ns) {
+				page.Withheld = true
+			}
+		}
 		if e.authz != nil {
 			pending := map[seeRule]bool{}
 			collect := func(r seeRule) bool {
@@ -168,7 +213,7 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 				resolved[r] = visible(r)
 			}
 		}
-		v := e.store.Acquire()
+		v = e.store.Acquire()
 		w := v.With(stage(v, evs))
 		if !revised {
 			page.Revision, revised = v.Revision(), true
@@ -195,6 +240,14 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 		}
 		v.Release()
 	}
+	if page.Next != "" && !page.Withheld && e.authz != nil {
+		// Subjects after the page in namespaces the caller may not check.
+		withheld, err := src.withheldAfter(e.store, canRead)
+		if err != nil {
+			return WhatIfPage{}, err
+		}
+		page.Withheld = withheld
+	}
 	if !revised {
 		v := e.store.Acquire()
 		page.Revision = v.Revision()
@@ -203,8 +256,21 @@ func (e *Engine) WhatIf(ctx context.Context, o ReadOptions, evs []events.Event, 
 	return page, nil
 }
 
+// whatIfChunk is how many candidates WhatIf takes at a time (at one view
+// of the index for their sources' rules, at another for their diffs).
+var whatIfChunk = 1024
+
 func wiKeyOf(c WhatIfChange) wiKey {
 	return wiKey{ns: c.Namespace, typ: c.Subject.Type, id: c.Subject.ID}
+}
+
+// parseWIKey reads a wiKey.String().
+func parseWIKey(s string) wiKey {
+	parts := strings.SplitN(s, "\x00", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return wiKey{parts[0], parts[1], parts[2]}
 }
 
 // stage folds evs into a new overlay over v.
@@ -214,119 +280,6 @@ func stage(v index.View, evs []events.Event) *index.Overlay {
 		ov.Stage(v, &evs[i])
 	}
 	return ov
-}
-
-// whatIfCandidates returns, sorted, every subject (signed into a
-// namespace) whose effective permissions the overlay may change.
-func whatIfCandidates(v index.View, ov *index.Overlay, after string) []wiKey {
-	w := v.With(ov)
-	var keys []wiKey
-	var from wiKey
-	if after != "" {
-		parts := strings.SplitN(after, "\x00", 3)
-		for len(parts) < 3 {
-			parts = append(parts, "")
-		}
-		from = wiKey{parts[0], parts[1], parts[2]}
-	}
-	add := func(ns, typ, id string) {
-		k := wiKey{ns, typ, id}
-		if after == "" || wiCompare(k, from) > 0 {
-			keys = append(keys, k)
-		}
-	}
-	roles := map[string]bool{}
-	for _, id := range ov.Roles() {
-		roles[id] = true
-	}
-	holdsChanged := func(ids []string) bool {
-		for _, id := range ids {
-			if roles[id] {
-				return true
-			}
-		}
-		return false
-	}
-	// Namespaces whose default roles (may) change: every user signed in.
-	everyNS := map[string]bool{}
-	for _, ns := range ov.Namespaces() {
-		everyNS[ns] = true
-	}
-	if len(roles) > 0 {
-		for _, info := range v.Namespaces() {
-			if holdsChanged(info.DefaultRoles) {
-				everyNS[info.Name] = true
-			}
-		}
-	}
-	for ns := range everyNS {
-		add(ns, SubjectUser, EveryUser)
-	}
-	// Users.
-	users := map[string]bool{}
-	staged := map[string]bool{}
-	for _, u := range ov.Users() {
-		users[u] = true
-		staged[u] = true
-	}
-	ended := len(ov.Namespaces()) > 0 // a deleted namespace ends assignments
-	if len(roles) > 0 || len(everyNS) > 0 || ended {
-		v.EachUser(func(u string, as []index.Assignment) {
-			for i := range as {
-				a := &as[i]
-				if roles[a.RoleID()] || everyNS[a.Namespace] || ov.Ended(a.Namespace) {
-					users[u] = true
-					return
-				}
-			}
-		})
-	}
-	for u := range users {
-		// The namespaces its assignments are made in, before or after
-		// (the overlay only ends or remaps the index's, except for the
-		// users it assigns).
-		last := ""
-		before := v.Assignments(u)
-		for i := range before {
-			if ns := before[i].Namespace; ns != last { // sorted by namespace
-				add(ns, SubjectUser, u)
-				last = ns
-			}
-		}
-		if staged[u] {
-			after := w.Assignments(u)
-			for i := range after {
-				add(after[i].Namespace, SubjectUser, u)
-			}
-		}
-	}
-	// Clients: changed, deleted, or holding a changed role.
-	clients := map[string]bool{}
-	for _, id := range ov.Clients() {
-		clients[id] = true
-	}
-	for _, view := range []index.View{v, w} {
-		for _, cl := range view.AllClients() {
-			if clients[cl.ID] || holdsChanged(cl.Roles) {
-				clients[cl.ID] = true
-				add(cl.Namespace, SubjectClient, cl.ID)
-			}
-		}
-	}
-	// Tokens: revoked, or whose owner's permissions may change.
-	tokens := map[string]bool{}
-	for _, id := range ov.Tokens() {
-		tokens[id] = true
-	}
-	for _, t := range v.AllTokens() {
-		owner := (t.Owner.Type == events.ActorUser && (users[t.Owner.ID] || everyNS[t.Namespace])) ||
-			(t.Owner.Type == events.ActorClient && clients[t.Owner.ID])
-		if tokens[t.ID] || owner {
-			add(t.Namespace, SubjectToken, t.ID)
-		}
-	}
-	slices.SortFunc(keys, wiCompare)
-	return slices.Compact(keys)
 }
 
 // effective returns what subject k holds at v, as subject.permissions

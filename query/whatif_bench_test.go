@@ -24,7 +24,9 @@ import (
 //
 //   - firstPage: the first page of 1000 changes (every user's candidates
 //     found and sorted, 1000 users diffed);
-//   - allPages: every page, the whole diff (ns/op is the whole listing).
+//   - allPages: every page, the whole diff (ns/op is the whole listing);
+//   - fewHolders: every page of the diff of removing a permission from
+//     r0 instead, which 1 user in 50 holds.
 func BenchmarkWhatIfRoleEdit(b *testing.B) {
 	users := 10_000
 	if n, err := strconv.Atoi(os.Getenv("GRANTLOG_WHATIF_USERS")); err == nil && n > 0 {
@@ -69,7 +71,9 @@ func BenchmarkWhatIfRoleEdit(b *testing.B) {
 	ctx := context.Background()
 	prop := []events.Event{{Data: events.RolePermissionsRemoved{RoleID: "hot", Permissions: []events.Permission{{Resource: "NAMESPACE:{namespace}:HOT:3", Action: 4}}},
 		Envelope: events.Envelope{Type: events.TypeRolePermissionsRemoved, Namespace: events.PlatformNamespace, AggregateID: "hot", OccurredAt: time.Unix(0, 0).UTC()}}}
-	all := func() (pages, changes int) {
+	rare := []events.Event{{Data: events.RolePermissionsRemoved{RoleID: "r0", Permissions: []events.Permission{{Resource: "NAMESPACE:{namespace}:OBJ0:3", Action: 4}}},
+		Envelope: events.Envelope{Type: events.TypeRolePermissionsRemoved, Namespace: events.PlatformNamespace, AggregateID: "r0", OccurredAt: time.Unix(0, 0).UTC()}}}
+	whole := func(prop []events.Event) (pages, changes int) {
 		cursor := ""
 		for range 100_000 {
 			p, err := eng.WhatIf(ctx, query.ReadOptions{}, prop, cursor, query.MaxLimit)
@@ -84,9 +88,13 @@ func BenchmarkWhatIfRoleEdit(b *testing.B) {
 		}
 		return pages, changes
 	}
+	all := func() (pages, changes int) { return whole(prop) }
 	pages, changes := all()
 	require.Equal(b, users, changes, "every holder loses HOT:3 Update")
 	b.Logf("%d users: %d changes in %d pages", users, changes, pages)
+	pages, changes = whole(rare)
+	require.Equal(b, (users+49)/50, changes, "every holder of r0 loses OBJ0:3 Update")
+	b.Logf("r0: %d changes in %d pages", changes, pages)
 	b.Run("firstPage", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := eng.WhatIf(ctx, query.ReadOptions{}, prop, "", query.MaxLimit); err != nil {
@@ -97,6 +105,11 @@ func BenchmarkWhatIfRoleEdit(b *testing.B) {
 	b.Run("allPages", func(b *testing.B) {
 		for b.Loop() {
 			all()
+		}
+	})
+	b.Run("fewHolders", func(b *testing.B) {
+		for b.Loop() {
+			whole(rare)
 		}
 	})
 }

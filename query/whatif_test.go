@@ -66,6 +66,9 @@ func randomWIWorld(r *rand.Rand) *wiWorld {
 	for i := range 10 {
 		w.users = append(w.users, fmt.Sprintf("u%d", i))
 	}
+	// Ids extending others with '-' sort before them in the index's keys
+	// (see index.View.NamespaceUsers).
+	w.users = append(w.users, "u1-a", "u1-a-b", "u1-")
 	for i := range 3 + r.IntN(4) {
 		id := fmt.Sprintf("role-%d", i)
 		w.roles = append(w.roles, id)
@@ -232,8 +235,25 @@ func userNamespaces(t *testing.T, eng *query.Engine, u string) map[string]bool {
 // namespace it has assignments in, before or after), every client, every
 // token, and every user of each namespace through its default roles
 // (EveryUser, compared through a user with no assignment). Pages of
-// random sizes add up to the whole diff, in order.
+// random sizes add up to the whole diff, in order. Both ways of finding
+// the subjects are checked: listing them all (what a proposal reaching
+// few users takes; the users it reaches found by a scan of every user or
+// from the index's role members) and reading them in order from the
+// index (what one reaching many takes).
 func TestWhatIfEqualsScratchApply(t *testing.T) {
+	t.Run("listed", testWhatIfEqualsScratchApply) // holders by a scan of every user
+	t.Run("listed from role members", func(t *testing.T) {
+		defer query.SetMemberScanRatio(0)()
+		testWhatIfEqualsScratchApply(t)
+	})
+	t.Run("ordered", func(t *testing.T) {
+		defer query.SetWhatIfStream()()
+		defer query.SetWhatIfChunk(3)() // pages of several chunks
+		testWhatIfEqualsScratchApply(t)
+	})
+}
+
+func testWhatIfEqualsScratchApply(t *testing.T) {
 	seeds := 60
 	if testing.Short() {
 		seeds = 15

@@ -39,7 +39,9 @@
 // Files: store.go opens and closes the store, load.go loads it at Open,
 // apply.go applies events (Apply: one atomic batch), fold.go folds role
 // permissions, users.go holds each user's assignments in memory, view.go
-// reads roles, assignments and members, principals.go
+// reads roles, assignments and members, scan.go reads a namespace's users,
+// clients and tokens (and a role's members) in id order after a cursor,
+// principals.go
 // applies and reads IAM clients, tokens, scopes and endpoints, trust.go the
 // signing keys and hash chain, keys.go and compact.go encode keys and
 // records.
