@@ -307,8 +307,7 @@ func (h *history) acquire(ctx context.Context, rev, current uint64) (*pastView, 
 			return nil, h.compacted(ctx, rev, first, current,
 				fmt.Sprintf("the event stream now starts at revision %d (retention removed the events before it) and no snapshot of the index at or below %d is stored", first, rev))
 		}
-		st, err := index.Open(index.Options{Dir: "/past", FS: vfs.NewMem(), CacheSize: 1 << 20, MemTableSize: 16 << 20,
-			Logger: h.cfg.Logger, IdempotencyWindow: -1})
+		st, err := index.Open(h.viewOptions("/past", vfs.NewMem()))
 		if err != nil {
 			return nil, fmt.Errorf("query: history: %w", err)
 		}
@@ -435,8 +434,7 @@ func (h *history) fromSnapshot(ctx context.Context, rev uint64, force bool) (*pa
 		h.cfg.Logger.Warn("past view: could not restore a snapshot; replaying the stream instead", "revision", rev, "err", err)
 		return nil, nil
 	}
-	st, err := index.Open(index.Options{Dir: dir, CacheSize: 1 << 20, MemTableSize: 16 << 20,
-		Logger: h.cfg.Logger, IdempotencyWindow: -1})
+	st, err := index.Open(h.viewOptions(dir, nil))
 	if err != nil {
 		_ = os.RemoveAll(filepath.Dir(dir))
 		return nil, fmt.Errorf("query: history: open the snapshot at %d: %w", got, err)
@@ -444,6 +442,12 @@ func (h *history) fromSnapshot(ctx context.Context, rev uint64, force bool) (*pa
 	h.cfg.Logger.Debug("past view restored from a snapshot", "snapshot", got, "for", rev,
 		"duration", time.Since(start).Round(time.Millisecond))
 	return h.keep(&pastView{sem: make(chan struct{}, 1), store: st, dir: filepath.Dir(dir)}), nil
+}
+
+// viewOptions are the index options of a past view in dir on fs (nil:
+// the OS's): a small cache, no idempotency records.
+func (h *history) viewOptions(dir string, fs vfs.FS) index.Options {
+	return index.Options{Dir: dir, FS: fs, CacheSize: 1 << 20, MemTableSize: 16 << 20, Logger: h.cfg.Logger, IdempotencyWindow: -1}
 }
 
 // dir returns the directory past views are unpacked in, making it the

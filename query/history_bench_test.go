@@ -81,8 +81,7 @@ func (h *historyBench) engine() *query.Engine {
 func BenchmarkPastCheck(b *testing.B) {
 	h := newHistoryBench(b)
 	ctx := context.Background()
-	req := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: dataset.UserID(7)}, Namespace: dataset.NSName(3),
-		Resource: "NAMESPACE:" + dataset.NSName(3) + ":USER:" + dataset.UserID(7) + ":ORDER", Action: perm.Read}
+	req := pastBenchRequest()
 	for _, back := range []uint64{1_000, 100_000, 1_000_000} {
 		if back >= h.head {
 			b.Logf("back=%d skipped: the stream holds %d events", back, h.head)
@@ -281,8 +280,7 @@ func (h *deepHistory) engine(b *testing.B, snapshots bool) *query.Engine {
 func BenchmarkPastCheckDeep(b *testing.B) {
 	h := newDeepHistory(b)
 	ctx := context.Background()
-	req := query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: dataset.UserID(7)}, Namespace: dataset.NSName(3),
-		Resource: "NAMESPACE:" + dataset.NSName(3) + ":USER:" + dataset.UserID(7) + ":ORDER", Action: perm.Read}
+	req := pastBenchRequest()
 	for _, back := range []uint64{1_000, 100_000, 1_000_000} {
 		if back >= h.head {
 			b.Logf("back=%d skipped: the stream holds %d events", back, h.head)
@@ -328,4 +326,10 @@ func BenchmarkPastCheckDeep(b *testing.B) {
 			}
 		})
 	}
+}
+
+// pastBenchRequest is the check the past-check benchmarks ask.
+func pastBenchRequest() query.CheckRequest {
+	return query.CheckRequest{Subject: query.Subject{Type: query.SubjectUser, ID: dataset.UserID(7)}, Namespace: dataset.NSName(3),
+		Resource: "NAMESPACE:" + dataset.NSName(3) + ":USER:" + dataset.UserID(7) + ":ORDER", Action: perm.Read}
 }
