@@ -118,7 +118,7 @@ func (s *Service) foldRoles(ctx context.Context, upTo uint64, roles map[string]*
 		return fmt.Errorf("audit: stream %s: %w", s.cfg.Stream, err)
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.Subject(s.cfg.SubjectPrefix, events.PlatformNamespace, events.KindRole, ">")},
+		FilterSubjects: []string{events.KindFilter(s.cfg.SubjectPrefix, events.PlatformNamespace, events.KindRole)},
 	})
 	if err != nil {
 		return fmt.Errorf("audit: consumer: %w", err)

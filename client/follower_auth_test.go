@@ -26,7 +26,7 @@ func TestFollowerRefusesForgedEvents(t *testing.T) {
 		Actor: events.Actor{Type: "user", ID: "grantlog-bootstrap-admin"}},
 		events.UserRoleAssigned{UserID: "mallory", RoleID: role.RoleID, AssignedNamespaces: []string{"foo"}})
 	require.NoError(t, err)
-	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser, "mallory"))
+	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser))
 	msg.Data = data
 	ack, err := s.srv.JetStream().PublishMsg(ctx, msg)
 	require.NoError(t, err)

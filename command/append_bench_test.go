@@ -61,41 +61,62 @@ func BenchmarkCommands(b *testing.B) {
 
 // BenchmarkExpectedLastSubjectSequence measures one append expecting its
 // namespace's last revision (the wildcard filter prefix.ns.>) when the
-// namespace already holds events on n distinct subjects (one per user or
-// role: events.Subject), without fsync: the server finds the filter's last
-// message by walking every subject of the namespace.
+// namespace already holds n events, without fsync, in both subject
+// layouts: "aggregate", the layout before events.Subject (a subject per
+// user: the server finds the filter's last message by walking every
+// subject of the namespace), and "kind", the current one (a subject per
+// kind of event).
 func BenchmarkExpectedLastSubjectSequence(b *testing.B) {
-	for _, n := range []int{10, 1_000, 100_000} {
-		b.Run(fmt.Sprintf("subjects=%d", n), func(b *testing.B) {
-			if n > 1_000 && os.Getenv("GRANTLOG_BENCH_HEAVY") != "1" {
-				b.Skip("set GRANTLOG_BENCH_HEAVY=1 to run (100k subjects)")
-			}
-			ctx := context.Background()
-			log := testutil.StartLogWith(b, b.TempDir(), false)
-			var evs []events.Event
-			for i := range n {
-				evs = append(evs, events.Event{Envelope: events.Envelope{Namespace: "big", AggregateID: fmt.Sprintf("u%d", i)},
-					Data: events.UserRoleUnassigned{UserID: fmt.Sprintf("u%d", i), RoleID: "r"}})
-			}
-			log.Publish(b, evs)
-			info, err := log.Stream.Info(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			last := info.State.LastSeq
-			filter := events.NamespaceFilter(events.DefaultSubjectPrefix, "big")
-			b.ResetTimer()
-			for i := range b.N {
-				m := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "big", "user", fmt.Sprintf("u%d", i%n)))
-				m.Data = []byte(`{"x":1}`)
-				m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(last, 10))
-				m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
-				ack, err := log.JS.PublishMsg(ctx, m)
+	for _, layout := range []string{"aggregate", "kind"} {
+		for _, n := range []int{10, 1_000, 100_000} {
+			b.Run(fmt.Sprintf("layout=%s/subjects=%d", layout, n), func(b *testing.B) {
+				if n > 1_000 && os.Getenv("GRANTLOG_BENCH_HEAVY") != "1" {
+					b.Skip("set GRANTLOG_BENCH_HEAVY=1 to run (100k events)")
+				}
+				ctx := context.Background()
+				log := testutil.StartLogWith(b, b.TempDir(), false)
+				subject := func(i int) string {
+					if layout == "aggregate" {
+						return events.AggregateSubject(events.DefaultSubjectPrefix, "big", events.KindUser, fmt.Sprintf("u%d", i))
+					}
+					return events.Subject(events.DefaultSubjectPrefix, "big", events.KindUser)
+				}
+				for i := 0; i < n; i += 1000 {
+					var futures []jetstream.PubAckFuture
+					for j := i; j < min(i+1000, n); j++ {
+						f, err := log.JS.PublishAsync(subject(j), []byte(`{"x":1}`))
+						if err != nil {
+							b.Fatal(err)
+						}
+						futures = append(futures, f)
+					}
+					for _, f := range futures {
+						select {
+						case <-f.Ok():
+						case err := <-f.Err():
+							b.Fatal(err)
+						}
+					}
+				}
+				info, err := log.Stream.Info(ctx)
 				if err != nil {
 					b.Fatal(err)
 				}
-				last = ack.Sequence
-			}
-		})
+				last := info.State.LastSeq
+				filter := events.NamespaceFilter(events.DefaultSubjectPrefix, "big")
+				b.ResetTimer()
+				for i := range b.N {
+					m := nats.NewMsg(subject(i))
+					m.Data = []byte(`{"x":1}`)
+					m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(last, 10))
+					m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+					ack, err := log.JS.PublishMsg(ctx, m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					last = ack.Sequence
+				}
+			})
+		}
 	}
 }

@@ -71,7 +71,9 @@ func (s *Service) AssignBatch(ctx context.Context, m Meta, ns string, in []Batch
 			NotBefore: utcPtr(a.NotBefore), NotAfter: utcPtr(a.NotAfter)}
 	}
 	var roles []string
+	var decidedAt uint64
 	rev, err := s.execute(ctx, ns, &m, req("AssignBatch", out), func(v index.View) (decision, error) {
+		decidedAt = v.Revision()
 		grants := map[string]roleGrant{}
 		for i, a := range out {
 			g, ok := grants[a.RoleID]
@@ -109,7 +111,7 @@ func (s *Service) AssignBatch(ctx context.Context, m Meta, ns string, in []Batch
 		return 0, err
 	}
 	for _, id := range roles {
-		if err := s.checkRoleAlive(ctx, id, rev); err != nil {
+		if err := s.checkRoleAlive(ctx, id, decidedAt, rev); err != nil {
 			return 0, err
 		}
 	}

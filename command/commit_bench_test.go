@@ -55,7 +55,7 @@ func appendRaw(b *testing.B, js jetstream.JetStream, size int) {
 		msgs := make([]*nats.Msg, size)
 		for j := range msgs {
 			ns := fmt.Sprintf("bench%d", j)
-			m := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, "user", "u"))
+			m := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, "user"))
 			m.Data = []byte(`{"x":1}`)
 			m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%d-%d", i, j))
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(last[j], 10))

@@ -59,7 +59,7 @@ func (l *testLog) stop() {
 // event is the message of one command's event in namespace ns, with
 // message id id, expecting the namespace's last revision to be last.
 func event(ns, id string, last uint64) *nats.Msg {
-	m := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, "user", "u"))
+	m := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, "user"))
 	m.Data = []byte(fmt.Sprintf(`{"ns":%q,"id":%q}`, ns, id))
 	m.Header.Set(jetstream.MsgIDHeader, id)
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(last, 10))

@@ -2,11 +2,13 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/auth"
@@ -377,7 +379,9 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 	}
 	slices.Sort(nss)
 	nss = slices.Compact(nss)
+	var decidedAt uint64
 	rev, err := s.execute(ctx, ns, &m, req("AssignRole", userID, roleID, nss, utcPtr(o.NotBefore), utcPtr(o.NotAfter)), func(v index.View) (decision, error) {
+		decidedAt = v.Revision()
 		r := v.Role(roleID)
 		if r == nil {
 			return decision{}, roleNotFound(roleID)
@@ -402,27 +406,68 @@ func (s *Service) AssignRole(ctx context.Context, m Meta, ns, userID, roleID str
 	// The role lives in the platform namespace, so the append above could
 	// not expect its state. If it was deleted before the assignment landed,
 	// the index ignores the assignment: say so rather than report success.
-	if err := s.checkRoleAlive(ctx, roleID, rev); err != nil {
+	if err := s.checkRoleAlive(ctx, roleID, decidedAt, rev); err != nil {
 		return 0, err
 	}
 	return rev, nil
 }
 
-func (s *Service) checkRoleAlive(ctx context.Context, roleID string, rev uint64) error {
+// checkRoleAlive returns a conflict if role roleID was deleted before
+// revision rev, where an assignment of it decided at revision decidedAt
+// (0: not decided by this call, a replayed command) was stored.
+//
+// The index knows the revision of a role's deletion: once it has applied
+// rev (execute waits for that, bounded), it answers. Otherwise the role
+// events stored after the decision and before rev are read from the
+// stream: they share one subject per kind (events.Subject), so they are
+// read in order from decidedAt+1, usually none.
+func (s *Service) checkRoleAlive(ctx context.Context, roleID string, decidedAt, rev uint64) error {
 	if s.tx != nil {
 		// In a transaction: checked once it is stored.
 		s.tx.roles = append(s.tx.roles, roleID)
 		return nil
 	}
-	last, err := s.head.GetLastMsgForSubject(ctx, events.Subject(s.cfg.SubjectPrefix, events.PlatformNamespace, events.KindRole, roleID))
-	if err != nil {
-		return fmt.Errorf("command: read role %s: %w", roleID, err)
+	v := s.state.Acquire()
+	applied := v.Revision()
+	deletedAt, deleted := v.RoleDeletedAt(roleID)
+	v.Release()
+	switch {
+	case applied >= rev && (!deleted || deletedAt > rev):
+		return nil
+	case applied >= rev && deletedAt != 0:
+		return roleDeletedBefore(roleID, deletedAt, rev)
 	}
-	if last.Sequence < rev && last.Header.Get(EventTypeHeader) == events.TypeRoleDeleted {
-		return errorf(ErrConflict, "roleDeleted",
-			"role %s was deleted (revision %d) before this assignment was stored (revision %d); the assignment has no effect", roleID, last.Sequence, rev)
+	// The index has not reached rev, or it was written before it recorded
+	// when roles were deleted: read the stream.
+	filter := events.KindFilter(s.cfg.SubjectPrefix, events.PlatformNamespace, events.KindRole)
+	for seq := decidedAt + 1; seq < rev; {
+		msg, err := s.head.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("command: read the role events after revision %d: %w", seq-1, err)
+		}
+		if msg.Sequence >= rev {
+			return nil
+		}
+		if msg.Header.Get(EventTypeHeader) == events.TypeRoleDeleted {
+			ev, err := registry.Decode(msg.Data)
+			if err != nil {
+				return fmt.Errorf("command: decode event %d: %w", msg.Sequence, err)
+			}
+			if d, ok := ev.Data.(events.RoleDeleted); ok && d.RoleID == roleID {
+				return roleDeletedBefore(roleID, msg.Sequence, rev)
+			}
+		}
+		seq = msg.Sequence + 1
 	}
 	return nil
+}
+
+func roleDeletedBefore(roleID string, deletedAt, rev uint64) error {
+	return errorf(ErrConflict, "roleDeleted",
+		"role %s was deleted (revision %d) before this assignment was stored (revision %d); the assignment has no effect", roleID, deletedAt, rev)
 }
 
 // UnassignRole ends user userID's assignment of role roleID made in ns. The

@@ -390,7 +390,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 		if err != nil {
 			return 0, err
 		}
-		msg := nats.NewMsg(events.Subject(s.cfg.SubjectPrefix, ns, d.kind, d.aggregateID))
+		msg := nats.NewMsg(events.Subject(s.cfg.SubjectPrefix, ns, d.kind))
 		msg.Data = data
 		msg.Header.Set(EventTypeHeader, d.payload.EventType())
 		msg.Header.Set(RequestHashHeader, reqHash)

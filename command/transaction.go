@@ -299,7 +299,7 @@ func (t *txn) messages(prefix string, signer Signer) ([]*nats.Msg, error) {
 		}
 		h := sha256.Sum256(data)
 		heads[ns] = hex.EncodeToString(h[:])
-		msg := nats.NewMsg(events.Subject(prefix, ns, st.kind, st.aggregateID))
+		msg := nats.NewMsg(events.Subject(prefix, ns, st.kind))
 		msg.Data = data
 		msg.Header.Set(EventTypeHeader, st.payload.EventType())
 		msg.Header.Set(RequestHashHeader, t.reqHash)

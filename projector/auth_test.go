@@ -67,7 +67,7 @@ func TestForgedEventsAreRefused(t *testing.T) {
 	altered := append([]byte(nil), data...)
 	altered[len(altered)-3] ^= 1
 	s.PublishRaw(t, subj, altered, realSig) // the real key's signature of other bytes
-	moved := events.Subject(events.DefaultSubjectPrefix, testutil.NSName(1), "x", "mallory")
+	moved := events.Subject(events.DefaultSubjectPrefix, testutil.NSName(1), "x")
 	last := s.PublishRaw(t, moved, data, realSig) // a real signature on another subject
 
 	rev := s.Append(t, assign(ns, "alice", testutil.RoleID(0)))
@@ -116,9 +116,9 @@ func TestReplayedSignedEventIsRefused(t *testing.T) {
 // to make every node exit, on every start).
 func TestForgedUnknownTypeIsRefused(t *testing.T) {
 	s, d := signedLog(t, 20)
-	forged := s.PublishRaw(t, events.Subject(events.DefaultSubjectPrefix, "g1", "x", "y"),
+	forged := s.PublishRaw(t, events.Subject(events.DefaultSubjectPrefix, "g1", "x"),
 		[]byte(`{"eventId":"e","type":"io.nats.jetstream.api.v1.account_info_response","namespace":"g1","payload":{}}`), "")
-	s.PublishRaw(t, events.Subject(events.DefaultSubjectPrefix, "g1", "x", "y"), []byte(`not json`), "")
+	s.PublishRaw(t, events.Subject(events.DefaultSubjectPrefix, "g1", "x"), []byte(`not json`), "")
 
 	st := openIndex(t)
 	p := newProjector(s.Log, st)
@@ -229,7 +229,7 @@ func TestUnknownTypeOnLegacyStreamIsSkipped(t *testing.T) {
 	log := testutil.StartLog(t, t.TempDir())
 	d := smallDataset()
 	log.Publish(t, d.Events[:3])
-	_, err := log.JS.Publish(context.Background(), events.Subject(events.DefaultSubjectPrefix, "g1", "x", "y"),
+	_, err := log.JS.Publish(context.Background(), events.Subject(events.DefaultSubjectPrefix, "g1", "x"),
 		[]byte(`{"eventId":"e","type":"role.future.v9","namespace":"g1","payload":{}}`))
 	require.NoError(t, err)
 	log.Publish(t, d.Events[3:5])

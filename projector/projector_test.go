@@ -75,7 +75,7 @@ func TestCatchUpResumeAndReady(t *testing.T) {
 func TestUndecodableEventIsSkipped(t *testing.T) {
 	log := testutil.StartLog(t, t.TempDir())
 	d := smallDataset()
-	_, err := log.JS.Publish(context.Background(), events.Subject(events.DefaultSubjectPrefix, "g1", "x", "y"), []byte(`not json`))
+	_, err := log.JS.Publish(context.Background(), events.Subject(events.DefaultSubjectPrefix, "g1", "x"), []byte(`not json`))
 	require.NoError(t, err)
 	log.Publish(t, d.Events[:5])
 

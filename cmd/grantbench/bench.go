@@ -363,7 +363,7 @@ func (b *bench) visible(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, events.KindUser, p.UserID))
+		msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, events.KindUser))
 		msg.Data = data
 		t0 := time.Now()
 		if key != nil {

@@ -101,7 +101,7 @@ func TestAuditCLI(t *testing.T) {
 		Actor: events.Actor{Type: "user", ID: "eve"}, PrevHash: hex.EncodeToString(sum[:])},
 		events.UserRoleUnassigned{UserID: "u1", RoleID: role.RoleID})
 	require.NoError(t, err)
-	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser, "u1"))
+	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser))
 	msg.Data = data
 	ack, err = srv.JetStream().PublishMsg(ctx, msg)
 	require.NoError(t, err)

@@ -485,7 +485,7 @@ func TestAuditHashChain(t *testing.T) {
 		PrevHash: strings.Repeat("ab", 32),
 	}, events.UserRoleAssigned{UserID: "mallory", RoleID: role["roleId"].(string), AssignedNamespaces: []string{"foo"}})
 	require.NoError(t, err)
-	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser, "mallory"))
+	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, "foo", events.KindUser))
 	msg.Data = data
 	ack, err := srv.JetStream().PublishMsg(context.Background(), msg)
 	require.NoError(t, err)

@@ -212,7 +212,7 @@ func publishOld(t *testing.T, js jetstream.JetStream, ns, kind, aggregate string
 		Actor: events.Actor{Type: events.ActorUser, ID: "grantlog-bootstrap-admin"}, CommandID: "old-" + aggregate,
 	}, p)
 	require.NoError(t, err)
-	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, kind, aggregate))
+	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, kind))
 	msg.Data = data
 	msg.Header.Set("Grantlog-Event-Type", p.EventType())
 	_, err = js.PublishMsg(context.Background(), msg)

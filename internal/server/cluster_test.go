@@ -64,7 +64,7 @@ func startNode(t *testing.T, cfg server.Config, token string) *node {
 	n := &node{srv: srv, c: newClient(t, srv.HTTPAddr(), token), cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- srv.Run(ctx) }()
 	t.Cleanup(func() { n.stop(t) })
-	require.Eventually(t, srv.Ready, 10*time.Second, 10*time.Millisecond, "%s node not ready", cfg.NodeRole)
+	require.Eventually(t, srv.Ready, 30*time.Second, 10*time.Millisecond, "%s node not ready", cfg.NodeRole)
 	return n
 }
 

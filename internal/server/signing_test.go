@@ -42,7 +42,7 @@ func forge(t *testing.T, srv *server.Server, ns, user, role, sig string) uint64 
 		PrevHash: hex.EncodeToString(h[:]),
 	}, events.UserRoleAssigned{UserID: user, RoleID: role, AssignedNamespaces: []string{ns}})
 	require.NoError(t, err)
-	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, events.KindUser, user))
+	msg := nats.NewMsg(events.Subject(events.DefaultSubjectPrefix, ns, events.KindUser))
 	msg.Data = data
 	if sig != "" {
 		msg.Header.Set(logsig.Header, sig)

@@ -100,7 +100,7 @@ func (s *SignedLog) Encode(t testing.TB, ev events.Event) (subject string, data 
 	if _, ok := ev.Data.(events.LogSigningKeyAdded); ok {
 		kind = events.KindLog
 	}
-	return events.Subject(events.DefaultSubjectPrefix, env.Namespace, kind, env.AggregateID), data
+	return events.Subject(events.DefaultSubjectPrefix, env.Namespace, kind), data
 }
 
 // Append appends ev, signed, as the next event of its namespace, and

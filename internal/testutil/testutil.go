@@ -144,7 +144,7 @@ func (l *Log) Publish(t testing.TB, evs []events.Event) {
 		for _, ev := range evs[i:min(i+1000, len(evs))] {
 			data, err := events.Encode(ev.Envelope, ev.Data)
 			require.NoError(t, err)
-			subj := events.Subject(events.DefaultSubjectPrefix, ev.Namespace, "x", ev.AggregateID)
+			subj := events.Subject(events.DefaultSubjectPrefix, ev.Namespace, "x")
 			f, err := l.JS.PublishAsync(subj, data)
 			require.NoError(t, err)
 			futures = append(futures, f)

@@ -113,7 +113,7 @@ func loadTrust(ctx context.Context, stream jetstream.Stream, prefix string) (*tr
 	if info.State.Msgs == 0 {
 		return t, nil
 	}
-	filter := prefix + "." + events.PlatformNamespace + "." + events.KindLog + ".>"
+	filter := events.KindFilter(prefix, events.PlatformNamespace, events.KindLog)
 	kinfo, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: stream info: %w", err)

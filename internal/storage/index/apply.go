@@ -279,8 +279,8 @@ func (s *Store) roleDeleted(b *writer, ev *events.Event, roleID string) error {
 	delete(st.roles, roleID)
 	st.roleByNum[r.num] = nil
 	delete(st.roleNames, strings.ToLower(r.Name))
-	st.deadRoles[roleID] = true
-	if err := b.Set(deadRoleKey(roleID), nil, nil); err != nil {
+	st.deadRoles[roleID] = ev.Revision
+	if err := b.Set(deadRoleKey(roleID), binary.BigEndian.AppendUint64(nil, ev.Revision), nil); err != nil {
 		return err
 	}
 	if err := b.Delete(roleKey(events.PlatformNamespace, roleID), nil); err != nil {

@@ -142,7 +142,13 @@ func deadRoleKey(id string) []byte { return append(append([]byte(nil), deadRoleP
 // loadDeadRoles reads the ids of deleted roles.
 func (s *Store) loadDeadRoles() error {
 	return s.scan(deadRolePrefix, prefixEnd(deadRolePrefix), func(it *pebble.Iterator) error {
-		s.mu.st.deadRoles[string(it.Key()[len(deadRolePrefix):])] = true
+		// The revision of the deletion; none (0) in indexes written
+		// before it was recorded.
+		var rev uint64
+		if v := it.Value(); len(v) == 8 {
+			rev = binary.BigEndian.Uint64(v)
+		}
+		s.mu.st.deadRoles[string(it.Key()[len(deadRolePrefix):])] = rev
 		return nil
 	})
 }
@@ -155,5 +161,19 @@ func (v View) RoleDeleted(id string) bool {
 			return true
 		}
 	}
-	return v.s.mu.st.deadRoles[id]
+	_, ok := v.s.mu.st.deadRoles[id]
+	return ok
+}
+
+// RoleDeletedAt returns the revision of the event that deleted role id,
+// and whether it was deleted; the revision is 0 when the index was
+// written before it recorded deletions' revisions.
+func (v View) RoleDeletedAt(id string) (uint64, bool) {
+	if v.ov != nil {
+		if r, ok := v.ov.roles[id]; ok && r == nil {
+			return 0, true
+		}
+	}
+	rev, ok := v.s.mu.st.deadRoles[id]
+	return rev, ok
 }

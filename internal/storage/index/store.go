@@ -120,8 +120,9 @@ type state struct {
 	routes      routeTable           // endpoints by method and path (routes.go)
 	parents     map[string]string    // namespace → parent studio, for those with one
 	// deadRoles are the ids of deleted roles: never used again (a
-	// namespace's default roles or a client's roles may still name one).
-	deadRoles map[string]bool
+	// namespace's default roles or a client's roles may still name one),
+	// with the revision of their deletion (0 if not recorded).
+	deadRoles map[string]uint64
 	// buf and ids are scratch buffers of the writer (under the lock).
 	buf []byte
 	ids []uint32
@@ -145,7 +146,7 @@ func newState() state {
 		scopes:      map[string]*Scope{},
 		endpoints:   map[string]*Endpoint{},
 		parents:     map[string]string{},
-		deadRoles:   map[string]bool{},
+		deadRoles:   map[string]uint64{},
 	}
 }
 

@@ -1092,3 +1092,31 @@ func TestRevisionTimeSurvivesReopen(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, want, at)
 }
+
+// TestRoleDeletedAtSurvivesReopen: the index keeps the revision at which a
+// role was deleted (command.AssignRole tells by it whether an assignment
+// stored at a revision came after its role's deletion).
+func TestRoleDeletedAtSurvivesReopen(t *testing.T) {
+	s := newMemStore(t)
+	var l log
+	evs := []events.Event{l.role("r1", "GameAdmin", ep("ADMIN:ROLE", 1)), l.role("r2", "viewer", ep("ADMIN:ROLE", 2)),
+		l.next(events.PlatformNamespace, events.RoleDeleted{RoleID: "r1"})}
+	s.apply(t, evs...)
+	check := func(st *Store) {
+		t.Helper()
+		v := st.Acquire()
+		defer v.Release()
+		at, ok := v.RoleDeletedAt("r1")
+		assert.True(t, ok)
+		assert.Equal(t, evs[2].Revision, at)
+		_, ok = v.RoleDeletedAt("r2")
+		assert.False(t, ok, "r2 was not deleted")
+		assert.True(t, v.RoleDeleted("r1"))
+	}
+	check(s.Store)
+	require.NoError(t, s.Close())
+	st, err := Open(s.opts)
+	require.NoError(t, err)
+	defer func() { _ = st.Close() }()
+	check(st)
+}
