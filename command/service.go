@@ -233,6 +233,9 @@ type Service struct {
 	// group appends the events of commands decided at the same time
 	// together (commit.go); nil when js is not a jetstream.JetStream.
 	group *committer
+	// phases is where single commands' time went (phases.go); the
+	// staging copy of a transaction shares its Service's.
+	phases *phaseCounters
 
 	mu struct {
 		sync.Mutex
@@ -256,7 +259,7 @@ func New(cfg Config, js Appender, head HeadReader, state State, authz Authorizer
 	if !ok {
 		panic(fmt.Sprintf("command: New: state %T is not Grantlog's index", state))
 	}
-	s := &Service{cfg: cfg, js: js, head: head, state: sv, authz: authz}
+	s := &Service{cfg: cfg, js: js, head: head, state: sv, authz: authz, phases: &phaseCounters{}}
 	if j, ok := js.(jetstream.JetStream); ok && !cfg.NoGroupCommit {
 		s.group = newCommitter(j, cfg.GroupBatchMin)
 	}
@@ -336,12 +339,19 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 			return s.replayed(ctx, stored, rq)
 		}
 	}
+	start := time.Now()
 	unlock := s.lockNS(ns)
 	defer unlock()
+	if s.tx == nil {
+		start = s.phases.since(PhaseQueue, start)
+	}
 
 	filter := events.NamespaceFilter(s.cfg.SubjectPrefix, ns)
 	caughtUp := false
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			start = time.Now()
+		}
 		v := s.state.Acquire()
 		info, _ := v.Namespace(ns)
 		applied := v.Revision()
@@ -400,7 +410,9 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 		msg.Header.Set(jetstream.MsgIDHeader, cmdID)
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(info.LastRevision, 10))
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+		start = s.phases.since(PhaseDecide, start)
 		ack, err := s.append(ctx, msg)
+		start = s.phases.since(PhaseAppend, start)
 		if err == nil {
 			if ack.Duplicate {
 				// The stream already holds a message with this command id
@@ -416,6 +428,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 				return s.replayed(ctx, stored, rq)
 			}
 			s.waitApplied(ctx, ack.Sequence)
+			s.phases.since(PhaseApply, start)
 			return ack.Sequence, nil
 		}
 		if !isWrongLastSequence(err) {

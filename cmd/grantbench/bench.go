@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/events"
 	"github.com/grantlog/grantlog/internal/auth"
 	"github.com/grantlog/grantlog/internal/dataset"
@@ -313,6 +314,7 @@ func (b *bench) commands(ctx context.Context) error {
 	}
 	for _, writers := range b.cfg.writers {
 		n := b.cfg.commands
+		before := b.srv.Commands.PhaseStats()
 		lat, el, err := timed(writers, n*writers, func(w, i int) error {
 			ns := fmt.Sprintf("cmd%d-%d", writers, w)
 			_, err := b.call(ctx, "POST", fmt.Sprintf("/v1/namespaces/%s/users/u%d/roles", ns, i),
@@ -324,6 +326,13 @@ func (b *bench) commands(ctx context.Context) error {
 		}
 		b.addTimed("commands", fmt.Sprintf("commands, %d writer(s)", writers), len(lat), el, lat,
 			"commands/s", "fsync on every write; each in its own namespace")
+		// Where a command's time went on the server (command.PhaseStats):
+		// the mean of each phase over this run's commands.
+		phases := b.srv.Commands.PhaseStats().Sub(before)
+		for _, p := range command.Phases() {
+			b.add("commands", fmt.Sprintf("commands, %d writer(s): %s mean", writers, p), us(phases[p].Mean()), "µs",
+				fmt.Sprintf("server side, %d passes (command.PhaseStats)", phases[p].Count))
+		}
 	}
 	return nil
 }

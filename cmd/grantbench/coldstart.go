@@ -35,6 +35,10 @@ type childReport struct {
 	ReadyMillis  int64  `json:"readyMillis"`
 	RestoredFrom uint64 `json:"restoredFrom"`
 	Applied      uint64 `json:"applied"`
+	// RestoreMillis and LoadMillis split ReadyMillis: restoring the
+	// snapshot, and opening (loading) the index (server.StartTimes).
+	RestoreMillis int64 `json:"restoreMillis"`
+	LoadMillis    int64 `json:"loadMillis"`
 }
 
 // runReplicaChild runs a replica node against --nats-url until its standard
@@ -73,8 +77,10 @@ func runReplicaChild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replica: waiting for revision %d: %v\n", head, err)
 		return 1
 	}
+	times := srv.StartTimes()
 	raw, _ := json.Marshal(childReport{HTTPAddr: srv.HTTPAddr(), ReadyMillis: time.Since(start).Milliseconds(),
-		RestoredFrom: srv.RestoredFrom(), Applied: srv.Store().Applied()})
+		RestoredFrom: srv.RestoredFrom(), Applied: srv.Store().Applied(),
+		RestoreMillis: times.Restore.Milliseconds(), LoadMillis: times.Load.Milliseconds()})
 	fmt.Fprintf(stdout, "%s\n", raw)
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "replica: %v\n", err)
@@ -218,6 +224,12 @@ func (b *bench) coldstart(ctx context.Context) error {
 			return err
 		}
 		b.add("coldstart", run.name, float64(p.report.ReadyMillis), "ms", run.note)
+		b.add("coldstart", run.name+": index load", float64(p.report.LoadMillis), "ms", "of which opening the index (loading it into memory)")
+		restoreNote := "of which finding, fetching, verifying and unpacking the snapshot"
+		if run.bucket != "" {
+			restoreNote = "of which looking for a snapshot in a bucket the replica cannot reach (JetStream's request timeout)"
+		}
+		b.add("coldstart", run.name+": snapshot restore", float64(p.report.RestoreMillis), "ms", restoreNote)
 		if run.bucket == "" {
 			if p.report.RestoredFrom == 0 {
 				p.stop()

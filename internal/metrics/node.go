@@ -27,6 +27,10 @@ type Node struct {
 	// events (group commit), the events in them, and the batches the
 	// stream refused whole (then appended one by one).
 	GroupCommit func() (batches, events, split uint64)
+	// CommandPhases reports, phase by phase (queue, decide, append,
+	// apply), how many single commands passed it and the seconds they
+	// spent there since start: where a command's latency goes.
+	CommandPhases func(yield func(phase string, count uint64, seconds float64))
 }
 
 func desc(name, help string) *prometheus.Desc {
@@ -45,7 +49,10 @@ var (
 	descAuditSubs     = desc("audit_subscribers", "Open audit streams (GET /v1/audit/stream, the permission-change feed).")
 	descGroupBatches  = desc("group_commit_batches_total", "Atomic batches in which commands decided at the same time appended their events together (group commit).")
 	descGroupEvents   = desc("group_commit_events_total", "Events appended inside group-commit batches.")
-	descGroupSplit    = desc("group_commit_split_total", "Group-commit batches the stream refused whole (a member's stale expectation or stored message id), whose events were then appended one by one.")
+	descPhase         = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "command_phase_seconds"),
+		"Time single commands spent in each phase on this node: queue (waiting for the namespace's command lock), decide (read the index, encode, sign), append (publish to the stream's acknowledgement, fsync included), apply (waiting for this node's index to apply the event).",
+		[]string{"phase"}, nil)
+	descGroupSplit = desc("group_commit_split_total", "Group-commit batches the stream refused whole (a member's stale expectation or stored message id), whose events were then appended one by one.")
 )
 
 // SetNode registers the node's state, read at each scrape.
@@ -60,7 +67,7 @@ type nodeCollector struct{ n Node }
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descHead, descLag, descEventsApplied, descSnapAge, descSnapSize,
-		descNATSConnected, descNATSReconnect, descAuditSubs, descGroupBatches, descGroupEvents, descGroupSplit} {
+		descNATSConnected, descNATSReconnect, descAuditSubs, descGroupBatches, descGroupEvents, descGroupSplit, descPhase} {
 		ch <- d
 	}
 }
@@ -102,5 +109,10 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descGroupBatches, prometheus.CounterValue, float64(batches))
 		ch <- prometheus.MustNewConstMetric(descGroupEvents, prometheus.CounterValue, float64(events))
 		ch <- prometheus.MustNewConstMetric(descGroupSplit, prometheus.CounterValue, float64(split))
+	}
+	if n.CommandPhases != nil {
+		n.CommandPhases(func(phase string, count uint64, seconds float64) {
+			ch <- prometheus.MustNewConstSummary(descPhase, count, seconds, nil, phase)
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/grantlog/grantlog/audit"
+	"github.com/grantlog/grantlog/command"
 	"github.com/grantlog/grantlog/internal/metrics"
 )
 
@@ -37,6 +38,12 @@ func (s *Server) setupMetrics(auditSvc *audit.Service) error {
 		node.GroupCommit = func() (uint64, uint64, uint64) {
 			st := s.Commands.GroupCommitStats()
 			return uint64(st.Batches), uint64(st.Batched), uint64(st.Split)
+		}
+		node.CommandPhases = func(yield func(string, uint64, float64)) {
+			st := s.Commands.PhaseStats()
+			for _, p := range command.Phases() {
+				yield(p.String(), st[p].Count, st[p].Total.Seconds())
+			}
 		}
 	}
 	if s.snapshots.taker != nil {

@@ -70,6 +70,8 @@ next:
 			return m.GetGauge().GetValue(), true
 		case m.Histogram != nil:
 			return float64(m.GetHistogram().GetSampleCount()), true
+		case m.Summary != nil:
+			return float64(m.GetSummary().GetSampleCount()), true
 		}
 	}
 	return 0, false
@@ -130,7 +132,8 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "grantlog_nats_connected",
 		"grantlog_applied_revision", "grantlog_head_revision", "grantlog_lag_events", "grantlog_events_applied_total",
 		"grantlog_audit_subscribers", "grantlog_nats_reconnects_total",
-		"grantlog_group_commit_batches_total", "grantlog_group_commit_events_total", "grantlog_group_commit_split_total"} {
+		"grantlog_group_commit_batches_total", "grantlog_group_commit_events_total", "grantlog_group_commit_split_total",
+		"grantlog_command_phase_seconds"} {
 		assert.Contains(t, before, name)
 	}
 	assert.InDelta(t, 1.0, before.must(t, "grantlog_nats_connected"), 0)
@@ -205,6 +208,18 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 		assert.Equal(t, c.want, delta("grantlog_commands_total", "operation", c.op, "outcome", c.outcome), "%s %s", c.op, c.outcome)
 	}
 	assert.Equal(t, 3, delta("grantlog_command_duration_seconds", "operation", "role.create"))
+	// Where the commands' time went: the two that stored an event passed
+	// every phase once; the conflict waited for its namespace's lock and
+	// was refused while deciding (the unauthenticated one never reached
+	// the command service).
+	for phase, want := range map[string]int{"queue": 3, "decide": 2, "append": 2, "apply": 2} {
+		assert.Equal(t, want, delta("grantlog_command_phase_seconds", "phase", phase), "commands through phase %s", phase)
+	}
+	for _, m := range after["grantlog_command_phase_seconds"].GetMetric() {
+		if m.GetLabel()[0].GetValue() == "append" {
+			assert.Positive(t, m.GetSummary().GetSampleSum(), "appends take time")
+		}
+	}
 
 	// The node's state: two events applied, and the gauges agree with the
 	// node.

@@ -23,6 +23,36 @@ import (
 type snapshotState struct {
 	taker        *eventlog.Snapshotter
 	restoredFrom atomic.Uint64
+	// restoreTook and loadTook are how long this start spent restoring a
+	// snapshot (fetch, verify, unpack) and opening the index (loading it
+	// into memory), in nanoseconds.
+	restoreTook, loadTook atomic.Int64
+}
+
+// StartTimes is where a node's start went: restoring a snapshot into an
+// empty index directory (finding, fetching, verifying and unpacking it;
+// when no snapshot was found, the time spent looking) and opening the
+// index, which loads it into memory. Replaying the stream follows.
+type StartTimes struct {
+	Restore, Load time.Duration
+}
+
+// StartTimes returns where this node's start went (see StartTimes).
+func (s *Server) StartTimes() StartTimes {
+	return StartTimes{Restore: time.Duration(s.snapshots.restoreTook.Load()), Load: time.Duration(s.snapshots.loadTook.Load())}
+}
+
+// openTimed opens the index with opts, recording and logging how long
+// loading it into memory took.
+func (s *Server) openTimed(opts index.Options) (*index.Store, error) {
+	start := time.Now()
+	st, err := index.Open(opts)
+	took := time.Since(start)
+	s.snapshots.loadTook.Add(int64(took))
+	if err == nil {
+		s.log.Info("opened the index", "dir", opts.Dir, "revision", st.Applied(), "duration", took.Round(time.Millisecond))
+	}
+	return st, err
 }
 
 // RestoredFrom is the revision of the snapshot the index was restored from
@@ -86,7 +116,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	dir := s.indexDir()
 	opts := index.Options{Dir: dir, Logger: s.log, IdempotencyWindow: s.cfg.IdempotencyWindow}
 	if !s.cfg.NodeRole.checks() {
-		return index.Open(opts)
+		return s.openTimed(opts)
 	}
 	fresh, err := eventlog.EmptyDir(dir)
 	if err != nil {
@@ -104,7 +134,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 			return nil, err
 		}
 	}
-	st, err := index.Open(opts)
+	st, err := s.openTimed(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +163,7 @@ func (s *Server) openIndexAsFound(ctx context.Context, stream *jetstream.StreamI
 	if err := s.restoreIndex(ctx, dir, stream, trusted); err != nil {
 		return nil, s.gapError(applied, stream.State.FirstSeq, err)
 	}
-	return index.Open(opts)
+	return s.openTimed(opts)
 }
 
 // gapError says why an index with a gap cannot be rebuilt and what to do.
@@ -161,6 +191,7 @@ func (s *Server) restoreIndex(ctx context.Context, dir string, stream *jetstream
 	}
 	info, err := eventlog.RestoreSnapshotForStream(ctx, s.snapJS, s.cfg.SnapshotBucket, dir, s.stream,
 		eventlog.RestoreSnapshotOptions{Progress: progress, Logger: s.log, TrustedKeys: trusted})
+	s.snapshots.restoreTook.Add(int64(time.Since(start)))
 	if err != nil {
 		return err
 	}

@@ -147,11 +147,21 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 	assert.Equal(t, snapRev, b.srv.RestoredFrom(), "replica B restored from the snapshot")
 	assert.Contains(t, bLogs.String(), "restored the index from a snapshot")
 	assert.Contains(t, bLogs.String(), "percent=100")
+	bTimes := b.srv.StartTimes()
+	assert.Positive(t, bTimes.Restore, "B's start spent time restoring the snapshot")
+	assert.Positive(t, bTimes.Load, "and loading the index")
+	assert.Less(t, bTimes.Restore+bTimes.Load, bStart, "both are parts of its start")
+	assert.Contains(t, bLogs.String(), "opened the index")
 
 	cDir := t.TempDir()
 	c, cLogs, cStart := startLoggedNode(t, replicaCfg(cDir, "NO_SNAPSHOTS_HERE"), a.c.token)
 	assert.Zero(t, c.srv.RestoredFrom(), "replica C replayed from the start")
 	assert.Contains(t, cLogs.String(), "no snapshot: replaying the stream from the start")
+	// C looked for a snapshot in a bucket its account cannot reach (the
+	// look waits for JetStream's request timeout), then loaded an empty
+	// index.
+	cTimes := c.srv.StartTimes()
+	assert.Less(t, cTimes.Restore+cTimes.Load, cStart)
 	t.Logf("cold start to ready, %d events (%d in the snapshot): from snapshot + tail %s, full replay %s",
 		last, snapRev, bStart.Round(time.Millisecond), cStart.Round(time.Millisecond))
 
