@@ -73,8 +73,26 @@ func sameStreamConfig(got, want jetstream.StreamConfig) bool {
 // through StoreAPIPrefix), so it keeps the origin's sequence
 // numbers. It has no subjects: nothing published in MirrorAccount is ever
 // stored in it.
+//
+// A one-replica mirror persists asynchronously (JetStream's async persist
+// mode: no fsync per message, even on a server that syncs every write):
+// it is a copy, and the event stream it mirrors is the durable record. A
+// crash may lose its last messages; when it restarts, it fetches them
+// again from the origin, with the same sequence numbers, so a reader
+// ahead of it waits for them and misses nothing. On a node that writes,
+// a synced mirror would double the fsyncs of every command
+// (docs/BENCHMARKS.md "Writes"). Replicated mirrors (R3) cannot use the
+// mode and keep JetStream's default. JetStream does not change a stream's
+// persist mode once made: a mirror an earlier version made keeps syncing
+// until it is deleted (an operator credential) and a command node makes
+// it again.
 func ReaderMirrorConfig(replicas int) jetstream.StreamConfig {
+	persist := jetstream.DefaultPersistMode
+	if replicas <= 1 {
+		persist = jetstream.AsyncPersistMode
+	}
 	return jetstream.StreamConfig{
+		PersistMode: persist,
 		Name:        ReaderStream,
 		Replicas:    max(replicas, 1),
 		Description: "Grantlog permission events: the readers' mirror of " + DefaultStream,

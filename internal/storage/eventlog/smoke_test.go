@@ -50,3 +50,34 @@ func TestReaderMirror(t *testing.T) {
 	_, err = m.Info(ctx)
 	require.NoError(t, err, "the mirror is still there")
 }
+
+// TestReaderMirrorPersistsAsync: a one-replica readers' mirror is made in
+// JetStream's async persist mode (no fsync per copied message: the event
+// stream is the durable record), and still mirrors every event.
+func TestReaderMirrorPersistsAsync(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.Equal(t, jetstream.AsyncPersistMode, eventlog.ReaderMirrorConfig(1).PersistMode)
+	require.Equal(t, jetstream.DefaultPersistMode, eventlog.ReaderMirrorConfig(3).PersistMode, "R3 streams cannot persist asynchronously")
+
+	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	defer e.Close()
+	js, _ := jetstream.New(e.StoreConn)
+	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	require.NoError(t, err)
+	rjs, _ := jetstream.New(e.MirrorConn)
+	m, err := eventlog.EnsureReaderMirror(ctx, rjs, 1)
+	require.NoError(t, err)
+	info, err := m.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, jetstream.AsyncPersistMode, info.Config.PersistMode, "as the server has it")
+	for range 3 {
+		_, err = js.Publish(ctx, "grantlog.ev.foo.x._", []byte(`{}`))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		i, err := m.Info(ctx)
+		return err == nil && i.State.LastSeq == 3
+	}, 10*time.Second, 50*time.Millisecond)
+}

@@ -98,28 +98,33 @@ func (s *Store) load() error {
 			_ = upgrade.Close()
 		}
 	}()
-	for valid := iter.First(); valid; {
-		k := iter.Key()
+	chunks := make(chan *loadChunk, 4)
+	free := make(chan *loadChunk, 6)
+	stop := make(chan struct{})
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		readForLoad(iter, chunks, free, stop)
+	}()
+	defer func() {
+		close(stop) // ends a reader still sending
+		<-read      // the iterator is closed after it
+	}()
+	fold := func(k, v []byte) error {
 		if ns, user, role, ok := splitAssignmentKey(k); ok {
-			if err := st.loadAssignment(&run, k, ns, user, role, iter.Value()); err != nil {
+			if err := st.loadAssignment(&run, k, ns, user, role, v); err != nil {
 				return fmt.Errorf("index: load %q: %w", k, err)
 			}
-			valid = iter.Next()
-			continue
+			return nil
 		}
 		pk, err := parseKey(k)
 		if err != nil {
 			return fmt.Errorf("index: load key %q: %w", k, err)
 		}
 		switch pk.kind {
-		case kindMember, kindRole:
-			// The reverse index is not held in memory, and roles were read
-			// first: skip the namespace's.
-			valid = iter.SeekGE(prefixEnd(kindPrefix(pk.ns, pk.kind)))
-			continue
 		case kindInfo:
 			var info NamespaceInfo
-			if err := gojson.Unmarshal(iter.Value(), &info); err != nil {
+			if err := gojson.Unmarshal(v, &info); err != nil {
 				return fmt.Errorf("index: load namespace %s: %w", pk.ns, err)
 			}
 			st.ns[pk.ns] = &info
@@ -127,14 +132,23 @@ func (s *Store) load() error {
 				st.parents[pk.ns] = info.Parent
 			}
 		case kindClient, kindToken, kindScope, kindEndpoint:
-			if err := st.loadPrincipal(pk, iter.Value()); err != nil {
+			if err := st.loadPrincipal(pk, v); err != nil {
 				return fmt.Errorf("index: load %q: %w", k, err)
 			}
 		}
-		valid = iter.Next()
+		return nil
 	}
-	if err := iter.Error(); err != nil {
-		return fmt.Errorf("index: load: %w", err)
+	for c := range chunks {
+		if err := c.each(fold); err != nil {
+			return err
+		}
+		if c.err != nil {
+			return c.err
+		}
+		select {
+		case free <- c:
+		default:
+		}
 	}
 	run.flush(&st)
 	if upgrade != nil {
