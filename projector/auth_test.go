@@ -2,6 +2,7 @@ package projector_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -48,38 +49,59 @@ func assignments(st *index.Store, user string) int {
 // that is unsigned, signed by a key the log never announced, signed over
 // other bytes, or moved to another subject is not applied — even with a
 // correct prevHash. The projector counts it, moves past it and applies
-// the real events after it.
+// the real events after it. The same holds for a projector that trusts
+// the signatures its own process made (Config.Signed) when the real
+// signature was made by that process: a vouch covers only the exact
+// event signed.
 func TestForgedEventsAreRefused(t *testing.T) {
-	s, _ := signedLog(t, 20)
-	st := openIndex(t)
-	p := newProjector(s.Log, st)
-	stop := run(p)
-	defer func() { require.NoError(t, stop()) }()
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed in this process=%v", own), func(t *testing.T) {
+			s, _ := signedLog(t, 20)
+			st := openIndex(t)
+			cfg := projector.Config{Stream: eventlog.DefaultStream, Logger: testutil.Quiet, HaltRetry: 50 * time.Millisecond}
+			sign := s.Key.SignEvent
+			if own {
+				signed := logsig.NewSigned(s.Key)
+				cfg.Signed, sign = signed, signed.SignEvent
+			}
+			p := projector.New(cfg, s.JS, st)
+			stop := run(p)
+			defer func() { require.NoError(t, stop()) }()
 
-	ns := testutil.NSName(0)
-	mallory := assign(ns, "mallory", testutil.RoleID(0))
-	subj, data := s.Encode(t, mallory) // a correct prevHash
-	other, err := logsig.Generate()
-	require.NoError(t, err)
-	s.PublishRaw(t, subj, data, "")                          // unsigned
-	s.PublishRaw(t, subj, data, other.SignEvent(subj, data)) // a key the log never announced
-	realSig := s.Key.SignEvent(subj, data)
-	altered := append([]byte(nil), data...)
-	altered[len(altered)-3] ^= 1
-	s.PublishRaw(t, subj, altered, realSig) // the real key's signature of other bytes
-	moved := events.Subject(events.DefaultSubjectPrefix, testutil.NSName(1), "x")
-	last := s.PublishRaw(t, moved, data, realSig) // a real signature on another subject
+			ns := testutil.NSName(0)
+			mallory := assign(ns, "mallory", testutil.RoleID(0))
+			subj, data := s.Encode(t, mallory) // a correct prevHash
+			other, err := logsig.Generate()
+			require.NoError(t, err)
+			s.PublishRaw(t, subj, data, "")                          // unsigned
+			s.PublishRaw(t, subj, data, other.SignEvent(subj, data)) // a key the log never announced
+			realSig := sign(subj, data)
+			altered := append([]byte(nil), data...)
+			altered[len(altered)-3] ^= 1
+			s.PublishRaw(t, subj, altered, realSig) // the real key's signature of other bytes
+			moved := events.Subject(events.DefaultSubjectPrefix, testutil.NSName(1), "x")
+			last := s.PublishRaw(t, moved, data, realSig) // a real signature on another subject
 
-	rev := s.Append(t, assign(ns, "alice", testutil.RoleID(0)))
-	testutil.WaitApplied(t, st, rev)
-	assert.Zero(t, assignments(st, "mallory"), "no forged event applied")
-	assert.Equal(t, 1, assignments(st, "alice"), "the real event after the forged ones applies")
-	n, lastRev, reason := p.Refused()
-	assert.EqualValues(t, 4, n)
-	assert.Equal(t, last, lastRev)
-	assert.Contains(t, reason, "signature does not verify")
-	assert.True(t, p.Ready())
-	assert.Nil(t, p.Halted())
+			rev := s.Append(t, assign(ns, "alice", testutil.RoleID(0)))
+			testutil.WaitApplied(t, st, rev)
+			assert.Zero(t, assignments(st, "mallory"), "no forged event applied")
+			assert.Equal(t, 1, assignments(st, "alice"), "the real event after the forged ones applies")
+			n, lastRev, reason := p.Refused()
+			assert.EqualValues(t, 4, n)
+			assert.Equal(t, last, lastRev)
+			assert.Contains(t, reason, "signature does not verify")
+			assert.True(t, p.Ready())
+			assert.Nil(t, p.Halted())
+
+			// The exact event signed, unchanged, applies.
+			subj, data = s.Encode(t, assign(ns, "bob", testutil.RoleID(0)))
+			rev = s.PublishRaw(t, subj, data, sign(subj, data))
+			testutil.WaitApplied(t, st, rev)
+			assert.Equal(t, 1, assignments(st, "bob"))
+			n, _, _ = p.Refused()
+			assert.EqualValues(t, 4, n, "nothing more refused")
+		})
+	}
 }
 
 // TestReplayedSignedEventIsRefused: a verbatim copy of a real, signed event

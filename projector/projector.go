@@ -62,6 +62,11 @@ type Config struct {
 	// HaltRetry is how often a projector halted at an event type it does
 	// not know tries again; default 30s.
 	HaltRetry time.Duration
+	// Signed, when set, is the log signing key of this process's command
+	// side: an event it signed here and reads back unchanged is not
+	// verified again (logsig.Signed.Vouches), which takes ~50 µs off
+	// each command's path to being applied.
+	Signed *logsig.Signed
 }
 
 // Projector keeps an Index up to date with the stream.

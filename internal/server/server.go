@@ -182,8 +182,14 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s.snapshots.taker = s.newSnapshotter(s.store)
+	// Events this node signs and reads back unchanged are not verified
+	// again (logsig.Signed): the command side signs through it.
+	var signed *logsig.Signed
+	if s.signKey != nil {
+		signed = logsig.NewSigned(s.signKey)
+	}
 	s.proj = projector.New(projector.Config{
-		Stream: s.streamName(), Logger: cfg.Logger,
+		Stream: s.streamName(), Logger: cfg.Logger, Signed: signed,
 		// At most a line every 5 s (a replay from zero of millions of
 		// events), and one when caught up.
 		Progress: projector.ProgressLog(cfg.Logger, 5*time.Second, nil),
@@ -201,7 +207,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		Snapshots: HistorySnapshots(s.snapJS, cfg.SnapshotBucket, s.stream, s.store.SigningKeys, cfg.Logger),
 		Dir:       s.pastDir(),
 	}}, s.store, authorizer)
-	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: s.signKey,
+	s.Commands = command.New(command.Config{ApplyWait: cfg.ApplyWait, Signer: signed,
 		GroupBatchMin: cfg.GroupBatchMin, NoGroupCommit: cfg.NoGroupCommit}, s.evjs, stream, s.store, authorizer)
 
 	s.auth = &auth.Authenticator{Index: s.store, Legacy: s.boot.legacy}
