@@ -1,6 +1,7 @@
 package logsig
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"sync"
 )
@@ -66,7 +67,7 @@ func (s *Signed) SignEvent(subject string, data []byte) string {
 // event with subject and hash, made in this process, and trusted trusts
 // this key: then trusted.VerifyEvent(subject, hash, sig) would return nil.
 // A nil Signed vouches for nothing.
-func (s *Signed) Vouches(trusted Keys, subject string, hash [32]byte, sig string) bool {
+func (s *Signed) Vouches(trusted map[string]ed25519.PublicKey, subject string, hash [32]byte, sig string) bool {
 	if s == nil {
 		return false
 	}
