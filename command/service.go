@@ -233,8 +233,9 @@ type Service struct {
 	// group appends the events of commands decided at the same time
 	// together (commit.go); nil when js is not a jetstream.JetStream.
 	group *committer
-	// phases is where single commands' time went (phases.go); the
-	// staging copy of a transaction shares its Service's.
+	// phases is where single commands' time went (phases.go); nil on
+	// the staging copies of transactions and what-ifs, which count
+	// nothing.
 	phases *phaseCounters
 
 	mu struct {
@@ -342,9 +343,7 @@ func (s *Service) execute(ctx context.Context, ns string, m *Meta, rq request, d
 	start := time.Now()
 	unlock := s.lockNS(ns)
 	defer unlock()
-	if s.tx == nil {
-		start = s.phases.since(PhaseQueue, start)
-	}
+	start = s.phases.since(PhaseQueue, start)
 
 	filter := events.NamespaceFilter(s.cfg.SubjectPrefix, ns)
 	caughtUp := false

@@ -18,15 +18,9 @@ import (
 func TestReaderMirror(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
+	e, js, rjs := startStreamAndMirrorAccount(ctx, t)
+	_, err := js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))
 	require.NoError(t, err)
-	defer e.Close()
-	js, _ := jetstream.New(e.StoreConn)
-	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
-	require.NoError(t, err)
-	_, err = js.Publish(ctx, "grantlog.ev.foo.x.1", []byte(`{}`))
-	require.NoError(t, err)
-	rjs, _ := jetstream.New(e.MirrorConn)
 	m, err := eventlog.EnsureReaderMirror(ctx, rjs, 1)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -60,13 +54,7 @@ func TestReaderMirrorPersistsAsync(t *testing.T) {
 	require.Equal(t, jetstream.AsyncPersistMode, eventlog.ReaderMirrorConfig(1).PersistMode)
 	require.Equal(t, jetstream.DefaultPersistMode, eventlog.ReaderMirrorConfig(3).PersistMode, "R3 streams cannot persist asynchronously")
 
-	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
-	require.NoError(t, err)
-	defer e.Close()
-	js, _ := jetstream.New(e.StoreConn)
-	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
-	require.NoError(t, err)
-	rjs, _ := jetstream.New(e.MirrorConn)
+	_, js, rjs := startStreamAndMirrorAccount(ctx, t)
 	m, err := eventlog.EnsureReaderMirror(ctx, rjs, 1)
 	require.NoError(t, err)
 	info, err := m.Info(ctx)
@@ -80,4 +68,19 @@ func TestReaderMirrorPersistsAsync(t *testing.T) {
 		i, err := m.Info(ctx)
 		return err == nil && i.State.LastSeq == 3
 	}, 10*time.Second, 50*time.Millisecond)
+}
+
+// startStreamAndMirrorAccount starts an embedded server with the event
+// stream, and returns it with JetStream in the store account (js) and in
+// the mirror account (rjs).
+func startStreamAndMirrorAccount(ctx context.Context, t *testing.T) (*eventlog.Embedded, jetstream.JetStream, jetstream.JetStream) {
+	t.Helper()
+	e, err := eventlog.StartEmbedded(eventlog.EmbeddedConfig{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(e.Close)
+	js, _ := jetstream.New(e.StoreConn)
+	_, err = eventlog.EnsureStream(ctx, js, eventlog.StreamConfig(eventlog.DefaultStream, events.DefaultSubjectPrefix, 1))
+	require.NoError(t, err)
+	rjs, _ := jetstream.New(e.MirrorConn)
+	return e, js, rjs
 }
