@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,8 +67,14 @@ func runReplicaChild(args []string, stdout, stderr io.Writer) int {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
+	stopProfile, err := childProfile(os.Getenv(childProfileEnv))
+	if err != nil {
+		fmt.Fprintf(stderr, "replica: %v\n", err)
+		return 1
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
+		stopProfile()
 		fmt.Fprintf(stderr, "replica: %v\n", err)
 		return 1
 	}
@@ -77,6 +84,7 @@ func runReplicaChild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replica: waiting for revision %d: %v\n", head, err)
 		return 1
 	}
+	stopProfile()
 	times := srv.StartTimes()
 	raw, _ := json.Marshal(childReport{HTTPAddr: srv.HTTPAddr(), ReadyMillis: time.Since(start).Milliseconds(),
 		RestoredFrom: srv.RestoredFrom(), Applied: srv.Store().Applied(),
@@ -87,6 +95,28 @@ func runReplicaChild(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// childProfileEnv names a file prefix: each replica child writes a CPU
+// profile of its start (from its first instruction to the head applied) to
+// <prefix>-<pid>.prof.
+const childProfileEnv = "GRANTBENCH_CHILD_CPUPROFILE"
+
+// childProfile starts a CPU profile to prefix-<pid>.prof (nothing when
+// prefix is empty) and returns what stops it.
+func childProfile(prefix string) (stop func(), err error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%d.prof", prefix, os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // replicaProc is a running replica child.

@@ -16,6 +16,11 @@
 //	go run ./cmd/grantbench --users 2000 --quick  # a smoke run (CI)
 //	go run ./cmd/grantbench --json bench.json     # also write the results as JSON
 //
+// --cpuprofile profiles the grantbench process; the coldstart phase's
+// replica processes write a CPU profile of their start (to the head
+// applied) to <prefix>-<pid>.prof when GRANTBENCH_CHILD_CPUPROFILE=<prefix>
+// is set.
+//
 // grantbench is in the top tier (perm and events → storage → domain →
 // edges → server, client, cmd). It may import every lower tier: it runs
 // internal/server in-process, drives it through client and the edges' wire
