@@ -20,8 +20,9 @@
 // everything (PRODUCT.md §2, issue 4 item 5).
 //
 // A snapshot is one object named index-<revision>.tar.gz
-// (SnapshotObjectName): a gzipped tar of a checkpoint's files (flat,
-// relative paths), with object metadata (the SnapshotMeta* keys)
+// (SnapshotObjectName): a zstd-compressed tar of a checkpoint's files (flat,
+// relative paths; the name is kept from when it was gzip, and gzip
+// archives of earlier binaries still restore), with object metadata (the SnapshotMeta* keys)
 //
 //	revision       applied revision the checkpoint holds (decimal)
 //	pebble-format  Pebble format major version of the database (decimal)

@@ -136,7 +136,7 @@ func buildOptions(opts []SnapshotOption) options {
 	return o
 }
 
-// TakeSnapshot checkpoints store, uploads the checkpoint as a gzipped tar to bucket
+// TakeSnapshot checkpoints store, uploads the checkpoint as a zstd-compressed tar to bucket
 // (DefaultSnapshotBucket when ""; created with file storage when missing) as
 // SnapshotObjectName(revision), signs its manifest (WithSnapshotSigner), and deletes all
 // but the newest snapshots. The

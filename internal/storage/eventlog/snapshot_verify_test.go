@@ -142,19 +142,30 @@ func TestRestoreRefusesForgedSnapshots(t *testing.T) {
 // sees the snapshot bucket only through two imported JetStream API
 // subjects under an API prefix (stream info and direct get), lists and
 // restores snapshots: the reader creates nothing on the command account.
+// TestRestoreThroughAnotherAccount: a reader in another account, through
+// the command account's exports of the bucket's reads only. With exports
+// whose response type is stream (as this project's configurations write
+// them) chunks come in batches; with the default, singleton, an import
+// passes one answer per request, and the restore goes on chunk by chunk.
 func TestRestoreThroughAnotherAccount(t *testing.T) {
+	for _, rt := range []string{"stream", "singleton"} {
+		t.Run(rt, func(t *testing.T) { restoreThroughAnotherAccount(t, rt) })
+	}
+}
+
+func restoreThroughAnotherAccount(t *testing.T, responseType string) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "nats.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(strings.ReplaceAll(`
+	require.NoError(t, os.WriteFile(conf, []byte(strings.ReplaceAll(strings.ReplaceAll(`
 jetstream { store_dir: "`+filepath.Join(dir, "js")+`" }
 accounts {
   CMD: {
     jetstream: enabled
     users: [ { user: cmd, password: cmd } ]
     exports: [
-      { service: "$JS.API.STREAM.INFO.OBJ_SNAPS", accounts: [RD] }
-      { service: "$JS.API.DIRECT.GET.OBJ_SNAPS", accounts: [RD] }
-      { service: "$JS.API.DIRECT.GET.OBJ_SNAPS.>", accounts: [RD] }
+      { service: "$JS.API.STREAM.INFO.OBJ_SNAPS", accounts: [RD], response_type: RT }
+      { service: "$JS.API.DIRECT.GET.OBJ_SNAPS", accounts: [RD], response_type: RT }
+      { service: "$JS.API.DIRECT.GET.OBJ_SNAPS.>", accounts: [RD], response_type: RT }
     ]
   }
   RD: {
@@ -168,7 +179,7 @@ accounts {
     ]
   }
 }
-`, "P.", eventlog.CommandAPIPrefix+".")), 0o600))
+`, "P.", eventlog.CommandAPIPrefix+"."), "RT", responseType)), 0o600))
 	opts, err := natsserver.ProcessConfigFile(conf)
 	require.NoError(t, err)
 	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", -1, true, true
