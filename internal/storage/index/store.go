@@ -186,6 +186,13 @@ func Open(opts Options) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	// Loading reads every key while compactions wait: an index restored
+	// from a snapshot holds the LSM shape of the node that took it (after
+	// a bulk import, a deep level 0), and its compactions took a core
+	// from loading on two (on a million users they cost as much CPU as
+	// the load itself). The index is reopened with compactions on once
+	// it is in memory; they run while the node serves, from memory.
+	popts.DisableAutomaticCompactions = true
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", opts.Dir, err)
@@ -193,17 +200,22 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{db: db, log: opts.Logger}
 	s.keyed.window = opts.IdempotencyWindow
 	s.notify.ch = make(chan struct{})
-	if err := s.load(); err != nil {
-		_ = db.Close()
+	err = s.load()
+	if err == nil {
+		err = s.loadDeadRoles()
+	}
+	if err == nil {
+		err = s.keyed.load(s)
+	}
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("index: close %s after loading: %w", opts.Dir, cerr)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := s.loadDeadRoles(); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	if err := s.keyed.load(s); err != nil {
-		_ = db.Close()
-		return nil, err
+	popts.DisableAutomaticCompactions = false
+	if s.db, err = pebble.Open(opts.Dir, popts); err != nil {
+		return nil, fmt.Errorf("index: reopen %s: %w", opts.Dir, err)
 	}
 	return s, nil
 }
