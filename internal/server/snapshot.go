@@ -46,7 +46,9 @@ func (s *Server) StartTimes() StartTimes {
 // loading it into memory took.
 func (s *Server) openTimed(opts index.Options) (*index.Store, error) {
 	start := time.Now()
+	release := holdGC()
 	st, err := index.Open(opts)
+	release()
 	took := time.Since(start)
 	s.snapshots.loadTook.Add(int64(took))
 	if err == nil {
