@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/grantlog/grantlog/events"
@@ -266,7 +267,7 @@ func (p *Projector) run(ctx context.Context, upTo uint64) error {
 	if upTo > 0 && upTo-applied < uint64(pull) {
 		pull = int(upTo - applied) // a short replay fetches no more than it needs
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(pull))
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(pull, pullBytes(p.js.Conn())))
 	if err != nil {
 		return fmt.Errorf("projector: messages: %w", err)
 	}
@@ -529,4 +530,13 @@ func namespaceOf(prefix, subject string) string {
 	}
 	ns, _, _ := strings.Cut(rest, ".")
 	return ns
+}
+
+// pullBytes bounds the bytes one pull asks for: 2 × BatchSize events are
+// a few hundred KB of single commands, but gigabytes of bulk imports
+// (10,000 grants, about 1.7 MB, per event), which the server queued for the
+// connection faster than it drained. At least four of the largest
+// messages the connection takes, so that one always fits.
+func pullBytes(nc *nats.Conn) int {
+	return int(max(32<<20, 4*nc.MaxPayload()))
 }

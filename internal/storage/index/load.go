@@ -171,7 +171,8 @@ func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byt
 		run.role = r
 	}
 	if run.ns != string(ns) {
-		run.ns = st.names.list[st.names.idBytes(ns)] // keys come namespace by namespace
+		run.nsID = st.names.idBytes(ns)
+		run.ns = st.names.list[run.nsID] // keys come namespace by namespace
 	}
 	rec, err := decodeAssignmentRecord(value)
 	if err != nil {
@@ -189,7 +190,7 @@ func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byt
 		run.flush(st)
 		run.user = append(run.user[:0], user...)
 	}
-	e := entry{ns: run.ns, role: r, rev: rec.rev, at: packTime(rec.assignedAt),
+	e := entry{ns: run.ns, nsID: run.nsID + 1, role: r, rev: rec.rev, at: packTime(rec.assignedAt),
 		win: window{notBefore: rec.notBefore, notAfter: rec.notAfter}, nssRaw: rec.raw, haveRaw: true}
 	if run.ents, err = st.appendEntry(run.ents, &e); err != nil {
 		return err

@@ -23,7 +23,7 @@ func (v View) NamespaceReferenced(ns string) bool {
 	if _, ok := st.ns[ns]; ok {
 		return true
 	}
-	if st.assignedIn[ns] > 0 {
+	if st.assignedCount(ns) > 0 {
 		return true
 	}
 	for _, p := range st.parents {
@@ -85,14 +85,19 @@ func namesNamespace(resource, ns string) bool {
 }
 
 // refAssigned counts (delta +1) or uncounts (-1) one assignment naming
-// namespace ns in its assignedNamespaces.
-func (st *state) refAssigned(ns string, delta int32) {
-	if st.assignedIn == nil {
-		st.assignedIn = map[string]int32{}
+// the namespace of name id (names) in its assignedNamespaces.
+func (st *state) refAssigned(id uint32, delta int32) {
+	if int(id) >= len(st.assignedIn) {
+		st.assignedIn = append(st.assignedIn, make([]int32, int(id)+1-len(st.assignedIn))...)
 	}
-	if n := st.assignedIn[ns] + delta; n > 0 {
-		st.assignedIn[ns] = n
-	} else {
-		delete(st.assignedIn, ns)
+	st.assignedIn[id] = max(st.assignedIn[id]+delta, 0)
+}
+
+// assignedCount is how many assignments name ns in their assignedNamespaces.
+func (st *state) assignedCount(ns string) int32 {
+	id, ok := st.names.ids[ns]
+	if !ok || int(id) >= len(st.assignedIn) {
+		return 0
 	}
+	return st.assignedIn[id]
 }

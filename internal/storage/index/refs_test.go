@@ -41,8 +41,10 @@ func assignedIn(s *testStore) map[string]int32 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[string]int32{}
-	for ns, n := range s.mu.st.assignedIn {
-		out[ns] = n
+	for id, n := range s.mu.st.assignedIn {
+		if n != 0 {
+			out[s.mu.st.names.list[id]] = n
+		}
 	}
 	return out
 }

@@ -264,7 +264,10 @@ func (st *state) assignmentsOf(rec string, dst []Assignment, nss []string) ([]As
 
 // entry is an assignment to store, as apply and load build it.
 type entry struct {
-	ns      string
+	ns string
+	// nsID is ns's name id plus one, when the caller knows it (0: look
+	// it up; a load knows it once per namespace, not per assignment).
+	nsID    uint32
 	role    *Role
 	rev     uint64
 	at      int64 // packTime
@@ -276,7 +279,11 @@ type entry struct {
 
 // appendEntry appends e's encoding to dst.
 func (st *state) appendEntry(dst []byte, e *entry) ([]byte, error) {
-	dst = binary.AppendUvarint(dst, uint64(st.names.id(e.ns)))
+	nsID := e.nsID - 1
+	if e.nsID == 0 {
+		nsID = st.names.id(e.ns)
+	}
+	dst = binary.AppendUvarint(dst, uint64(nsID))
 	dst = binary.AppendUvarint(dst, uint64(e.role.num))
 	dst = binary.AppendUvarint(dst, e.rev)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(e.at)) //nolint:gosec // packTime's bits
@@ -306,14 +313,14 @@ func (st *state) appendEntry(dst []byte, e *entry) ([]byte, error) {
 	if e.haveRaw {
 		for _, id := range ids {
 			dst = binary.AppendUvarint(dst, uint64(id))
-			st.refAssigned(st.names.list[id], 1)
+			st.refAssigned(id, 1)
 		}
 		return dst, nil
 	}
 	for _, ns := range e.nss {
 		id := st.names.id(ns)
 		dst = binary.AppendUvarint(dst, uint64(id))
-		st.refAssigned(st.names.list[id], 1)
+		st.refAssigned(id, 1)
 	}
 	return dst, nil
 }
@@ -359,7 +366,7 @@ func (st *state) unref(body string, i int) int {
 	for range h.n {
 		var u uint64
 		u, i = uvarintAt(body, i)
-		st.refAssigned(st.names.list[u], -1)
+		st.refAssigned(uint32(u), -1) //nolint:gosec // an id this index wrote
 	}
 	return i
 }
@@ -469,8 +476,9 @@ type loadRun struct {
 	// ents are the run's entries, encoded; ends their ends.
 	ents []byte
 	ends []int
-	// The namespace and role of the last assignment read.
+	// The namespace (and its name id) and role of the last assignment read.
 	ns   string
+	nsID uint32
 	role *Role
 	// rewrite stores a record again (a layout 1 record in binary, from
 	// buf).
