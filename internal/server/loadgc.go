@@ -35,7 +35,8 @@ func holdGC() (release func()) {
 		once.Do(func() {
 			loadGC.Lock()
 			defer loadGC.Unlock()
-			if loadGC.holders--; loadGC.holders == 0 {
+			loadGC.holders--
+			if loadGC.holders == 0 {
 				debug.SetGCPercent(loadGC.prev)
 			}
 		})
