@@ -34,8 +34,11 @@ import (
 // the second, with the subject appended, reads an object's metadata).
 type bucket struct {
 	name   string
-	js     jetstream.JetStream
 	stream jetstream.Stream
+	// nc and directGet (the stream's direct-get subject under js's API
+	// prefix or domain) serve batched gets (readBatch).
+	nc        *nats.Conn
+	directGet string
 }
 
 // openBucket finds bucket's stream; ErrNoSnapshot when there is none.
@@ -55,7 +58,21 @@ func openBucket(ctx context.Context, js jetstream.JetStream, name string) (*buck
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: bucket %s: %w", name, err)
 	}
-	return &bucket{name: name, js: js, stream: st}, nil
+	return &bucket{name: name, stream: st, nc: js.Conn(), directGet: apiPrefix(js.Options()) + "DIRECT.GET.OBJ_" + name}, nil
+}
+
+// apiPrefix is the JetStream API prefix o's requests go to, ending in ".":
+// its API prefix, its domain's, or the default (jetstream keeps its own
+// unexported; batched gets are not in its API).
+func apiPrefix(o jetstream.JetStreamOptions) string {
+	switch {
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".") + "."
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	default:
+		return jetstream.DefaultAPIPrefix
+	}
 }
 
 func (b *bucket) metaSubjects() string { return "$O." + b.name + ".M.>" }
@@ -125,7 +142,7 @@ func (b *bucket) read(ctx context.Context, oi *jetstream.ObjectInfo, w io.Writer
 		_, err := w.Write(data)
 		return err
 	}
-	batched := b.js != nil
+	batched := b.nc != nil
 	for n < oi.Chunks {
 		if batched {
 			want := int(min(oi.Chunks-n, chunksPerGet))
@@ -168,18 +185,8 @@ func (b *bucket) readBatch(ctx context.Context, subj string, seq uint64, count i
 	if err != nil {
 		return 0, false, err
 	}
-	o := b.js.Options()
-	api := o.APIPrefix
-	switch {
-	case api != "" && !strings.HasSuffix(api, "."):
-		api += "."
-	case api == "" && o.Domain != "":
-		api = "$JS." + o.Domain + ".API."
-	case api == "":
-		api = jetstream.DefaultAPIPrefix
-	}
 	eob := false
-	resp, err := natsext.RequestMany(ctx, b.js.Conn(), api+"DIRECT.GET.OBJ_"+b.name, req,
+	resp, err := natsext.RequestMany(ctx, b.nc, b.directGet, req,
 		natsext.RequestManyStall(batchStall),
 		natsext.RequestManySentinel(func(m *nats.Msg) bool {
 			eob = len(m.Data) == 0 && m.Header.Get("Status") == "204"
