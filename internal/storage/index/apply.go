@@ -92,7 +92,7 @@ func (s *Store) Apply(evs []events.Event) error {
 		s.mu.failed = fmt.Errorf("index: batch: %w", err)
 		return s.mu.failed
 	}
-	if err := s.w.Set(keyUsers, u64(uint64(len(s.mu.st.users))), nil); err != nil {
+	if err := s.w.Set(keyUsers, u64(uint64(s.mu.st.users.len())), nil); err != nil {
 		s.mu.failed = fmt.Errorf("index: batch: %w", err)
 		return s.mu.failed
 	}

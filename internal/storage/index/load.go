@@ -46,9 +46,9 @@ func (s *Store) load() error {
 	if v, err := s.get(keyUsers); err != nil {
 		return err
 	} else if len(v) == 8 {
-		// Size the users map once instead of growing it through a million
-		// rehashes (a hint: capped, so a corrupt value cannot exhaust memory).
-		st.users = make(map[string]string, min(binary.BigEndian.Uint64(v), 1<<26))
+		// Size the users table once instead of growing it through a million
+		// moves (a hint: capped, so a corrupt value cannot exhaust memory).
+		st.users.reserve(int(min(binary.BigEndian.Uint64(v), 1<<26))) //nolint:gosec // capped
 	}
 	// Roles first: assignments point to them.
 	rolePrefix := kindPrefix(events.PlatformNamespace, kindRole)

@@ -50,7 +50,7 @@ func (v View) AllTokens() []*Token {
 }
 
 // UserCount returns how many users have assignments.
-func (v View) UserCount() int { return len(v.s.mu.st.users) }
+func (v View) UserCount() int { return v.s.mu.st.users.len() }
 
 // NamespaceCount returns how many namespaces the index knows.
 func (v View) NamespaceCount() int { return len(v.s.mu.st.ns) }
@@ -64,7 +64,7 @@ func (v View) EachUser(fn func(userID string, as []Assignment)) {
 	st := &v.s.mu.st
 	var as []Assignment
 	var nss []string
-	for u, rec := range st.users {
+	for u, rec := range st.users.all() {
 		as, nss = st.assignmentsOf(rec, as[:0], nss[:0])
 		fn(u, as)
 	}

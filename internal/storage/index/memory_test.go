@@ -136,7 +136,8 @@ func TestMemoryPerUser(t *testing.T) {
 		require.NoError(t, f.Close())
 	}
 	// 407 bytes per user with an Assignment struct, a pointer and a namespace
-	// list each (at 1M users); about 150 with records.
+	// list each (at 1M users); about 150 with records in a Go map; 89 at
+	// 500,000 users with records in the users table (141 in the map).
 	if raceEnabled {
 		t.Log("not asserting the heap per user: the race detector inflates it")
 		return
@@ -147,6 +148,6 @@ func TestMemoryPerUser(t *testing.T) {
 		t.Log("not asserting the heap per user below 50,000 users")
 		return
 	}
-	require.Less(t, perUser, 250.0, "bytes per user")
+	require.Less(t, perUser, 175.0, "bytes per user")
 	runtime.KeepAlive(s2)
 }

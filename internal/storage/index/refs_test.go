@@ -26,7 +26,7 @@ func assignedInFromScratch(s *testStore) map[string]int32 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[string]int32{}
-	for _, rec := range s.mu.st.users {
+	for _, rec := range s.mu.st.users.all() {
 		list, _ := s.mu.st.assignmentsOf(rec, nil, nil)
 		for _, a := range list {
 			for _, ns := range a.AssignedNamespaces {

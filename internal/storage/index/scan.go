@@ -111,7 +111,7 @@ func (v View) NamespaceUsers(ns, after string, fn func(userID string) bool) erro
 
 // hasAssignmentIn reports whether user has an assignment made in ns.
 func (st *state) hasAssignmentIn(user, ns string) bool {
-	_, body := recordBody(st.users[user])
+	_, body := recordBody(st.users.get(user))
 	for i := 0; i < len(body); {
 		h := readHead(body, i)
 		if st.names.list[h.ns] == ns {

@@ -105,7 +105,7 @@ type state struct {
 	roleByNum []*Role
 	// users are the assignment records by user id (users.go); names
 	// numbers the namespaces they name.
-	users     map[string]string
+	users     userTable
 	names     names
 	ns        map[string]*NamespaceInfo
 	clients   map[string]*Client
@@ -138,7 +138,7 @@ func newState() state {
 	return state{
 		roles:       map[string]*Role{},
 		roleNames:   map[string]*Role{},
-		users:       map[string]string{},
+		users:       newUserTable(),
 		names:       newNames(),
 		ns:          map[string]*NamespaceInfo{},
 		clients:     map[string]*Client{},

@@ -8,11 +8,12 @@ import (
 )
 
 // A user's assignments are held as one string, its record, in the users
-// map under the user's id (a replica holds ten million users: no pointer,
-// no map and no string of its own per assignment). The record is
+// table under the user's id (a replica holds ten million users: no pointer,
+// no map and no string of its own per assignment; usertable.go). The
+// record is
 //
-//	uvarint len, bytes      the user id (the map's key is this substring,
-//	                        so id and assignments are one allocation)
+//	uvarint len, bytes      the user id (the table's key: it stores no
+//	                        other, so id and assignments are one allocation)
 //	entries                 the assignments, sorted by namespace, then role id
 //
 // and each entry is
@@ -388,12 +389,10 @@ func appendUser(dst []byte, user string) []byte {
 // store stores the record in rec (empty of entries: removes the user).
 func (st *state) store(user string, rec []byte) {
 	if len(rec) == len(user)+uvarintLen(uint64(len(user))) {
-		delete(st.users, user)
+		st.users.remove(user)
 		return
 	}
-	r := string(rec)
-	id, _ := recordBody(r)
-	st.users[id] = r // the key is updated to id: the old record is freed
+	st.users.put(string(rec)) // the old record is freed
 }
 
 func uvarintLen(v uint64) int {
@@ -407,7 +406,7 @@ func uvarintLen(v uint64) int {
 // putAssignment stores e in user's record, replacing the user's
 // assignment of the same role made in the same namespace.
 func (st *state) putAssignment(user string, e *entry) error {
-	_, body := recordBody(st.users[user])
+	_, body := recordBody(st.users.get(user))
 	b := appendUser(st.buf[:0], user)
 	done := false
 	for i := 0; i < len(body); {
@@ -442,7 +441,7 @@ func (st *state) putAssignment(user string, e *entry) error {
 
 // removeAssignment removes userID's assignment of roleID made in ns, if any.
 func (st *state) removeAssignment(ns, userID, roleID string) {
-	rec, ok := st.users[userID]
+	rec, ok := st.users.lookup(userID)
 	if !ok {
 		return
 	}
@@ -497,7 +496,7 @@ func (r *loadRun) flush(st *state) {
 	if len(r.ends) == 0 {
 		return
 	}
-	_, body := recordBody(st.users[string(r.user)])
+	_, body := recordBody(st.users.get(string(r.user)))
 	r.spans = r.spans[:0]
 	for i := 0; i < len(body); {
 		h := readHead(body, i)

@@ -81,7 +81,7 @@ func (v View) Assignments(userID string) []Assignment {
 	if v.ov != nil {
 		return v.overlayAssignments(userID)
 	}
-	rec, ok := v.s.mu.st.users[userID]
+	rec, ok := v.s.mu.st.users.lookup(userID)
 	if !ok {
 		return nil
 	}
@@ -95,7 +95,7 @@ func (v View) UserAssignments(userID string) AssignmentIter {
 	if v.ov != nil {
 		return AssignmentIter{st: &v.s.mu.st, list: v.overlayAssignments(userID)}
 	}
-	user, body := recordBody(v.s.mu.st.users[userID])
+	user, body := recordBody(v.s.mu.st.users.get(userID))
 	return AssignmentIter{st: &v.s.mu.st, user: user, body: body}
 }
 
@@ -104,7 +104,7 @@ func (v View) overlayAssignments(userID string) []Assignment {
 	if list, ok := v.ov.users[userID]; ok {
 		return v.ov.assignments(list, false)
 	}
-	base, _ := v.s.mu.st.assignmentsOf(v.s.mu.st.users[userID], nil, nil)
+	base, _ := v.s.mu.st.assignmentsOf(v.s.mu.st.users.get(userID), nil, nil)
 	return v.ov.assignments(base, true)
 }
 
