@@ -425,7 +425,7 @@ func unpackInto(r io.Reader, dir string, check func() error) error {
 		_ = os.RemoveAll(tmp)
 		return err
 	}
-	return nil
+	return syncDir(filepath.Dir(dir))
 }
 
 type progressReader struct {

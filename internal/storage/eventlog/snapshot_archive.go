@@ -119,6 +119,13 @@ func readArchive(r io.Reader, dir string) error {
 		return fmt.Errorf("not a zstd or gzip archive (it starts % x)", head)
 	}
 	tr := tar.NewReader(zr)
+	syncer := newFileSyncer()
+	defer func() {
+		if syncer != nil {
+			_ = syncer.wait()
+		}
+	}()
+	dirs := map[string]bool{dir: true}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -138,13 +145,17 @@ func readArchive(r io.Reader, dir string) error {
 			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
+			dirs[target] = true
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 				return err
 			}
-			if err := writeFile(target, tr); err != nil {
+			dirs[filepath.Dir(target)] = true
+			f, err := writeFile(target, tr)
+			if err != nil {
 				return err
 			}
+			syncer.files <- f
 		default:
 			return fmt.Errorf("%w: %q is not a regular file or directory (type %q)", ErrUnsafeArchive, hdr.Name, hdr.Typeflag)
 		}
@@ -153,21 +164,88 @@ func readArchive(r io.Reader, dir string) error {
 	if _, err := io.Copy(io.Discard, zr); err != nil {
 		return fmt.Errorf("decompress: %w", err)
 	}
-	return finish()
-}
-
-func writeFile(path string, r io.Reader) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err := finish(); err != nil {
+		return err
+	}
+	err := syncer.wait()
+	syncer = nil
 	if err != nil {
 		return err
 	}
+	// The files' entries in their directories are durable too, before the
+	// caller renames dir into place.
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile writes r to a new file at path and returns it open, for a
+// fileSyncer to make durable.
+func writeFile(path string, r io.Reader) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := io.Copy(f, r); err != nil {
 		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// fileSyncer fsyncs and closes the files an archive unpacks, one after
+// another on a goroutine of its own, so that the disk writes one file
+// while the next is decompressed (a restore of ten million users writes
+// about 1.5 GB; syncing each file before the next one began left the
+// decompression waiting on the disk). At most fileSyncerQueue files wait
+// open.
+type fileSyncer struct {
+	files chan *os.File
+	done  chan error
+}
+
+const fileSyncerQueue = 32
+
+func newFileSyncer() *fileSyncer {
+	s := &fileSyncer{files: make(chan *os.File, fileSyncerQueue), done: make(chan error, 1)}
+	go func() {
+		var first error
+		for f := range s.files {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if first == nil && err != nil {
+				first = fmt.Errorf("snapshot: make %s durable: %w", f.Name(), err)
+			}
+		}
+		s.done <- first
+	}()
+	return s
+}
+
+// wait closes the queue and returns once every file is synced and closed,
+// with the first error.
+func (s *fileSyncer) wait() error {
+	close(s.files)
+	return <-s.done
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir) //nolint:gosec // a directory this package created
+	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	if err != nil {
+		return fmt.Errorf("snapshot: make directory %s durable: %w", dir, err)
+	}
+	return nil
 }
