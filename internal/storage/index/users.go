@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 	"time"
@@ -469,10 +470,18 @@ func (st *state) removeAssignment(ns, userID, roleID string) {
 
 // loadRun collects the assignments of one user that load reads one after
 // the other (a user's assignments made in one namespace), so that each
-// user's record is built once per namespace.
+// user's record is built once per namespace. Runs wait, up to loadBatch of
+// them, and are merged into their users' records together (flush): the
+// table slots and records of a batch are first read side by side, loads
+// that do not depend on one another and that the processor overlaps,
+// instead of one cache miss after another (at ten million users the
+// misses were a third of the load's folding).
 type loadRun struct {
-	user []byte
-	// ents are the run's entries, encoded; ends their ends.
+	// users are the waiting runs' user ids, one after the other; runs say
+	// where each run's id ends in users and its entries in ends.
+	users []byte
+	runs  []pendingRun
+	// ents are the runs' entries, encoded; ends their ends.
 	ents []byte
 	ends []int
 	// The namespace (and its name id) and role of the last assignment read.
@@ -484,19 +493,80 @@ type loadRun struct {
 	rewrite func(key, value []byte) error
 	buf     []byte
 	spans   []span
+	hashes  []uint32
+	// touched sums what flush read ahead, so that the reads are kept.
+	touched uint32
 }
+
+// loadBatch is how many runs flush merges together.
+const loadBatch = 32
+
+type pendingRun struct{ userEnd, endsEnd int }
 
 type span struct {
 	from string
 	i, j int
 }
 
-// flush merges the run into its user's record.
-func (r *loadRun) flush(st *state) {
-	if len(r.ends) == 0 {
+// user returns the id of run k.
+func (r *loadRun) user(k int) []byte {
+	from := 0
+	if k > 0 {
+		from = r.runs[k-1].userEnd
+	}
+	return r.users[from:r.runs[k].userEnd]
+}
+
+// start makes user's run the last one before an entry of user is added:
+// it starts a run (first merging a full batch) unless the last run is
+// user's already.
+func (r *loadRun) start(st *state, user []byte) {
+	if n := len(r.runs); n > 0 && bytes.Equal(user, r.user(n-1)) {
 		return
 	}
-	_, body := recordBody(st.users.get(string(r.user)))
+	if len(r.runs) == loadBatch {
+		r.flush(st)
+	}
+	r.users = append(r.users, user...)
+	r.runs = append(r.runs, pendingRun{userEnd: len(r.users), endsEnd: len(r.ends)})
+}
+
+// flush merges the waiting runs into their users' records, in order (a
+// user may have two runs in a batch, one per namespace).
+func (r *loadRun) flush(st *state) {
+	if len(r.runs) == 0 {
+		return
+	}
+	if t := &st.users; len(t.slots) > 0 {
+		r.hashes = r.hashes[:0]
+		touched := r.touched
+		for k := range r.runs {
+			h := t.hashOf(string(r.user(k)))
+			r.hashes = append(r.hashes, h)
+			touched += t.slots[t.home(h)].hash
+		}
+		for _, h := range r.hashes {
+			if s := &t.slots[t.home(h)]; s.hash == h && s.rec != nil {
+				touched += uint32(*s.rec)
+			}
+		}
+		r.touched = touched
+	}
+	from := 0
+	for k := range r.runs {
+		r.merge(st, r.user(k), from, r.runs[k].endsEnd)
+		from = r.runs[k].endsEnd
+	}
+	r.users, r.runs = r.users[:0], r.runs[:0]
+	r.ents, r.ends = r.ents[:0], r.ends[:0]
+}
+
+// merge merges the entries ends[from:to] into user's record.
+func (r *loadRun) merge(st *state, user []byte, from, to int) {
+	if from == to {
+		return
+	}
+	_, body := recordBody(st.users.get(string(user)))
 	r.spans = r.spans[:0]
 	for i := 0; i < len(body); {
 		h := readHead(body, i)
@@ -504,16 +574,16 @@ func (r *loadRun) flush(st *state) {
 		r.spans = append(r.spans, span{body, i, end})
 		i = end
 	}
-	// A view of the run's bytes as a string, so that spans are of
+	// A view of the runs' bytes as a string, so that spans are of
 	// strings: it lives only until b is built below (r.ents is not
 	// changed before then), and costs no copy per user loaded.
 	ents := unsafe.String(unsafe.SliceData(r.ents), len(r.ents))
-	for k, end := range r.ends {
+	for k := from; k < to; k++ {
 		start := 0
 		if k > 0 {
 			start = r.ends[k-1]
 		}
-		r.spans = append(r.spans, span{ents, start, end})
+		r.spans = append(r.spans, span{ents, start, r.ends[k]})
 	}
 	// Key order is not namespace order across namespaces ("n/foo-bar/"
 	// sorts before "n/foo/"); lists are short.
@@ -526,11 +596,10 @@ func (r *loadRun) flush(st *state) {
 			r.spans[j], r.spans[j-1] = r.spans[j-1], r.spans[j]
 		}
 	}
-	b := appendUser(st.buf[:0], string(r.user))
+	b := appendUser(st.buf[:0], string(user))
 	for _, s := range r.spans {
 		b = append(b, s.from[s.i:s.j]...)
 	}
 	st.buf = b
-	st.store(string(r.user), b)
-	r.ents, r.ends = r.ents[:0], r.ends[:0]
+	st.store(string(user), b)
 }
