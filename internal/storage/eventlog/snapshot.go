@@ -425,7 +425,11 @@ func unpackInto(r io.Reader, dir string, check func() error) error {
 		_ = os.RemoveAll(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	// The restore is in place: a failure to make the rename durable is not
+	// a failed restore (a crash before it reaches the disk leaves no
+	// restore, and the next start restores again).
+	_ = syncDir(filepath.Dir(dir))
+	return nil
 }
 
 type progressReader struct {

@@ -97,6 +97,7 @@ var (
 // whose names stay inside dir are accepted; anything else fails with
 // ErrUnsafeArchive.
 func readArchive(r io.Reader, dir string) error {
+	dir = filepath.Clean(dir)
 	br := bufio.NewReaderSize(r, 256<<10)
 	head, _ := br.Peek(len(zstdMagic))
 	var zr io.Reader
@@ -145,12 +146,18 @@ func readArchive(r io.Reader, dir string) error {
 			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
-			dirs[target] = true
+			for d := target; d != dir && !dirs[d]; d = filepath.Dir(d) {
+				dirs[d] = true
+			}
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 				return err
 			}
-			dirs[filepath.Dir(target)] = true
+			// Its directory and any MkdirAll made above it (an archive
+			// need not list its directories).
+			for d := filepath.Dir(target); d != dir && !dirs[d]; d = filepath.Dir(d) {
+				dirs[d] = true
+			}
 			f, err := writeFile(target, tr)
 			if err != nil {
 				return err
