@@ -126,7 +126,15 @@ func readArchive(r io.Reader, dir string) error {
 			_ = syncer.wait()
 		}
 	}()
+	// dirs are the directories to make durable: dir and every one under
+	// it that holds what the archive unpacked (an archive need not list
+	// its directories: MkdirAll makes them).
 	dirs := map[string]bool{dir: true}
+	noteDir := func(d string) {
+		for ; d != dir && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -146,18 +154,12 @@ func readArchive(r io.Reader, dir string) error {
 			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
-			for d := target; d != dir && !dirs[d]; d = filepath.Dir(d) {
-				dirs[d] = true
-			}
+			noteDir(target)
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 				return err
 			}
-			// Its directory and any MkdirAll made above it (an archive
-			// need not list its directories).
-			for d := filepath.Dir(target); d != dir && !dirs[d]; d = filepath.Dir(d) {
-				dirs[d] = true
-			}
+			noteDir(filepath.Dir(target))
 			f, err := writeFile(target, tr)
 			if err != nil {
 				return err

@@ -185,13 +185,7 @@ func (st *state) loadAssignment(run *loadRun, key, ns, user, roleID, value []byt
 		}
 		rec.raw = run.buf[off:]
 	}
-	run.start(st, user)
 	e := entry{ns: run.ns, nsID: run.nsID + 1, role: r, rev: rec.rev, at: packTime(rec.assignedAt),
 		win: window{notBefore: rec.notBefore, notAfter: rec.notAfter}, nssRaw: rec.raw, haveRaw: true}
-	if run.ents, err = st.appendEntry(run.ents, &e); err != nil {
-		return err
-	}
-	run.ends = append(run.ends, len(run.ents))
-	run.runs[len(run.runs)-1].endsEnd = len(run.ends)
-	return nil
+	return run.add(st, user, &e)
 }

@@ -517,18 +517,23 @@ func (r *loadRun) user(k int) []byte {
 	return r.users[from:r.runs[k].userEnd]
 }
 
-// start makes user's run the last one before an entry of user is added:
-// it starts a run (first merging a full batch) unless the last run is
-// user's already.
-func (r *loadRun) start(st *state, user []byte) {
-	if n := len(r.runs); n > 0 && bytes.Equal(user, r.user(n-1)) {
-		return
+// add adds user's entry e to the last run, starting a run (first merging
+// a full batch) unless the last run is user's already.
+func (r *loadRun) add(st *state, user []byte, e *entry) error {
+	if n := len(r.runs); n == 0 || !bytes.Equal(user, r.user(n-1)) {
+		if n == loadBatch {
+			r.flush(st)
+		}
+		r.users = append(r.users, user...)
+		r.runs = append(r.runs, pendingRun{userEnd: len(r.users)})
 	}
-	if len(r.runs) == loadBatch {
-		r.flush(st)
+	var err error
+	if r.ents, err = st.appendEntry(r.ents, e); err != nil {
+		return err
 	}
-	r.users = append(r.users, user...)
-	r.runs = append(r.runs, pendingRun{userEnd: len(r.users), endsEnd: len(r.ends)})
+	r.ends = append(r.ends, len(r.ents))
+	r.runs[len(r.runs)-1].endsEnd = len(r.ends)
+	return nil
 }
 
 // flush merges the waiting runs into their users' records, in order (a
@@ -563,9 +568,6 @@ func (r *loadRun) flush(st *state) {
 
 // merge merges the entries ends[from:to] into user's record.
 func (r *loadRun) merge(st *state, user []byte, from, to int) {
-	if from == to {
-		return
-	}
 	_, body := recordBody(st.users.get(string(user)))
 	r.spans = r.spans[:0]
 	for i := 0; i < len(body); {
