@@ -161,7 +161,7 @@ func TestForgedUnknownTypeIsRefused(t *testing.T) {
 	defer func() { require.NoError(t, stop()) }()
 	rev := s.AppendAll(t, d.Events[20:25])
 	testutil.WaitApplied(t, st, rev)
-	assert.True(t, p.Ready())
+	assert.Eventually(t, p.Ready, 5*time.Second, 5*time.Millisecond) // see TestForgedEventsAreRefused
 }
 
 type futurePayload struct {
